@@ -1,0 +1,66 @@
+# Every target creates or updates the environments it needs: a fresh clone runs
+# `make test` (or `make demo`) and nothing else.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.12, like the Lambda runtime: python3.12 on PATH, else pyenv's.
+PYTHON ?= $(shell for p in python3.12 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin/python3.12 2>/dev/null | sort -V | tail -1); do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { command -v $$p; break; }; done)
+VENV := .venv
+SAM_VENV := .venv-sam
+SDK_VENV := .venv-sdk
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help test lint demo build validate image-uris bench clean
+
+help:
+	@echo "make test        lint + template checks + the whole test suite (creates .venv*)"
+	@echo "make demo        the end-to-end local demo (coming with local mode)"
+	@echo "make build       sam build, without Docker"
+	@echo "make image-uris  rewrite template.yaml's TensorFlow image mapping from the SageMaker SDK"
+	@echo "make bench       benchmarks/ (prints a table)"
+
+define make_venv
+	@test -n "$(PYTHON)" || { echo "Python 3.12 is needed (python3.12 on PATH or under pyenv)"; exit 1; }
+	@test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
+	$(1)/bin/pip install -q --upgrade pip
+	$(1)/bin/pip install -q -r $(2)
+	@touch $@
+endef
+
+$(VENV)/.stamp: requirements/dev.txt functions/requirements.txt pyproject.toml
+	$(call make_venv,$(VENV),requirements/dev.txt)
+
+$(SAM_VENV)/.stamp: requirements/sam.txt
+	$(call make_venv,$(SAM_VENV),requirements/sam.txt)
+
+$(SDK_VENV)/.stamp: requirements/sdk.txt
+	$(call make_venv,$(SDK_VENV),requirements/sdk.txt)
+
+lint: $(VENV)/.stamp
+	$(VENV)/bin/ruff check .
+
+validate: $(VENV)/.stamp $(SAM_VENV)/.stamp $(SDK_VENV)/.stamp
+	$(VENV)/bin/cfn-lint template.yaml
+	$(SAM_VENV)/bin/sam validate --lint --region us-east-1
+	$(SDK_VENV)/bin/python tools/image_uris.py --check
+
+test: lint validate
+	$(VENV)/bin/pytest
+
+build: $(SAM_VENV)/.stamp
+	PATH="$(dir $(PYTHON)):$$PATH" $(SAM_VENV)/bin/sam build
+
+image-uris: $(SDK_VENV)/.stamp
+	$(SDK_VENV)/bin/python tools/image_uris.py
+
+bench: $(VENV)/.stamp
+	$(VENV)/bin/python -m benchmarks
+
+demo:
+	@echo "The end-to-end local demo arrives with local mode (issue 4); see README."
+	@exit 1
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) $(SDK_VENV) .aws-sam .pytest_cache .ruff_cache

@@ -1,0 +1,32 @@
+"""Lazily created boto3 clients, one per process.
+
+Created on first use, not at import, so a cold start pays only for the clients a
+handler really calls and tests can create them after moto has started.
+botocore's standard retry mode retries throttling and transient errors with
+jittered exponential backoff; endpoints come from AWS_ENDPOINT_URL_* in local mode.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+RETRIES = {"mode": "standard", "total_max_attempts": 5}
+
+
+@functools.cache
+def client(service: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # InvokeEndpoint may run for 60 s on a serverless endpoint.
+    config = Config(retries=RETRIES, connect_timeout=5, read_timeout=70)
+    return boto3.client(service, config=config)
+
+
+@functools.cache
+def table(name: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.resource("dynamodb", config=Config(retries=RETRIES)).Table(name)

@@ -1,0 +1,174 @@
+"""The REST API (API Gateway, AWS_IAM auth): predictions, training jobs, models."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from vista_app.aws import client
+from vista_app.config import settings
+from vista_app.images import InvalidImage
+from vista_app.lifecycle import EndpointBusy, UnknownModel, leaderboard, promote_by_name
+from vista_app.predictions import (
+    MAX_IMAGE_BYTES,
+    ModelError,
+    NoModelInService,
+    classify_upload,
+)
+from vista_app.records import InvalidToken, Jobs, Models, Predictions
+from vista_app.requests import InvalidRequest, TrainingRequest
+from vista_app.training import job_name, start_training
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayRestResolver(enable_validation=True)
+
+IMAGE_TYPES = ("image/jpeg", "image/png", "application/octet-stream")
+Limit = Annotated[int, Query(ge=1, le=100)]
+
+
+class UnsupportedMediaType(ValueError):
+    pass
+
+
+def _error(status: int, message: str, **extra: Any) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
+                    body=json.dumps({"message": message, **extra}))
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid(error: RequestValidationError) -> Response:
+    problems = [f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in error.errors()]
+    return _error(400, "; ".join(problems))
+
+
+@app.exception_handler((InvalidImage, InvalidRequest, InvalidToken, ModelError))
+def _bad_request(error: ValueError) -> Response:
+    return _error(400, str(error))
+
+
+@app.exception_handler(UnsupportedMediaType)
+def _unsupported(error: UnsupportedMediaType) -> Response:
+    return _error(415, str(error))
+
+
+@app.exception_handler((UnknownModel, NotFoundError))
+def _not_found(error: Exception) -> Response:
+    return _error(404, str(error).strip("'\""))
+
+
+@app.exception_handler(NoModelInService)
+def _no_model(error: NoModelInService) -> Response:
+    return _error(503, str(error))
+
+
+@app.exception_handler(EndpointBusy)
+def _busy(error: EndpointBusy) -> Response:
+    return _error(409, str(error))
+
+
+def uploaded_image() -> bytes:
+    """The image of a POST /predictions: the raw body (image/jpeg, image/png) or JSON {"image": base64}."""
+    event = app.current_event
+    content_type = (event.headers.get("content-type") or event.headers.get("Content-Type") or "").split(";")[0]
+    content_type = content_type.strip().lower()
+    body = event.body or ""
+    if content_type == "application/json":
+        try:
+            encoded = json.loads(body)["image"]
+            return base64.b64decode(encoded, validate=True)
+        except (ValueError, KeyError, TypeError, binascii.Error):
+            raise InvalidImage('a JSON body must be {"image": "<base64 of a JPEG or PNG>"}') from None
+    if content_type not in IMAGE_TYPES:
+        raise UnsupportedMediaType(
+            f"content type '{content_type or 'none'}' is not supported; send image/jpeg, image/png "
+            f"or application/json")
+    return base64.b64decode(body) if event.is_base64_encoded else body.encode("latin-1")
+
+
+@app.post("/predictions")
+@tracer.capture_method
+def create_prediction() -> Response:
+    data = uploaded_image()
+    if len(data) > MAX_IMAGE_BYTES:
+        raise InvalidImage(f"image is {len(data):,} bytes; the limit is {MAX_IMAGE_BYTES:,}")
+    config = settings()
+    models = Models(config.models_table)
+    champion = models.champion()
+    if champion is None:
+        raise NoModelInService("no model has been promoted yet: train one first")
+    record = classify_upload(data, runtime=client("sagemaker-runtime"), endpoint=config.endpoint_name,
+                             model=champion["name"], max_pixels=config.max_image_pixels,
+                             predictions=Predictions(config.predictions_table))
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=json.dumps(record))
+
+
+@app.get("/predictions")
+def list_predictions(limit: Limit = 25, next_token: Annotated[str | None, Query()] = None) -> dict:
+    return Predictions(settings().predictions_table).newest(limit=limit, next_token=next_token)
+
+
+@app.get("/predictions/<prediction_id>")
+def get_prediction(prediction_id: str) -> dict:
+    return _found(Predictions(settings().predictions_table).get(prediction_id), "prediction", prediction_id)
+
+
+@app.post("/training-jobs")
+@tracer.capture_method
+def create_training_job(request: TrainingRequest) -> Response:
+    config = settings()
+    jobs = Jobs(config.jobs_table)
+    name = job_name(config.name_prefix, f"api/{uuid.uuid4()}")
+    job = start_training(load=lambda: request.model_dump(mode="json"), name=name, source="api",
+                         settings=config, s3=client("s3"), sagemaker=client("sagemaker"), jobs=jobs)
+    if job["status"] == "Failed":
+        return _error(400, job["failure_reason"], job=job["name"])
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=json.dumps(job))
+
+
+@app.get("/training-jobs")
+def list_training_jobs(limit: Limit = 25, next_token: Annotated[str | None, Query()] = None) -> dict:
+    return Jobs(settings().jobs_table).newest(limit=limit, next_token=next_token)
+
+
+@app.get("/training-jobs/<name>")
+def get_training_job(name: str) -> dict:
+    return _found(Jobs(settings().jobs_table).get(name), "training job", name)
+
+
+@app.get("/models")
+def list_models() -> dict:
+    return {"items": leaderboard(Models(settings().models_table))}
+
+
+@app.post("/models/<name>/promote")
+@tracer.capture_method
+def promote_model(name: str) -> dict:
+    config = settings()
+    return promote_by_name(name, settings=config, sagemaker=client("sagemaker"),
+                           models=Models(config.models_table))
+
+
+def _found(item: dict | None, kind: str, key: str) -> dict:
+    if item is None:
+        raise NotFoundError(f"no {kind} '{key}'")
+    return item
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,36 @@
+"""EventBridge SageMaker training / tuning job state change → Jobs and Models records, promotion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from vista_app.aws import client
+from vista_app.config import settings
+from vista_app.lifecycle import on_job_state_change
+from vista_app.records import Jobs, Models
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+@event_source(data_class=EventBridgeEvent)
+def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
+    config = settings()
+    result = on_job_state_change(
+        event.detail_type, event.detail, settings=config, sagemaker=client("sagemaker"),
+        s3=client("s3"), jobs=Jobs(config.jobs_table), models=Models(config.models_table),
+    )
+    logger.info("job state change", extra=result)
+    metrics.add_metric("JobStateChanges", MetricUnit.Count, 1)
+    if result.get("outcome") == "promoted":
+        metrics.add_metric("ModelsPromoted", MetricUnit.Count, 1)
+    return result

@@ -1,0 +1,57 @@
+"""CloudFormation custom resource: copy the training code that `sam build` packed into the
+TrainingCode layer (/opt/sourcedir.tar.gz) to the data bucket, where SageMaker's
+script mode downloads it (`sagemaker_submit_directory`).
+
+The layer's version is a property of the resource, so every deploy that changes
+training_job/ publishes a new layer version and the code is copied again.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from vista_app.aws import client
+
+logger = Logger()
+ARCHIVE = Path("/opt/sourcedir.tar.gz")
+
+
+def publish(bucket: str, key: str, archive: Path = ARCHIVE) -> str:
+    client("s3").upload_file(str(archive), bucket, key)
+    return f"s3://{bucket}/{key}"
+
+
+def respond(event: dict[str, Any], context: LambdaContext, status: str, reason: str,
+            data: dict[str, str] | None = None, physical_id: str | None = None) -> None:
+    """The custom resource protocol: PUT the outcome to the pre-signed ResponseURL."""
+    body = json.dumps({
+        "Status": status, "Reason": f"{reason} (log stream {context.log_stream_name})",
+        "PhysicalResourceId": physical_id or event.get("PhysicalResourceId") or context.log_stream_name,
+        "StackId": event["StackId"], "RequestId": event["RequestId"],
+        "LogicalResourceId": event["LogicalResourceId"], "Data": data or {},
+    }).encode()
+    request = urllib.request.Request(event["ResponseURL"], data=body, method="PUT",
+                                     headers={"Content-Type": "", "Content-Length": str(len(body))})
+    with urllib.request.urlopen(request, timeout=30):  # noqa: S310 (CloudFormation's https URL)
+        pass
+
+
+@logger.inject_lambda_context(log_event=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
+    properties = event["ResourceProperties"]
+    uri = f"s3://{properties['Bucket']}/{properties['Key']}"
+    try:
+        if event["RequestType"] in ("Create", "Update"):
+            publish(properties["Bucket"], properties["Key"])
+        # Delete: the code stays with the (retained) bucket; old jobs name it.
+    except Exception as error:  # any failure must reach CloudFormation, or the stack hangs for an hour
+        logger.exception("publishing the training code failed")
+        respond(event, context, "FAILED", f"publishing {uri} failed: {error}")
+        return
+    respond(event, context, "SUCCESS", f"published {uri}", data={"Uri": uri}, physical_id=uri)

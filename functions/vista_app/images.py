@@ -1,0 +1,123 @@
+"""Check image bytes before paying for inference.
+
+Reads only headers and chunk structure (no decoding, no Pillow in the Lambda
+package): the format by its magic bytes, the pixel size, and whether the file is
+complete. The endpoint decodes for real; this turns what it would reject, or what
+would waste its time, into a clear reason up front.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+JPEG_MAGIC = b"\xff\xd8\xff"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# Start-of-frame markers carry the size: SOF0..SOF15 except DHT (C4), JPG (C8), DAC (CC).
+JPEG_SOF = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+OTHER_FORMATS = {
+    b"GIF8": "GIF",
+    b"RIFF": "RIFF (WebP?)",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+    b"BM": "BMP",
+    b"PK\x03\x04": "ZIP",
+    b"%PDF": "PDF",
+    b"<": "text/HTML",
+}
+
+
+class InvalidImage(ValueError):
+    """Bytes that are not a complete JPEG or PNG within the limits."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str
+    width: int
+    height: int
+
+    @property
+    def content_type(self) -> str:
+        return f"image/{self.format.lower()}"
+
+
+def inspect_image(data: bytes, *, max_bytes: int, max_pixels: int) -> ImageInfo:
+    if not data:
+        raise InvalidImage("empty file (0 bytes)")
+    if len(data) > max_bytes:
+        raise InvalidImage(f"image is {len(data):,} bytes; the limit is {max_bytes:,}")
+    if data.startswith(JPEG_MAGIC):
+        info = _jpeg(data)
+    elif data.startswith(PNG_MAGIC):
+        info = _png(data)
+    else:
+        raise InvalidImage(f"not a JPEG or PNG image ({_guess(data)})")
+    if info.width == 0 or info.height == 0:
+        raise InvalidImage(f"{info.format} declares an empty size {info.width}x{info.height}")
+    if info.width * info.height > max_pixels:
+        raise InvalidImage(
+            f"{info.format} is {info.width}x{info.height} = {info.width * info.height:,} pixels; "
+            f"the limit is {max_pixels:,}"
+        )
+    return info
+
+
+def _guess(data: bytes) -> str:
+    head = data[:16].lstrip()
+    for magic, name in OTHER_FORMATS.items():
+        if head.startswith(magic):
+            return f"looks like {name}"
+    return f"starts with {data[:8].hex(' ')}"
+
+
+def _jpeg(data: bytes) -> ImageInfo:
+    size: tuple[int, int] | None = None
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            raise InvalidImage(f"corrupt JPEG: bad marker at byte {pos}")
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xD9:
+            break
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            pos += 2
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        if marker in JPEG_SOF and pos + 9 <= len(data):
+            height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
+            size = (width, height)
+        if marker == 0xDA:  # start of scan: entropy-coded data runs to the end marker
+            break
+        pos += 2 + length
+    if size is None:
+        raise InvalidImage("corrupt JPEG: no frame header (SOF) before the image data")
+    if not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        raise InvalidImage("truncated JPEG: the end-of-image marker is missing")
+    return ImageInfo("JPEG", *size)
+
+
+def _png(data: bytes) -> ImageInfo:
+    pos = len(PNG_MAGIC)
+    size: tuple[int, int] | None = None
+    while pos + 12 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        end = pos + 12 + length
+        if end > len(data):
+            break
+        body = data[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[end - 4 : end])
+        if zlib.crc32(kind + body) != crc:
+            raise InvalidImage(f"corrupt PNG: bad CRC in the {kind.decode('latin-1')} chunk")
+        if kind == b"IHDR":
+            size = struct.unpack(">II", body[:8])
+        if kind == b"IEND":
+            if size is None:
+                raise InvalidImage("corrupt PNG: no IHDR chunk")
+            return ImageInfo("PNG", *size)
+        pos = end
+    raise InvalidImage("truncated PNG: the IEND chunk is missing")

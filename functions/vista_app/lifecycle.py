@@ -1,0 +1,240 @@
+"""What happens when SageMaker says a job changed state: record it, gate the model, promote it.
+
+Every step is safe to repeat: EventBridge delivers at least once and out of order, so
+the job's state is read back from SageMaker (Describe*) rather than from the event,
+records are written with conditions, and a model whose gate decision is still open
+(state `candidate`) is decided again on the next delivery.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import tarfile
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from vista_app.config import Settings
+from vista_app.records import Jobs, Models, now
+from vista_app.training import is_tuning_child
+
+logger = logging.getLogger(__name__)
+
+TRAINING_EVENT = "SageMaker Training Job State Change"
+TUNING_EVENT = "SageMaker HyperParameter Tuning Job State Change"
+TERMINAL = ("Completed", "Failed", "Stopped")
+VARIANT = "AllTraffic"
+
+
+class EndpointBusy(RuntimeError):
+    """The endpoint is being created or updated; promotion must be retried later."""
+
+
+def on_job_state_change(detail_type: str, detail: dict[str, Any], *, settings: Settings,
+                        sagemaker: Any, s3: Any, jobs: Jobs, models: Models) -> dict[str, Any]:
+    """Returns what was done, for the log: {"job", "outcome", ...}."""
+    tuning = detail_type == TUNING_EVENT
+    name = detail.get("HyperParameterTuningJobName" if tuning else "TrainingJobName", "")
+    if not name.startswith(settings.name_prefix + "-") or (
+            not tuning and is_tuning_child(name, settings.name_prefix)):
+        return {"job": name, "outcome": "ignored: not a job this stack started"}
+    if jobs.get(name) is None:
+        return {"job": name, "outcome": "ignored: no Jobs record"}
+
+    if tuning:
+        description = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+        status = description["HyperParameterTuningJobStatus"]
+        changes = _tuning_fields(description)
+        best = description.get("BestTrainingJob", {}).get("TrainingJobName")
+    else:
+        description = sagemaker.describe_training_job(TrainingJobName=name)
+        status = description["TrainingJobStatus"]
+        changes = _training_fields(description)
+        best = name
+    changes["status"] = status
+    jobs.update(name, changes)
+    if status != "Completed":
+        return {"job": name, "outcome": f"recorded {status}"}
+    if not best:
+        jobs.update(name, {"status": "Failed", "failure_reason": "the tuning job completed without a best training job"})
+        return {"job": name, "outcome": "failed: no best training job"}
+
+    model = register_model(best, job=name, settings=settings, sagemaker=sagemaker, s3=s3, models=models)
+    jobs.update(name, {"model": model["name"]})
+    if model["state"] != "candidate":
+        return {"job": name, "model": model["name"], "outcome": f"model already {model['state']}"}
+    return {"job": name, "model": model["name"], **gate(model, settings=settings, sagemaker=sagemaker,
+                                                        models=models)}
+
+
+def _training_fields(description: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "secondary_status": description.get("SecondaryStatus"),
+        "metrics": {m["MetricName"]: m["Value"] for m in description.get("FinalMetricDataList", [])},
+    }
+    for key, field in (("FailureReason", "failure_reason"),
+                       ("BillableTimeInSeconds", "billable_seconds"),
+                       ("TrainingTimeInSeconds", "training_seconds")):
+        if description.get(key) is not None:
+            fields[field] = description[key]
+    billable, trained = fields.get("billable_seconds"), fields.get("training_seconds")
+    if description.get("EnableManagedSpotTraining") and billable is not None and trained:
+        fields["spot_savings"] = round(1 - billable / trained, 4)
+    return fields
+
+
+def _tuning_fields(description: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {"trials": description.get("TrainingJobStatusCounters", {})}
+    if description.get("FailureReason"):
+        fields["failure_reason"] = description["FailureReason"]
+    best = description.get("BestTrainingJob")
+    if best:
+        fields["best_training_job"] = best["TrainingJobName"]
+        objective = best.get("FinalHyperParameterTuningJobObjectiveMetric")
+        if objective:
+            fields["metrics"] = {objective["MetricName"]: objective["Value"]}
+    return fields
+
+
+def register_model(training_job: str, *, job: str, settings: Settings, sagemaker: Any, s3: Any,
+                   models: Models) -> dict[str, Any]:
+    """The Models record of a completed training job (created once; read back after)."""
+    existing = models.get(training_job)
+    if existing:
+        return existing
+    description = sagemaker.describe_training_job(TrainingJobName=training_job)
+    metrics = read_metrics(s3, description)
+    hyperparameters = {k: _loads(v) for k, v in description.get("HyperParameters", {}).items()
+                       if not k.startswith("sagemaker_")}
+    record: dict[str, Any] = {
+        "name": training_job,
+        "job": job,
+        "state": "candidate",
+        "architecture": hyperparameters.get("architecture"),
+        "hyperparameters": hyperparameters,
+        "artifact": description["ModelArtifacts"]["S3ModelArtifacts"],
+        "metrics": metrics,
+        "accuracy": metrics.get("accuracy"),
+        "training_seconds": description.get("TrainingTimeInSeconds"),
+        "billable_seconds": description.get("BillableTimeInSeconds"),
+        "instance_type": description["ResourceConfig"]["InstanceType"],
+    }
+    if record["accuracy"] is None:
+        record.update(state="rejected", reason="the job reported no test accuracy")
+    models.create({k: v for k, v in record.items() if v is not None})
+    return models.get(training_job) or record
+
+
+def _loads(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def read_metrics(s3: Any, description: dict[str, Any]) -> dict[str, Any]:
+    """metrics.json from the job's output.tar.gz (what train.py wrote to SM_OUTPUT_DATA_DIR).
+
+    Falls back to the final values SageMaker parsed from the log when the file is missing.
+    """
+    name = description["TrainingJobName"]
+    output = description["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+    bucket, _, prefix = output.removeprefix("s3://").partition("/")
+    key = f"{prefix}/{name}/output/output.tar.gz".lstrip("/")
+    try:
+        blob = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as archive:
+            member = archive.extractfile("metrics.json")
+            if member is not None:
+                return json.load(member)
+    except (ClientError, KeyError, tarfile.TarError, ValueError) as error:
+        logger.warning("no metrics.json for %s (%s); using SageMaker's final metrics", name, error)
+    final = {m["MetricName"]: m["Value"] for m in description.get("FinalMetricDataList", [])}
+    metrics: dict[str, Any] = {}
+    for source, target in (("test_accuracy", "accuracy"), ("test_loss", "loss"), ("test_macro_f1", "macro_f1")):
+        if source in final:
+            metrics[target] = final[source]
+    return metrics
+
+
+def gate(model: dict[str, Any], *, settings: Settings, sagemaker: Any, models: Models) -> dict[str, Any]:
+    """Champion/challenger: promote only when there is no champion or the candidate beats it."""
+    champion = models.champion()
+    if champion is not None:
+        needed = champion["accuracy"] + settings.promotion_margin
+        if not model["accuracy"] > needed:
+            reason = (f"test accuracy {model['accuracy']:.4f} does not beat champion {champion['name']} "
+                      f"({champion['accuracy']:.4f} + margin {settings.promotion_margin})")
+            models.update(model["name"], {"state": "rejected", "reason": reason},
+                          condition="#s = :candidate", values={":candidate": "candidate"},
+                          names={"#s": "state"})
+            return {"outcome": "rejected", "reason": reason}
+    promote(model, champion=champion, settings=settings, sagemaker=sagemaker, models=models)
+    return {"outcome": "promoted", "replaced": champion["name"] if champion else None}
+
+
+def promote(model: dict[str, Any], *, champion: dict[str, Any] | None, settings: Settings,
+            sagemaker: Any, models: Models) -> None:
+    """Serve `model` from the serverless endpoint, then record it as the champion."""
+    name = model["name"]
+    _create_if_missing(sagemaker.create_model, ModelName=name, ExecutionRoleArn=settings.sagemaker_role_arn,
+                       PrimaryContainer={"Image": settings.inference_image, "ModelDataUrl": model["artifact"]})
+    config_name = f"{name}-{settings.serverless_memory_mb}mb-{settings.serverless_max_concurrency}x"
+    _create_if_missing(
+        sagemaker.create_endpoint_config, EndpointConfigName=config_name[:63],
+        ProductionVariants=[{
+            "VariantName": VARIANT, "ModelName": name,
+            "ServerlessConfig": {"MemorySizeInMB": settings.serverless_memory_mb,
+                                 "MaxConcurrency": settings.serverless_max_concurrency},
+        }],
+    )
+    endpoint = settings.endpoint_name
+    try:
+        status = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointStatus"]
+    except ClientError as error:
+        if not _not_found(error):
+            raise
+        sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=config_name[:63])
+    else:
+        if status not in ("InService", "Failed"):
+            raise EndpointBusy(f"endpoint {endpoint} is {status}; promotion of {name} will be retried")
+        sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=config_name[:63])
+    if champion is not None and champion["name"] != name:
+        models.update(champion["name"], {"state": "retired", "retired_at": now()})
+    models.update(name, {"state": "champion", "promoted_at": now(), "endpoint": endpoint,
+                         "endpoint_config": config_name[:63]})
+
+
+def _create_if_missing(create: Any, **kwargs: Any) -> None:
+    try:
+        create(**kwargs)
+    except ClientError as error:
+        if "already exist" not in error.response["Error"].get("Message", "").lower():
+            raise
+
+
+def _not_found(error: ClientError) -> bool:
+    message = error.response["Error"].get("Message", "").lower()
+    return error.response["Error"]["Code"] in ("ValidationException", "ResourceNotFound") and (
+        "could not find" in message or "not found" in message)
+
+
+class UnknownModel(LookupError):
+    pass
+
+
+def promote_by_name(name: str, *, settings: Settings, sagemaker: Any, models: Models) -> dict[str, Any]:
+    """A person's decision: serve this model now, whatever the gate said."""
+    model = models.get(name)
+    if model is None:
+        raise UnknownModel(f"no model named {name}")
+    if model["state"] != "champion":
+        promote(model, champion=models.champion(), settings=settings, sagemaker=sagemaker, models=models)
+    return models.get(name) or model
+
+
+def leaderboard(models: Models) -> list[dict[str, Any]]:
+    """Every model, best test accuracy first (models without one last)."""
+    return sorted(models.all(), key=lambda m: (m.get("accuracy") is None, -(m.get("accuracy") or 0), m["name"]))

@@ -1,0 +1,146 @@
+"""Classify one image: check it, ask the serverless endpoint, record the answer.
+
+A Predictions record is the answer either way: status OK with the label and all
+class probabilities, or FAILED with the reason (bad image, object gone, model error).
+What may succeed later (throttling past botocore's retries, no endpoint yet) raises,
+so SQS delivers the message again and, in the end, to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+from botocore.exceptions import ClientError
+
+from vista_app.images import InvalidImage, inspect_image
+from vista_app.records import Predictions
+
+# A serverless endpoint takes at most 4 MB per request; the image travels base64-encoded
+# inside {"instances": [{"b64": ...}]}, so at most 3/4 of it can be image.
+MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+MAX_IMAGE_BYTES = (MAX_PAYLOAD_BYTES - 64) * 3 // 4
+
+
+class NoModelInService(RuntimeError):
+    """No endpoint to ask yet (nothing promoted): retry later rather than fail the image."""
+
+
+@dataclass(frozen=True)
+class S3Image:
+    """One object an S3 notification names."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str | None = None
+    size: int | None = None
+
+    @property
+    def version(self) -> str:
+        return self.version_id or self.etag or ""
+
+    @property
+    def id(self) -> str:
+        """Deterministic, so a redelivered notification finds the same record."""
+        return hashlib.sha256(f"{self.bucket}/{self.key}/{self.version}".encode()).hexdigest()[:32]
+
+
+def images_in_notification(body: str) -> list[S3Image]:
+    """The objects in an S3 event notification delivered through SQS; [] for s3:TestEvent."""
+    message = json.loads(body)
+    images = []
+    for record in message.get("Records", []):
+        if not record.get("eventName", "").startswith("ObjectCreated"):
+            continue
+        s3 = record["s3"]
+        obj = s3["object"]
+        images.append(S3Image(
+            bucket=s3["bucket"]["name"],
+            key=unquote_plus(obj["key"]),
+            version_id=obj.get("versionId"),
+            etag=obj.get("eTag"),
+            size=obj.get("size"),
+        ))
+    return images
+
+
+def classify_object(image: S3Image, *, s3: Any, runtime: Any, endpoint: str, model: str | None,
+                    max_pixels: int, predictions: Predictions) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "id": image.id, "source": f"s3://{image.bucket}/{image.key}",
+        "bucket": image.bucket, "key": image.key, "version": image.version,
+    }
+    try:
+        if image.size is not None and image.size > MAX_IMAGE_BYTES:
+            raise InvalidImage(f"image is {image.size:,} bytes; the limit is {MAX_IMAGE_BYTES:,}")
+        data = _read(s3, image)
+        record.update(classify_bytes(data, runtime=runtime, endpoint=endpoint, model=model,
+                                     max_pixels=max_pixels))
+    except (InvalidImage, ObjectGone, ModelError) as error:
+        record.update(status="FAILED", error=str(error), model=model)
+    predictions.create(record)
+    return predictions.get(image.id) or record
+
+
+class ObjectGone(LookupError):
+    pass
+
+
+class ModelError(ValueError):
+    """The model answered with an error for this input: retrying will not help."""
+
+
+def _read(s3: Any, image: S3Image) -> bytes:
+    request = {"Bucket": image.bucket, "Key": image.key}
+    if image.version_id:
+        request["VersionId"] = image.version_id
+    try:
+        return s3.get_object(**request)["Body"].read(MAX_IMAGE_BYTES + 1)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("NoSuchKey", "NoSuchVersion", "404"):
+            raise ObjectGone(f"s3://{image.bucket}/{image.key} no longer exists") from None
+        raise
+
+
+def classify_bytes(data: bytes, *, runtime: Any, endpoint: str, model: str | None,
+                   max_pixels: int) -> dict[str, Any]:
+    """Check and classify image bytes; the fields of an OK record."""
+    info = inspect_image(data, max_bytes=MAX_IMAGE_BYTES, max_pixels=max_pixels)
+    payload = json.dumps({"instances": [{"b64": base64.b64encode(data).decode()}]})
+    started = time.perf_counter()
+    try:
+        answer = runtime.invoke_endpoint(EndpointName=endpoint, ContentType="application/json",
+                                         Accept="application/json", Body=payload)
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        message = error.response["Error"].get("Message", "")
+        if code == "ModelError":
+            raise ModelError(f"the model could not classify this image: {message}") from None
+        if code == "ValidationException" and "not found" in message.lower():
+            raise NoModelInService(f"endpoint {endpoint} does not exist yet: {message}") from None
+        raise
+    latency_ms = round((time.perf_counter() - started) * 1000, 1)
+    prediction = json.loads(answer["Body"].read())["predictions"][0]
+    probabilities = dict(zip(prediction["classes"], prediction["probabilities"], strict=True))
+    label = prediction["label"]
+    return {
+        "status": "OK", "label": label, "confidence": probabilities[label],
+        "probabilities": probabilities, "model": model, "latency_ms": latency_ms,
+        "format": info.format, "width": info.width, "height": info.height,
+    }
+
+
+def classify_upload(data: bytes, *, runtime: Any, endpoint: str, model: str | None, max_pixels: int,
+                    predictions: Predictions) -> dict[str, Any]:
+    """An image POSTed to the API: classified synchronously and recorded. Bad images raise InvalidImage."""
+    record = {"id": uuid.uuid4().hex, "source": "api",
+              **classify_bytes(data, runtime=runtime, endpoint=endpoint, model=model, max_pixels=max_pixels)}
+    predictions.create(record)
+    return predictions.get(record["id"]) or record

@@ -1,0 +1,155 @@
+"""DynamoDB access, one small repository per table.
+
+Items are plain dicts of JSON types; floats become Decimal on the way in and come
+back as int/float on the way out, so callers never see DynamoDB's number types.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from vista_app.aws import table
+
+LISTING_INDEX = "by_created"  # GSI: listing (constant per table) + created_at, newest first
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def to_item(value: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(value), parse_float=Decimal)
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(item, default=_number))
+
+
+def _number(value: Any) -> int | float:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def is_conditional_failure(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def _encode_token(key: dict[str, Any] | None) -> str | None:
+    return base64.urlsafe_b64encode(json.dumps(from_item(key)).encode()).decode() if key else None
+
+
+def _decode_token(token: str | None) -> dict[str, Any] | None:
+    if not token:
+        return None
+    try:
+        return to_item(json.loads(base64.urlsafe_b64decode(token.encode())))
+    except ValueError:
+        raise InvalidToken("next_token is not one this API returned") from None
+
+
+class InvalidToken(ValueError):
+    pass
+
+
+class Repository:
+    key = "name"
+    listing: str
+
+    def __init__(self, table_name: str) -> None:
+        self.table = table(table_name)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        item = self.table.get_item(Key={self.key: key}, ConsistentRead=True).get("Item")
+        return from_item(item) if item else None
+
+    def create(self, item: dict[str, Any]) -> bool:
+        """Write a new item; False when one with the same key exists (a redelivered event)."""
+        stamped = {"listing": self.listing, "created_at": now(), **item}
+        try:
+            self.table.put_item(
+                Item=to_item(stamped), ConditionExpression=f"attribute_not_exists(#{self.key})",
+                ExpressionAttributeNames={f"#{self.key}": self.key},
+            )
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def update(self, key: str, changes: dict[str, Any], *, condition: str | None = None,
+               values: dict[str, Any] | None = None, names: dict[str, str] | None = None) -> bool:
+        """Set fields of an existing item; False when `condition` does not hold."""
+        changes = {**changes, "updated_at": now()}
+        names = {f"#f{i}": field for i, field in enumerate(changes)} | (names or {})
+        expression_values = {f":v{i}": value for i, value in enumerate(changes.values())}
+        expression_values.update(values or {})
+        parts = [f"#f{i} = :v{i}" for i in range(len(changes))]
+        expression = f"attribute_exists(#{self.key})"
+        names[f"#{self.key}"] = self.key
+        if condition:
+            expression += f" AND ({condition})"
+        try:
+            self.table.update_item(
+                Key={self.key: key}, UpdateExpression="SET " + ", ".join(parts),
+                ConditionExpression=expression, ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(expression_values),
+            )
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def newest(self, *, limit: int = 25, next_token: str | None = None) -> dict[str, Any]:
+        """One page, newest first: {"items": [...], "next_token": str | None}."""
+        query: dict[str, Any] = {
+            "IndexName": LISTING_INDEX,
+            "KeyConditionExpression": "listing = :listing",
+            "ExpressionAttributeValues": {":listing": self.listing},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        start = _decode_token(next_token)
+        if start:
+            query["ExclusiveStartKey"] = start
+        answer = self.table.query(**query)
+        return {"items": [from_item(i) for i in answer["Items"]],
+                "next_token": _encode_token(answer.get("LastEvaluatedKey"))}
+
+
+class Jobs(Repository):
+    listing = "job"
+
+
+class Predictions(Repository):
+    key = "id"
+    listing = "prediction"
+
+
+class Models(Repository):
+    listing = "model"
+
+    def champion(self) -> dict[str, Any] | None:
+        answer = self.table.query(
+            IndexName="by_state", KeyConditionExpression="#s = :s",
+            ExpressionAttributeNames={"#s": "state"}, ExpressionAttributeValues={":s": "champion"},
+        )
+        champions = sorted((from_item(i) for i in answer["Items"]), key=lambda m: m.get("promoted_at", ""))
+        return champions[-1] if champions else None
+
+    def all(self) -> Iterator[dict[str, Any]]:
+        query: dict[str, Any] = {}
+        while True:
+            answer = self.table.scan(**query)
+            yield from (from_item(i) for i in answer["Items"])
+            if "LastEvaluatedKey" not in answer:
+                return
+            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]

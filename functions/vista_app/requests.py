@@ -1,0 +1,130 @@
+"""The training request: one pydantic model for `jobs/*.json` and `POST /training-jobs`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+# The names training_job/architectures.py builds; a test keeps the two lists equal.
+ARCHITECTURES = (
+    "base_cnn",
+    "fine_cnn",
+    "vgg16",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "efficientnetv2b0",
+    "mobilenetv3large",
+)
+Architecture = Literal[ARCHITECTURES]
+
+DatasetPrefix = Annotated[
+    str,
+    Field(pattern=r"^datasets/[A-Za-z0-9][A-Za-z0-9._-]{0,99}/?$", description="datasets/<name>"),
+]
+InstanceType = Annotated[str, Field(pattern=r"^ml\.[a-z][a-z0-9-]*\.[0-9]*x?large$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Hyperparameters(Strict):
+    epochs: int = Field(10, ge=1, le=500)
+    batch_size: int = Field(32, ge=1, le=1024)
+    learning_rate: float = Field(1e-3, gt=0, le=1)
+    dropout: float = Field(0.3, ge=0, lt=1)
+    l2: float = Field(1e-4, ge=0, le=1)
+    fine_tune_layers: int = Field(30, ge=0, le=1000)
+    augment: bool = True
+    image_size: int = Field(150, ge=32, le=600)
+    weights: Literal["imagenet", "none"] = "imagenet"
+
+
+class ContinuousRange(Strict):
+    min: float
+    max: float
+    scale: Literal["auto", "linear", "log", "reverse_log"] = "auto"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ContinuousRange:
+        if not self.min < self.max:
+            raise ValueError(f"range min {self.min} must be below max {self.max}")
+        if self.scale in ("log", "reverse_log") and self.min <= 0:
+            raise ValueError("a log-scaled range needs min > 0")
+        return self
+
+
+TUNABLE_CONTINUOUS = ("learning_rate", "dropout", "l2")
+TUNABLE_INTEGER = ("epochs", "batch_size", "fine_tune_layers", "image_size")
+TUNABLE_CATEGORICAL = ("architecture", "augment", "weights")
+
+
+class Tuning(Strict):
+    max_jobs: int = Field(12, ge=1, le=500)
+    max_parallel_jobs: int = Field(3, ge=1, le=100)
+    strategy: Literal["Bayesian", "Random", "Hyperband", "Grid"] = "Bayesian"
+    objective: Literal["val_accuracy", "val_loss"] = "val_accuracy"
+    ranges: dict[str, ContinuousRange | list[str | int | float | bool]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _known_ranges(self) -> Tuning:
+        if self.max_parallel_jobs > self.max_jobs:
+            raise ValueError("max_parallel_jobs cannot exceed max_jobs")
+        for name, spec in self.ranges.items():
+            if isinstance(spec, list):
+                if name not in TUNABLE_CATEGORICAL + TUNABLE_INTEGER:
+                    raise ValueError(f"'{name}' cannot take a list of values")
+                if not spec:
+                    raise ValueError(f"'{name}' needs at least one value")
+                if name == "architecture":
+                    unknown = sorted(set(map(str, spec)) - set(ARCHITECTURES))
+                    if unknown:
+                        raise ValueError(f"unknown architecture(s) {unknown}; known: {list(ARCHITECTURES)}")
+            elif name not in TUNABLE_CONTINUOUS + TUNABLE_INTEGER:
+                raise ValueError(
+                    f"'{name}' is not tunable as a range; tunable: {list(TUNABLE_CONTINUOUS + TUNABLE_INTEGER)}"
+                )
+        return self
+
+
+class TrainingRequest(Strict):
+    dataset: DatasetPrefix
+    architecture: Architecture = "resnet50"
+    hyperparameters: Hyperparameters = Hyperparameters()
+    tuning: Tuning | None = None
+    instance_type: InstanceType = "ml.g5.xlarge"
+    instance_count: int = Field(1, ge=1, le=16)
+    spot: bool = True
+    max_runtime_s: int = Field(7200, ge=60, le=432000)
+
+    @property
+    def dataset_prefix(self) -> str:
+        return self.dataset.rstrip("/") + "/"
+
+
+class InvalidRequest(ValueError):
+    """A request that cannot be trained, with a message meant for the person who sent it."""
+
+
+def parse_training_request(body: str | bytes | dict) -> TrainingRequest:
+    """Validate a request from JSON text or a decoded dict; InvalidRequest says what is wrong."""
+    try:
+        if isinstance(body, dict):
+            return TrainingRequest.model_validate(body)
+        return TrainingRequest.model_validate_json(body)
+    except ValidationError as error:
+        raise InvalidRequest(describe_validation_error(error)) from None
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per problem, `field.path: message`, without pydantic's URLs."""
+    problems = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(part) for part in item["loc"]) or "request"
+        if item["type"] == "json_invalid":
+            problems.append(f"request is not valid JSON: {item['ctx'].get('error', item['msg'])}")
+        else:
+            problems.append(f"{where}: {item['msg']}")
+    return "; ".join(problems)

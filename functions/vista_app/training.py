@@ -1,0 +1,231 @@
+"""Turn a validated training request into a SageMaker training or tuning job."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from vista_app.config import Settings
+from vista_app.records import Jobs
+from vista_app.requests import (
+    TUNABLE_CONTINUOUS,
+    InvalidRequest,
+    TrainingRequest,
+    parse_training_request,
+)
+
+# One `name=value;` per metric: training_job prints them (train.py), SageMaker
+# parses them with these regexes into metrics, FinalMetricDataList and the tuner's objective.
+METRIC_NAMES = (
+    "epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
+    "test_loss", "test_accuracy", "test_macro_f1",
+)
+METRIC_DEFINITIONS = [
+    {"Name": name, "Regex": rf"\b{name}=([-+0-9.eE]+|nan);"} for name in METRIC_NAMES
+]
+# Layouts a dataset may have under datasets/<name>/: ours, then Kaggle's Intel download.
+LAYOUTS = ({"train": "train/", "test": "test/"},
+           {"train": "seg_train/seg_train/", "test": "seg_test/seg_test/"})
+CHECKPOINT_DIR = "/opt/ml/checkpoints"
+GPU_FAMILIES = ("ml.p", "ml.g")
+SCALING = {"auto": "Auto", "linear": "Linear", "log": "Logarithmic", "reverse_log": "ReverseLogarithmic"}
+
+
+def job_name(prefix: str, identity: str) -> str:
+    """Deterministic, so a redelivered event names the same job; ≤ 32 characters as tuning jobs need."""
+    return f"{prefix}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
+
+
+def is_tuning_child(name: str, prefix: str) -> bool:
+    """Training jobs a tuning job starts are named <tuning job>-<NNN>-<hash>."""
+    return name.startswith(prefix + "-") and name.count("-") > prefix.count("-") + 1
+
+
+def find_channels(s3: Any, bucket: str, dataset_prefix: str) -> dict[str, str]:
+    """The S3 prefixes of the dataset's train and test splits, whichever layout it has."""
+    for layout in LAYOUTS:
+        found = {}
+        for channel, folder in layout.items():
+            answer = s3.list_objects_v2(Bucket=bucket, Prefix=dataset_prefix + folder, MaxKeys=1)
+            if answer.get("KeyCount", 0):
+                found[channel] = f"s3://{bucket}/{dataset_prefix}{folder}"
+        if "train" in found:
+            return found
+    raise InvalidRequest(
+        f"no images under s3://{bucket}/{dataset_prefix}: expected {dataset_prefix}train/<class>/... "
+        f"(and test/<class>/...) or Kaggle's seg_train/seg_train/<class>/..."
+    )
+
+
+def _hyperparameters(request: TrainingRequest, settings: Settings) -> dict[str, str]:
+    """Static hyperparameters, JSON-encoded as the SageMaker SDK sends them to script mode."""
+    values: dict[str, Any] = {"architecture": request.architecture, **request.hyperparameters.model_dump()}
+    values.update(
+        sagemaker_program="train.py",
+        sagemaker_submit_directory=settings.training_code_uri,
+        sagemaker_container_log_level=20,
+    )
+    if request.spot:
+        values["checkpoint_dir"] = CHECKPOINT_DIR
+    return {key: json.dumps(value) for key, value in values.items()}
+
+
+def _definition(request: TrainingRequest, settings: Settings, channels: dict[str, str]) -> dict[str, Any]:
+    """What a training job and a tuning job's TrainingJobDefinition share."""
+    bucket = settings.data_bucket
+    image = (settings.training_image_gpu if request.instance_type.startswith(GPU_FAMILIES)
+             else settings.training_image_cpu)
+    definition: dict[str, Any] = {
+        "AlgorithmSpecification": {
+            "TrainingImage": image,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": METRIC_DEFINITIONS,
+        },
+        "RoleArn": settings.sagemaker_role_arn,
+        "InputDataConfig": [
+            {
+                "ChannelName": channel,
+                "DataSource": {"S3DataSource": {
+                    "S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated",
+                }},
+            }
+            for channel, uri in channels.items()
+        ],
+        "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/artifacts/training/"},
+        "ResourceConfig": {
+            "InstanceType": request.instance_type,
+            "InstanceCount": request.instance_count,
+            "VolumeSizeInGB": 30,
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": request.max_runtime_s},
+        "EnableManagedSpotTraining": request.spot,
+    }
+    if request.spot:
+        # Spot capacity may take a while to come and may be reclaimed: wait up to twice the runtime.
+        definition["StoppingCondition"]["MaxWaitTimeInSeconds"] = 2 * request.max_runtime_s
+    return definition
+
+
+def _parameter_ranges(request: TrainingRequest) -> dict[str, list[dict[str, Any]]]:
+    ranges: dict[str, list[dict[str, Any]]] = {
+        "ContinuousParameterRanges": [], "IntegerParameterRanges": [], "CategoricalParameterRanges": [],
+    }
+    assert request.tuning is not None
+    for name, spec in request.tuning.ranges.items():
+        if isinstance(spec, list):
+            ranges["CategoricalParameterRanges"].append(
+                {"Name": name, "Values": [json.dumps(value) for value in spec]})
+        elif name in TUNABLE_CONTINUOUS:
+            ranges["ContinuousParameterRanges"].append({
+                "Name": name, "MinValue": str(spec.min), "MaxValue": str(spec.max),
+                "ScalingType": SCALING[spec.scale],
+            })
+        else:
+            ranges["IntegerParameterRanges"].append({
+                "Name": name, "MinValue": str(int(spec.min)), "MaxValue": str(int(spec.max)),
+                "ScalingType": SCALING[spec.scale],
+            })
+    return {kind: values for kind, values in ranges.items() if values}
+
+
+def create_job(sagemaker: Any, request: TrainingRequest, settings: Settings, name: str,
+               channels: dict[str, str]) -> str:
+    """Call CreateTrainingJob or CreateHyperParameterTuningJob; returns the job's kind."""
+    definition = _definition(request, settings, channels)
+    hyperparameters = _hyperparameters(request, settings)
+    tags = [{"Key": "vista:stack-prefix", "Value": settings.name_prefix}]
+    if request.spot:
+        # A tuning job's trials each get their own folder below this one.
+        definition["CheckpointConfig"] = {
+            "S3Uri": f"s3://{settings.data_bucket}/artifacts/checkpoints/{name}/",
+            "LocalPath": CHECKPOINT_DIR,
+        }
+    if request.tuning is None:
+        sagemaker.create_training_job(
+            TrainingJobName=name, HyperParameters=hyperparameters, Tags=tags, **definition)
+        return "training"
+    tuning = request.tuning
+    ranges = _parameter_ranges(request)
+    for kind in ranges.values():
+        for spec in kind:
+            hyperparameters.pop(spec["Name"], None)
+    definition["StaticHyperParameters"] = hyperparameters
+    sagemaker.create_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name,
+        HyperParameterTuningJobConfig={
+            "Strategy": tuning.strategy,
+            "HyperParameterTuningJobObjective": {
+                "Type": "Minimize" if tuning.objective.endswith("loss") else "Maximize",
+                "MetricName": tuning.objective,
+            },
+            "ResourceLimits": {
+                "MaxNumberOfTrainingJobs": tuning.max_jobs,
+                "MaxParallelTrainingJobs": tuning.max_parallel_jobs,
+            },
+            "ParameterRanges": ranges,
+            "TrainingJobEarlyStoppingType": "Off" if tuning.strategy == "Hyperband" else "Auto",
+        },
+        TrainingJobDefinition=definition,
+        Tags=tags,
+    )
+    return "tuning"
+
+
+MAX_REQUEST_BYTES = 64 * 1024
+
+
+def read_request_object(s3: Any, bucket: str, key: str, version_id: str | None) -> bytes:
+    """The body of a `jobs/*.json` object; InvalidRequest when it is gone or too large to be a request."""
+    request = {"Bucket": bucket, "Key": key} | ({"VersionId": version_id} if version_id else {})
+    try:
+        body = s3.get_object(**request)["Body"].read(MAX_REQUEST_BYTES + 1)
+    except ClientError as error:
+        raise InvalidRequest(f"cannot read s3://{bucket}/{key}: {error.response['Error']['Code']}") from None
+    if len(body) > MAX_REQUEST_BYTES:
+        raise InvalidRequest(f"a training request is at most {MAX_REQUEST_BYTES:,} bytes")
+    return body
+
+
+def start_training(*, load: Callable[[], str | bytes | dict], name: str, source: str, settings: Settings,
+                   s3: Any, sagemaker: Any, jobs: Jobs) -> dict[str, Any]:
+    """Load, validate, record and start one job. Idempotent on `name`; never raises for a bad request.
+
+    The Jobs record is written first (status Starting), so a duplicate delivery finds it and stops
+    there, and a failure at any step leaves a Failed record that says why.
+    """
+    record: dict[str, Any] = {"name": name, "source": source, "status": "Starting"}
+    if not jobs.create(record):
+        return jobs.get(name) or record
+    try:
+        request = parse_training_request(load())
+        record["request"] = request.model_dump(mode="json")
+        record["kind"] = "tuning" if request.tuning else "training"
+        record["architecture"] = request.architecture
+        channels = find_channels(s3, settings.data_bucket, request.dataset_prefix)
+        create_job(sagemaker, request, settings, name, channels)
+    except InvalidRequest as error:
+        return _fail(jobs, name, record, f"invalid training request: {error}")
+    except ClientError as error:
+        if _already_exists(error):
+            return jobs.get(name) or record
+        message = error.response["Error"].get("Message", str(error))
+        return _fail(jobs, name, record, f"SageMaker refused the job: {message}")
+    changes = {key: record[key] for key in ("request", "kind", "architecture")} | {"status": "InProgress"}
+    jobs.update(name, changes)
+    return jobs.get(name) or record
+
+
+def _already_exists(error: ClientError) -> bool:
+    message = error.response["Error"].get("Message", "").lower()
+    return error.response["Error"]["Code"] in ("ResourceInUse", "ValidationException") and (
+        "already exist" in message or "must be unique" in message)
+
+
+def _fail(jobs: Jobs, name: str, record: dict[str, Any], reason: str) -> dict[str, Any]:
+    changes = {key: record[key] for key in ("request", "kind", "architecture") if key in record}
+    jobs.update(name, changes | {"status": "Failed", "failure_reason": reason})
+    return jobs.get(name) or record

@@ -1,0 +1,143 @@
+"""Shared fixtures: fake AWS credentials, moto, and the stack's resources built from
+template.yaml itself (tables, queues, bucket and each function's environment), so the
+tests cannot drift from what deploys."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account
+STACK = "vista"
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+
+# Before anything creates a boto3 client or imports a handler.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION, POWERTOOLS_TRACE_DISABLED="true",
+    POWERTOOLS_DEV="false",
+)
+for key in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
+    del os.environ[key]
+
+from moto import mock_aws  # noqa: E402  (credentials first)
+
+from vista import template as cfn  # noqa: E402
+
+
+def physical_names(template: dict[str, Any]) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
+    """What Ref / GetAtt of each resource yields, named as CloudFormation would name them."""
+    refs: dict[str, str] = {}
+    attributes: dict[tuple[str, str], str] = {}
+    for logical, spec in template["Resources"].items():
+        name = f"{STACK}-{logical}"
+        if spec["Type"] == "AWS::SQS::Queue":
+            refs[logical] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
+            attributes[(logical, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+            attributes[(logical, "QueueName")] = name
+        elif spec["Type"] == "AWS::IAM::Role":
+            refs[logical] = name
+            attributes[(logical, "Arn")] = f"arn:aws:iam::{ACCOUNT}:role/{name}"
+        else:
+            refs[logical] = name
+    return refs, attributes
+
+
+TEMPLATE = cfn.load()
+REFS, ATTRIBUTES = physical_names(TEMPLATE)
+RESOLVER = cfn.Resolver(TEMPLATE, region=REGION, account=ACCOUNT, stack_name=STACK, refs=REFS,
+                        attributes=ATTRIBUTES)
+for _key, _value in cfn.function_environment(TEMPLATE, RESOLVER, "ApiFunction").items():
+    os.environ[_key] = _value
+BUCKET = os.environ["DATA_BUCKET"]
+
+
+def provision(template: dict[str, Any]) -> None:
+    """Create the template's tables, queues and bucket in moto from their own properties."""
+    import boto3
+
+    dynamodb = boto3.client("dynamodb")
+    for logical, spec in cfn.resources(template, "AWS::DynamoDB::Table").items():
+        props = RESOLVER.resolve(spec["Properties"])
+        table = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode",
+                                       "GlobalSecondaryIndexes") if k in props}
+        dynamodb.create_table(TableName=REFS[logical], **table)
+        if "TimeToLiveSpecification" in props:
+            dynamodb.update_time_to_live(TableName=REFS[logical],
+                                         TimeToLiveSpecification=props["TimeToLiveSpecification"])
+    sqs = boto3.client("sqs")
+    queues = cfn.resources(template, "AWS::SQS::Queue")
+    for logical in sorted(queues, key=lambda q: "RedrivePolicy" in queues[q]["Properties"]):
+        props = RESOLVER.resolve(queues[logical]["Properties"])
+        attributes = {k: json.dumps(v) if isinstance(v, dict) else str(v).lower() if isinstance(v, bool) else str(v)
+                      for k, v in props.items()}
+        sqs.create_queue(QueueName=ATTRIBUTES[(logical, "QueueName")], Attributes=attributes)
+    s3 = boto3.client("s3")
+    for spec in cfn.resources(template, "AWS::S3::Bucket").values():
+        props = RESOLVER.resolve(spec["Properties"])
+        s3.create_bucket(Bucket=props["BucketName"])
+        s3.put_bucket_versioning(Bucket=props["BucketName"],
+                                 VersioningConfiguration=props["VersioningConfiguration"])
+
+
+def clear_caches() -> None:
+    from vista_app import aws, config
+
+    aws.client.cache_clear()
+    aws.table.cache_clear()
+    config.settings.cache_clear()
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """A fresh moto account holding the stack's resources."""
+    with mock_aws():
+        clear_caches()
+        provision(TEMPLATE)
+        yield
+    clear_caches()
+
+
+@pytest.fixture
+def settings(aws: None):
+    from vista_app.config import settings
+
+    return settings()
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "vista-function"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:vista-function"
+    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+    log_stream_name: str = "2026/11/28/[$LATEST]0123456789abcdef"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 60_000
+
+
+@pytest.fixture
+def context() -> LambdaContext:
+    return LambdaContext()
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (32, 24), color: tuple[int, int, int] = (30, 90, 160)) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, fmt)
+    return buffer.getvalue()

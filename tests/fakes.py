@@ -1,0 +1,93 @@
+"""Answers to SageMaker calls that moto cannot give (a model's real answer, throttling, a
+failed job), injected at botocore's HTTP layer: serialisation, error parsing and the
+standard retry mode all run for real around them."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+
+CLASSES = ["buildings", "forest", "glacier", "mountain", "sea", "street"]
+
+
+class _Body(io.BytesIO):
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.read()
+
+
+def response(url: str, status: int, body: dict[str, Any], error: str | None = None) -> AWSResponse:
+    headers = {"Content-Type": "application/json"}
+    if error:
+        headers["x-amzn-ErrorType"] = error
+    return AWSResponse(url, status, headers, _Body(json.dumps(body).encode()))
+
+
+def label_of(image: bytes) -> str:
+    """The fake model's answer: a stable function of the image bytes."""
+    return CLASSES[hashlib.sha256(image).digest()[0] % len(CLASSES)]
+
+
+class FakeEndpoint:
+    """A serverless endpoint serving a TF Serving model, behind InvokeEndpoint.
+
+    `throttle` answers that many calls with ThrottlingException first; `down` makes every
+    call fail so; `error` answers every call with that (status, code, message).
+    """
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.payloads: list[dict[str, Any]] = []
+        self.throttle = 0
+        self.down = False
+        self.error: tuple[int, str, str] | None = None
+
+    def __call__(self, request: Any, **_: Any) -> AWSResponse | None:
+        self.calls += 1
+        if self.down or self.throttle > 0:
+            self.throttle -= 1
+            return response(request.url, 400, {"message": "Rate exceeded"}, "ThrottlingException")
+        if self.error:
+            status, code, message = self.error
+            return response(request.url, status, {"message": message}, code)
+        payload = json.loads(request.body)
+        self.payloads.append(payload)
+        predictions = []
+        for instance in payload["instances"]:
+            label = label_of(base64.b64decode(instance["b64"]))
+            probabilities = [0.9 if c == label else 0.02 for c in CLASSES]
+            predictions.append({"probabilities": probabilities, "label": label, "classes": CLASSES})
+        return response(request.url, 200, {"predictions": predictions})
+
+
+def answer(client: Any, operation: str, handler: Callable[[Any], AWSResponse | None]) -> None:
+    """Route one operation of a client to `handler` (a before-send hook that wins over moto's)."""
+    service = client.meta.service_model.service_name
+    client.meta.events.register_first(f"before-send.{service}.{operation}", lambda request, **_: handler(request))
+
+
+def describe_from_event(detail: dict[str, Any]) -> dict[str, Any]:
+    """A Describe* answer with an EventBridge detail's fields (its millisecond times left out)."""
+    return {k: describe_from_event(v) if isinstance(v, dict) else v for k, v in detail.items()
+            if not k.endswith("Time") and k != "SecondaryStatusTransitions"}
+
+
+def record_calls(monkeypatch: Any, client: Any, method: str, result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Replace an operation moto lacks: validate the parameters against the API model, record, answer."""
+    from botocore.validate import validate_parameters
+
+    operation = client.meta.service_model.operation_model(client.meta.method_to_api_mapping[method])
+    calls: list[dict[str, Any]] = []
+
+    def call(**kwargs: Any) -> dict[str, Any]:
+        validate_parameters(kwargs, operation.input_shape)
+        calls.append(kwargs)
+        return result
+
+    monkeypatch.setattr(client, method, call)
+    return calls

@@ -1,0 +1,63 @@
+"""Steps several test modules share: a dataset, a started job, a finished one."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import tarfile
+from typing import Any
+from urllib.parse import quote_plus
+
+import boto3
+
+from tests.conftest import BUCKET, image_bytes, load_event
+
+REQUEST = json.loads(load_event("api_post_training_jobs")["body"])
+
+
+def upload_dataset(prefix: str = "datasets/intel/", train: str = "train/", test: str = "test/") -> None:
+    s3 = boto3.client("s3")
+    for split in (train, test):
+        for label in ("forest", "sea"):
+            s3.put_object(Bucket=BUCKET, Key=f"{prefix}{split}{label}/0.jpg", Body=image_bytes())
+
+
+def s3_put_event(template: str, key: str, data: bytes) -> dict[str, Any]:
+    """Put an object and return the S3 notification announcing it, the key URL-encoded as S3 sends it."""
+    put = boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=data)
+    event = copy.deepcopy(load_event(template))
+    obj = event["Records"][0]["s3"]["object"]
+    obj.update(key=quote_plus(key, safe="/"), size=len(data), eTag=put["ETag"].strip('"'),
+               versionId=put["VersionId"])
+    return event
+
+
+def start_job(context: Any, request: dict[str, Any] | None = None, key: str = "jobs/request.json") -> str:
+    """A training job started the way users start one; returns its name."""
+    from vista_app.handlers import start_training
+
+    upload_dataset()
+    event = s3_put_event("start_training_put", key, json.dumps(request or REQUEST).encode())
+    [job] = start_training.lambda_handler(event, context)["jobs"]
+    assert job["status"] == "InProgress"
+    return job["name"]
+
+
+def write_metrics(training_job: str, accuracy: float, classes: tuple[str, ...] = ("forest", "sea")) -> None:
+    """output.tar.gz with metrics.json, where SageMaker puts what train.py wrote to SM_OUTPUT_DATA_DIR."""
+    metrics = json.dumps({"accuracy": accuracy, "loss": 1 - accuracy, "macro_f1": accuracy,
+                          "class_names": list(classes)}).encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo("metrics.json")
+        info.size = len(metrics)
+        archive.addfile(info, io.BytesIO(metrics))
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=f"artifacts/training/{training_job}/output/output.tar.gz",
+                                  Body=buffer.getvalue())
+
+
+def state_change(name: str, template: str = "on_training_event_training_completed") -> dict[str, Any]:
+    event = copy.deepcopy(load_event(template))
+    event["detail"]["TrainingJobName"] = name
+    return event

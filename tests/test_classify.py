@@ -1,0 +1,177 @@
+"""classify: SQS batches of S3 inbox notifications → Predictions records."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote_plus
+
+import boto3
+import pytest
+
+from tests.conftest import BUCKET, image_bytes, load_event
+from tests.fakes import FakeEndpoint, answer, label_of
+from vista_app.predictions import MAX_IMAGE_BYTES, S3Image
+
+
+@pytest.fixture
+def endpoint(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEndpoint]:
+    """The champion's endpoint, answering at the HTTP layer; backoff sleeps are recorded, not slept."""
+    import botocore.retries.standard
+
+    from vista_app.aws import client
+    from vista_app.config import settings
+    from vista_app.records import Models
+
+    fake = FakeEndpoint()
+    answer(client("sagemaker-runtime"), "InvokeEndpoint", fake)
+    fake.sleeps = []
+    monkeypatch.setattr(botocore.retries.standard, "time", None, raising=False)
+    monkeypatch.setattr("botocore.endpoint.time.sleep", fake.sleeps.append)
+    Models(settings().models_table).create({"name": "vista-champion", "state": "champion", "accuracy": 0.9,
+                                            "promoted_at": "2026-11-28T06:00:00+00:00"})
+    yield fake
+
+
+def sqs_batch(*objects: tuple[str, bytes | None]) -> dict[str, Any]:
+    """Put each (key, data) into the bucket (None: announced but never there) and build the
+    SQS batch S3 would cause, from the real-shaped event in events/."""
+    template = load_event("classify_inbox_batch")["Records"][0]
+    records = []
+    for index, (key, data) in enumerate(objects):
+        record = copy.deepcopy(template)
+        record["messageId"] = f"message-{index}"
+        body = json.loads(record["body"])
+        obj = body["Records"][0]["s3"]["object"]
+        if data is None:
+            obj.update(key=quote_plus(key, safe="/"), size=100, versionId="gone-version")
+        else:
+            put = boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=data)
+            obj.update(key=quote_plus(key, safe="/"), size=len(data), eTag=put["ETag"].strip('"'),
+                       versionId=put["VersionId"])
+        record["body"] = json.dumps(body)
+        records.append(record)
+    return {"Records": records}
+
+
+def classify(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from vista_app.handlers import classify as handler
+
+    return handler.lambda_handler(event, context)
+
+
+def predictions() -> list[dict[str, Any]]:
+    from vista_app.config import settings
+    from vista_app.records import Predictions
+
+    return Predictions(settings().predictions_table).newest(limit=100)["items"]
+
+
+def by_key() -> dict[str, dict[str, Any]]:
+    return {p["key"]: p for p in predictions()}
+
+
+def test_the_example_batch_is_classified(endpoint: FakeEndpoint, context: Any) -> None:
+    # GIVEN the two images the example event names, under keys with spaces, "+" and non-ASCII
+    jpeg, png = image_bytes("JPEG", (150, 150)), image_bytes("PNG", (64, 64), (20, 140, 40))
+    event = sqs_batch(("inbox/holiday photos/sea+été.jpg", jpeg), ("inbox/forest.png", png))
+    # WHEN the batch arrives
+    result = classify(event, context)
+    # THEN both are recorded OK with every probability, the model, and the latency
+    assert result == {"batchItemFailures": []}
+    records = by_key()
+    assert set(records) == {"inbox/holiday photos/sea+été.jpg", "inbox/forest.png"}
+    first = records["inbox/holiday photos/sea+été.jpg"]
+    assert first["status"] == "OK" and first["label"] == label_of(jpeg)
+    assert first["confidence"] == 0.9 and len(first["probabilities"]) == 6
+    assert first["model"] == "vista-champion" and first["latency_ms"] >= 0
+    assert (first["format"], first["width"], first["height"]) == ("JPEG", 150, 150)
+    assert records["inbox/forest.png"]["label"] == label_of(png)
+    assert endpoint.calls == 2
+    assert set(endpoint.payloads[0]) == {"instances"} and set(endpoint.payloads[0]["instances"][0]) == {"b64"}
+
+
+def test_bad_images_are_failed_records_with_reasons_and_cost_nothing(endpoint: FakeEndpoint, context: Any) -> None:
+    jpeg = image_bytes("JPEG", (200, 200))
+    event = sqs_batch(
+        ("inbox/notes.jpg", b"just some text, not a picture"),
+        ("inbox/cut.jpg", jpeg[: len(jpeg) // 2]),
+        ("inbox/empty.jpg", b""),
+        ("inbox/huge.jpg", jpeg + b"\x00" * MAX_IMAGE_BYTES),
+        ("inbox/deleted.jpg", None),
+    )
+    assert classify(event, context) == {"batchItemFailures": []}
+    records = by_key()
+    reasons = {key: record["error"] for key, record in records.items()}
+    assert all(record["status"] == "FAILED" for record in records.values())
+    assert "not a JPEG or PNG" in reasons["inbox/notes.jpg"]
+    assert "truncated JPEG" in reasons["inbox/cut.jpg"]
+    assert "empty file" in reasons["inbox/empty.jpg"]
+    assert f"the limit is {MAX_IMAGE_BYTES:,}" in reasons["inbox/huge.jpg"]
+    assert "no longer exists" in reasons["inbox/deleted.jpg"]
+    assert endpoint.calls == 0
+
+
+def test_the_same_notification_twice_gives_one_record_and_one_call(endpoint: FakeEndpoint, context: Any) -> None:
+    event = sqs_batch(("inbox/a.jpg", image_bytes()))
+    classify(event, context)
+    again = copy.deepcopy(event)
+    again["Records"][0]["messageId"] = "redelivered"
+    assert classify(again, context) == {"batchItemFailures": []}
+    assert len(predictions()) == 1
+    assert endpoint.calls == 1
+
+
+def test_a_new_version_of_the_same_key_is_a_new_prediction(endpoint: FakeEndpoint, context: Any) -> None:
+    classify(sqs_batch(("inbox/a.jpg", image_bytes(color=(1, 2, 3)))), context)
+    classify(sqs_batch(("inbox/a.jpg", image_bytes(color=(200, 100, 0)))), context)
+    assert len(predictions()) == 2
+
+
+def test_throttling_is_retried_with_backoff(endpoint: FakeEndpoint, context: Any) -> None:
+    endpoint.throttle = 2
+    assert classify(sqs_batch(("inbox/a.jpg", image_bytes())), context) == {"batchItemFailures": []}
+    assert endpoint.calls == 3
+    assert len(endpoint.sleeps) == 2 and all(delay >= 0 for delay in endpoint.sleeps)
+    assert predictions()[0]["status"] == "OK"
+
+
+def test_throttling_that_outlasts_the_retries_is_left_to_sqs(endpoint: FakeEndpoint, context: Any) -> None:
+    endpoint.down = True
+    event = sqs_batch(("inbox/a.jpg", image_bytes()), ("inbox/b.jpg", image_bytes(color=(9, 9, 9))))
+    result = classify(event, context)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "message-0"}, {"itemIdentifier": "message-1"}]}
+    assert endpoint.calls == 10  # 5 attempts (standard retry mode) per image
+    assert predictions() == []
+    # Once the endpoint is back, SQS's redelivery is classified normally (the failure was not cached).
+    endpoint.down = False
+    assert classify(event, context) == {"batchItemFailures": []}
+    assert len(predictions()) == 2
+
+
+def test_a_model_error_is_a_failed_record(endpoint: FakeEndpoint, context: Any) -> None:
+    endpoint.error = (424, "ModelError", "Received client error (400) from primary: Invalid JPEG data")
+    classify(sqs_batch(("inbox/a.jpg", image_bytes())), context)
+    [record] = predictions()
+    assert record["status"] == "FAILED" and "Invalid JPEG data" in record["error"]
+
+
+def test_no_endpoint_yet_is_retried_later(endpoint: FakeEndpoint, context: Any) -> None:
+    endpoint.error = (400, "ValidationException", "Endpoint vista-classifier of account 123456789012 not found.")
+    result = classify(sqs_batch(("inbox/a.jpg", image_bytes())), context)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
+    assert predictions() == []
+
+
+def test_s3_test_events_are_ignored(endpoint: FakeEndpoint, context: Any) -> None:
+    assert classify(load_event("classify_s3_test_event"), context) == {"batchItemFailures": []}
+    assert predictions() == [] and endpoint.calls == 0
+
+
+def test_prediction_ids_depend_on_the_object_version() -> None:
+    a = S3Image(BUCKET, "inbox/a.jpg", version_id="v1")
+    assert a.id == S3Image(BUCKET, "inbox/a.jpg", version_id="v1", size=5).id
+    assert a.id != S3Image(BUCKET, "inbox/a.jpg", version_id="v2").id
+    assert S3Image(BUCKET, "inbox/a.jpg", etag="e1").id != S3Image(BUCKET, "inbox/a.jpg", etag="e2").id

@@ -1,0 +1,84 @@
+"""Image checks before inference: pure functions, no AWS."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import pytest
+
+from tests.conftest import image_bytes
+from vista_app.images import InvalidImage, inspect_image
+
+LIMITS = {"max_bytes": 3_000_000, "max_pixels": 40_000_000}
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A structurally valid PNG that declares any size (a decompression bomb's header)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(("fmt", "size"), [("JPEG", (150, 150)), ("PNG", (64, 48)), ("JPEG", (1, 1))])
+def test_valid_images_report_format_and_size(fmt: str, size: tuple[int, int]) -> None:
+    info = inspect_image(image_bytes(fmt, size), **LIMITS)
+    assert (info.format, info.width, info.height) == (fmt, *size)
+
+
+def test_progressive_jpeg_is_read() -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    buffer = BytesIO()
+    Image.new("RGB", (120, 80), (10, 200, 10)).save(buffer, "JPEG", progressive=True)
+    assert inspect_image(buffer.getvalue(), **LIMITS).width == 120
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty file"),
+        (b"hello, this is text", "not a JPEG or PNG"),
+        (b"<html><body>nope</body></html>", "text/HTML"),
+        (b"PK\x03\x04" + b"\x00" * 40, "ZIP"),
+        (b"GIF89a" + b"\x00" * 40, "GIF"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "WebP"),
+        (b"II*\x00" + b"\x00" * 40, "TIFF"),
+    ],
+)
+def test_non_images_are_refused_with_what_they_look_like(data: bytes, reason: str) -> None:
+    with pytest.raises(InvalidImage, match=reason):
+        inspect_image(data, **LIMITS)
+
+
+def test_truncated_jpeg_is_refused() -> None:
+    data = image_bytes("JPEG", (200, 200))
+    with pytest.raises(InvalidImage, match="truncated JPEG"):
+        inspect_image(data[: len(data) // 2], **LIMITS)
+
+
+def test_png_with_bad_crc_is_refused() -> None:
+    data = bytearray(image_bytes("PNG", (20, 20)))
+    data[20] ^= 0xFF  # inside IHDR
+    with pytest.raises(InvalidImage, match="bad CRC in the IHDR chunk"):
+        inspect_image(bytes(data), **LIMITS)
+
+
+def test_truncated_png_is_refused() -> None:
+    data = image_bytes("PNG", (40, 40))
+    with pytest.raises(InvalidImage, match="truncated PNG"):
+        inspect_image(data[:-12], **LIMITS)
+
+
+def test_decompression_bomb_is_refused_from_its_header() -> None:
+    with pytest.raises(InvalidImage, match=r"10000x10000 = 100,000,000 pixels; the limit is 40,000,000"):
+        inspect_image(png_header_only(10_000, 10_000), **LIMITS)
+
+
+def test_oversize_file_is_refused_before_parsing() -> None:
+    with pytest.raises(InvalidImage, match="the limit is 1,000"):
+        inspect_image(image_bytes("PNG", (100, 100)) + b"\x00" * 1000, max_bytes=1000, max_pixels=10**9)

@@ -1,0 +1,149 @@
+"""on_training_event: job state changes → Jobs / Models records, champion/challenger, endpoint."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.conftest import load_event
+from tests.fakes import answer, describe_from_event, record_calls, response
+from tests.support import start_job, state_change, write_metrics
+
+
+def deliver(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from vista_app.handlers import on_training_event
+
+    return on_training_event.lambda_handler(event, context)
+
+
+def records(name: str) -> tuple[dict | None, dict | None]:
+    from vista_app.config import settings
+    from vista_app.records import Jobs, Models
+
+    return Jobs(settings().jobs_table).get(name), Models(settings().models_table).get(name)
+
+
+def endpoint_model() -> str:
+    sagemaker = boto3.client("sagemaker")
+    endpoint = sagemaker.describe_endpoint(EndpointName="vista-classifier")
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    return config["ProductionVariants"][0]["ModelName"]
+
+
+def completed_model(context: Any, accuracy: float, key: str) -> str:
+    name = start_job(context, key=key)
+    write_metrics(name, accuracy)
+    deliver(state_change(name), context)
+    return name
+
+
+def test_first_completed_job_becomes_champion_on_a_serverless_endpoint(aws: None, context: Any, settings: Any) -> None:
+    # GIVEN a job that finished with a metrics.json
+    name = start_job(context)
+    write_metrics(name, 0.91)
+    # WHEN SageMaker says it completed
+    result = deliver(state_change(name), context)
+    # THEN the job is recorded, its model is champion and serves from the serverless endpoint
+    assert result["outcome"] == "promoted"
+    job, model = records(name)
+    assert job["status"] == "Completed" and job["model"] == name
+    assert model["state"] == "champion" and model["accuracy"] == 0.91 and model["architecture"] == "resnet50"
+    assert model["artifact"].endswith(f"artifacts/training/{name}/output/model.tar.gz")
+    sagemaker = boto3.client("sagemaker")
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=model["endpoint_config"])
+    assert config["ProductionVariants"][0]["ServerlessConfig"] == {
+        "MemorySizeInMB": settings.serverless_memory_mb, "MaxConcurrency": settings.serverless_max_concurrency}
+    assert sagemaker.describe_model(ModelName=name)["PrimaryContainer"]["Image"].endswith(
+        "tensorflow-inference:2.19-cpu")
+    assert endpoint_model() == name
+
+
+def test_failed_job_records_sagemakers_reason_and_promotes_nothing(aws: None, context: Any) -> None:
+    from vista_app.aws import client
+
+    name = start_job(context)
+    event = state_change(name, "on_training_event_training_failed")
+    answer(client("sagemaker"), "DescribeTrainingJob",
+           lambda request: response(request.url, 200, describe_from_event(event["detail"])))
+    result = deliver(event, context)
+    job, model = records(name)
+    assert result["outcome"] == "recorded Failed"
+    assert job["status"] == "Failed"
+    assert job["failure_reason"] == "AlgorithmError: ExecuteUserScriptError: ValueError: dataset has fewer than 2 classes"
+    assert model is None
+    with pytest.raises(boto3.client("sagemaker").exceptions.ClientError, match="Could not find endpoint"):
+        boto3.client("sagemaker").describe_endpoint(EndpointName="vista-classifier")
+
+
+def test_worse_challenger_is_rejected_and_the_champion_keeps_serving(aws: None, context: Any) -> None:
+    champion = completed_model(context, 0.92, "jobs/a.json")
+    challenger = completed_model(context, 0.90, "jobs/b.json")
+    _, model = records(challenger)
+    assert model["state"] == "rejected"
+    assert "does not beat champion" in model["reason"]
+    assert records(champion)[1]["state"] == "champion"
+    assert endpoint_model() == champion
+
+
+def test_better_challenger_is_promoted_and_the_endpoint_updated(aws: None, context: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from vista_app.aws import client
+
+    champion = completed_model(context, 0.90, "jobs/a.json")
+    # moto has no UpdateEndpoint: record what SageMaker would get
+    updates = record_calls(monkeypatch, client("sagemaker"), "update_endpoint", {"EndpointArn": "arn"})
+    challenger = completed_model(context, 0.95, "jobs/b.json")
+    assert records(challenger)[1]["state"] == "champion"
+    assert records(champion)[1]["state"] == "retired"
+    [update] = updates
+    assert update["EndpointName"] == "vista-classifier"
+    config = boto3.client("sagemaker").describe_endpoint_config(EndpointConfigName=update["EndpointConfigName"])
+    assert config["ProductionVariants"][0]["ModelName"] == challenger
+
+
+def test_a_repeated_event_changes_nothing(aws: None, context: Any) -> None:
+    name = completed_model(context, 0.9, "jobs/a.json")
+    again = deliver(state_change(name), context)
+    assert again["outcome"] == "model already champion"
+    assert len(boto3.client("sagemaker").list_models()["Models"]) == 1
+
+
+@pytest.mark.parametrize("name", ["someone-elses-job", "vista-0000000000000000"])
+def test_jobs_that_are_not_ours_are_ignored(aws: None, context: Any, name: str) -> None:
+    result = deliver(state_change(name), context)
+    assert result["outcome"].startswith("ignored")
+    assert records(name) == (None, None)
+
+
+def test_tuning_job_promotes_its_best_training_job(aws: None, context: Any) -> None:
+    from vista_app.aws import client
+
+    tuning = {"max_jobs": 3, "max_parallel_jobs": 1, "ranges": {"dropout": {"min": 0.1, "max": 0.6}}}
+    from tests.support import REQUEST
+
+    name = start_job(context, {**REQUEST, "tuning": tuning})
+    event = load_event("on_training_event_tuning_completed")
+    event["detail"]["HyperParameterTuningJobName"] = name
+    best = f"{name}-002-6e2f1c9a"
+    event["detail"]["BestTrainingJob"]["TrainingJobName"] = best
+    trial = describe_from_event(load_event("on_training_event_training_completed")["detail"])
+    trial.update(TrainingJobName=best, TuningJobArn=f"arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/{name}",
+                 ModelArtifacts={"S3ModelArtifacts": f"s3://vista-data-123456789012-us-east-1/artifacts/training/{best}/output/model.tar.gz"})
+    sagemaker = client("sagemaker")
+    answer(sagemaker, "DescribeHyperParameterTuningJob", lambda r: response(r.url, 200, describe_from_event(event["detail"])))
+    answer(sagemaker, "DescribeTrainingJob", lambda r: response(r.url, 200, trial))
+    write_metrics(best, 0.947)
+
+    # A trial's own state change is not a candidate: only the tuning job's is.
+    assert deliver(state_change(best), context)["outcome"].startswith("ignored")
+    result = deliver(event, context)
+
+    job, _ = records(name)
+    _, model = records(best)
+    assert result["outcome"] == "promoted"
+    assert job["status"] == "Completed" and job["best_training_job"] == best and job["trials"]["Completed"] == 3
+    assert model["state"] == "champion" and model["job"] == name and model["hyperparameters"]["architecture"] == "fine_cnn"
+    assert json.loads(json.dumps(model))["billable_seconds"] == 330

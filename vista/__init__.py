@@ -1,0 +1,1 @@
+"""The `vista` command: local mode and the tools that drive a Vista stack."""

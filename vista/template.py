@@ -1,0 +1,140 @@
+"""template.yaml as data: the one source of truth for names, resources and routes.
+
+`load()` reads the SAM template (CloudFormation tags included) and `Resolver`
+evaluates the intrinsic functions it uses against parameters and pseudo parameters,
+so tests and local mode get the same names and environment a deploy would. Anything
+it does not know raises, rather than guessing.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Any
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
+
+
+class UnsupportedTemplate(ValueError):
+    pass
+
+
+@functools.cache
+def load(path: Path = TEMPLATE) -> dict[str, Any]:
+    from cfnlint.decode import decode
+
+    template, problems = decode(str(path))
+    if problems or template is None:
+        raise UnsupportedTemplate(f"cannot read {path}: {problems}")
+    return _plain(template)
+
+
+def _plain(value: Any) -> Any:
+    """cfn-lint's node types → plain dicts, lists and strings."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+class Resolver:
+    """Evaluates Ref, Sub, GetAtt, FindInMap, Join, Select, Split.
+
+    `refs` and `attributes` give what a resource's Ref / GetAtt yields (a physical
+    name or ARN); parameters default to the template's defaults.
+    """
+
+    def __init__(self, template: dict[str, Any], *, region: str, account: str,
+                 stack_name: str = "vista", parameters: dict[str, Any] | None = None,
+                 refs: dict[str, str] | None = None,
+                 attributes: dict[tuple[str, str], str] | None = None) -> None:
+        self.template = template
+        self.parameters = {name: str(spec.get("Default", ""))
+                           for name, spec in template.get("Parameters", {}).items()}
+        self.parameters.update({k: str(v) for k, v in (parameters or {}).items()})
+        self.pseudo = {
+            "AWS::Region": region, "AWS::AccountId": account, "AWS::StackName": stack_name,
+            "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackId": f"arn:aws:cloudformation:{region}:{account}:stack/{stack_name}/local",
+        }
+        self.refs = refs or {}
+        self.attributes = attributes or {}
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, argument), = value.items()
+            if key == "Ref":
+                return self.ref(argument)
+            if key.startswith("Fn::") or key == "Condition":
+                method = getattr(self, "_" + key.removeprefix("Fn::").lower(), None)
+                if method is None:
+                    raise UnsupportedTemplate(f"intrinsic {key} is not supported")
+                return method(argument)
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    def ref(self, name: str) -> str:
+        for table in (self.pseudo, self.parameters, self.refs):
+            if name in table:
+                return table[name]
+        raise UnsupportedTemplate(f"nothing to resolve Ref {name} to")
+
+    def _getatt(self, argument: list[str] | str) -> str:
+        resource, attribute = argument.split(".", 1) if isinstance(argument, str) else argument
+        try:
+            return self.attributes[(resource, attribute)]
+        except KeyError:
+            raise UnsupportedTemplate(f"nothing to resolve GetAtt {resource}.{attribute} to") from None
+
+    def _sub(self, argument: str | list[Any]) -> str:
+        text, variables = (argument, {}) if isinstance(argument, str) else argument
+        variables = {k: self.resolve(v) for k, v in variables.items()}
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in variables:
+                return str(variables[name])
+            if "." in name:
+                return self._getatt(name)
+            return self.ref(name)
+
+        return re.sub(r"\$\{([^}]+)\}", substitute, text)
+
+    def _findinmap(self, argument: list[Any]) -> str:
+        mapping, first, second = (self.resolve(a) for a in argument)
+        return self.template["Mappings"][mapping][first][second]
+
+    def _join(self, argument: list[Any]) -> str:
+        separator, values = argument
+        return separator.join(str(v) for v in self.resolve(values))
+
+    def _select(self, argument: list[Any]) -> Any:
+        index, values = argument
+        return self.resolve(values)[int(self.resolve(index))]
+
+    def _split(self, argument: list[Any]) -> list[str]:
+        separator, value = argument
+        return str(self.resolve(value)).split(separator)
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    """The template's resources of one type, by logical id."""
+    return {name: spec for name, spec in template["Resources"].items() if spec["Type"] == kind}
+
+
+def function_environment(template: dict[str, Any], resolver: Resolver, function: str) -> dict[str, str]:
+    """A function's environment as deployed: Globals merged with its own variables."""
+    variables = dict(template.get("Globals", {}).get("Function", {}).get("Environment", {})
+                     .get("Variables", {}))
+    own = template["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {})
+    variables.update(own)
+    return {key: str(resolver.resolve(value)) for key, value in variables.items()}
