@@ -21,8 +21,12 @@ EVENTS = Path(__file__).resolve().parent.parent / "events"
 
 # Before anything creates a boto3 client or imports a handler.
 os.environ.update(
-    AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_SESSION_TOKEN="testing",
-    AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION, POWERTOOLS_TRACE_DISABLED="true",
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION=REGION,
+    AWS_REGION=REGION,
+    POWERTOOLS_TRACE_DISABLED="true",
     POWERTOOLS_DEV="false",
 )
 for key in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
@@ -32,29 +36,9 @@ from moto import mock_aws  # noqa: E402  (credentials first)
 
 from vista import template as cfn  # noqa: E402
 
-
-def physical_names(template: dict[str, Any]) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
-    """What Ref / GetAtt of each resource yields, named as CloudFormation would name them."""
-    refs: dict[str, str] = {}
-    attributes: dict[tuple[str, str], str] = {}
-    for logical, spec in template["Resources"].items():
-        name = f"{STACK}-{logical}"
-        if spec["Type"] == "AWS::SQS::Queue":
-            refs[logical] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
-            attributes[(logical, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
-            attributes[(logical, "QueueName")] = name
-        elif spec["Type"] == "AWS::IAM::Role":
-            refs[logical] = name
-            attributes[(logical, "Arn")] = f"arn:aws:iam::{ACCOUNT}:role/{name}"
-        else:
-            refs[logical] = name
-    return refs, attributes
-
-
 TEMPLATE = cfn.load()
-REFS, ATTRIBUTES = physical_names(TEMPLATE)
-RESOLVER = cfn.Resolver(TEMPLATE, region=REGION, account=ACCOUNT, stack_name=STACK, refs=REFS,
-                        attributes=ATTRIBUTES)
+REFS, ATTRIBUTES = cfn.placeholder_names(TEMPLATE, stack=STACK, region=REGION, account=ACCOUNT)
+RESOLVER = cfn.Resolver(TEMPLATE, region=REGION, account=ACCOUNT, stack_name=STACK, refs=REFS, attributes=ATTRIBUTES)
 for _key, _value in cfn.function_environment(TEMPLATE, RESOLVER, "ApiFunction").items():
     os.environ[_key] = _value
 BUCKET = os.environ["DATA_BUCKET"]
@@ -67,25 +51,30 @@ def provision(template: dict[str, Any]) -> None:
     dynamodb = boto3.client("dynamodb")
     for logical, spec in cfn.resources(template, "AWS::DynamoDB::Table").items():
         props = RESOLVER.resolve(spec["Properties"])
-        table = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode",
-                                       "GlobalSecondaryIndexes") if k in props}
+        table = {
+            k: props[k]
+            for k in ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes")
+            if k in props
+        }
         dynamodb.create_table(TableName=REFS[logical], **table)
         if "TimeToLiveSpecification" in props:
-            dynamodb.update_time_to_live(TableName=REFS[logical],
-                                         TimeToLiveSpecification=props["TimeToLiveSpecification"])
+            dynamodb.update_time_to_live(
+                TableName=REFS[logical], TimeToLiveSpecification=props["TimeToLiveSpecification"]
+            )
     sqs = boto3.client("sqs")
     queues = cfn.resources(template, "AWS::SQS::Queue")
     for logical in sorted(queues, key=lambda q: "RedrivePolicy" in queues[q]["Properties"]):
         props = RESOLVER.resolve(queues[logical]["Properties"])
-        attributes = {k: json.dumps(v) if isinstance(v, dict) else str(v).lower() if isinstance(v, bool) else str(v)
-                      for k, v in props.items()}
+        attributes = {
+            k: json.dumps(v) if isinstance(v, dict) else str(v).lower() if isinstance(v, bool) else str(v)
+            for k, v in props.items()
+        }
         sqs.create_queue(QueueName=ATTRIBUTES[(logical, "QueueName")], Attributes=attributes)
     s3 = boto3.client("s3")
     for spec in cfn.resources(template, "AWS::S3::Bucket").values():
         props = RESOLVER.resolve(spec["Properties"])
         s3.create_bucket(Bucket=props["BucketName"])
-        s3.put_bucket_versioning(Bucket=props["BucketName"],
-                                 VersioningConfiguration=props["VersioningConfiguration"])
+        s3.put_bucket_versioning(Bucket=props["BucketName"], VersioningConfiguration=props["VersioningConfiguration"])
 
 
 def clear_caches() -> None:
@@ -135,7 +124,9 @@ def load_event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / f"{name}.json").read_text())
 
 
-def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (32, 24), color: tuple[int, int, int] = (30, 90, 160)) -> bytes:
+def image_bytes(
+    fmt: str = "JPEG", size: tuple[int, int] = (32, 24), color: tuple[int, int, int] = (30, 90, 160)
+) -> bytes:
     from PIL import Image
 
     buffer = io.BytesIO()

@@ -73,8 +73,11 @@ def answer(client: Any, operation: str, handler: Callable[[Any], AWSResponse | N
 
 def describe_from_event(detail: dict[str, Any]) -> dict[str, Any]:
     """A Describe* answer with an EventBridge detail's fields (its millisecond times left out)."""
-    return {k: describe_from_event(v) if isinstance(v, dict) else v for k, v in detail.items()
-            if not k.endswith("Time") and k != "SecondaryStatusTransitions"}
+    return {
+        k: describe_from_event(v) if isinstance(v, dict) else v
+        for k, v in detail.items()
+        if not k.endswith("Time") and k != "SecondaryStatusTransitions"
+    }
 
 
 def record_calls(monkeypatch: Any, client: Any, method: str, result: dict[str, Any]) -> list[dict[str, Any]]:

@@ -28,8 +28,7 @@ def s3_put_event(template: str, key: str, data: bytes) -> dict[str, Any]:
     put = boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=data)
     event = copy.deepcopy(load_event(template))
     obj = event["Records"][0]["s3"]["object"]
-    obj.update(key=quote_plus(key, safe="/"), size=len(data), eTag=put["ETag"].strip('"'),
-               versionId=put["VersionId"])
+    obj.update(key=quote_plus(key, safe="/"), size=len(data), eTag=put["ETag"].strip('"'), versionId=put["VersionId"])
     return event
 
 
@@ -46,15 +45,17 @@ def start_job(context: Any, request: dict[str, Any] | None = None, key: str = "j
 
 def write_metrics(training_job: str, accuracy: float, classes: tuple[str, ...] = ("forest", "sea")) -> None:
     """output.tar.gz with metrics.json, where SageMaker puts what train.py wrote to SM_OUTPUT_DATA_DIR."""
-    metrics = json.dumps({"accuracy": accuracy, "loss": 1 - accuracy, "macro_f1": accuracy,
-                          "class_names": list(classes)}).encode()
+    metrics = json.dumps(
+        {"accuracy": accuracy, "loss": 1 - accuracy, "macro_f1": accuracy, "class_names": list(classes)}
+    ).encode()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         info = tarfile.TarInfo("metrics.json")
         info.size = len(metrics)
         archive.addfile(info, io.BytesIO(metrics))
-    boto3.client("s3").put_object(Bucket=BUCKET, Key=f"artifacts/training/{training_job}/output/output.tar.gz",
-                                  Body=buffer.getvalue())
+    boto3.client("s3").put_object(
+        Bucket=BUCKET, Key=f"artifacts/training/{training_job}/output/output.tar.gz", Body=buffer.getvalue()
+    )
 
 
 def state_change(name: str, template: str = "on_training_event_training_completed") -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -17,7 +16,7 @@ from vista_app.predictions import MAX_IMAGE_BYTES, S3Image
 
 
 @pytest.fixture
-def endpoint(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEndpoint]:
+def endpoint(aws: None, monkeypatch: pytest.MonkeyPatch) -> FakeEndpoint:
     """The champion's endpoint, answering at the HTTP layer; backoff sleeps are recorded, not slept."""
     import botocore.retries.standard
 
@@ -30,9 +29,10 @@ def endpoint(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEndpoin
     fake.sleeps = []
     monkeypatch.setattr(botocore.retries.standard, "time", None, raising=False)
     monkeypatch.setattr("botocore.endpoint.time.sleep", fake.sleeps.append)
-    Models(settings().models_table).create({"name": "vista-champion", "state": "champion", "accuracy": 0.9,
-                                            "promoted_at": "2026-11-28T06:00:00+00:00"})
-    yield fake
+    Models(settings().models_table).create(
+        {"name": "vista-champion", "state": "champion", "accuracy": 0.9, "promoted_at": "2026-11-28T06:00:00+00:00"}
+    )
+    return fake
 
 
 def sqs_batch(*objects: tuple[str, bytes | None]) -> dict[str, Any]:
@@ -49,8 +49,9 @@ def sqs_batch(*objects: tuple[str, bytes | None]) -> dict[str, Any]:
             obj.update(key=quote_plus(key, safe="/"), size=100, versionId="gone-version")
         else:
             put = boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=data)
-            obj.update(key=quote_plus(key, safe="/"), size=len(data), eTag=put["ETag"].strip('"'),
-                       versionId=put["VersionId"])
+            obj.update(
+                key=quote_plus(key, safe="/"), size=len(data), eTag=put["ETag"].strip('"'), versionId=put["VersionId"]
+            )
         record["body"] = json.dumps(body)
         records.append(record)
     return {"Records": records}

@@ -15,6 +15,7 @@ LIMITS = {"max_bytes": 3_000_000, "max_pixels": 40_000_000}
 
 def png_header_only(width: int, height: int) -> bytes:
     """A structurally valid PNG that declares any size (a decompression bomb's header)."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 

@@ -55,9 +55,12 @@ def test_first_completed_job_becomes_champion_on_a_serverless_endpoint(aws: None
     sagemaker = boto3.client("sagemaker")
     config = sagemaker.describe_endpoint_config(EndpointConfigName=model["endpoint_config"])
     assert config["ProductionVariants"][0]["ServerlessConfig"] == {
-        "MemorySizeInMB": settings.serverless_memory_mb, "MaxConcurrency": settings.serverless_max_concurrency}
+        "MemorySizeInMB": settings.serverless_memory_mb,
+        "MaxConcurrency": settings.serverless_max_concurrency,
+    }
     assert sagemaker.describe_model(ModelName=name)["PrimaryContainer"]["Image"].endswith(
-        "tensorflow-inference:2.19-cpu")
+        "tensorflow-inference:2.19-cpu"
+    )
     assert endpoint_model() == name
 
 
@@ -66,13 +69,18 @@ def test_failed_job_records_sagemakers_reason_and_promotes_nothing(aws: None, co
 
     name = start_job(context)
     event = state_change(name, "on_training_event_training_failed")
-    answer(client("sagemaker"), "DescribeTrainingJob",
-           lambda request: response(request.url, 200, describe_from_event(event["detail"])))
+    answer(
+        client("sagemaker"),
+        "DescribeTrainingJob",
+        lambda request: response(request.url, 200, describe_from_event(event["detail"])),
+    )
     result = deliver(event, context)
     job, model = records(name)
     assert result["outcome"] == "recorded Failed"
     assert job["status"] == "Failed"
-    assert job["failure_reason"] == "AlgorithmError: ExecuteUserScriptError: ValueError: dataset has fewer than 2 classes"
+    assert (
+        job["failure_reason"] == "AlgorithmError: ExecuteUserScriptError: ValueError: dataset has fewer than 2 classes"
+    )
     assert model is None
     with pytest.raises(boto3.client("sagemaker").exceptions.ClientError, match="Could not find endpoint"):
         boto3.client("sagemaker").describe_endpoint(EndpointName="vista-classifier")
@@ -88,8 +96,9 @@ def test_worse_challenger_is_rejected_and_the_champion_keeps_serving(aws: None, 
     assert endpoint_model() == champion
 
 
-def test_better_challenger_is_promoted_and_the_endpoint_updated(aws: None, context: Any,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_better_challenger_is_promoted_and_the_endpoint_updated(
+    aws: None, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from vista_app.aws import client
 
     champion = completed_model(context, 0.90, "jobs/a.json")
@@ -130,10 +139,19 @@ def test_tuning_job_promotes_its_best_training_job(aws: None, context: Any) -> N
     best = f"{name}-002-6e2f1c9a"
     event["detail"]["BestTrainingJob"]["TrainingJobName"] = best
     trial = describe_from_event(load_event("on_training_event_training_completed")["detail"])
-    trial.update(TrainingJobName=best, TuningJobArn=f"arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/{name}",
-                 ModelArtifacts={"S3ModelArtifacts": f"s3://vista-data-123456789012-us-east-1/artifacts/training/{best}/output/model.tar.gz"})
+    trial.update(
+        TrainingJobName=best,
+        TuningJobArn=f"arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/{name}",
+        ModelArtifacts={
+            "S3ModelArtifacts": f"s3://vista-data-123456789012-us-east-1/artifacts/training/{best}/output/model.tar.gz"
+        },
+    )
     sagemaker = client("sagemaker")
-    answer(sagemaker, "DescribeHyperParameterTuningJob", lambda r: response(r.url, 200, describe_from_event(event["detail"])))
+    answer(
+        sagemaker,
+        "DescribeHyperParameterTuningJob",
+        lambda r: response(r.url, 200, describe_from_event(event["detail"])),
+    )
     answer(sagemaker, "DescribeTrainingJob", lambda r: response(r.url, 200, trial))
     write_metrics(best, 0.947)
 
@@ -145,5 +163,7 @@ def test_tuning_job_promotes_its_best_training_job(aws: None, context: Any) -> N
     _, model = records(best)
     assert result["outcome"] == "promoted"
     assert job["status"] == "Completed" and job["best_training_job"] == best and job["trials"]["Completed"] == 3
-    assert model["state"] == "champion" and model["job"] == name and model["hyperparameters"]["architecture"] == "fine_cnn"
+    assert (
+        model["state"] == "champion" and model["job"] == name and model["hyperparameters"]["architecture"] == "fine_cnn"
+    )
     assert json.loads(json.dumps(model))["billable_seconds"] == 330

@@ -33,9 +33,14 @@ def test_the_example_request_is_valid() -> None:
         ({"hyperparameters": {"epochs": "ten"}}, "hyperparameters.epochs: Input should be a valid integer"),
         ({"hyperparameters": {"momentum": 0.9}}, "hyperparameters.momentum: Extra inputs are not permitted"),
         ({"colour": "blue"}, "colour: Extra inputs are not permitted"),
-        ({"tuning": {"max_jobs": 2, "max_parallel_jobs": 3, "ranges": {"dropout": {"min": 0.1, "max": 0.5}}}},
-         "max_parallel_jobs cannot exceed max_jobs"),
-        ({"tuning": {"ranges": {"learning_rate": {"min": 0, "max": 1, "scale": "log"}}}}, "log-scaled range needs min > 0"),
+        (
+            {"tuning": {"max_jobs": 2, "max_parallel_jobs": 3, "ranges": {"dropout": {"min": 0.1, "max": 0.5}}}},
+            "max_parallel_jobs cannot exceed max_jobs",
+        ),
+        (
+            {"tuning": {"ranges": {"learning_rate": {"min": 0, "max": 1, "scale": "log"}}}},
+            "log-scaled range needs min > 0",
+        ),
         ({"tuning": {"ranges": {"dropout": {"min": 0.6, "max": 0.1}}}}, "must be below max"),
         ({"tuning": {"ranges": {"architecture": ["resnet50", "alexnet"]}}}, "unknown architecture"),
         ({"tuning": {"ranges": {"optimizer": ["adam"]}}}, "'optimizer' cannot take a list"),
@@ -75,21 +80,36 @@ def test_metric_definitions_parse_the_lines_training_prints() -> None:
         match = re.search(definition["Regex"], line)
         if match:
             found[definition["Name"]] = float(match.group(1))
-    assert found == {"epoch": 3, "train_loss": 0.4123, "train_accuracy": 0.8812, "val_loss": 0.3561,
-                     "val_accuracy": 0.9023}
+    assert found == {
+        "epoch": 3,
+        "train_loss": 0.4123,
+        "train_accuracy": 0.8812,
+        "val_loss": 0.3561,
+        "val_accuracy": 0.9023,
+    }
 
 
 def test_tuning_ranges_become_sagemaker_parameter_ranges() -> None:
-    request = parse_training_request({**EXAMPLE, "tuning": {
-        "ranges": {"learning_rate": {"min": 1e-5, "max": 1e-2, "scale": "log"},
-                   "dropout": {"min": 0.1, "max": 0.6},
-                   "fine_tune_layers": {"min": 10, "max": 60},
-                   "architecture": ["resnet50", "resnet101"]}}})
+    request = parse_training_request(
+        {
+            **EXAMPLE,
+            "tuning": {
+                "ranges": {
+                    "learning_rate": {"min": 1e-5, "max": 1e-2, "scale": "log"},
+                    "dropout": {"min": 0.1, "max": 0.6},
+                    "fine_tune_layers": {"min": 10, "max": 60},
+                    "architecture": ["resnet50", "resnet101"],
+                }
+            },
+        }
+    )
     assert _parameter_ranges(request) == {
         "ContinuousParameterRanges": [
             {"Name": "learning_rate", "MinValue": "1e-05", "MaxValue": "0.01", "ScalingType": "Logarithmic"},
             {"Name": "dropout", "MinValue": "0.1", "MaxValue": "0.6", "ScalingType": "Auto"},
         ],
-        "IntegerParameterRanges": [{"Name": "fine_tune_layers", "MinValue": "10", "MaxValue": "60", "ScalingType": "Auto"}],
+        "IntegerParameterRanges": [
+            {"Name": "fine_tune_layers", "MinValue": "10", "MaxValue": "60", "ScalingType": "Auto"}
+        ],
         "CategoricalParameterRanges": [{"Name": "architecture", "Values": ['"resnet50"', '"resnet101"']}],
     }

@@ -71,8 +71,9 @@ def test_kaggle_layout_and_cpu_instances(aws: None, context: Any) -> None:
         (b"x" * 70_000, "a training request is at most 65,536 bytes"),
     ],
 )
-def test_bad_requests_leave_a_failed_job_record_and_start_nothing(aws: None, context: Any, body: Any,
-                                                                  reason: str) -> None:
+def test_bad_requests_leave_a_failed_job_record_and_start_nothing(
+    aws: None, context: Any, body: Any, reason: str
+) -> None:
     upload_dataset()
     [job] = run(put_request("jobs/bad.json", body), context)
     assert job["status"] == "Failed"
@@ -92,9 +93,16 @@ def test_the_same_event_delivered_twice_starts_one_job(aws: None, context: Any) 
 
 def test_a_tuning_request_starts_a_tuning_job(aws: None, context: Any) -> None:
     upload_dataset()
-    tuning = {"max_jobs": 6, "max_parallel_jobs": 2, "strategy": "Bayesian", "objective": "val_accuracy",
-              "ranges": {"learning_rate": {"min": 1e-5, "max": 1e-2, "scale": "log"},
-                         "architecture": ["resnet50", "resnet101", "resnet152"]}}
+    tuning = {
+        "max_jobs": 6,
+        "max_parallel_jobs": 2,
+        "strategy": "Bayesian",
+        "objective": "val_accuracy",
+        "ranges": {
+            "learning_rate": {"min": 1e-5, "max": 1e-2, "scale": "log"},
+            "architecture": ["resnet50", "resnet101", "resnet152"],
+        },
+    }
     [job] = run(put_request("jobs/tune.json", {**REQUEST, "tuning": tuning}), context)
     assert job["status"] == "InProgress" and job["kind"] == "tuning"
     described = boto3.client("sagemaker").describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=job["name"])
@@ -110,9 +118,16 @@ def test_sagemaker_refusing_the_job_is_recorded_with_its_message(aws: None, cont
     from vista_app.aws import client
 
     upload_dataset()
-    answer(client("sagemaker"), "CreateTrainingJob", lambda request: response(
-        request.url, 400, {"message": "The account-level service limit 'ml.g5.xlarge for spot training job usage' "
-                                      "is 0 Instances"}, "ResourceLimitExceeded"))
+    answer(
+        client("sagemaker"),
+        "CreateTrainingJob",
+        lambda request: response(
+            request.url,
+            400,
+            {"message": "The account-level service limit 'ml.g5.xlarge for spot training job usage' is 0 Instances"},
+            "ResourceLimitExceeded",
+        ),
+    )
     [job] = run(put_request("jobs/limit.json", REQUEST), context)
     assert job["status"] == "Failed"
     assert job["failure_reason"].startswith("SageMaker refused the job: The account-level service limit")

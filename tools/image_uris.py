@@ -31,12 +31,20 @@ def images() -> dict[str, dict[str, str]]:
 
     config = image_uris.config_for_framework("tensorflow")
     full = config["training"]["version_aliases"].get(TENSORFLOW, TENSORFLOW)
-    regions = sorted(set(config["training"]["versions"][full]["registries"])
-                     & set(config["inference"]["versions"][full]["registries"]))
+    regions = sorted(
+        set(config["training"]["versions"][full]["registries"])
+        & set(config["inference"]["versions"][full]["registries"])
+    )
 
     def uri(region: str, scope: str, instance_type: str, py: str | None) -> str:
-        return image_uris.retrieve("tensorflow", region=region, version=TENSORFLOW, image_scope=scope,
-                                   instance_type=instance_type, py_version=py)
+        return image_uris.retrieve(
+            "tensorflow",
+            region=region,
+            version=TENSORFLOW,
+            image_scope=scope,
+            instance_type=instance_type,
+            py_version=py,
+        )
 
     return {
         region: {
@@ -49,8 +57,11 @@ def images() -> dict[str, dict[str, str]]:
 
 
 def block() -> str:
-    lines = [f"{BEGIN} from the SageMaker SDK (sagemaker-core {version('sagemaker-core')}); do not edit",
-             "Mappings:", "  TensorFlowImages:"]
+    lines = [
+        f"{BEGIN} from the SageMaker SDK (sagemaker-core {version('sagemaker-core')}); do not edit",
+        "Mappings:",
+        "  TensorFlowImages:",
+    ]
     for region, uris in images().items():
         lines.append(f"    {region}:")
         lines.extend(f"      {kind}: {uri}" for kind, uri in uris.items())
@@ -60,7 +71,7 @@ def block() -> str:
 
 def replace_block(text: str, new: str) -> str:
     start, end = text.index(BEGIN), text.index(END)
-    return text[:start] + new + text[end + len(END) + 1:]
+    return text[:start] + new + text[end + len(END) + 1 :]
 
 
 def main() -> int:
@@ -74,8 +85,9 @@ def main() -> int:
         print(f"wrote {len(images())} regions to {TEMPLATE.name}")
         return 0
     if wanted != text:
-        sys.stdout.writelines(difflib.unified_diff(text.splitlines(True), wanted.splitlines(True),
-                                                   "template.yaml", "from the SDK"))
+        sys.stdout.writelines(
+            difflib.unified_diff(text.splitlines(True), wanted.splitlines(True), "template.yaml", "from the SDK")
+        )
         print("template.yaml's TensorFlowImages differ from the SDK: run `make image-uris`")
         return 1
     print(json.dumps({"image_uris": "template agrees with the SDK", "tensorflow": TENSORFLOW}))

@@ -48,17 +48,26 @@ class Resolver:
     name or ARN); parameters default to the template's defaults.
     """
 
-    def __init__(self, template: dict[str, Any], *, region: str, account: str,
-                 stack_name: str = "vista", parameters: dict[str, Any] | None = None,
-                 refs: dict[str, str] | None = None,
-                 attributes: dict[tuple[str, str], str] | None = None) -> None:
+    def __init__(
+        self,
+        template: dict[str, Any],
+        *,
+        region: str,
+        account: str,
+        stack_name: str = "vista",
+        parameters: dict[str, Any] | None = None,
+        refs: dict[str, str] | None = None,
+        attributes: dict[tuple[str, str], str] | None = None,
+    ) -> None:
         self.template = template
-        self.parameters = {name: str(spec.get("Default", ""))
-                           for name, spec in template.get("Parameters", {}).items()}
+        self.parameters = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
         self.parameters.update({k: str(v) for k, v in (parameters or {}).items()})
         self.pseudo = {
-            "AWS::Region": region, "AWS::AccountId": account, "AWS::StackName": stack_name,
-            "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
+            "AWS::Region": region,
+            "AWS::AccountId": account,
+            "AWS::StackName": stack_name,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
             "AWS::StackId": f"arn:aws:cloudformation:{region}:{account}:stack/{stack_name}/local",
         }
         self.refs = refs or {}
@@ -70,7 +79,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, argument), = value.items()
+            ((key, argument),) = value.items()
             if key == "Ref":
                 return self.ref(argument)
             if key.startswith("Fn::") or key == "Condition":
@@ -133,8 +142,28 @@ def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
 
 def function_environment(template: dict[str, Any], resolver: Resolver, function: str) -> dict[str, str]:
     """A function's environment as deployed: Globals merged with its own variables."""
-    variables = dict(template.get("Globals", {}).get("Function", {}).get("Environment", {})
-                     .get("Variables", {}))
+    variables = dict(template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
     own = template["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {})
     variables.update(own)
     return {key: str(resolver.resolve(value)) for key, value in variables.items()}
+
+
+def placeholder_names(
+    template: dict[str, Any], *, stack: str, region: str, account: str
+) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
+    """What Ref / GetAtt of each resource yields, named as CloudFormation names them
+    (`<stack>-<LogicalId>`), for resolving the template without deploying it."""
+    refs: dict[str, str] = {}
+    attributes: dict[tuple[str, str], str] = {}
+    for logical, spec in template["Resources"].items():
+        name = f"{stack}-{logical}"
+        if spec["Type"] == "AWS::SQS::Queue":
+            refs[logical] = f"https://sqs.{region}.amazonaws.com/{account}/{name}"
+            attributes[(logical, "Arn")] = f"arn:aws:sqs:{region}:{account}:{name}"
+            attributes[(logical, "QueueName")] = name
+        elif spec["Type"] == "AWS::IAM::Role":
+            refs[logical] = name
+            attributes[(logical, "Arn")] = f"arn:aws:iam::{account}:role/{name}"
+        else:
+            refs[logical] = name
+    return refs, attributes

@@ -12,6 +12,9 @@ import functools
 from typing import Any
 
 RETRIES = {"mode": "standard", "total_max_attempts": 5}
+# What X-Ray traces: the AWS calls. Patching only botocore keeps the tracer from importing
+# every library it knows how to patch (requests, httplib, ...) at cold start.
+TRACED = ("botocore",)
 
 
 @functools.cache

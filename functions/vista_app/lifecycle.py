@@ -32,13 +32,13 @@ class EndpointBusy(RuntimeError):
     """The endpoint is being created or updated; promotion must be retried later."""
 
 
-def on_job_state_change(detail_type: str, detail: dict[str, Any], *, settings: Settings,
-                        sagemaker: Any, s3: Any, jobs: Jobs, models: Models) -> dict[str, Any]:
+def on_job_state_change(
+    detail_type: str, detail: dict[str, Any], *, settings: Settings, sagemaker: Any, s3: Any, jobs: Jobs, models: Models
+) -> dict[str, Any]:
     """Returns what was done, for the log: {"job", "outcome", ...}."""
     tuning = detail_type == TUNING_EVENT
     name = detail.get("HyperParameterTuningJobName" if tuning else "TrainingJobName", "")
-    if not name.startswith(settings.name_prefix + "-") or (
-            not tuning and is_tuning_child(name, settings.name_prefix)):
+    if not name.startswith(settings.name_prefix + "-") or (not tuning and is_tuning_child(name, settings.name_prefix)):
         return {"job": name, "outcome": "ignored: not a job this stack started"}
     if jobs.get(name) is None:
         return {"job": name, "outcome": "ignored: no Jobs record"}
@@ -58,15 +58,16 @@ def on_job_state_change(detail_type: str, detail: dict[str, Any], *, settings: S
     if status != "Completed":
         return {"job": name, "outcome": f"recorded {status}"}
     if not best:
-        jobs.update(name, {"status": "Failed", "failure_reason": "the tuning job completed without a best training job"})
+        jobs.update(
+            name, {"status": "Failed", "failure_reason": "the tuning job completed without a best training job"}
+        )
         return {"job": name, "outcome": "failed: no best training job"}
 
     model = register_model(best, job=name, settings=settings, sagemaker=sagemaker, s3=s3, models=models)
     jobs.update(name, {"model": model["name"]})
     if model["state"] != "candidate":
         return {"job": name, "model": model["name"], "outcome": f"model already {model['state']}"}
-    return {"job": name, "model": model["name"], **gate(model, settings=settings, sagemaker=sagemaker,
-                                                        models=models)}
+    return {"job": name, "model": model["name"], **gate(model, settings=settings, sagemaker=sagemaker, models=models)}
 
 
 def _training_fields(description: dict[str, Any]) -> dict[str, Any]:
@@ -74,9 +75,11 @@ def _training_fields(description: dict[str, Any]) -> dict[str, Any]:
         "secondary_status": description.get("SecondaryStatus"),
         "metrics": {m["MetricName"]: m["Value"] for m in description.get("FinalMetricDataList", [])},
     }
-    for key, field in (("FailureReason", "failure_reason"),
-                       ("BillableTimeInSeconds", "billable_seconds"),
-                       ("TrainingTimeInSeconds", "training_seconds")):
+    for key, field in (
+        ("FailureReason", "failure_reason"),
+        ("BillableTimeInSeconds", "billable_seconds"),
+        ("TrainingTimeInSeconds", "training_seconds"),
+    ):
         if description.get(key) is not None:
             fields[field] = description[key]
     billable, trained = fields.get("billable_seconds"), fields.get("training_seconds")
@@ -98,16 +101,18 @@ def _tuning_fields(description: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def register_model(training_job: str, *, job: str, settings: Settings, sagemaker: Any, s3: Any,
-                   models: Models) -> dict[str, Any]:
+def register_model(
+    training_job: str, *, job: str, settings: Settings, sagemaker: Any, s3: Any, models: Models
+) -> dict[str, Any]:
     """The Models record of a completed training job (created once; read back after)."""
     existing = models.get(training_job)
     if existing:
         return existing
     description = sagemaker.describe_training_job(TrainingJobName=training_job)
     metrics = read_metrics(s3, description)
-    hyperparameters = {k: _loads(v) for k, v in description.get("HyperParameters", {}).items()
-                       if not k.startswith("sagemaker_")}
+    hyperparameters = {
+        k: _loads(v) for k, v in description.get("HyperParameters", {}).items() if not k.startswith("sagemaker_")
+    }
     record: dict[str, Any] = {
         "name": training_job,
         "job": job,
@@ -165,30 +170,47 @@ def gate(model: dict[str, Any], *, settings: Settings, sagemaker: Any, models: M
     if champion is not None:
         needed = champion["accuracy"] + settings.promotion_margin
         if not model["accuracy"] > needed:
-            reason = (f"test accuracy {model['accuracy']:.4f} does not beat champion {champion['name']} "
-                      f"({champion['accuracy']:.4f} + margin {settings.promotion_margin})")
-            models.update(model["name"], {"state": "rejected", "reason": reason},
-                          condition="#s = :candidate", values={":candidate": "candidate"},
-                          names={"#s": "state"})
+            reason = (
+                f"test accuracy {model['accuracy']:.4f} does not beat champion {champion['name']} "
+                f"({champion['accuracy']:.4f} + margin {settings.promotion_margin})"
+            )
+            models.update(
+                model["name"],
+                {"state": "rejected", "reason": reason},
+                condition="#s = :candidate",
+                values={":candidate": "candidate"},
+                names={"#s": "state"},
+            )
             return {"outcome": "rejected", "reason": reason}
     promote(model, champion=champion, settings=settings, sagemaker=sagemaker, models=models)
     return {"outcome": "promoted", "replaced": champion["name"] if champion else None}
 
 
-def promote(model: dict[str, Any], *, champion: dict[str, Any] | None, settings: Settings,
-            sagemaker: Any, models: Models) -> None:
+def promote(
+    model: dict[str, Any], *, champion: dict[str, Any] | None, settings: Settings, sagemaker: Any, models: Models
+) -> None:
     """Serve `model` from the serverless endpoint, then record it as the champion."""
     name = model["name"]
-    _create_if_missing(sagemaker.create_model, ModelName=name, ExecutionRoleArn=settings.sagemaker_role_arn,
-                       PrimaryContainer={"Image": settings.inference_image, "ModelDataUrl": model["artifact"]})
+    _create_if_missing(
+        sagemaker.create_model,
+        ModelName=name,
+        ExecutionRoleArn=settings.sagemaker_role_arn,
+        PrimaryContainer={"Image": settings.inference_image, "ModelDataUrl": model["artifact"]},
+    )
     config_name = f"{name}-{settings.serverless_memory_mb}mb-{settings.serverless_max_concurrency}x"
     _create_if_missing(
-        sagemaker.create_endpoint_config, EndpointConfigName=config_name[:63],
-        ProductionVariants=[{
-            "VariantName": VARIANT, "ModelName": name,
-            "ServerlessConfig": {"MemorySizeInMB": settings.serverless_memory_mb,
-                                 "MaxConcurrency": settings.serverless_max_concurrency},
-        }],
+        sagemaker.create_endpoint_config,
+        EndpointConfigName=config_name[:63],
+        ProductionVariants=[
+            {
+                "VariantName": VARIANT,
+                "ModelName": name,
+                "ServerlessConfig": {
+                    "MemorySizeInMB": settings.serverless_memory_mb,
+                    "MaxConcurrency": settings.serverless_max_concurrency,
+                },
+            }
+        ],
     )
     endpoint = settings.endpoint_name
     try:
@@ -203,8 +225,9 @@ def promote(model: dict[str, Any], *, champion: dict[str, Any] | None, settings:
         sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=config_name[:63])
     if champion is not None and champion["name"] != name:
         models.update(champion["name"], {"state": "retired", "retired_at": now()})
-    models.update(name, {"state": "champion", "promoted_at": now(), "endpoint": endpoint,
-                         "endpoint_config": config_name[:63]})
+    models.update(
+        name, {"state": "champion", "promoted_at": now(), "endpoint": endpoint, "endpoint_config": config_name[:63]}
+    )
 
 
 def _create_if_missing(create: Any, **kwargs: Any) -> None:
@@ -218,7 +241,8 @@ def _create_if_missing(create: Any, **kwargs: Any) -> None:
 def _not_found(error: ClientError) -> bool:
     message = error.response["Error"].get("Message", "").lower()
     return error.response["Error"]["Code"] in ("ValidationException", "ResourceNotFound") and (
-        "could not find" in message or "not found" in message)
+        "could not find" in message or "not found" in message
+    )
 
 
 class UnknownModel(LookupError):

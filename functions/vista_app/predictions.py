@@ -61,28 +61,40 @@ def images_in_notification(body: str) -> list[S3Image]:
             continue
         s3 = record["s3"]
         obj = s3["object"]
-        images.append(S3Image(
-            bucket=s3["bucket"]["name"],
-            key=unquote_plus(obj["key"]),
-            version_id=obj.get("versionId"),
-            etag=obj.get("eTag"),
-            size=obj.get("size"),
-        ))
+        images.append(
+            S3Image(
+                bucket=s3["bucket"]["name"],
+                key=unquote_plus(obj["key"]),
+                version_id=obj.get("versionId"),
+                etag=obj.get("eTag"),
+                size=obj.get("size"),
+            )
+        )
     return images
 
 
-def classify_object(image: S3Image, *, s3: Any, runtime: Any, endpoint: str, model: str | None,
-                    max_pixels: int, predictions: Predictions) -> dict[str, Any]:
+def classify_object(
+    image: S3Image,
+    *,
+    s3: Any,
+    runtime: Any,
+    endpoint: str,
+    model: str | None,
+    max_pixels: int,
+    predictions: Predictions,
+) -> dict[str, Any]:
     record: dict[str, Any] = {
-        "id": image.id, "source": f"s3://{image.bucket}/{image.key}",
-        "bucket": image.bucket, "key": image.key, "version": image.version,
+        "id": image.id,
+        "source": f"s3://{image.bucket}/{image.key}",
+        "bucket": image.bucket,
+        "key": image.key,
+        "version": image.version,
     }
     try:
         if image.size is not None and image.size > MAX_IMAGE_BYTES:
             raise InvalidImage(f"image is {image.size:,} bytes; the limit is {MAX_IMAGE_BYTES:,}")
         data = _read(s3, image)
-        record.update(classify_bytes(data, runtime=runtime, endpoint=endpoint, model=model,
-                                     max_pixels=max_pixels))
+        record.update(classify_bytes(data, runtime=runtime, endpoint=endpoint, model=model, max_pixels=max_pixels))
     except (InvalidImage, ObjectGone, ModelError) as error:
         record.update(status="FAILED", error=str(error), model=model)
     predictions.create(record)
@@ -109,15 +121,15 @@ def _read(s3: Any, image: S3Image) -> bytes:
         raise
 
 
-def classify_bytes(data: bytes, *, runtime: Any, endpoint: str, model: str | None,
-                   max_pixels: int) -> dict[str, Any]:
+def classify_bytes(data: bytes, *, runtime: Any, endpoint: str, model: str | None, max_pixels: int) -> dict[str, Any]:
     """Check and classify image bytes; the fields of an OK record."""
     info = inspect_image(data, max_bytes=MAX_IMAGE_BYTES, max_pixels=max_pixels)
     payload = json.dumps({"instances": [{"b64": base64.b64encode(data).decode()}]})
     started = time.perf_counter()
     try:
-        answer = runtime.invoke_endpoint(EndpointName=endpoint, ContentType="application/json",
-                                         Accept="application/json", Body=payload)
+        answer = runtime.invoke_endpoint(
+            EndpointName=endpoint, ContentType="application/json", Accept="application/json", Body=payload
+        )
     except ClientError as error:
         code = error.response["Error"]["Code"]
         message = error.response["Error"].get("Message", "")
@@ -131,16 +143,26 @@ def classify_bytes(data: bytes, *, runtime: Any, endpoint: str, model: str | Non
     probabilities = dict(zip(prediction["classes"], prediction["probabilities"], strict=True))
     label = prediction["label"]
     return {
-        "status": "OK", "label": label, "confidence": probabilities[label],
-        "probabilities": probabilities, "model": model, "latency_ms": latency_ms,
-        "format": info.format, "width": info.width, "height": info.height,
+        "status": "OK",
+        "label": label,
+        "confidence": probabilities[label],
+        "probabilities": probabilities,
+        "model": model,
+        "latency_ms": latency_ms,
+        "format": info.format,
+        "width": info.width,
+        "height": info.height,
     }
 
 
-def classify_upload(data: bytes, *, runtime: Any, endpoint: str, model: str | None, max_pixels: int,
-                    predictions: Predictions) -> dict[str, Any]:
+def classify_upload(
+    data: bytes, *, runtime: Any, endpoint: str, model: str | None, max_pixels: int, predictions: Predictions
+) -> dict[str, Any]:
     """An image POSTed to the API: classified synchronously and recorded. Bad images raise InvalidImage."""
-    record = {"id": uuid.uuid4().hex, "source": "api",
-              **classify_bytes(data, runtime=runtime, endpoint=endpoint, model=model, max_pixels=max_pixels)}
+    record = {
+        "id": uuid.uuid4().hex,
+        "source": "api",
+        **classify_bytes(data, runtime=runtime, endpoint=endpoint, model=model, max_pixels=max_pixels),
+    }
     predictions.create(record)
     return predictions.get(record["id"]) or record

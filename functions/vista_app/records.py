@@ -75,7 +75,8 @@ class Repository:
         stamped = {"listing": self.listing, "created_at": now(), **item}
         try:
             self.table.put_item(
-                Item=to_item(stamped), ConditionExpression=f"attribute_not_exists(#{self.key})",
+                Item=to_item(stamped),
+                ConditionExpression=f"attribute_not_exists(#{self.key})",
                 ExpressionAttributeNames={f"#{self.key}": self.key},
             )
         except ClientError as error:
@@ -84,8 +85,15 @@ class Repository:
             raise
         return True
 
-    def update(self, key: str, changes: dict[str, Any], *, condition: str | None = None,
-               values: dict[str, Any] | None = None, names: dict[str, str] | None = None) -> bool:
+    def update(
+        self,
+        key: str,
+        changes: dict[str, Any],
+        *,
+        condition: str | None = None,
+        values: dict[str, Any] | None = None,
+        names: dict[str, str] | None = None,
+    ) -> bool:
         """Set fields of an existing item; False when `condition` does not hold."""
         changes = {**changes, "updated_at": now()}
         names = {f"#f{i}": field for i, field in enumerate(changes)} | (names or {})
@@ -98,8 +106,10 @@ class Repository:
             expression += f" AND ({condition})"
         try:
             self.table.update_item(
-                Key={self.key: key}, UpdateExpression="SET " + ", ".join(parts),
-                ConditionExpression=expression, ExpressionAttributeNames=names,
+                Key={self.key: key},
+                UpdateExpression="SET " + ", ".join(parts),
+                ConditionExpression=expression,
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues=to_item(expression_values),
             )
         except ClientError as error:
@@ -121,8 +131,10 @@ class Repository:
         if start:
             query["ExclusiveStartKey"] = start
         answer = self.table.query(**query)
-        return {"items": [from_item(i) for i in answer["Items"]],
-                "next_token": _encode_token(answer.get("LastEvaluatedKey"))}
+        return {
+            "items": [from_item(i) for i in answer["Items"]],
+            "next_token": _encode_token(answer.get("LastEvaluatedKey")),
+        }
 
 
 class Jobs(Repository):
@@ -139,8 +151,10 @@ class Models(Repository):
 
     def champion(self) -> dict[str, Any] | None:
         answer = self.table.query(
-            IndexName="by_state", KeyConditionExpression="#s = :s",
-            ExpressionAttributeNames={"#s": "state"}, ExpressionAttributeValues={":s": "champion"},
+            IndexName="by_state",
+            KeyConditionExpression="#s = :s",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues={":s": "champion"},
         )
         champions = sorted((from_item(i) for i in answer["Items"]), key=lambda m: m.get("promoted_at", ""))
         return champions[-1] if champions else None

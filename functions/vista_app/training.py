@@ -21,15 +21,18 @@ from vista_app.requests import (
 # One `name=value;` per metric: training_job prints them (train.py), SageMaker
 # parses them with these regexes into metrics, FinalMetricDataList and the tuner's objective.
 METRIC_NAMES = (
-    "epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
-    "test_loss", "test_accuracy", "test_macro_f1",
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "test_loss",
+    "test_accuracy",
+    "test_macro_f1",
 )
-METRIC_DEFINITIONS = [
-    {"Name": name, "Regex": rf"\b{name}=([-+0-9.eE]+|nan);"} for name in METRIC_NAMES
-]
+METRIC_DEFINITIONS = [{"Name": name, "Regex": rf"\b{name}=([-+0-9.eE]+|nan);"} for name in METRIC_NAMES]
 # Layouts a dataset may have under datasets/<name>/: ours, then Kaggle's Intel download.
-LAYOUTS = ({"train": "train/", "test": "test/"},
-           {"train": "seg_train/seg_train/", "test": "seg_test/seg_test/"})
+LAYOUTS = ({"train": "train/", "test": "test/"}, {"train": "seg_train/seg_train/", "test": "seg_test/seg_test/"})
 CHECKPOINT_DIR = "/opt/ml/checkpoints"
 GPU_FAMILIES = ("ml.p", "ml.g")
 SCALING = {"auto": "Auto", "linear": "Linear", "log": "Logarithmic", "reverse_log": "ReverseLogarithmic"}
@@ -77,8 +80,9 @@ def _hyperparameters(request: TrainingRequest, settings: Settings) -> dict[str, 
 def _definition(request: TrainingRequest, settings: Settings, channels: dict[str, str]) -> dict[str, Any]:
     """What a training job and a tuning job's TrainingJobDefinition share."""
     bucket = settings.data_bucket
-    image = (settings.training_image_gpu if request.instance_type.startswith(GPU_FAMILIES)
-             else settings.training_image_cpu)
+    image = (
+        settings.training_image_gpu if request.instance_type.startswith(GPU_FAMILIES) else settings.training_image_cpu
+    )
     definition: dict[str, Any] = {
         "AlgorithmSpecification": {
             "TrainingImage": image,
@@ -89,9 +93,13 @@ def _definition(request: TrainingRequest, settings: Settings, channels: dict[str
         "InputDataConfig": [
             {
                 "ChannelName": channel,
-                "DataSource": {"S3DataSource": {
-                    "S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated",
-                }},
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": uri,
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
             }
             for channel, uri in channels.items()
         ],
@@ -112,28 +120,38 @@ def _definition(request: TrainingRequest, settings: Settings, channels: dict[str
 
 def _parameter_ranges(request: TrainingRequest) -> dict[str, list[dict[str, Any]]]:
     ranges: dict[str, list[dict[str, Any]]] = {
-        "ContinuousParameterRanges": [], "IntegerParameterRanges": [], "CategoricalParameterRanges": [],
+        "ContinuousParameterRanges": [],
+        "IntegerParameterRanges": [],
+        "CategoricalParameterRanges": [],
     }
     assert request.tuning is not None
     for name, spec in request.tuning.ranges.items():
         if isinstance(spec, list):
-            ranges["CategoricalParameterRanges"].append(
-                {"Name": name, "Values": [json.dumps(value) for value in spec]})
+            ranges["CategoricalParameterRanges"].append({"Name": name, "Values": [json.dumps(value) for value in spec]})
         elif name in TUNABLE_CONTINUOUS:
-            ranges["ContinuousParameterRanges"].append({
-                "Name": name, "MinValue": str(spec.min), "MaxValue": str(spec.max),
-                "ScalingType": SCALING[spec.scale],
-            })
+            ranges["ContinuousParameterRanges"].append(
+                {
+                    "Name": name,
+                    "MinValue": str(spec.min),
+                    "MaxValue": str(spec.max),
+                    "ScalingType": SCALING[spec.scale],
+                }
+            )
         else:
-            ranges["IntegerParameterRanges"].append({
-                "Name": name, "MinValue": str(int(spec.min)), "MaxValue": str(int(spec.max)),
-                "ScalingType": SCALING[spec.scale],
-            })
+            ranges["IntegerParameterRanges"].append(
+                {
+                    "Name": name,
+                    "MinValue": str(int(spec.min)),
+                    "MaxValue": str(int(spec.max)),
+                    "ScalingType": SCALING[spec.scale],
+                }
+            )
     return {kind: values for kind, values in ranges.items() if values}
 
 
-def create_job(sagemaker: Any, request: TrainingRequest, settings: Settings, name: str,
-               channels: dict[str, str]) -> str:
+def create_job(
+    sagemaker: Any, request: TrainingRequest, settings: Settings, name: str, channels: dict[str, str]
+) -> str:
     """Call CreateTrainingJob or CreateHyperParameterTuningJob; returns the job's kind."""
     definition = _definition(request, settings, channels)
     hyperparameters = _hyperparameters(request, settings)
@@ -145,8 +163,7 @@ def create_job(sagemaker: Any, request: TrainingRequest, settings: Settings, nam
             "LocalPath": CHECKPOINT_DIR,
         }
     if request.tuning is None:
-        sagemaker.create_training_job(
-            TrainingJobName=name, HyperParameters=hyperparameters, Tags=tags, **definition)
+        sagemaker.create_training_job(TrainingJobName=name, HyperParameters=hyperparameters, Tags=tags, **definition)
         return "training"
     tuning = request.tuning
     ranges = _parameter_ranges(request)
@@ -190,8 +207,16 @@ def read_request_object(s3: Any, bucket: str, key: str, version_id: str | None) 
     return body
 
 
-def start_training(*, load: Callable[[], str | bytes | dict], name: str, source: str, settings: Settings,
-                   s3: Any, sagemaker: Any, jobs: Jobs) -> dict[str, Any]:
+def start_training(
+    *,
+    load: Callable[[], str | bytes | dict],
+    name: str,
+    source: str,
+    settings: Settings,
+    s3: Any,
+    sagemaker: Any,
+    jobs: Jobs,
+) -> dict[str, Any]:
     """Load, validate, record and start one job. Idempotent on `name`; never raises for a bad request.
 
     The Jobs record is written first (status Starting), so a duplicate delivery finds it and stops
@@ -222,7 +247,8 @@ def start_training(*, load: Callable[[], str | bytes | dict], name: str, source:
 def _already_exists(error: ClientError) -> bool:
     message = error.response["Error"].get("Message", "").lower()
     return error.response["Error"]["Code"] in ("ResourceInUse", "ValidationException") and (
-        "already exist" in message or "must be unique" in message)
+        "already exist" in message or "must be unique" in message
+    )
 
 
 def _fail(jobs: Jobs, name: str, record: dict[str, Any], reason: str) -> dict[str, Any]:

@@ -1,7 +1,5 @@
 """The REST API (API Gateway, AWS_IAM auth): predictions, training jobs, models."""
 
-from __future__ import annotations
-
 import base64
 import binascii
 import json
@@ -14,9 +12,10 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vista_app.aws import client
+from vista_app.aws import TRACED, client
 from vista_app.config import settings
 from vista_app.images import InvalidImage
 from vista_app.lifecycle import EndpointBusy, UnknownModel, leaderboard, promote_by_name
@@ -31,7 +30,7 @@ from vista_app.requests import InvalidRequest, TrainingRequest
 from vista_app.training import job_name, start_training
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=TRACED)
 metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
 
@@ -43,9 +42,8 @@ class UnsupportedMediaType(ValueError):
     pass
 
 
-def _error(status: int, message: str, **extra: Any) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
-                    body=json.dumps({"message": message, **extra}))
+def _error(status: int, message: str, **extra: Any) -> Response[dict]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body={"message": message, **extra})
 
 
 @app.exception_handler(RequestValidationError)
@@ -54,7 +52,7 @@ def _invalid(error: RequestValidationError) -> Response:
     return _error(400, "; ".join(problems))
 
 
-@app.exception_handler((InvalidImage, InvalidRequest, InvalidToken, ModelError))
+@app.exception_handler([InvalidImage, InvalidRequest, InvalidToken, ModelError])
 def _bad_request(error: ValueError) -> Response:
     return _error(400, str(error))
 
@@ -64,7 +62,7 @@ def _unsupported(error: UnsupportedMediaType) -> Response:
     return _error(415, str(error))
 
 
-@app.exception_handler((UnknownModel, NotFoundError))
+@app.exception_handler([UnknownModel, NotFoundError])
 def _not_found(error: Exception) -> Response:
     return _error(404, str(error).strip("'\""))
 
@@ -93,14 +91,14 @@ def uploaded_image() -> bytes:
             raise InvalidImage('a JSON body must be {"image": "<base64 of a JPEG or PNG>"}') from None
     if content_type not in IMAGE_TYPES:
         raise UnsupportedMediaType(
-            f"content type '{content_type or 'none'}' is not supported; send image/jpeg, image/png "
-            f"or application/json")
+            f"content type '{content_type or 'none'}' is not supported; send image/jpeg, image/png or application/json"
+        )
     return base64.b64decode(body) if event.is_base64_encoded else body.encode("latin-1")
 
 
 @app.post("/predictions")
 @tracer.capture_method
-def create_prediction() -> Response:
+def create_prediction() -> Response[dict]:
     data = uploaded_image()
     if len(data) > MAX_IMAGE_BYTES:
         raise InvalidImage(f"image is {len(data):,} bytes; the limit is {MAX_IMAGE_BYTES:,}")
@@ -109,10 +107,16 @@ def create_prediction() -> Response:
     champion = models.champion()
     if champion is None:
         raise NoModelInService("no model has been promoted yet: train one first")
-    record = classify_upload(data, runtime=client("sagemaker-runtime"), endpoint=config.endpoint_name,
-                             model=champion["name"], max_pixels=config.max_image_pixels,
-                             predictions=Predictions(config.predictions_table))
-    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=json.dumps(record))
+    record = classify_upload(
+        data,
+        runtime=client("sagemaker-runtime"),
+        endpoint=config.endpoint_name,
+        model=champion["name"],
+        max_pixels=config.max_image_pixels,
+        predictions=Predictions(config.predictions_table),
+    )
+    metrics.add_metric("ApiPredictions", MetricUnit.Count, 1)
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=record)
 
 
 @app.get("/predictions")
@@ -127,15 +131,23 @@ def get_prediction(prediction_id: str) -> dict:
 
 @app.post("/training-jobs")
 @tracer.capture_method
-def create_training_job(request: TrainingRequest) -> Response:
+def create_training_job(request: TrainingRequest) -> Response[dict]:
     config = settings()
     jobs = Jobs(config.jobs_table)
     name = job_name(config.name_prefix, f"api/{uuid.uuid4()}")
-    job = start_training(load=lambda: request.model_dump(mode="json"), name=name, source="api",
-                         settings=config, s3=client("s3"), sagemaker=client("sagemaker"), jobs=jobs)
+    job = start_training(
+        load=lambda: request.model_dump(mode="json"),
+        name=name,
+        source="api",
+        settings=config,
+        s3=client("s3"),
+        sagemaker=client("sagemaker"),
+        jobs=jobs,
+    )
     if job["status"] == "Failed":
         return _error(400, job["failure_reason"], job=job["name"])
-    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=json.dumps(job))
+    metrics.add_metric("TrainingJobsStarted", MetricUnit.Count, 1)
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=job)
 
 
 @app.get("/training-jobs")
@@ -157,8 +169,7 @@ def list_models() -> dict:
 @tracer.capture_method
 def promote_model(name: str) -> dict:
     config = settings()
-    return promote_by_name(name, settings=config, sagemaker=client("sagemaker"),
-                           models=Models(config.models_table))
+    return promote_by_name(name, settings=config, sagemaker=client("sagemaker"), models=Models(config.models_table))
 
 
 def _found(item: dict | None, kind: str, key: str) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -15,30 +17,30 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vista_app.aws import client
+from vista_app.aws import TRACED, client
 from vista_app.config import settings
 from vista_app.predictions import S3Image, classify_object, images_in_notification
 from vista_app.records import Models, Predictions
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=TRACED)
 metrics = Metrics()
 # A wholly failed batch is reported item by item like any other: SQS retries each message.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-# Keyed on the whole S3Image (bucket, key, version): a notification S3 or SQS delivers
-# twice, even to two functions at once, invokes the endpoint once.
 idempotency = IdempotencyConfig(expires_after_seconds=24 * 3600)
-persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table)
 
 
-@idempotent_function(data_keyword_argument="image", config=idempotency, persistence_store=persistence)
 @tracer.capture_method
 def classify(image: S3Image) -> dict[str, Any]:
     config = settings()
     champion = Models(config.models_table).champion()
     record = classify_object(
-        image, s3=client("s3"), runtime=client("sagemaker-runtime"), endpoint=config.endpoint_name,
-        model=champion["name"] if champion else None, max_pixels=config.max_image_pixels,
+        image,
+        s3=client("s3"),
+        runtime=client("sagemaker-runtime"),
+        endpoint=config.endpoint_name,
+        model=champion["name"] if champion else None,
+        max_pixels=config.max_image_pixels,
         predictions=Predictions(config.predictions_table),
     )
     metrics.add_metric("PredictionsOK" if record["status"] == "OK" else "PredictionsFailed", MetricUnit.Count, 1)
@@ -46,9 +48,20 @@ def classify(image: S3Image) -> dict[str, Any]:
     return record
 
 
+@functools.cache
+def classify_once() -> Callable[..., dict[str, Any]]:
+    """`classify`, idempotent on the whole S3Image (bucket, key, version): a notification S3 or
+    SQS delivers twice, even to two functions at once, invokes the endpoint once. Built on first
+    use, so the DynamoDB client is created by the first invocation, not at import."""
+    persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table)
+    return idempotent_function(data_keyword_argument="image", config=idempotency, persistence_store=persistence)(
+        classify
+    )
+
+
 def record_handler(record: SQSRecord) -> None:
     for image in images_in_notification(record.body):
-        classify(image=image)
+        classify_once()(image=image)
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -56,7 +69,6 @@ def record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     idempotency.register_lambda_context(context)
-    result = process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                      context=context)
+    result = process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
     metrics.add_metric("MessagesLeftToRetry", MetricUnit.Count, len(result["batchItemFailures"]))
     return result

@@ -9,13 +9,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vista_app.aws import client
+from vista_app.aws import TRACED, client
 from vista_app.config import settings
 from vista_app.lifecycle import on_job_state_change
 from vista_app.records import Jobs, Models
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=TRACED)
 metrics = Metrics()
 
 
@@ -26,8 +26,13 @@ metrics = Metrics()
 def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     config = settings()
     result = on_job_state_change(
-        event.detail_type, event.detail, settings=config, sagemaker=client("sagemaker"),
-        s3=client("s3"), jobs=Jobs(config.jobs_table), models=Models(config.models_table),
+        event.detail_type,
+        event.detail,
+        settings=config,
+        sagemaker=client("sagemaker"),
+        s3=client("s3"),
+        jobs=Jobs(config.jobs_table),
+        models=Models(config.models_table),
     )
     logger.info("job state change", extra=result)
     metrics.add_metric("JobStateChanges", MetricUnit.Count, 1)

@@ -22,23 +22,41 @@ logger = Logger()
 ARCHIVE = Path("/opt/sourcedir.tar.gz")
 
 
-def publish(bucket: str, key: str, archive: Path = ARCHIVE) -> str:
-    client("s3").upload_file(str(archive), bucket, key)
+def publish(bucket: str, key: str) -> str:
+    client("s3").upload_file(str(ARCHIVE), bucket, key)
     return f"s3://{bucket}/{key}"
 
 
-def respond(event: dict[str, Any], context: LambdaContext, status: str, reason: str,
-            data: dict[str, str] | None = None, physical_id: str | None = None) -> None:
+def respond(
+    event: dict[str, Any],
+    context: LambdaContext,
+    status: str,
+    reason: str,
+    data: dict[str, str] | None = None,
+    physical_id: str | None = None,
+) -> None:
     """The custom resource protocol: PUT the outcome to the pre-signed ResponseURL."""
-    body = json.dumps({
-        "Status": status, "Reason": f"{reason} (log stream {context.log_stream_name})",
-        "PhysicalResourceId": physical_id or event.get("PhysicalResourceId") or context.log_stream_name,
-        "StackId": event["StackId"], "RequestId": event["RequestId"],
-        "LogicalResourceId": event["LogicalResourceId"], "Data": data or {},
-    }).encode()
-    request = urllib.request.Request(event["ResponseURL"], data=body, method="PUT",
-                                     headers={"Content-Type": "", "Content-Length": str(len(body))})
-    with urllib.request.urlopen(request, timeout=30):  # noqa: S310 (CloudFormation's https URL)
+    body = json.dumps(
+        {
+            "Status": status,
+            "Reason": f"{reason} (log stream {context.log_stream_name})",
+            "PhysicalResourceId": physical_id or event.get("PhysicalResourceId") or context.log_stream_name,
+            "StackId": event["StackId"],
+            "RequestId": event["RequestId"],
+            "LogicalResourceId": event["LogicalResourceId"],
+            "Data": data or {},
+        }
+    ).encode()
+    url = event["ResponseURL"]
+    if not url.startswith("https://"):
+        raise ValueError(f"ResponseURL must be CloudFormation's pre-signed https URL, not {url[:40]}")
+    request = urllib.request.Request(  # noqa: S310 (https checked above)
+        url,
+        data=body,
+        method="PUT",
+        headers={"Content-Type": "", "Content-Length": str(len(body))},
+    )
+    with urllib.request.urlopen(request, timeout=30):  # noqa: S310
         pass
 
 

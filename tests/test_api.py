@@ -1,0 +1,205 @@
+"""The REST API: every route, with the API Gateway events in events/."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.conftest import image_bytes, load_event
+from tests.fakes import FakeEndpoint, answer, label_of
+from tests.support import REQUEST, start_job, state_change, upload_dataset, write_metrics
+
+
+def call(event: dict[str, Any], context: Any) -> tuple[int, Any]:
+    from vista_app.handlers import api
+
+    answer_ = api.lambda_handler(event, context)
+    body = answer_["body"]
+    return answer_["statusCode"], json.loads(body) if body else None
+
+
+def request(
+    name: str,
+    *,
+    body: Any = None,
+    content_type: str | None = None,
+    b64: bool = False,
+    query: dict[str, str] | None = None,
+    path: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An event from events/, with another body, query or path parameters."""
+    event = copy.deepcopy(load_event(name))
+    if body is not None:
+        event["body"], event["isBase64Encoded"] = body, b64
+    if content_type is not None:
+        event["headers"]["Content-Type"] = content_type
+    if query is not None:
+        event["queryStringParameters"] = query
+        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
+    if path:
+        event["pathParameters"] = path
+        resource = event["resource"]
+        for key, value in path.items():
+            resource = resource.replace("{" + key + "}", value)
+        event["path"] = resource
+    return event
+
+
+@pytest.fixture
+def endpoint(aws: None) -> FakeEndpoint:
+    from vista_app.aws import client
+
+    fake = FakeEndpoint()
+    answer(client("sagemaker-runtime"), "InvokeEndpoint", fake)
+    return fake
+
+
+@pytest.fixture
+def champion(aws: None) -> str:
+    from vista_app.config import settings
+    from vista_app.records import Models
+
+    Models(settings().models_table).create(
+        {"name": "vista-champion", "state": "champion", "accuracy": 0.9, "promoted_at": "2026-11-28T06:00:00+00:00"}
+    )
+    return "vista-champion"
+
+
+def test_post_a_jpeg_body_and_read_it_back(endpoint: FakeEndpoint, champion: str, context: Any) -> None:
+    event = load_event("api_post_predictions_jpeg")
+    status, created = call(event, context)
+    assert status == 201
+    assert created["status"] == "OK" and created["model"] == champion
+    assert created["label"] == label_of(base64.b64decode(event["body"]))
+    status, fetched = call(request("api_get_prediction", path={"prediction_id": created["id"]}), context)
+    assert status == 200 and fetched == created
+
+
+def test_post_json_with_base64(endpoint: FakeEndpoint, champion: str, context: Any) -> None:
+    status, created = call(load_event("api_post_predictions_json"), context)
+    assert status == 201 and created["source"] == "api" and len(created["probabilities"]) == 6
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "b64", "status", "message"),
+    [
+        (base64.b64encode(b"GIF89a" + b"\0" * 30).decode(), "image/jpeg", True, 400, "not a JPEG or PNG"),
+        ('{"image": "%%%not base64%%%"}', "application/json", False, 400, 'a JSON body must be {"image"'),
+        ('{"picture": "abc"}', "application/json", False, 400, 'a JSON body must be {"image"'),
+        ("{not json", "application/json", False, 400, 'a JSON body must be {"image"'),
+        ("hello", "text/plain", False, 415, "content type 'text/plain' is not supported"),
+        (base64.b64encode(b"\xff" * 3_200_000).decode(), "image/jpeg", True, 400, "the limit is"),
+    ],
+)
+def test_bad_uploads_are_4xx_with_a_reason_and_cost_nothing(
+    endpoint: FakeEndpoint,
+    champion: str,
+    context: Any,
+    body: str,
+    content_type: str,
+    b64: bool,
+    status: int,
+    message: str,
+) -> None:
+    got, answer_ = call(request("api_post_predictions_jpeg", body=body, content_type=content_type, b64=b64), context)
+    assert got == status and message in answer_["message"]
+    assert endpoint.calls == 0
+
+
+def test_predict_without_a_model_is_503(endpoint: FakeEndpoint, context: Any) -> None:
+    status, answer_ = call(load_event("api_post_predictions_jpeg"), context)
+    assert status == 503 and "no model has been promoted" in answer_["message"]
+
+
+def test_list_predictions_newest_first_with_pages(endpoint: FakeEndpoint, champion: str, context: Any) -> None:
+    ids = []
+    for shade in range(5):
+        data = base64.b64encode(image_bytes(color=(shade * 40, 10, 10))).decode()
+        ids.append(call(request("api_post_predictions_jpeg", body=data, b64=True), context)[1]["id"])
+    status, page = call(request("api_get_predictions", query={"limit": "3"}), context)
+    assert status == 200 and [p["id"] for p in page["items"]] == ids[::-1][:3]
+    status, rest = call(request("api_get_predictions", query={"limit": "3", "next_token": page["next_token"]}), context)
+    assert [p["id"] for p in rest["items"]] == ids[::-1][3:] and rest["next_token"] is None
+
+
+@pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": "many"}, {"next_token": "garbage!"}])
+def test_bad_list_parameters_are_400(aws: None, context: Any, query: dict[str, str]) -> None:
+    status, answer_ = call(request("api_get_predictions", query=query), context)
+    assert status == 400 and answer_["message"]
+
+
+def test_unknown_prediction_is_404(aws: None, context: Any) -> None:
+    status, answer_ = call(load_event("api_get_prediction"), context)
+    assert status == 404 and "no prediction" in answer_["message"]
+
+
+def test_post_training_job_starts_it(aws: None, context: Any) -> None:
+    upload_dataset()
+    status, job = call(load_event("api_post_training_jobs"), context)
+    assert status == 202 and job["status"] == "InProgress" and job["source"] == "api"
+    assert boto3.client("sagemaker").describe_training_job(TrainingJobName=job["name"])["TrainingJobStatus"]
+    status, fetched = call(request("api_get_training_job", path={"name": job["name"]}), context)
+    assert status == 200 and fetched["name"] == job["name"]
+    status, listing = call(load_event("api_get_training_jobs"), context)
+    assert [j["name"] for j in listing["items"]] == [job["name"]]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({**REQUEST, "architecture": "alexnet"}, "architecture: Input should be 'base_cnn'"),
+        ({**REQUEST, "dataset": "datasets/nothing-here"}, "no images under"),
+        ({**REQUEST, "hyperparameters": {"dropout": 1.5}}, "dropout: Input should be less than 1"),
+        ("[1, 2", "JSON"),
+    ],
+)
+def test_bad_training_requests_are_400_with_the_reason(aws: None, context: Any, body: Any, message: str) -> None:
+    upload_dataset()
+    text = body if isinstance(body, str) else json.dumps(body)
+    status, answer_ = call(request("api_post_training_jobs", body=text), context)
+    assert status == 400 and message in answer_["message"]
+    assert boto3.client("sagemaker").list_training_jobs()["TrainingJobSummaries"] == []
+
+
+def test_unknown_training_job_is_404(aws: None, context: Any) -> None:
+    assert call(load_event("api_get_training_job"), context)[0] == 404
+
+
+def test_models_leaderboard_and_manual_promotion(aws: None, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vista_app.handlers import on_training_event
+
+    names = {}
+    for accuracy, key in ((0.93, "jobs/a.json"), (0.88, "jobs/b.json")):
+        name = start_job(context, key=key)
+        write_metrics(name, accuracy)
+        on_training_event.lambda_handler(state_change(name), context)
+        names[accuracy] = name
+    status, board = call(load_event("api_get_models"), context)
+    assert status == 200
+    assert [(m["name"], m["state"]) for m in board["items"]] == [(names[0.93], "champion"), (names[0.88], "rejected")]
+
+    from tests.fakes import record_calls
+    from vista_app.aws import client
+
+    updates = record_calls(monkeypatch, client("sagemaker"), "update_endpoint", {"EndpointArn": "arn"})
+    status, promoted = call(request("api_post_models_promote", path={"name": names[0.88]}), context)
+    assert status == 200 and promoted["state"] == "champion"
+    assert updates[0]["EndpointName"] == "vista-classifier"
+    board = call(load_event("api_get_models"), context)[1]["items"]
+    assert {m["name"]: m["state"] for m in board} == {names[0.93]: "retired", names[0.88]: "champion"}
+
+
+def test_promoting_an_unknown_model_is_404(aws: None, context: Any) -> None:
+    status, answer_ = call(load_event("api_post_models_promote"), context)
+    assert status == 404 and "no model named" in answer_["message"]
+
+
+def test_unknown_route_is_404(aws: None, context: Any) -> None:
+    event = request("api_get_models")
+    event["path"] = event["resource"] = "/nope"
+    assert call(event, context)[0] == 404

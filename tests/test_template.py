@@ -1,0 +1,79 @@
+"""template.yaml is the one source of truth: the code must agree with it."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from tests.conftest import EVENTS, TEMPLATE
+from vista import template as cfn
+from vista_app.config import ENVIRONMENT_KEYS
+
+FUNCTIONS = cfn.resources(TEMPLATE, "AWS::Serverless::Function")
+
+
+def test_settings_read_exactly_the_environment_the_template_sets() -> None:
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert {k for k in variables if not k.startswith("POWERTOOLS_")} == ENVIRONMENT_KEYS
+
+
+def test_every_function_handler_exists() -> None:
+    for spec in FUNCTIONS.values():
+        module, function = spec["Properties"]["Handler"].rsplit(".", 1)
+        assert callable(getattr(importlib.import_module(module), function))
+
+
+def test_api_routes_in_the_template_are_the_routes_the_handler_serves() -> None:
+    from vista_app.handlers.api import app
+
+    events = FUNCTIONS["ApiFunction"]["Properties"]["Events"].values()
+    in_template = {(e["Properties"]["Method"].upper(), e["Properties"]["Path"]) for e in events}
+    schema = app.get_openapi_schema()  # the resolver's own view of its routes
+    served = {
+        (method.upper(), path)
+        for path, item in schema.paths.items()
+        for method in ("get", "post", "put", "patch", "delete")
+        if getattr(item, method)
+    }
+    assert in_template == served
+
+
+def test_no_route_is_anonymous() -> None:
+    api = TEMPLATE["Resources"]["Api"]["Properties"]
+    assert api["Auth"]["DefaultAuthorizer"] == "AWS_IAM"
+    for event in FUNCTIONS["ApiFunction"]["Properties"]["Events"].values():
+        assert "Auth" not in event["Properties"], "a route must not override the IAM authorizer"
+
+
+def test_classify_never_calls_the_endpoint_with_more_concurrency_than_it_has() -> None:
+    inbox = FUNCTIONS["ClassifyFunction"]["Properties"]["Events"]["Inbox"]["Properties"]
+    assert inbox["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "ServerlessMaxConcurrency"}
+    assert inbox["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["SERVERLESS_MAX_CONCURRENCY"] == {
+        "Ref": "ServerlessMaxConcurrency"
+    }
+
+
+def test_state_change_rules_only_match_this_stacks_jobs() -> None:
+    events = FUNCTIONS["OnTrainingEventFunction"]["Properties"]["Events"]
+    for event in events.values():
+        detail = event["Properties"]["Pattern"]["detail"]
+        [(field, [matcher])] = detail.items()
+        assert field.endswith("JobName")
+        assert matcher == {"prefix": {"Fn::Sub": "${NamePrefix}-"}}
+
+
+def test_lambda_and_training_architectures_agree() -> None:
+    from vista_app.requests import ARCHITECTURES
+
+    training = Path(__file__).resolve().parent.parent / "training_job" / "architectures.py"
+    if training.exists():  # training_job arrives with its own issue
+        architectures = importlib.import_module("architectures")
+        assert tuple(sorted(architectures.BUILDERS)) == tuple(sorted(ARCHITECTURES))
+
+
+def test_every_event_in_events_is_used_by_a_test() -> None:
+    tests = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
+    tests += (Path(__file__).parent / "support.py").read_text()
+    unused = [p.stem for p in EVENTS.glob("*.json") if f'"{p.stem}"' not in tests]
+    assert unused == []
