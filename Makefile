@@ -40,6 +40,7 @@ $(SDK_VENV)/.stamp: requirements/sdk.txt
 
 lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 validate: $(VENV)/.stamp $(SAM_VENV)/.stamp $(SDK_VENV)/.stamp
 	$(VENV)/bin/cfn-lint template.yaml
@@ -49,6 +50,7 @@ validate: $(VENV)/.stamp $(SAM_VENV)/.stamp $(SDK_VENV)/.stamp
 test: lint validate
 	$(VENV)/bin/pytest
 
+# sam build needs a python3.12 on PATH (the functions' runtime); no Docker.
 build: $(SAM_VENV)/.stamp
 	PATH="$(dir $(PYTHON)):$$PATH" $(SAM_VENV)/bin/sam build
 
