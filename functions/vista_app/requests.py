@@ -31,15 +31,24 @@ class Strict(BaseModel):
 
 
 class Hyperparameters(Strict):
+    """What training_job/train.py accepts (a test keeps the two in step)."""
+
     epochs: int = Field(10, ge=1, le=500)
+    fine_tune_epochs: int = Field(5, ge=0, le=500)
+    fine_tune_layers: int = Field(30, ge=0, le=1000)
+    fine_tune_learning_rate: float | None = Field(None, gt=0, le=1)
     batch_size: int = Field(32, ge=1, le=1024)
     learning_rate: float = Field(1e-3, gt=0, le=1)
     dropout: float = Field(0.3, ge=0, lt=1)
     l2: float = Field(1e-4, ge=0, le=1)
-    fine_tune_layers: int = Field(30, ge=0, le=1000)
     augment: bool = True
     image_size: int = Field(150, ge=32, le=600)
     weights: Literal["imagenet", "none"] = "imagenet"
+    validation_split: float = Field(0.15, gt=0, lt=1)
+    seed: int = Field(42, ge=0)
+    early_stopping_patience: int = Field(5, ge=1, le=500)
+    mixed_precision: Literal["auto", "on", "off"] = "auto"
+    xla: bool = False
 
 
 class ContinuousRange(Strict):
@@ -56,9 +65,9 @@ class ContinuousRange(Strict):
         return self
 
 
-TUNABLE_CONTINUOUS = ("learning_rate", "dropout", "l2")
-TUNABLE_INTEGER = ("epochs", "batch_size", "fine_tune_layers", "image_size")
-TUNABLE_CATEGORICAL = ("architecture", "augment", "weights")
+TUNABLE_CONTINUOUS = ("learning_rate", "fine_tune_learning_rate", "dropout", "l2")
+TUNABLE_INTEGER = ("epochs", "fine_tune_epochs", "batch_size", "fine_tune_layers", "image_size")
+TUNABLE_CATEGORICAL = ("architecture", "augment", "weights", "mixed_precision", "xla")
 
 
 class Tuning(Strict):

@@ -66,7 +66,10 @@ def find_channels(s3: Any, bucket: str, dataset_prefix: str) -> dict[str, str]:
 
 def _hyperparameters(request: TrainingRequest, settings: Settings) -> dict[str, str]:
     """Static hyperparameters, JSON-encoded as the SageMaker SDK sends them to script mode."""
-    values: dict[str, Any] = {"architecture": request.architecture, **request.hyperparameters.model_dump()}
+    values: dict[str, Any] = {
+        "architecture": request.architecture,
+        **request.hyperparameters.model_dump(exclude_none=True),
+    }
     values.update(
         sagemaker_program="train.py",
         sagemaker_submit_directory=settings.training_code_uri,

@@ -1,0 +1,135 @@
+"""Datasets: labelled folders on disk → checked file lists → tf.data pipelines.
+
+Classes are the folder names, sorted. Kaggle's Intel layout (`seg_train/seg_train/<class>`)
+is found as downloaded. Files that do not decode are skipped and counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tensorflow as tf
+
+from preprocessing import decode_resize
+
+log = logging.getLogger(__name__)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
+# In-memory cache while decoded images stay under this; beyond it, a cache file on disk.
+MEMORY_CACHE_BYTES = 4 * 1024**3
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be trained on, with a message that says why."""
+
+
+@dataclass
+class Split:
+    paths: list[str]
+    labels: list[int]
+    skipped: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+def class_root(directory: str | Path) -> Path:
+    """The folder whose subfolders are the classes: the directory itself, or the single folder
+    inside it that holds them (Kaggle's seg_train/seg_train)."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise DatasetError(f"dataset folder {root} does not exist")
+    for _ in range(3):
+        children = [c for c in root.iterdir() if c.is_dir() and not c.name.startswith(".")]
+        has_images = any(f.suffix.lower() in IMAGE_SUFFIXES for c in children for f in c.iterdir() if f.is_file())
+        if has_images or len(children) != 1:
+            return root
+        root = children[0]
+    return root
+
+
+def list_classes(directory: str | Path) -> list[str]:
+    root = class_root(directory)
+    classes = sorted(c.name for c in root.iterdir() if c.is_dir() and not c.name.startswith("."))
+    if len(classes) < 2:
+        raise DatasetError(f"{root} has {len(classes)} class folder(s) {classes}; at least 2 are needed")
+    return classes
+
+
+def _decodes(path: str) -> bool:
+    try:
+        data = tf.io.read_file(path)
+        tf.io.decode_image(data, channels=3, expand_animations=False)
+    except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError):
+        return False
+    return True
+
+
+def scan(directory: str | Path, classes: list[str], *, workers: int = 8) -> Split:
+    """Every image file under <class>/ folders, each decoded once to skip corrupt ones."""
+    root = class_root(directory)
+    candidates: list[tuple[str, int]] = []
+    for index, name in enumerate(classes):
+        folder = root / name
+        files = sorted(str(f) for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES) \
+            if folder.is_dir() else []
+        if not files:
+            raise DatasetError(f"class '{name}' has no images in {folder}")
+        candidates.extend((f, index) for f in files)
+    with ThreadPoolExecutor(workers) as pool:
+        ok = list(pool.map(_decodes, (path for path, _ in candidates)))
+    split = Split([p for (p, _), good in zip(candidates, ok, strict=True) if good],
+                  [label for (_, label), good in zip(candidates, ok, strict=True) if good],
+                  [p for (p, _), good in zip(candidates, ok, strict=True) if not good])
+    for path in split.skipped:
+        log.warning("skipped unreadable image %s", path)
+    empty = [classes[i] for i in range(len(classes)) if i not in set(split.labels)]
+    if empty:
+        raise DatasetError(f"class(es) {empty} have no readable images")
+    return split
+
+
+def carve_validation(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
+    """A seeded, stratified validation split taken from train (at least one image per class)."""
+    rng = random.Random(seed)
+    by_class: dict[int, list[str]] = {}
+    for path, label in zip(train.paths, train.labels, strict=True):
+        by_class.setdefault(label, []).append(path)
+    kept, held = Split([], [], train.skipped), Split([], [])
+    for label, paths in sorted(by_class.items()):
+        paths = sorted(paths)
+        rng.shuffle(paths)
+        n = max(1, round(len(paths) * fraction)) if len(paths) > 1 else 0
+        held.paths += paths[:n]
+        held.labels += [label] * n
+        kept.paths += paths[n:]
+        kept.labels += [label] * (len(paths) - n)
+    return kept, held
+
+
+def class_counts(split: Split, classes: list[str]) -> dict[str, int]:
+    counts = Counter(split.labels)
+    return {name: counts.get(i, 0) for i, name in enumerate(classes)}
+
+
+def pipeline(split: Split, *, image_size: int, batch_size: int, training: bool, seed: int,
+             cache_dir: str | None = None) -> tf.data.Dataset:
+    """Parallel decode → cache (memory if it fits, else a file) → shuffle each epoch → batch → prefetch."""
+    dataset = tf.data.Dataset.from_tensor_slices((split.paths, split.labels))
+    dataset = dataset.map(
+        lambda path, label: (decode_resize(tf.io.read_file(path), image_size), label),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training,
+    )
+    decoded_bytes = len(split) * image_size * image_size * 3 * 4
+    if decoded_bytes <= MEMORY_CACHE_BYTES or not cache_dir:
+        dataset = dataset.cache()
+    else:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        dataset = dataset.cache(str(Path(cache_dir) / f"{'train' if training else 'eval'}-{image_size}"))
+    if training:
+        dataset = dataset.shuffle(min(len(split), 10_000), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)

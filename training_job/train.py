@@ -1,0 +1,289 @@
+"""Vista's training script: SageMaker script mode (TensorFlow container) or a laptop.
+
+    python training_job/train.py --train DIR [--test DIR] --model-dir OUT --architecture fine_cnn ...
+
+On SageMaker the channels, model and output folders come from SM_* variables and the
+hyperparameters as `--name value` arguments (unknown ones, such as the container's
+`--model_dir s3://...`, are tolerated). Prints one `name=value;` line per epoch for the
+tuner's metric definitions, checkpoints every epoch (a restarted spot job resumes), and
+ends with metrics.json, pictures, and a TF Serving SavedModel that takes image bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import report
+from architectures import build_model, resolve_weights
+from data import DatasetError, carve_validation, class_counts, list_classes, pipeline, scan
+from export import export_savedmodel
+
+log = logging.getLogger("vista.train")
+
+
+def _bool(value: str) -> bool:
+    if str(value).strip('"').lower() in ("1", "true", "yes", "on"):
+        return True
+    if str(value).strip('"').lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def _text(value: str) -> str:
+    """SageMaker's SDK JSON-encodes hyperparameters: '"resnet50"' means resnet50."""
+    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(description="Train an image classifier and export it for TF Serving")
+
+    def option(name: str, **kwargs: Any) -> None:
+        parser.add_argument(f"--{name}", f"--{name.replace('-', '_')}", **kwargs)
+
+    option("architecture", type=_text, default="fine_cnn")
+    option("epochs", type=int, default=10, help="epochs with the pretrained base frozen (all epochs for CNNs)")
+    option("fine-tune-epochs", type=int, default=5, help="further epochs with the top of the base unfrozen")
+    option("fine-tune-layers", type=int, default=30, help="layers of the base unfrozen for fine-tuning")
+    option("fine-tune-learning-rate", type=float, default=None, help="default: learning rate / 10")
+    option("batch-size", type=int, default=32)
+    option("learning-rate", type=float, default=1e-3)
+    option("dropout", type=float, default=0.3)
+    option("l2", type=float, default=1e-4)
+    option("augment", type=_bool, default=True)
+    option("image-size", type=int, default=150)
+    option("weights", type=_text, default="imagenet", help="imagenet, none, or a *_notop.h5 path")
+    option("validation-split", type=float, default=0.15, help="carved from train when there is no validation")
+    option("seed", type=int, default=42)
+    option("early-stopping-patience", type=int, default=5)
+    option("mixed-precision", type=_text, default="auto", choices=["auto", "on", "off"])
+    option("xla", type=_bool, default=False)
+    option("train", default=env("SM_CHANNEL_TRAIN", env("SM_CHANNEL_TRAINING")))
+    option("validation", default=env("SM_CHANNEL_VALIDATION"))
+    option("test", default=env("SM_CHANNEL_TEST"))
+    option("weights-dir", default=env("SM_CHANNEL_WEIGHTS"), help="a channel holding *_notop.h5 files")
+    option("model-dir", default=env("SM_MODEL_DIR", "model"))
+    option("output-data-dir", default=env("SM_OUTPUT_DATA_DIR", "output"))
+    option("checkpoint-dir", type=_text, default=env("SM_CHECKPOINT_DIR", "/opt/ml/checkpoints"
+                                                     if Path("/opt/ml/checkpoints").is_dir() else ""))
+    option("hosts", type=json.loads, default=env("SM_HOSTS", '["localhost"]'))
+    option("current-host", default=env("SM_CURRENT_HOST", "localhost"))
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        log.info("ignoring arguments this script does not use: %s", " ".join(unknown))
+    if str(args.model_dir).startswith("s3://"):  # the TF container's --model_dir; SageMaker uploads SM_MODEL_DIR
+        args.model_dir = env("SM_MODEL_DIR", "model")
+    if not args.train:
+        parser.error("no training data: pass --train DIR or set SM_CHANNEL_TRAIN")
+    return args
+
+
+class EpochLog(keras.callbacks.Callback):
+    """One `name=value;` line per epoch (SageMaker's metric definitions parse it) and a
+    history that survives a restart (kept beside the checkpoints)."""
+
+    def __init__(self, history_path: Path | None) -> None:
+        super().__init__()
+        self.path = history_path
+        self.epochs: dict[int, dict[str, float]] = {}
+        if history_path and history_path.exists():
+            self.epochs = {int(k): v for k, v in json.loads(history_path.read_text()).items()}
+        self.started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        values = {"train_loss": logs.get("loss"), "train_accuracy": logs.get("accuracy"),
+                  "val_loss": logs.get("val_loss"), "val_accuracy": logs.get("val_accuracy")}
+        seconds = time.perf_counter() - self.started
+        line = f"epoch={epoch + 1}; " + " ".join(f"{k}={v:.4f};" for k, v in values.items() if v is not None)
+        print(f"{line} seconds={seconds:.1f};", flush=True)
+        self.epochs = {e: v for e, v in self.epochs.items() if e < epoch + 1}
+        self.epochs[epoch + 1] = {k: v for k, v in logs.items()}
+        if self.path:
+            self.path.write_text(json.dumps(self.epochs))
+
+    def history(self) -> dict[str, list[float]]:
+        keys = sorted({k for values in self.epochs.values() for k in values})
+        return {k: [self.epochs[e].get(k, float("nan")) for e in sorted(self.epochs)] for k in keys}
+
+
+def distribution(hosts: list[str], current_host: str) -> tf.distribute.Strategy:
+    """Several instances: MultiWorkerMirrored (TF_CONFIG from SM_HOSTS); several GPUs: Mirrored."""
+    if len(hosts) > 1:
+        os.environ["TF_CONFIG"] = json.dumps({
+            "cluster": {"worker": [f"{host}:2222" for host in hosts]},
+            "task": {"type": "worker", "index": hosts.index(current_host)},
+        })
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if len(tf.config.list_physical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def use_mixed_precision(choice: str) -> bool:
+    """'auto': on where every GPU has tensor cores for float16 (compute capability 7.0+)."""
+    if choice != "auto":
+        return choice == "on"
+    gpus = tf.config.list_physical_devices("GPU")
+    capabilities = [tf.config.experimental.get_device_details(g).get("compute_capability", (0, 0)) for g in gpus]
+    return bool(gpus) and all(c >= (7, 0) for c in capabilities)
+
+
+def unfreeze_top(base: keras.Model, layers: int) -> int:
+    """Make the top `layers` of the base trainable, batch norm excepted (its statistics stay frozen)."""
+    base.trainable = True
+    cutoff = max(0, len(base.layers) - layers)
+    for index, layer in enumerate(base.layers):
+        layer.trainable = index >= cutoff and not isinstance(layer, keras.layers.BatchNormalization)
+    return sum(layer.trainable for layer in base.layers)
+
+
+def fit_phase(model: keras.Model, phase: str, train_data: tf.data.Dataset, val_data: tf.data.Dataset, *,
+              first_epoch: int, epochs: int, checkpoint_dir: Path | None, epoch_log: EpochLog,
+              patience: int) -> int:
+    """Train one phase, resuming it from its checkpoint; returns the epoch count reached.
+
+    A finished phase leaves `<phase>.json` and its weights, so a restart skips it."""
+    done_file = checkpoint_dir / f"{phase}.json" if checkpoint_dir else None
+    if done_file and done_file.exists():
+        reached = json.loads(done_file.read_text())["epochs"]
+        model.load_weights(checkpoint_dir / f"{phase}.weights.h5")
+        print(f"resuming: phase {phase} already finished at epoch {reached}", flush=True)
+        return reached
+    callbacks: list[keras.callbacks.Callback] = [
+        epoch_log,
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
+    ]
+    if checkpoint_dir:
+        # Keras restores the weights and epoch counter of a phase cut short (a reclaimed spot instance).
+        callbacks.append(keras.callbacks.BackupAndRestore(str(checkpoint_dir / phase), delete_checkpoint=False))
+    history = model.fit(train_data, validation_data=val_data, initial_epoch=first_epoch,
+                        epochs=first_epoch + epochs, callbacks=callbacks, verbose=0)
+    reached = history.epoch[-1] + 1 if history.epoch else first_epoch + epochs
+    if done_file:
+        model.save_weights(checkpoint_dir / f"{phase}.weights.h5")
+        done_file.write_text(json.dumps({"epochs": reached}))
+    return reached
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    keras.utils.set_random_seed(args.seed)
+    if args.xla:
+        tf.config.optimizer.set_jit(True)
+    mixed = use_mixed_precision(args.mixed_precision)
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
+    strategy = distribution(args.hosts, args.current_host)
+    chief = args.hosts.index(args.current_host) == 0 if args.current_host in args.hosts else True
+
+    classes = list_classes(args.train)
+    train_split = scan(args.train, classes)
+    if args.validation:
+        val_split = scan(args.validation, classes)
+    else:
+        train_split, val_split = carve_validation(train_split, args.validation_split, args.seed)
+    test_split = scan(args.test, classes) if args.test else val_split
+    skipped = len(train_split.skipped) + len(val_split.skipped) + (len(test_split.skipped) if args.test else 0)
+    print(f"classes={len(classes)} {classes}; train={len(train_split)} validation={len(val_split)} "
+          f"test={len(test_split)}{'' if args.test else ' (the validation split)'}; skipped_files={skipped};",
+          flush=True)
+    print(f"train images per class: {class_counts(train_split, classes)}", flush=True)
+
+    batch = args.batch_size * strategy.num_replicas_in_sync
+    cache_dir = str(Path(args.checkpoint_dir or "/tmp") / "cache")
+    train_data = pipeline(train_split, image_size=args.image_size, batch_size=batch, training=True,
+                          seed=args.seed, cache_dir=cache_dir)
+    val_data = pipeline(val_split, image_size=args.image_size, batch_size=batch, training=False, seed=args.seed,
+                        cache_dir=cache_dir)
+
+    weights = resolve_weights(args.architecture, args.weights, args.weights_dir)
+    model_options = dict(image_size=args.image_size, dropout=args.dropout, l2=args.l2, augment=args.augment,
+                         seed=args.seed)
+    with strategy.scope():
+        built = build_model(args.architecture, len(classes), weights=weights, **model_options)
+        model, base = built.model, built.base
+        if base is not None:
+            base.trainable = False
+        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    print(f"architecture={args.architecture}; parameters={model.count_params()}; "
+          f"base_parameters={base.count_params() if base else 0}; trainable={trainable}; "
+          f"mixed_precision={mixed}; xla={args.xla}; replicas={strategy.num_replicas_in_sync};", flush=True)
+
+    checkpoint_dir = Path(args.checkpoint_dir) if args.checkpoint_dir else None
+    if checkpoint_dir:
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    epoch_log = EpochLog(checkpoint_dir / "history.json" if checkpoint_dir else None)
+    started = time.perf_counter()
+    reached = fit_phase(model, "head", train_data, val_data, first_epoch=0, epochs=args.epochs,
+                        checkpoint_dir=checkpoint_dir, epoch_log=epoch_log, patience=args.early_stopping_patience)
+    fine_tune_from = None
+    if base is not None and args.fine_tune_layers > 0 and args.fine_tune_epochs > 0:
+        fine_tune_from = reached
+        with strategy.scope():
+            unfrozen = unfreeze_top(base, args.fine_tune_layers)
+            model.compile(optimizer=keras.optimizers.Adam(args.fine_tune_learning_rate or args.learning_rate / 10),
+                          loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        print(f"fine-tuning the top {unfrozen} layers of {base.name} from epoch {reached + 1}", flush=True)
+        reached = fit_phase(model, "fine_tune", train_data, val_data, first_epoch=reached,
+                            epochs=args.fine_tune_epochs, checkpoint_dir=checkpoint_dir, epoch_log=epoch_log,
+                            patience=args.early_stopping_patience)
+    seconds = time.perf_counter() - started
+
+    test_data = pipeline(test_split, image_size=args.image_size, batch_size=batch, training=False, seed=args.seed)
+    test_loss, _ = model.evaluate(test_data, verbose=0)
+    predicted = np.argmax(model.predict(test_data, verbose=0), axis=-1)
+    metrics = report.classification_metrics(np.array(test_split.labels), predicted, classes)
+    metrics.update(
+        loss=round(float(test_loss), 4), architecture=args.architecture, epochs=reached,
+        fine_tune_from_epoch=fine_tune_from, training_seconds=round(seconds, 1), parameters=model.count_params(),
+        skipped_files=skipped, evaluated_on="test" if args.test else "validation",
+        hyperparameters={k: v for k, v in vars(args).items()
+                         if k not in ("train", "validation", "test", "hosts", "current_host")},
+    )
+    print(f"test_loss={metrics['loss']:.4f}; test_accuracy={metrics['accuracy']:.4f}; "
+          f"test_macro_f1={metrics['macro_f1']:.4f};", flush=True)
+
+    if chief:
+        # Served on CPUs: export a float32 twin of the model (same layers, same weights).
+        keras.mixed_precision.set_global_policy("float32")
+        serving = build_model(args.architecture, len(classes), **model_options).model
+        serving.set_weights(model.get_weights())
+        export_savedmodel(serving, classes, args.image_size, args.model_dir)
+        report.write_json(metrics, args.model_dir, args.output_data_dir)
+        output = Path(args.output_data_dir)
+        report.plot_confusion_matrix(metrics, output / "confusion_matrix.png")
+        report.plot_training_curves(epoch_log.history(), output / "training_curves.png", fine_tune_from)
+        (output / "history.json").write_text(json.dumps(epoch_log.history()))
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    try:
+        train(args)
+    except (DatasetError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        if os.environ.get("SM_OUTPUT_DIR"):  # SageMaker shows this file as the job's FailureReason
+            (Path(os.environ["SM_OUTPUT_DIR"]) / "failure").write_text(f"{type(error).__name__}: {error}")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
