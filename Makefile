@@ -12,7 +12,7 @@ SDK_VENV := .venv-sdk
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help test lint demo build validate image-uris bench clean
+.PHONY: help test lint demo build validate image-uris bench train-example clean
 
 help:
 	@echo "make test        lint + template checks + the whole test suite (creates .venv*)"
@@ -20,6 +20,7 @@ help:
 	@echo "make build       sam build, without Docker"
 	@echo "make image-uris  rewrite template.yaml's TensorFlow image mapping from the SageMaker SDK"
 	@echo "make bench       benchmarks/ (prints a table)"
+	@echo "make train-example  fine_cnn on a 600-image synthetic scene set, on this CPU"
 
 define make_venv
 	@test -n "$(PYTHON)" || { echo "Python 3.12 is needed (python3.12 on PATH or under pyenv)"; exit 1; }
@@ -29,7 +30,7 @@ define make_venv
 	@touch $@
 endef
 
-$(VENV)/.stamp: requirements/dev.txt functions/requirements.txt pyproject.toml
+$(VENV)/.stamp: requirements/dev.txt functions/requirements.txt training_job/requirements.txt pyproject.toml
 	$(call make_venv,$(VENV),requirements/dev.txt)
 
 $(SAM_VENV)/.stamp: requirements/sam.txt
@@ -58,7 +59,15 @@ image-uris: $(SDK_VENV)/.stamp
 	$(SDK_VENV)/bin/python tools/image_uris.py
 
 bench: $(VENV)/.stamp
-	$(VENV)/bin/python -m benchmarks
+	TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=functions:training_job $(VENV)/bin/python -m benchmarks
+
+# 6 classes x (80 train + 20 test) synthetic scenes; train.py carves 15% of train for validation.
+train-example: $(VENV)/.stamp
+	rm -rf build/example && $(VENV)/bin/python training_job/synthetic.py build/example/data \
+		--train-per-class 80 --test-per-class 20 --seed 7
+	cd build/example && time TF_CPP_MIN_LOG_LEVEL=2 ../../$(VENV)/bin/python ../../training_job/train.py \
+		--train data/seg_train --test data/seg_test --model-dir model --output-data-dir output \
+		--architecture fine_cnn --epochs 30 --image-size 96 --early-stopping-patience 8 --weights none
 
 demo:
 	@echo "The end-to-end local demo arrives with local mode (issue 4); see README."

@@ -82,11 +82,13 @@ def table(rows: list[dict[str, Any]], runs: int) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
-    args = parser.parse_args()
-    print(table(measure(args.runs), args.runs))
+    args = parser.parse_args(argv)
+    rows = measure(args.runs)
+    print(table(rows, args.runs))
+    return rows
 
 
 if __name__ == "__main__":

@@ -63,15 +63,6 @@ def test_state_change_rules_only_match_this_stacks_jobs() -> None:
         assert matcher == {"prefix": {"Fn::Sub": "${NamePrefix}-"}}
 
 
-def test_lambda_and_training_architectures_agree() -> None:
-    from vista_app.requests import ARCHITECTURES
-
-    training = Path(__file__).resolve().parent.parent / "training_job" / "architectures.py"
-    if training.exists():  # training_job arrives with its own issue
-        architectures = importlib.import_module("architectures")
-        assert tuple(sorted(architectures.BUILDERS)) == tuple(sorted(ARCHITECTURES))
-
-
 def test_every_event_in_events_is_used_by_a_test() -> None:
     tests = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
     tests += (Path(__file__).parent / "support.py").read_text()

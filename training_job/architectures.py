@@ -55,13 +55,19 @@ def _head(x, num_classes: int, dropout: float, l2: float):
     if dropout:
         x = layers.Dropout(dropout)(x)
     # float32 softmax even under mixed precision, for stable probabilities.
-    return layers.Dense(num_classes, activation="softmax", dtype="float32",
-                        kernel_regularizer=regularizers.l2(l2) if l2 else None, name="probabilities")(x)
+    return layers.Dense(
+        num_classes,
+        activation="softmax",
+        dtype="float32",
+        kernel_regularizer=regularizers.l2(l2) if l2 else None,
+        name="probabilities",
+    )(x)
 
 
 def _cnn(tuned: bool) -> Callable[..., Built]:
-    def build(num_classes: int, image_size: int, dropout: float, l2: float, augment: bool, seed: int,
-              weights: str | None) -> Built:
+    def build(
+        num_classes: int, image_size: int, dropout: float, l2: float, augment: bool, seed: int, weights: str | None
+    ) -> Built:
         regularizer = regularizers.l2(l2) if tuned and l2 else None
         inputs = keras.Input((image_size, image_size, 3), name="image")
         x = augmentation(seed)(inputs) if augment else inputs
@@ -92,8 +98,9 @@ class Application:
 
 
 def _transfer(app: Application) -> Callable[..., Built]:
-    def build(num_classes: int, image_size: int, dropout: float, l2: float, augment: bool, seed: int,
-              weights: str | None) -> Built:
+    def build(
+        num_classes: int, image_size: int, dropout: float, l2: float, augment: bool, seed: int, weights: str | None
+    ) -> Built:
         shape = (image_size, image_size, 3)
         base = app.factory(include_top=False, weights=weights, input_shape=shape)
         inputs = keras.Input(shape, name="image")
@@ -142,8 +149,17 @@ def resolve_weights(name: str, weights: str, weights_dir: str | None) -> str | N
     return "imagenet"
 
 
-def build_model(name: str, num_classes: int, *, image_size: int = 150, dropout: float = 0.3, l2: float = 1e-4,
-                augment: bool = True, seed: int = 42, weights: str | None = None) -> Built:
+def build_model(
+    name: str,
+    num_classes: int,
+    *,
+    image_size: int = 150,
+    dropout: float = 0.3,
+    l2: float = 1e-4,
+    augment: bool = True,
+    seed: int = 42,
+    weights: str | None = None,
+) -> Built:
     if name not in BUILDERS:
         raise ValueError(f"unknown architecture '{name}'; known: {sorted(BUILDERS)}")
     return BUILDERS[name](num_classes, image_size, dropout, l2, augment, seed, weights)

@@ -75,16 +75,21 @@ def scan(directory: str | Path, classes: list[str], *, workers: int = 8) -> Spli
     candidates: list[tuple[str, int]] = []
     for index, name in enumerate(classes):
         folder = root / name
-        files = sorted(str(f) for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES) \
-            if folder.is_dir() else []
+        files = (
+            sorted(str(f) for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            if folder.is_dir()
+            else []
+        )
         if not files:
             raise DatasetError(f"class '{name}' has no images in {folder}")
         candidates.extend((f, index) for f in files)
     with ThreadPoolExecutor(workers) as pool:
         ok = list(pool.map(_decodes, (path for path, _ in candidates)))
-    split = Split([p for (p, _), good in zip(candidates, ok, strict=True) if good],
-                  [label for (_, label), good in zip(candidates, ok, strict=True) if good],
-                  [p for (p, _), good in zip(candidates, ok, strict=True) if not good])
+    split = Split(
+        [p for (p, _), good in zip(candidates, ok, strict=True) if good],
+        [label for (_, label), good in zip(candidates, ok, strict=True) if good],
+        [p for (p, _), good in zip(candidates, ok, strict=True) if not good],
+    )
     for path in split.skipped:
         log.warning("skipped unreadable image %s", path)
     empty = [classes[i] for i in range(len(classes)) if i not in set(split.labels)]
@@ -95,7 +100,7 @@ def scan(directory: str | Path, classes: list[str], *, workers: int = 8) -> Spli
 
 def carve_validation(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
     """A seeded, stratified validation split taken from train (at least one image per class)."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 (a reproducible split, not a secret)
     by_class: dict[int, list[str]] = {}
     for path, label in zip(train.paths, train.labels, strict=True):
         by_class.setdefault(label, []).append(path)
@@ -116,13 +121,15 @@ def class_counts(split: Split, classes: list[str]) -> dict[str, int]:
     return {name: counts.get(i, 0) for i, name in enumerate(classes)}
 
 
-def pipeline(split: Split, *, image_size: int, batch_size: int, training: bool, seed: int,
-             cache_dir: str | None = None) -> tf.data.Dataset:
+def pipeline(
+    split: Split, *, image_size: int, batch_size: int, training: bool, seed: int, cache_dir: str | None = None
+) -> tf.data.Dataset:
     """Parallel decode → cache (memory if it fits, else a file) → shuffle each epoch → batch → prefetch."""
     dataset = tf.data.Dataset.from_tensor_slices((split.paths, split.labels))
     dataset = dataset.map(
         lambda path, label: (decode_resize(tf.io.read_file(path), image_size), label),
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training,
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=not training,
     )
     decoded_bytes = len(split) * image_size * image_size * 3 * 4
     if decoded_bytes <= MEMORY_CACHE_BYTES or not cache_dir:

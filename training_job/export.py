@@ -24,7 +24,8 @@ def serving_function(model: keras.Model, classes: list[str], image_size: int) ->
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
         images = tf.map_fn(
-            lambda data: decode_resize(data, image_size), image_bytes,
+            lambda data: decode_resize(data, image_size),
+            image_bytes,
             fn_output_signature=tf.TensorSpec((image_size, image_size, 3), tf.float32),
         )
         probabilities = tf.cast(model(images, training=False), tf.float32)

@@ -22,8 +22,12 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: list
         precision = tp / predicted if predicted else 0.0
         recall = tp / actual if actual else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[name] = {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
-                           "support": actual}
+        per_class[name] = {
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "f1": round(f1, 4),
+            "support": actual,
+        }
     total = int(confusion.sum())
     return {
         "accuracy": round(float(np.trace(confusion)) / total, 4) if total else 0.0,

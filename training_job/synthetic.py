@@ -97,8 +97,10 @@ def mountain(rng: np.random.Generator, size: int) -> Image.Image:
         draw.polygon([(peak_x, peak_y), (peak_x - half, horizon), (peak_x + half, horizon)], fill=rock)
         cap = (horizon - peak_y) * float(rng.uniform(0.15, 0.4))
         spread = half * cap / max(horizon - peak_y, 1)
-        draw.polygon([(peak_x, peak_y), (peak_x - spread, peak_y + cap), (peak_x + spread, peak_y + cap)],
-                     fill=_jitter(rng, (240, 240, 245), 10))
+        draw.polygon(
+            [(peak_x, peak_y), (peak_x - spread, peak_y + cap), (peak_x + spread, peak_y + cap)],
+            fill=_jitter(rng, (240, 240, 245), 10),
+        )
     draw.rectangle([0, horizon, size, size], fill=_jitter(rng, (90, 110, 70), 25))
     return image
 
@@ -129,24 +131,32 @@ def street(rng: np.random.Generator, size: int) -> Image.Image:
     for side in (0, 1):
         edge = int(rng.integers(size // 5, size // 3))
         x0, x1 = (0, edge) if side == 0 else (size - edge, size)
-        draw.polygon([(x0, int(rng.integers(0, size // 4))), (x1, vanish_y - 5), (x1, size), (x0, size)]
-                     if side == 0 else
-                     [(x0, vanish_y - 5), (x1, int(rng.integers(0, size // 4))), (x1, size), (x0, size)],
-                     fill=_jitter(rng, (150, 145, 140), 30))
+        draw.polygon(
+            [(x0, int(rng.integers(0, size // 4))), (x1, vanish_y - 5), (x1, size), (x0, size)]
+            if side == 0
+            else [(x0, vanish_y - 5), (x1, int(rng.integers(0, size // 4))), (x1, size), (x0, size)],
+            fill=_jitter(rng, (150, 145, 140), 30),
+        )
     road = _jitter(rng, (85, 85, 90), 15)
-    draw.polygon([(vanish_x - 3, vanish_y), (vanish_x + 3, vanish_y), (size + size // 3, size),
-                  (-size // 3, size)], fill=road)
+    draw.polygon(
+        [(vanish_x - 3, vanish_y), (vanish_x + 3, vanish_y), (size + size // 3, size), (-size // 3, size)], fill=road
+    )
     for i in range(6):
         t0, t1 = i / 6, (i + 0.5) / 6
-        y0, y1 = vanish_y + (size - vanish_y) * t0 ** 1.5, vanish_y + (size - vanish_y) * t1 ** 1.5
-        draw.line([(vanish_x, y0), (vanish_x, y1)], fill=_jitter(rng, (235, 230, 200), 15),
-                  width=max(1, int(1 + 3 * t1)))
+        y0, y1 = vanish_y + (size - vanish_y) * t0**1.5, vanish_y + (size - vanish_y) * t1**1.5
+        draw.line(
+            [(vanish_x, y0), (vanish_x, y1)], fill=_jitter(rng, (235, 230, 200), 15), width=max(1, int(1 + 3 * t1))
+        )
     return image
 
 
 DRAW: dict[str, Callable[[np.random.Generator, int], Image.Image]] = {
-    "buildings": buildings, "forest": forest, "glacier": glacier,
-    "mountain": mountain, "sea": sea, "street": street,
+    "buildings": buildings,
+    "forest": forest,
+    "glacier": glacier,
+    "mountain": mountain,
+    "sea": sea,
+    "street": street,
 }
 
 
@@ -162,8 +172,9 @@ def scene(label: str, rng: np.random.Generator, size: int = 150) -> Image.Image:
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
-def generate(out: str | Path, *, train_per_class: int, test_per_class: int, size: int = 150,
-             seed: int = 0) -> dict[str, int]:
+def generate(
+    out: str | Path, *, train_per_class: int, test_per_class: int, size: int = 150, seed: int = 0
+) -> dict[str, int]:
     """Write <out>/seg_train/seg_train/<class>/*.jpg and <out>/seg_test/seg_test/<class>/*.jpg
     (Kaggle's layout), deterministically for a seed; returns images written per split."""
     rng = np.random.default_rng(seed)
@@ -186,8 +197,13 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=150)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    written = generate(args.out, train_per_class=args.train_per_class, test_per_class=args.test_per_class,
-                       size=args.size, seed=args.seed)
+    written = generate(
+        args.out,
+        train_per_class=args.train_per_class,
+        test_per_class=args.test_per_class,
+        size=args.size,
+        seed=args.seed,
+    )
     print(f"wrote {written['train']} training and {written['test']} test images to {args.out}")
 
 

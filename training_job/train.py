@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -75,8 +76,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     option("weights-dir", default=env("SM_CHANNEL_WEIGHTS"), help="a channel holding *_notop.h5 files")
     option("model-dir", default=env("SM_MODEL_DIR", "model"))
     option("output-data-dir", default=env("SM_OUTPUT_DATA_DIR", "output"))
-    option("checkpoint-dir", type=_text, default=env("SM_CHECKPOINT_DIR", "/opt/ml/checkpoints"
-                                                     if Path("/opt/ml/checkpoints").is_dir() else ""))
+    option(
+        "checkpoint-dir",
+        type=_text,
+        default=env("SM_CHECKPOINT_DIR", "/opt/ml/checkpoints" if Path("/opt/ml/checkpoints").is_dir() else ""),
+    )
     option("hosts", type=json.loads, default=env("SM_HOSTS", '["localhost"]'))
     option("current-host", default=env("SM_CURRENT_HOST", "localhost"))
     args, unknown = parser.parse_known_args(argv)
@@ -106,8 +110,12 @@ class EpochLog(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = {k: float(v) for k, v in (logs or {}).items()}
-        values = {"train_loss": logs.get("loss"), "train_accuracy": logs.get("accuracy"),
-                  "val_loss": logs.get("val_loss"), "val_accuracy": logs.get("val_accuracy")}
+        values = {
+            "train_loss": logs.get("loss"),
+            "train_accuracy": logs.get("accuracy"),
+            "val_loss": logs.get("val_loss"),
+            "val_accuracy": logs.get("val_accuracy"),
+        }
         seconds = time.perf_counter() - self.started
         line = f"epoch={epoch + 1}; " + " ".join(f"{k}={v:.4f};" for k, v in values.items() if v is not None)
         print(f"{line} seconds={seconds:.1f};", flush=True)
@@ -124,10 +132,12 @@ class EpochLog(keras.callbacks.Callback):
 def distribution(hosts: list[str], current_host: str) -> tf.distribute.Strategy:
     """Several instances: MultiWorkerMirrored (TF_CONFIG from SM_HOSTS); several GPUs: Mirrored."""
     if len(hosts) > 1:
-        os.environ["TF_CONFIG"] = json.dumps({
-            "cluster": {"worker": [f"{host}:2222" for host in hosts]},
-            "task": {"type": "worker", "index": hosts.index(current_host)},
-        })
+        os.environ["TF_CONFIG"] = json.dumps(
+            {
+                "cluster": {"worker": [f"{host}:2222" for host in hosts]},
+                "task": {"type": "worker", "index": hosts.index(current_host)},
+            }
+        )
         return tf.distribute.MultiWorkerMirroredStrategy()
     if len(tf.config.list_physical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
@@ -152,9 +162,18 @@ def unfreeze_top(base: keras.Model, layers: int) -> int:
     return sum(layer.trainable for layer in base.layers)
 
 
-def fit_phase(model: keras.Model, phase: str, train_data: tf.data.Dataset, val_data: tf.data.Dataset, *,
-              first_epoch: int, epochs: int, checkpoint_dir: Path | None, epoch_log: EpochLog,
-              patience: int) -> int:
+def fit_phase(
+    model: keras.Model,
+    phase: str,
+    train_data: tf.data.Dataset,
+    val_data: tf.data.Dataset,
+    *,
+    first_epoch: int,
+    epochs: int,
+    checkpoint_dir: Path | None,
+    epoch_log: EpochLog,
+    patience: int,
+) -> int:
     """Train one phase, resuming it from its checkpoint; returns the epoch count reached.
 
     A finished phase leaves `<phase>.json` and its weights, so a restart skips it."""
@@ -164,15 +183,23 @@ def fit_phase(model: keras.Model, phase: str, train_data: tf.data.Dataset, val_d
         model.load_weights(checkpoint_dir / f"{phase}.weights.h5")
         print(f"resuming: phase {phase} already finished at epoch {reached}", flush=True)
         return reached
-    callbacks: list[keras.callbacks.Callback] = [
+    callbacks: list[keras.callbacks.Callback] = []
+    if checkpoint_dir:
+        # Keras restores the weights and epoch counter of a phase cut short (a reclaimed spot instance).
+        # First in the list: an epoch's line is printed once its checkpoint is on disk.
+        callbacks.append(keras.callbacks.BackupAndRestore(str(checkpoint_dir / phase), delete_checkpoint=False))
+    callbacks += [
         epoch_log,
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
     ]
-    if checkpoint_dir:
-        # Keras restores the weights and epoch counter of a phase cut short (a reclaimed spot instance).
-        callbacks.append(keras.callbacks.BackupAndRestore(str(checkpoint_dir / phase), delete_checkpoint=False))
-    history = model.fit(train_data, validation_data=val_data, initial_epoch=first_epoch,
-                        epochs=first_epoch + epochs, callbacks=callbacks, verbose=0)
+    history = model.fit(
+        train_data,
+        validation_data=val_data,
+        initial_epoch=first_epoch,
+        epochs=first_epoch + epochs,
+        callbacks=callbacks,
+        verbose=0,
+    )
     reached = history.epoch[-1] + 1 if history.epoch else first_epoch + epochs
     if done_file:
         model.save_weights(checkpoint_dir / f"{phase}.weights.h5")
@@ -197,51 +224,82 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         train_split, val_split = carve_validation(train_split, args.validation_split, args.seed)
     test_split = scan(args.test, classes) if args.test else val_split
     skipped = len(train_split.skipped) + len(val_split.skipped) + (len(test_split.skipped) if args.test else 0)
-    print(f"classes={len(classes)} {classes}; train={len(train_split)} validation={len(val_split)} "
-          f"test={len(test_split)}{'' if args.test else ' (the validation split)'}; skipped_files={skipped};",
-          flush=True)
+    print(
+        f"classes={len(classes)} {classes}; train={len(train_split)} validation={len(val_split)} "
+        f"test={len(test_split)}{'' if args.test else ' (the validation split)'}; skipped_files={skipped};",
+        flush=True,
+    )
     print(f"train images per class: {class_counts(train_split, classes)}", flush=True)
 
     batch = args.batch_size * strategy.num_replicas_in_sync
-    cache_dir = str(Path(args.checkpoint_dir or "/tmp") / "cache")
-    train_data = pipeline(train_split, image_size=args.image_size, batch_size=batch, training=True,
-                          seed=args.seed, cache_dir=cache_dir)
-    val_data = pipeline(val_split, image_size=args.image_size, batch_size=batch, training=False, seed=args.seed,
-                        cache_dir=cache_dir)
+    cache_dir = str(Path(args.checkpoint_dir or tempfile.gettempdir()) / "cache")
+    train_data = pipeline(
+        train_split, image_size=args.image_size, batch_size=batch, training=True, seed=args.seed, cache_dir=cache_dir
+    )
+    val_data = pipeline(
+        val_split, image_size=args.image_size, batch_size=batch, training=False, seed=args.seed, cache_dir=cache_dir
+    )
 
     weights = resolve_weights(args.architecture, args.weights, args.weights_dir)
-    model_options = dict(image_size=args.image_size, dropout=args.dropout, l2=args.l2, augment=args.augment,
-                         seed=args.seed)
+    model_options = dict(
+        image_size=args.image_size, dropout=args.dropout, l2=args.l2, augment=args.augment, seed=args.seed
+    )
     with strategy.scope():
         built = build_model(args.architecture, len(classes), weights=weights, **model_options)
         model, base = built.model, built.base
         if base is not None:
             base.trainable = False
-        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.compile(
+            optimizer=keras.optimizers.Adam(args.learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-    print(f"architecture={args.architecture}; parameters={model.count_params()}; "
-          f"base_parameters={base.count_params() if base else 0}; trainable={trainable}; "
-          f"mixed_precision={mixed}; xla={args.xla}; replicas={strategy.num_replicas_in_sync};", flush=True)
+    print(
+        f"architecture={args.architecture}; parameters={model.count_params()}; "
+        f"base_parameters={base.count_params() if base else 0}; trainable={trainable}; "
+        f"mixed_precision={mixed}; xla={args.xla}; replicas={strategy.num_replicas_in_sync};",
+        flush=True,
+    )
 
     checkpoint_dir = Path(args.checkpoint_dir) if args.checkpoint_dir else None
     if checkpoint_dir:
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
     epoch_log = EpochLog(checkpoint_dir / "history.json" if checkpoint_dir else None)
     started = time.perf_counter()
-    reached = fit_phase(model, "head", train_data, val_data, first_epoch=0, epochs=args.epochs,
-                        checkpoint_dir=checkpoint_dir, epoch_log=epoch_log, patience=args.early_stopping_patience)
+    reached = fit_phase(
+        model,
+        "head",
+        train_data,
+        val_data,
+        first_epoch=0,
+        epochs=args.epochs,
+        checkpoint_dir=checkpoint_dir,
+        epoch_log=epoch_log,
+        patience=args.early_stopping_patience,
+    )
     fine_tune_from = None
     if base is not None and args.fine_tune_layers > 0 and args.fine_tune_epochs > 0:
         fine_tune_from = reached
         with strategy.scope():
             unfrozen = unfreeze_top(base, args.fine_tune_layers)
-            model.compile(optimizer=keras.optimizers.Adam(args.fine_tune_learning_rate or args.learning_rate / 10),
-                          loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            model.compile(
+                optimizer=keras.optimizers.Adam(args.fine_tune_learning_rate or args.learning_rate / 10),
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+            )
         print(f"fine-tuning the top {unfrozen} layers of {base.name} from epoch {reached + 1}", flush=True)
-        reached = fit_phase(model, "fine_tune", train_data, val_data, first_epoch=reached,
-                            epochs=args.fine_tune_epochs, checkpoint_dir=checkpoint_dir, epoch_log=epoch_log,
-                            patience=args.early_stopping_patience)
+        reached = fit_phase(
+            model,
+            "fine_tune",
+            train_data,
+            val_data,
+            first_epoch=reached,
+            epochs=args.fine_tune_epochs,
+            checkpoint_dir=checkpoint_dir,
+            epoch_log=epoch_log,
+            patience=args.early_stopping_patience,
+        )
     seconds = time.perf_counter() - started
 
     test_data = pipeline(test_split, image_size=args.image_size, batch_size=batch, training=False, seed=args.seed)
@@ -249,14 +307,23 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     predicted = np.argmax(model.predict(test_data, verbose=0), axis=-1)
     metrics = report.classification_metrics(np.array(test_split.labels), predicted, classes)
     metrics.update(
-        loss=round(float(test_loss), 4), architecture=args.architecture, epochs=reached,
-        fine_tune_from_epoch=fine_tune_from, training_seconds=round(seconds, 1), parameters=model.count_params(),
-        skipped_files=skipped, evaluated_on="test" if args.test else "validation",
-        hyperparameters={k: v for k, v in vars(args).items()
-                         if k not in ("train", "validation", "test", "hosts", "current_host")},
+        loss=round(float(test_loss), 4),
+        architecture=args.architecture,
+        epochs=reached,
+        fine_tune_from_epoch=fine_tune_from,
+        training_seconds=round(seconds, 1),
+        parameters=model.count_params(),
+        skipped_files=skipped,
+        evaluated_on="test" if args.test else "validation",
+        hyperparameters={
+            k: v for k, v in vars(args).items() if k not in ("train", "validation", "test", "hosts", "current_host")
+        },
     )
-    print(f"test_loss={metrics['loss']:.4f}; test_accuracy={metrics['accuracy']:.4f}; "
-          f"test_macro_f1={metrics['macro_f1']:.4f};", flush=True)
+    print(
+        f"test_loss={metrics['loss']:.4f}; test_accuracy={metrics['accuracy']:.4f}; "
+        f"test_macro_f1={metrics['macro_f1']:.4f};",
+        flush=True,
+    )
 
     if chief:
         # Served on CPUs: export a float32 twin of the model (same layers, same weights).
