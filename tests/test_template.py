@@ -68,3 +68,11 @@ def test_every_event_in_events_is_used_by_a_test() -> None:
     tests += (Path(__file__).parent / "support.py").read_text()
     unused = [p.stem for p in EVENTS.glob("*.json") if f'"{p.stem}"' not in tests]
     assert unused == []
+
+
+def test_training_and_serving_images_run_the_tensorflow_we_develop_against() -> None:
+    import tensorflow as tf
+
+    minor = ".".join(tf.__version__.split(".")[:2])
+    images = [uri for region in TEMPLATE["Mappings"]["TensorFlowImages"].values() for uri in region.values()]
+    assert images and all(f":{minor}-" in uri for uri in images)
