@@ -164,6 +164,16 @@ def placeholder_names(
         elif spec["Type"] == "AWS::IAM::Role":
             refs[logical] = name
             attributes[(logical, "Arn")] = f"arn:aws:iam::{account}:role/{name}"
+        elif spec["Type"] == "AWS::Serverless::Function":
+            refs[logical] = name
+            attributes[(logical, "Arn")] = f"arn:aws:lambda:{region}:{account}:function:{name}"
+        elif spec["Type"] == "AWS::Serverless::LayerVersion":
+            refs[logical] = f"arn:aws:lambda:{region}:{account}:layer:{name}:1"
         else:
             refs[logical] = name
+    # Buckets named in the template (with Sub over parameters) keep that name.
+    resolver = Resolver(template, region=region, account=account, stack_name=stack, refs=refs, attributes=attributes)
+    for logical, spec in resources(template, "AWS::S3::Bucket").items():
+        if "BucketName" in spec.get("Properties", {}):
+            refs[logical] = resolver.resolve(spec["Properties"]["BucketName"])
     return refs, attributes

@@ -1,0 +1,1 @@
+"""Local mode: the whole stack on one machine, with no AWS account and no Docker."""

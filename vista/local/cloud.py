@@ -1,0 +1,597 @@
+"""The local cloud: moto server, the local SageMaker, the stack's resources provisioned from
+template.yaml, and a dispatcher that delivers events to the same handler functions Lambda runs.
+
+Everything binds 127.0.0.1 on ports the OS picks. Which handler gets which event, and every
+bucket, queue, table and route, comes from the template: there is no second list.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import logging
+import os
+import re
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+from vista import template as cfn
+from vista.local.sagemaker import LocalSageMaker
+
+log = logging.getLogger("vista.local")
+ROOT = Path(__file__).resolve().parents[2]
+REGION, ACCOUNT, STACK = "us-east-1", "123456789012", "vista"
+STATE_FILE = ROOT / ".vista" / "local.json"
+# Where the handlers' own retries go (Lambda's async invocation retries twice, then the destination).
+ASYNC_ATTEMPTS = 3
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    memory_limit_in_mb: int
+    timeout_s: int
+    aws_request_id: str
+    invoked_function_arn: str
+    log_group_name: str
+    log_stream_name: str
+    started: float
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.started + self.timeout_s - time.monotonic()) * 1000))
+
+
+@dataclass
+class Function:
+    """One AWS::Serverless::Function: its handler, resolved against Globals."""
+
+    name: str
+    handler: str
+    timeout: int
+    memory: int
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        module, attribute = self.handler.rsplit(".", 1)
+        handler = getattr(import_module(module), attribute)
+        context = LambdaContext(
+            function_name=f"{STACK}-{self.name}",
+            memory_limit_in_mb=self.memory,
+            timeout_s=self.timeout,
+            aws_request_id=str(uuid.uuid4()),
+            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-{self.name}",
+            log_group_name=f"/aws/lambda/{STACK}-{self.name}",
+            log_stream_name="local",
+            started=time.monotonic(),
+        )
+        return handler(event, context)
+
+
+@dataclass
+class Source:
+    """Messages waiting for a function: an SQS event source, or a queue standing in for an
+    S3 notification or an EventBridge rule (the event is the message body)."""
+
+    function: Function
+    queue_url: str
+    queue_arn: str
+    kind: str  # "sqs" | "event"
+    batch_size: int = 1
+    concurrency: int = 1
+
+
+class LocalCloud:
+    def __init__(self, workdir: Path, *, verbose: bool = False) -> None:
+        self.workdir = workdir
+        self.verbose = verbose
+        self.template = cfn.load()
+        self.sources: list[Source] = []
+        self.routes: list[tuple[str, re.Pattern[str], str, Function]] = []
+        self.functions: dict[str, Function] = {}
+        self.outputs: dict[str, str] = {}
+        self.urls: dict[str, str] = {}
+        self._moto: Any = None
+        self._sagemaker: LocalSageMaker | None = None
+        self._api: Any = None
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # ------------------------------------------------------------------ start / stop
+    def start(self) -> dict[str, str]:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._moto = ThreadedMotoServer("127.0.0.1", 0, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.urls["aws"] = f"http://{host}:{port}"
+        os.environ.update(
+            AWS_ACCESS_KEY_ID="local",
+            AWS_SECRET_ACCESS_KEY="local",
+            AWS_DEFAULT_REGION=REGION,  # noqa: S106
+            AWS_REGION=REGION,
+            AWS_ENDPOINT_URL=self.urls["aws"],
+        )
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        os.environ.pop("AWS_PROFILE", None)
+        import boto3
+
+        self.s3, self.sqs, self.events = boto3.client("s3"), boto3.client("sqs"), boto3.client("events")
+        self._sagemaker = LocalSageMaker(
+            self.workdir / "sagemaker", region=REGION, account=ACCOUNT, s3=self.s3, events=self.events
+        )
+        self.urls["sagemaker"] = self._sagemaker.start()
+        os.environ.update(
+            AWS_ENDPOINT_URL_SAGEMAKER=self.urls["sagemaker"], AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=self.urls["sagemaker"]
+        )
+        self.provision()
+        self._start_dispatcher()
+        self.urls["api"] = self._start_api()
+        self.outputs["ApiUrl"] = self.urls["api"]
+        STATE_FILE.parent.mkdir(exist_ok=True)
+        STATE_FILE.write_text(
+            json.dumps({"pid": os.getpid(), "urls": self.urls, "outputs": self.outputs, "region": REGION}, indent=2)
+        )
+        return self.urls
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        if self._sagemaker:
+            self._sagemaker.stop()
+        if self._api:
+            self._api.shutdown()
+        if self._moto:
+            self._moto.stop()
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            if json.loads(STATE_FILE.read_text()).get("pid") == os.getpid():
+                STATE_FILE.unlink()
+
+    def __enter__(self) -> LocalCloud:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ resources
+    def provision(self) -> None:
+        """Create what the template declares, in moto, with the names a deploy would give."""
+        import boto3
+
+        template = self.template
+        refs, attributes = cfn.placeholder_names(template, stack=STACK, region=REGION, account=ACCOUNT)
+        code = cfn.resources(template, "Custom::TrainingCode")
+        resolver = cfn.Resolver(
+            template, region=REGION, account=ACCOUNT, stack_name=STACK, refs=refs, attributes=attributes
+        )
+        for logical, spec in code.items():
+            props = resolver.resolve(spec["Properties"])
+            attributes[(logical, "Uri")] = f"s3://{props['Bucket']}/{props['Key']}"
+        resources = template["Resources"]
+        handled = {
+            "AWS::S3::Bucket",
+            "AWS::S3::BucketPolicy",
+            "AWS::SQS::Queue",
+            "AWS::SQS::QueuePolicy",
+            "AWS::DynamoDB::Table",
+            "AWS::IAM::Role",
+            "AWS::Serverless::Function",
+            "AWS::Serverless::LayerVersion",
+            "AWS::Serverless::Api",
+            "AWS::Logs::LogGroup",
+            "Custom::TrainingCode",
+        }
+        unknown = sorted({spec["Type"] for spec in resources.values()} - handled)
+        if unknown:
+            raise cfn.UnsupportedTemplate(f"local mode cannot provision {unknown}")
+
+        iam = boto3.client("iam")
+        for logical, spec in cfn.resources(template, "AWS::IAM::Role").items():
+            props = resolver.resolve(spec["Properties"])
+            iam.create_role(
+                RoleName=refs[logical], AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"])
+            )
+
+        queues = cfn.resources(template, "AWS::SQS::Queue")
+        for logical in sorted(queues, key=lambda q: "RedrivePolicy" in queues[q].get("Properties", {})):
+            props = resolver.resolve(queues[logical].get("Properties", {}))
+            self.sqs.create_queue(
+                QueueName=attributes[(logical, "QueueName")],
+                Attributes={
+                    k: json.dumps(v) if isinstance(v, dict) else str(v).lower() if isinstance(v, bool) else str(v)
+                    for k, v in props.items()
+                },
+            )
+        for spec in cfn.resources(template, "AWS::SQS::QueuePolicy").values():
+            props = resolver.resolve(spec["Properties"])
+            for url in props["Queues"]:
+                self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
+
+        dynamodb = boto3.client("dynamodb")
+        for logical, spec in cfn.resources(template, "AWS::DynamoDB::Table").items():
+            props = resolver.resolve(spec["Properties"])
+            table = {
+                k: props[k]
+                for k in ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes")
+                if k in props
+            }
+            if "SSESpecification" in props:  # CloudFormation's SSEEnabled is the API's Enabled
+                table["SSESpecification"] = {"Enabled": props["SSESpecification"]["SSEEnabled"]}
+            dynamodb.create_table(TableName=refs[logical], **table)
+            if "TimeToLiveSpecification" in props:
+                dynamodb.update_time_to_live(
+                    TableName=refs[logical], TimeToLiveSpecification=props["TimeToLiveSpecification"]
+                )
+            if props.get("PointInTimeRecoverySpecification"):
+                dynamodb.update_continuous_backups(
+                    TableName=refs[logical],
+                    PointInTimeRecoverySpecification={
+                        "PointInTimeRecoveryEnabled": props["PointInTimeRecoverySpecification"][
+                            "PointInTimeRecoveryEnabled"
+                        ]
+                    },
+                )
+
+        notifications: dict[str, list[dict[str, Any]]] = {}
+        for logical, spec in cfn.resources(template, "AWS::S3::Bucket").items():
+            props = resolver.resolve(spec["Properties"])
+            bucket = refs[logical]
+            self.s3.create_bucket(Bucket=bucket)
+            for key, call, argument in (
+                ("VersioningConfiguration", self.s3.put_bucket_versioning, "VersioningConfiguration"),
+                ("BucketEncryption", self.s3.put_bucket_encryption, "ServerSideEncryptionConfiguration"),
+                ("PublicAccessBlockConfiguration", self.s3.put_public_access_block, "PublicAccessBlockConfiguration"),
+            ):
+                if key in props:
+                    value = props[key]
+                    if key == "BucketEncryption":  # CloudFormation's names differ from the API's here
+                        value = {
+                            "Rules": [
+                                {"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]}
+                                for r in value["ServerSideEncryptionConfiguration"]
+                            ]
+                        }
+                    call(Bucket=bucket, **{argument: value})
+            notifications[bucket] = [
+                {
+                    "QueueArn": q["Queue"],
+                    "Events": [q["Event"]],
+                    **({"Filter": _filter(q["Filter"])} if "Filter" in q else {}),
+                }
+                for q in props.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
+            ]
+        for spec in cfn.resources(template, "AWS::S3::BucketPolicy").values():
+            props = resolver.resolve(spec["Properties"])
+            # moto enforces bucket policies but not their conditions: an SSL-only Deny would
+            # refuse every local request, so statements conditioned on transport stay out.
+            statements = [
+                s
+                for s in props["PolicyDocument"]["Statement"]
+                if "aws:SecureTransport" not in json.dumps(s.get("Condition", {}))
+            ]
+            if statements:
+                self.s3.put_bucket_policy(
+                    Bucket=props["Bucket"], Policy=json.dumps({**props["PolicyDocument"], "Statement": statements})
+                )
+
+        self._wire_functions(resolver, refs, attributes, notifications)
+        for bucket, configurations in notifications.items():
+            if configurations:
+                self.s3.put_bucket_notification_configuration(
+                    Bucket=bucket, NotificationConfiguration={"QueueConfigurations": configurations}
+                )
+        self._publish_training_code(code, resolver)
+        self.outputs.update(
+            {
+                name: str(resolver.resolve(output["Value"]))
+                for name, output in template.get("Outputs", {}).items()
+                if name != "ApiUrl"
+            }
+        )
+
+    def _wire_functions(
+        self,
+        resolver: cfn.Resolver,
+        refs: dict[str, str],
+        attributes: dict[tuple[str, str], str],
+        notifications: dict[str, list],
+    ) -> None:
+        template = self.template
+        globals_ = template.get("Globals", {}).get("Function", {})
+        environments = set()
+        for logical, spec in cfn.resources(template, "AWS::Serverless::Function").items():
+            props = spec["Properties"]
+            function = Function(
+                logical,
+                props["Handler"],
+                int(props.get("Timeout", globals_.get("Timeout", 3))),
+                int(props.get("MemorySize", globals_.get("MemorySize", 128))),
+            )
+            self.functions[logical] = function
+            environments.add(json.dumps(cfn.function_environment(template, resolver, logical), sort_keys=True))
+            for event_name, event in props.get("Events", {}).items():
+                kind, event_props = event["Type"], resolver.resolve(event.get("Properties", {}))
+                if kind == "SQS":
+                    arn = event_props["Queue"]
+                    url = self.sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[1])["QueueUrl"]
+                    self.sources.append(
+                        Source(
+                            function,
+                            url,
+                            arn,
+                            "sqs",
+                            int(event_props.get("BatchSize", 10)),
+                            int(event_props.get("ScalingConfig", {}).get("MaximumConcurrency", 2)),
+                        )
+                    )
+                elif kind in ("S3", "EventBridgeRule"):
+                    url, arn = self._dispatch_queue(f"{STACK}-{logical}-{event_name}")
+                    self.sources.append(Source(function, url, arn, "event"))
+                    if kind == "S3":
+                        bucket = event_props["Bucket"]
+                        events = event_props["Events"]
+                        notifications.setdefault(bucket, []).append(
+                            {
+                                "QueueArn": arn,
+                                "Events": events if isinstance(events, list) else [events],
+                                **({"Filter": _filter(event_props["Filter"])} if "Filter" in event_props else {}),
+                            }
+                        )
+                    else:
+                        rule = f"{STACK}-{logical}-{event_name}"
+                        self.events.put_rule(Name=rule, EventPattern=json.dumps(event_props["Pattern"]))
+                        self.events.put_targets(Rule=rule, Targets=[{"Id": "dispatch", "Arn": arn}])
+                elif kind == "Api":
+                    pattern = re.compile(
+                        "^" + re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(event_props["Path"])) + "$"
+                    )
+                    self.routes.append((event_props["Method"].upper(), pattern, event_props["Path"], function))
+                else:
+                    raise cfn.UnsupportedTemplate(f"local mode cannot deliver {kind} events ({logical}.{event_name})")
+        if len(environments) != 1:
+            raise cfn.UnsupportedTemplate(
+                "local mode runs every function in one process: their environments "
+                "must be the same (put variables in Globals)"
+            )
+        os.environ.update(json.loads(environments.pop()))
+        os.environ.update(
+            POWERTOOLS_TRACE_DISABLED="true",
+            POWERTOOLS_METRICS_DISABLED="true",
+            POWERTOOLS_LOG_LEVEL="INFO" if self.verbose else "WARNING",
+        )
+        from vista_app import aws, config
+
+        aws.client.cache_clear()
+        aws.table.cache_clear()
+        config.settings.cache_clear()
+
+    def _dispatch_queue(self, name: str) -> tuple[str, str]:
+        url = self.sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "10"})["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return url, arn
+
+    def _publish_training_code(self, resources: dict[str, Any], resolver: cfn.Resolver) -> None:
+        """What `sam build` + the TrainingCode custom resource do: the same Makefile target packs
+        training_job/, and the archive goes to the bucket and key the resource names."""
+        with tempfile.TemporaryDirectory() as artifacts:
+            subprocess.run(
+                [
+                    "make",
+                    "-s",
+                    "-C",
+                    str(ROOT / "training_job"),
+                    "build-TrainingCodeLayer",  # noqa: S607
+                    f"ARTIFACTS_DIR={artifacts}",
+                ],
+                check=True,
+            )
+            for spec in resources.values():
+                props = resolver.resolve(spec["Properties"])
+                self.s3.upload_file(str(Path(artifacts) / "sourcedir.tar.gz"), props["Bucket"], props["Key"])
+
+    # ------------------------------------------------------------------ dispatcher
+    def _start_dispatcher(self) -> None:
+        for source in self.sources:
+            thread = threading.Thread(
+                target=self._poll, args=(source,), daemon=True, name=f"dispatch-{source.function.name}"
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def _poll(self, source: Source) -> None:
+        pool = ThreadPoolExecutor(source.concurrency, thread_name_prefix=source.function.name)
+        in_flight: set[Future] = set()
+        while not self._stop.is_set():
+            in_flight = {f for f in in_flight if not f.done()}
+            if len(in_flight) >= source.concurrency:
+                time.sleep(0.05)
+                continue
+            try:
+                messages = self.sqs.receive_message(
+                    QueueUrl=source.queue_url,
+                    MaxNumberOfMessages=source.batch_size,
+                    AttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                ).get("Messages", [])
+            except Exception:  # the server is going away at shutdown
+                if self._stop.is_set():
+                    break
+                raise
+            if not messages:
+                time.sleep(0.2)
+                continue
+            deliver = self._deliver_batch if source.kind == "sqs" else self._deliver_event
+            in_flight.add(pool.submit(deliver, source, messages))
+        pool.shutdown(wait=True, cancel_futures=True)
+
+    def _deliver_batch(self, source: Source, messages: list[dict[str, Any]]) -> None:
+        """An SQS event source: the batch as Lambda sends it, partial failures left on the queue."""
+        event = {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": m.get("MessageAttributes", {}),
+                    "md5OfBody": m["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": source.queue_arn,
+                    "awsRegion": REGION,
+                }
+                for m in messages
+            ]
+        }
+        try:
+            result = source.function.invoke(event) or {}
+            failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+        except Exception:
+            log.exception("%s failed on a batch of %d", source.function.name, len(messages))
+            failed = {m["MessageId"] for m in messages}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for chunk in range(0, len(done), 10):
+            self.sqs.delete_message_batch(
+                QueueUrl=source.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[chunk : chunk + 10])
+                ],
+            )
+
+    def _deliver_event(self, source: Source, messages: list[dict[str, Any]]) -> None:
+        """An asynchronous invocation (S3 notification, EventBridge rule): retried, then dropped
+        into the function's on-failure destination, as Lambda does."""
+        for message in messages:
+            event = json.loads(message["Body"])
+            if event.get("Event") == "s3:TestEvent":
+                self.sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                continue
+            try:
+                source.function.invoke(event)
+            except Exception:
+                attempts = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+                log.exception("%s failed (attempt %d of %d)", source.function.name, attempts, ASYNC_ATTEMPTS)
+                if attempts < ASYNC_ATTEMPTS:
+                    continue
+                self._on_failure(source, event)
+            self.sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _on_failure(self, source: Source, event: dict[str, Any]) -> None:
+        spec = self.template["Resources"][source.function.name]["Properties"]
+        destination = spec.get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure", {})
+        target = destination.get("Destination", {}).get("Fn::GetAtt", [None])[0]
+        if target:
+            url = self.sqs.get_queue_url(QueueName=f"{STACK}-{target}")["QueueUrl"]
+            self.sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"requestPayload": event}))
+
+    # ------------------------------------------------------------------ API Gateway
+    def _start_api(self) -> str:
+        from werkzeug.serving import make_server
+
+        api = self.template["Resources"]["Api"]["Properties"]
+        binary = {t.replace("~1", "/") for t in api.get("BinaryMediaTypes", [])}
+        iam_auth = api.get("Auth", {}).get("DefaultAuthorizer") == "AWS_IAM"
+        self._api = make_server("127.0.0.1", 0, _ApiGateway(self.routes, binary, iam_auth), threaded=True)
+        thread = threading.Thread(target=self._api.serve_forever, daemon=True, name="api")
+        thread.start()
+        return f"http://127.0.0.1:{self._api.server_port}/{api.get('StageName', 'v1')}"
+
+    @property
+    def sagemaker(self) -> LocalSageMaker:
+        assert self._sagemaker is not None
+        return self._sagemaker
+
+
+def _filter(spec: dict[str, Any]) -> dict[str, Any]:
+    return {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in spec["S3Key"]["Rules"]]}}
+
+
+class _ApiGateway:
+    """HTTP requests → API Gateway REST proxy events → the api function → HTTP responses."""
+
+    def __init__(
+        self, routes: list[tuple[str, re.Pattern[str], str, Function]], binary: set[str], iam_auth: bool
+    ) -> None:
+        self.routes, self.binary, self.iam_auth = routes, binary, iam_auth
+
+    def __call__(self, environ: dict, start_response: Callable) -> Any:
+        from werkzeug.wrappers import Request, Response
+
+        request = Request(environ)
+        stage, _, path = request.path.lstrip("/").partition("/")
+        path = "/" + path
+        match = next(
+            (
+                (method, pattern.match(path), resource, function)
+                for method, pattern, resource, function in self.routes
+                if method == request.method and pattern.match(path)
+            ),
+            None,
+        )
+        authorization = request.headers.get("Authorization", "")
+        if match is None or (self.iam_auth and not authorization.startswith("AWS4-HMAC-SHA256")):
+            # What API Gateway answers for an unknown route, or an unsigned call to an IAM one.
+            response = Response(
+                json.dumps({"message": "Missing Authentication Token"}), 403, content_type="application/json"
+            )
+            return response(environ, start_response)
+        method, found, resource, function = match
+        body = request.get_data()
+        content_type = (request.content_type or "").split(";")[0].strip()
+        is_binary = content_type in self.binary
+        headers = dict(request.headers.items())
+        query = request.args.to_dict() or None
+        event = {
+            "resource": resource,
+            "path": path,
+            "httpMethod": method,
+            "headers": headers,
+            "multiValueHeaders": {k: request.headers.getlist(k) for k in headers},
+            "queryStringParameters": query,
+            "multiValueQueryStringParameters": {k: request.args.getlist(k) for k in request.args} or None,
+            "pathParameters": found.groupdict() or None,
+            "stageVariables": None,
+            "requestContext": {
+                "resourcePath": resource,
+                "httpMethod": method,
+                "path": f"/{stage}{path}",
+                "stage": stage,
+                "accountId": ACCOUNT,
+                "requestId": str(uuid.uuid4()),
+                "protocol": "HTTP/1.1",
+                "requestTimeEpoch": int(time.time() * 1000),
+                "apiId": "local",
+                "identity": {
+                    "sourceIp": request.remote_addr,
+                    "userAgent": request.user_agent.string,
+                    "accessKey": "local",
+                    "userArn": f"arn:aws:iam::{ACCOUNT}:user/local",
+                    "caller": "local",
+                    "accountId": ACCOUNT,
+                },
+            },
+            "body": (base64.b64encode(body).decode() if is_binary else body.decode("utf-8", "replace"))
+            if body
+            else None,
+            "isBase64Encoded": bool(body) and is_binary,
+        }
+        answer = function.invoke(event)
+        payload = answer.get("body") or ""
+        data = base64.b64decode(payload) if answer.get("isBase64Encoded") else payload.encode()
+        response = Response(
+            data,
+            answer.get("statusCode", 200),
+            headers={k: v for k, v in (answer.get("headers") or {}).items() if k.lower() != "content-length"},
+        )
+        return response(environ, start_response)

@@ -1,0 +1,763 @@
+"""A local SageMaker: the control-plane and runtime calls Vista's handlers make, for real.
+
+Training jobs run `train.py` from the job's `sagemaker_submit_directory` in a subprocess
+under the script-mode contract (channels downloaded from local S3, the three config files,
+SM_* variables, sorted `--name value` arguments, the real exit code), parse metrics with the
+job's own MetricDefinitions, upload model.tar.gz and output.tar.gz, and emit the EventBridge
+state-change events SageMaker emits. Tuning jobs run their trials one after another (random
+search over the ranges, whatever the strategy) and pick the best by the objective. Endpoints
+load model.tar.gz's SavedModel and answer TF Serving's REST predict format, refusing calls
+beyond the serverless MaxConcurrency with ThrottlingException, as SageMaker does.
+
+Errors have AWS's codes and messages (ValidationException "Could not find endpoint ...",
+ResourceInUse for a duplicate job name), so the handlers cannot tell the two apart.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+log = logging.getLogger("vista.local.sagemaker")
+NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+TUNING_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
+TRAINING_EVENT = "SageMaker Training Job State Change"
+TUNING_EVENT = "SageMaker HyperParameter Tuning Job State Change"
+
+
+class SageMakerError(Exception):
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    raise TypeError(type(value).__name__)
+
+
+def _event_default(value: Any) -> Any:
+    """EventBridge details carry times as epoch milliseconds."""
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    raise TypeError(type(value).__name__)
+
+
+def _decoded(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _s3_parts(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+@dataclass
+class TrainingJob:
+    request: dict[str, Any]
+    arn: str
+    status: str = "InProgress"
+    secondary: str = "Starting"
+    created: datetime = field(default_factory=now)
+    started: datetime | None = None
+    ended: datetime | None = None
+    failure: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    tuning_arn: str | None = None
+    process: subprocess.Popen | None = None
+
+    @property
+    def name(self) -> str:
+        return self.request["TrainingJobName"]
+
+    def describe(self) -> dict[str, Any]:
+        request = self.request
+        output = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+        described: dict[str, Any] = {
+            **{k: v for k, v in request.items() if k != "Tags"},
+            "TrainingJobArn": self.arn,
+            "TrainingJobStatus": self.status,
+            "SecondaryStatus": self.secondary,
+            "CreationTime": self.created,
+            "LastModifiedTime": self.ended or self.started or self.created,
+            "ModelArtifacts": {"S3ModelArtifacts": f"{output}/{self.name}/output/model.tar.gz"},
+            "FinalMetricDataList": [
+                {"MetricName": k, "Value": v, "Timestamp": self.ended or now()} for k, v in self.metrics.items()
+            ],
+            "EnableManagedSpotTraining": request.get("EnableManagedSpotTraining", False),
+        }
+        if self.started:
+            described["TrainingStartTime"] = self.started
+        if self.ended:
+            described["TrainingEndTime"] = self.ended
+            seconds = int((self.ended - (self.started or self.created)).total_seconds()) or 1
+            # One local "instance" is never reclaimed: billable time is the whole training time.
+            described.update(TrainingTimeInSeconds=seconds, BillableTimeInSeconds=seconds)
+        if self.failure:
+            described["FailureReason"] = self.failure
+        if self.tuning_arn:
+            described["TuningJobArn"] = self.tuning_arn
+        return described
+
+
+@dataclass
+class TuningJob:
+    request: dict[str, Any]
+    arn: str
+    status: str = "InProgress"
+    created: datetime = field(default_factory=now)
+    ended: datetime | None = None
+    failure: str | None = None
+    trials: list[str] = field(default_factory=list)
+    best: dict[str, Any] | None = None
+    counters: dict[str, int] = field(
+        default_factory=lambda: {
+            "Completed": 0,
+            "InProgress": 0,
+            "RetryableError": 0,
+            "NonRetryableError": 0,
+            "Stopped": 0,
+        }
+    )
+
+    def describe(self) -> dict[str, Any]:
+        described: dict[str, Any] = {
+            **{k: v for k, v in self.request.items() if k != "Tags"},
+            "HyperParameterTuningJobArn": self.arn,
+            "HyperParameterTuningJobStatus": self.status,
+            "CreationTime": self.created,
+            "LastModifiedTime": self.ended or self.created,
+            "TrainingJobStatusCounters": dict(self.counters),
+            "ObjectiveStatusCounters": {
+                "Succeeded": self.counters["Completed"],
+                "Pending": 0,
+                "Failed": self.counters["NonRetryableError"],
+            },
+        }
+        if self.ended:
+            described["HyperParameterTuningEndTime"] = self.ended
+        if self.best:
+            described["BestTrainingJob"] = self.best
+        if self.failure:
+            described["FailureReason"] = self.failure
+        return described
+
+
+@dataclass
+class Endpoint:
+    name: str
+    arn: str
+    config: str
+    status: str = "Creating"
+    created: datetime = field(default_factory=now)
+    failure: str | None = None
+    serving: Any = None  # the loaded SavedModel's serving_default
+    concurrency: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1))
+
+
+class LocalSageMaker:
+    def __init__(
+        self, workdir: Path, *, region: str, account: str, s3: Any, events: Any, python: str = sys.executable
+    ) -> None:
+        self.workdir, self.region, self.account = workdir, region, account
+        self.s3, self.events, self.python = s3, events, python
+        self.training: dict[str, TrainingJob] = {}
+        self.tuning: dict[str, TuningJob] = {}
+        self.models: dict[str, dict[str, Any]] = {}
+        self.configs: dict[str, dict[str, Any]] = {}
+        self.endpoints: dict[str, Endpoint] = {}
+        self.lock = threading.RLock()
+        self.stopping = threading.Event()
+        self._server: Any = None
+
+    # ------------------------------------------------------------------ plumbing
+    def arn(self, kind: str, name: str) -> str:
+        return f"arn:aws:sagemaker:{self.region}:{self.account}:{kind}/{name.lower()}"
+
+    def __call__(self, environ: dict, start_response: Callable) -> Any:
+        request = Request(environ)
+        try:
+            match = re.fullmatch(r"/endpoints/([^/]+)/invocations", request.path)
+            if match:
+                response = self.invoke_endpoint(match.group(1), request)
+            else:
+                operation = request.headers.get("X-Amz-Target", "").removeprefix("SageMaker.")
+                handler = getattr(self, "op_" + re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower(), None)
+                if handler is None:
+                    raise SageMakerError(
+                        "UnknownOperationException",
+                        f"{operation or 'this call'} is not implemented by the local SageMaker",
+                        400,
+                    )
+                body = json.dumps(handler(**json.loads(request.get_data() or b"{}")), default=_json_default)
+                response = Response(body, 200, content_type="application/x-amz-json-1.1")
+        except SageMakerError as error:
+            response = Response(
+                json.dumps({"__type": error.code, "message": error.message}),
+                error.status,
+                content_type="application/x-amz-json-1.1",
+                headers={"x-amzn-ErrorType": error.code},
+            )
+        return response(environ, start_response)
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._server = make_server(host, port, self, threaded=True)
+        threading.Thread(target=self._server.serve_forever, daemon=True, name="local-sagemaker").start()
+        return f"http://{host}:{self._server.server_port}"
+
+    def stop(self) -> None:
+        self.stopping.set()
+        with self.lock:
+            for job in self.training.values():
+                if job.process and job.process.poll() is None:
+                    job.process.kill()
+        if self._server:
+            self._server.shutdown()
+
+    def emit(self, detail_type: str, detail: dict[str, Any], resource: str) -> None:
+        self.events.put_events(
+            Entries=[
+                {
+                    "Source": "aws.sagemaker",
+                    "DetailType": detail_type,
+                    "Resources": [resource],
+                    "Detail": json.dumps(detail, default=_event_default),
+                }
+            ]
+        )
+
+    # ------------------------------------------------------------------ training jobs
+    def op_create_training_job(self, **request: Any) -> dict[str, Any]:
+        job = self._new_training_job(request)
+        self._emit_training(job)
+        threading.Thread(target=self._run_training, args=(job,), daemon=True, name=job.name).start()
+        return {"TrainingJobArn": job.arn}
+
+    def _new_training_job(self, request: dict[str, Any], tuning_arn: str | None = None) -> TrainingJob:
+        name = request["TrainingJobName"]
+        if not NAME.match(name):
+            raise SageMakerError(
+                "ValidationException",
+                f"1 validation error detected: Value '{name}' at "
+                "'trainingJobName' failed to satisfy constraint: Member must satisfy regular "
+                f"expression pattern: {NAME.pattern}",
+            )
+        with self.lock:
+            if name in self.training:
+                raise SageMakerError(
+                    "ResourceInUse",
+                    "Training job names must be unique within an AWS account "
+                    f"and region, and a training job with this name already exists "
+                    f"({self.arn('training-job', name)})",
+                )
+            job = TrainingJob(request, self.arn("training-job", name), tuning_arn=tuning_arn)
+            self.training[name] = job
+        return job
+
+    def op_describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:  # noqa: N803 (AWS's casing)
+        with self.lock:
+            job = self.training.get(TrainingJobName)
+            if job is None:
+                raise SageMakerError("ValidationException", "Requested resource not found.")
+            return job.describe()
+
+    def op_list_training_jobs(self, **_: Any) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "TrainingJobSummaries": [
+                    {
+                        "TrainingJobName": j.name,
+                        "TrainingJobArn": j.arn,
+                        "CreationTime": j.created,
+                        "TrainingJobStatus": j.status,
+                        **({"TrainingEndTime": j.ended} if j.ended else {}),
+                    }
+                    for j in sorted(self.training.values(), key=lambda j: j.created, reverse=True)
+                ]
+            }
+
+    def op_stop_training_job(self, TrainingJobName: str) -> dict[str, Any]:  # noqa: N803
+        job = self.training.get(TrainingJobName)
+        if job is None:
+            raise SageMakerError("ValidationException", "Requested resource not found.")
+        if job.process and job.process.poll() is None:
+            job.secondary = "Stopping"
+            job.process.terminate()
+        return {}
+
+    def _emit_training(self, job: TrainingJob) -> None:
+        self.emit(TRAINING_EVENT, job.describe(), job.arn)
+
+    def _run_training(self, job: TrainingJob) -> None:
+        try:
+            job.status, job.secondary = self._train(job)
+        except Exception as error:  # a broken job must end Failed, never hang InProgress
+            log.exception("training job %s failed", job.name)
+            job.status, job.secondary, job.failure = "Failed", "Failed", f"ClientError: {error}"
+        job.ended = now()
+        if job.status == "Failed" and not job.failure:
+            job.failure = "AlgorithmError: the training script failed"
+        self._emit_training(job)
+
+    def _train(self, job: TrainingJob) -> tuple[str, str]:
+        request = job.request
+        root = self.workdir / "training" / job.name
+        ml = root / "opt" / "ml"
+        shutil.rmtree(root, ignore_errors=True)
+        for folder in ("input/config", "model", "output/data", "code"):
+            (ml / folder).mkdir(parents=True, exist_ok=True)
+        job.started = now()
+        job.secondary = "Downloading"
+        self._emit_training(job)
+        channels = {}
+        for channel in request.get("InputDataConfig", []):
+            name = channel["ChannelName"]
+            uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
+            channels[name] = self._download_prefix(uri, ml / "input" / "data" / name)
+        hyperparameters = dict(request.get("HyperParameters", {}))
+        code = _decoded(hyperparameters.get("sagemaker_submit_directory", '""'))
+        program = _decoded(hyperparameters.get("sagemaker_program", '"train.py"'))
+        if not str(code).startswith("s3://"):
+            raise SageMakerError("ValidationException", "sagemaker_submit_directory must be an s3:// URI")
+        bucket, key = _s3_parts(code)
+        with tarfile.open(fileobj=io.BytesIO(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())) as tar:
+            tar.extractall(ml / "code", filter="data")
+        checkpoint = request.get("CheckpointConfig")
+        checkpoints = ml / "checkpoints"
+        if checkpoint:  # a restarted job finds what its last run left, as with spot training
+            self._download_prefix(checkpoint["S3Uri"], checkpoints)
+        (ml / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+        (ml / "input" / "config" / "inputdataconfig.json").write_text(
+            json.dumps(
+                {
+                    c["ChannelName"]: {
+                        "TrainingInputMode": "File",
+                        "S3DistributionType": "FullyReplicated",
+                        "RecordWrapperType": "None",
+                    }
+                    for c in request.get("InputDataConfig", [])
+                }
+            )
+        )
+        hosts = ["algo-1"]
+        (ml / "input" / "config" / "resourceconfig.json").write_text(
+            json.dumps({"current_host": hosts[0], "hosts": hosts, "network_interface_name": "eth0"})
+        )
+        arguments = []
+        for name in sorted(hyperparameters):
+            if name.startswith("sagemaker_"):
+                continue
+            value = _decoded(hyperparameters[name])
+            if checkpoint and value == checkpoint.get("LocalPath", "/opt/ml/checkpoints"):
+                value = str(checkpoints)
+            arguments += [f"--{name}", value if isinstance(value, str) else json.dumps(value)]
+        environment = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SM_"))},
+            "SM_MODEL_DIR": str(ml / "model"),
+            "SM_OUTPUT_DATA_DIR": str(ml / "output" / "data"),
+            "SM_OUTPUT_DIR": str(ml / "output"),
+            "SM_INPUT_DIR": str(ml / "input"),
+            "SM_INPUT_CONFIG_DIR": str(ml / "input" / "config"),
+            "SM_MODULE_DIR": code,
+            "SM_CHANNELS": json.dumps(sorted(channels)),
+            "SM_HOSTS": json.dumps(hosts),
+            "SM_CURRENT_HOST": hosts[0],
+            "SM_NUM_GPUS": "0",
+            "SM_NUM_CPUS": str(os.cpu_count() or 1),
+            "SM_HPS": json.dumps(
+                {k: _decoded(v) for k, v in hyperparameters.items() if not k.startswith("sagemaker_")}
+            ),
+            "SM_USER_ARGS": json.dumps(arguments),
+            "SM_CHECKPOINT_DIR": str(checkpoints) if checkpoint else "",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PYTHONUNBUFFERED": "1",
+            **{f"SM_CHANNEL_{name.upper()}": path for name, path in channels.items()},
+        }
+        definitions = [
+            (d["Name"], re.compile(d["Regex"])) for d in request["AlgorithmSpecification"].get("MetricDefinitions", [])
+        ]
+        job.secondary = "Training"
+        self._emit_training(job)
+        log_path = root / "training.log"
+        with open(log_path, "w") as log_file:
+            job.process = subprocess.Popen(  # noqa: S603 (our own python and the job's entry point)
+                [self.python, program, *arguments],
+                cwd=ml / "code",
+                env=environment,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            assert job.process.stdout is not None
+            for line in job.process.stdout:
+                log_file.write(line)
+                log_file.flush()
+                for name, pattern in definitions:
+                    match = pattern.search(line)
+                    if match:
+                        try:
+                            job.metrics[name] = float(match.group(1))
+                        except ValueError:
+                            continue
+            code_ = job.process.wait()
+        if checkpoint:
+            self._upload_prefix(checkpoints, checkpoint["S3Uri"])
+        if job.secondary == "Stopping":
+            return "Stopped", "Stopped"
+        if code_ != 0:
+            failure_file = ml / "output" / "failure"
+            tail = log_path.read_text().strip().splitlines()[-3:]
+            reason = failure_file.read_text().strip() if failure_file.exists() else " ".join(tail)
+            job.failure = f"AlgorithmError: {reason}"[:1024]
+            return "Failed", "Failed"
+        job.secondary = "Uploading"
+        output = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+        bucket, prefix = _s3_parts(f"{output}/{job.name}/output")
+        for archive, folder in (("model.tar.gz", ml / "model"), ("output.tar.gz", ml / "output" / "data")):
+            buffer = io.BytesIO()
+            with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+                for path in sorted(folder.iterdir()):
+                    tar.add(path, arcname=path.name)
+            self.s3.put_object(Bucket=bucket, Key=f"{prefix}/{archive}".lstrip("/"), Body=buffer.getvalue())
+        return "Completed", "Completed"
+
+    def _download_prefix(self, uri: str, target: Path) -> str:
+        bucket, prefix = _s3_parts(uri)
+        target.mkdir(parents=True, exist_ok=True)
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                relative = item["Key"][len(prefix) :].lstrip("/")
+                if not relative or relative.endswith("/"):
+                    continue
+                path = target / relative
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.s3.download_file(bucket, item["Key"], str(path))
+        return str(target)
+
+    def _upload_prefix(self, folder: Path, uri: str) -> None:
+        bucket, prefix = _s3_parts(uri)
+        for path in folder.rglob("*"):
+            if path.is_file():
+                self.s3.upload_file(str(path), bucket, f"{prefix.rstrip('/')}/{path.relative_to(folder)}")
+
+    # ------------------------------------------------------------------ tuning jobs
+    def op_create_hyper_parameter_tuning_job(self, **request: Any) -> dict[str, Any]:
+        name = request["HyperParameterTuningJobName"]
+        if not TUNING_NAME.match(name):
+            raise SageMakerError(
+                "ValidationException",
+                f"1 validation error detected: Value '{name}' at "
+                "'hyperParameterTuningJobName' failed to satisfy constraint: Member must have "
+                "length less than or equal to 32",
+            )
+        with self.lock:
+            if name in self.tuning:
+                raise SageMakerError("ResourceInUse", f"Hyperparameter tuning job with name {name} already exists")
+            job = TuningJob(request, self.arn("hyper-parameter-tuning-job", name))
+            self.tuning[name] = job
+        self.emit(TUNING_EVENT, job.describe(), job.arn)
+        threading.Thread(target=self._run_tuning, args=(job,), daemon=True, name=name).start()
+        return {"HyperParameterTuningJobArn": job.arn}
+
+    def op_describe_hyper_parameter_tuning_job(self, HyperParameterTuningJobName: str) -> dict[str, Any]:  # noqa: N803
+        with self.lock:
+            job = self.tuning.get(HyperParameterTuningJobName)
+            if job is None:
+                raise SageMakerError(
+                    "ResourceNotFound",
+                    f"Amazon SageMaker can't find a tuning job with name {HyperParameterTuningJobName}",
+                )
+            return job.describe()
+
+    def _run_tuning(self, tuning: TuningJob) -> None:
+        config = tuning.request["HyperParameterTuningJobConfig"]
+        definition = tuning.request["TrainingJobDefinition"]
+        objective = config["HyperParameterTuningJobObjective"]
+        limits = config["ResourceLimits"]
+        rng = random.Random(tuning.request["HyperParameterTuningJobName"])
+        name = tuning.request["HyperParameterTuningJobName"]
+        for index in range(1, limits["MaxNumberOfTrainingJobs"] + 1):
+            if self.stopping.is_set():
+                break
+            tuned = _sample(config.get("ParameterRanges", {}), rng)
+            trial_name = f"{name}-{index:03d}-{rng.getrandbits(32):08x}"
+            request = {k: v for k, v in definition.items() if k not in ("StaticHyperParameters", "DefinitionName")}
+            request.update(
+                TrainingJobName=trial_name, HyperParameters={**definition.get("StaticHyperParameters", {}), **tuned}
+            )
+            if "CheckpointConfig" in request:
+                request["CheckpointConfig"] = {
+                    **request["CheckpointConfig"],
+                    "S3Uri": request["CheckpointConfig"]["S3Uri"].rstrip("/") + f"/{trial_name}/",
+                }
+            trial = self._new_training_job(request, tuning_arn=tuning.arn)
+            tuning.trials.append(trial_name)
+            tuning.counters["InProgress"] += 1
+            self._emit_training(trial)
+            self._run_training(trial)
+            tuning.counters["InProgress"] -= 1
+            value = trial.metrics.get(objective["MetricName"])
+            if trial.status == "Completed" and value is not None:
+                tuning.counters["Completed"] += 1
+                better = tuning.best is None or (
+                    value > tuning.best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+                    if objective["Type"] == "Maximize"
+                    else value < tuning.best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+                )
+                if better:
+                    tuning.best = {
+                        "TrainingJobName": trial_name,
+                        "TrainingJobArn": trial.arn,
+                        "CreationTime": trial.created,
+                        "TrainingStartTime": trial.started,
+                        "TrainingEndTime": trial.ended,
+                        "TrainingJobStatus": "Completed",
+                        "TunedHyperParameters": tuned,
+                        "ObjectiveStatus": "Succeeded",
+                        "FinalHyperParameterTuningJobObjectiveMetric": {
+                            "Type": objective["Type"],
+                            "MetricName": objective["MetricName"],
+                            "Value": value,
+                        },
+                    }
+            else:
+                tuning.counters["NonRetryableError"] += 1
+        tuning.ended = now()
+        if tuning.best is None:
+            tuning.status, tuning.failure = "Failed", "No training job succeeded: see the trials' failure reasons"
+        else:
+            tuning.status = "Completed"
+        self.emit(TUNING_EVENT, tuning.describe(), tuning.arn)
+
+    # ------------------------------------------------------------------ models and endpoints
+    def op_create_model(self, **request: Any) -> dict[str, Any]:
+        name = request["ModelName"]
+        with self.lock:
+            if name in self.models:
+                raise SageMakerError(
+                    "ValidationException", f'Cannot create already existing model "{self.arn("model", name)}".'
+                )
+            self.models[name] = {**request, "ModelArn": self.arn("model", name), "CreationTime": now()}
+        return {"ModelArn": self.arn("model", name)}
+
+    def op_describe_model(self, ModelName: str) -> dict[str, Any]:  # noqa: N803
+        model = self.models.get(ModelName)
+        if model is None:
+            raise SageMakerError("ValidationException", f'Could not find model "{self.arn("model", ModelName)}".')
+        return model
+
+    def op_create_endpoint_config(self, **request: Any) -> dict[str, Any]:
+        name = request["EndpointConfigName"]
+        with self.lock:
+            if name in self.configs:
+                raise SageMakerError(
+                    "ValidationException",
+                    f'Cannot create already existing endpoint configuration "{self.arn("endpoint-config", name)}".',
+                )
+            for variant in request["ProductionVariants"]:
+                if variant["ModelName"] not in self.models:
+                    raise SageMakerError(
+                        "ValidationException", f'Could not find model "{self.arn("model", variant["ModelName"])}".'
+                    )
+            self.configs[name] = {
+                **request,
+                "EndpointConfigArn": self.arn("endpoint-config", name),
+                "CreationTime": now(),
+            }
+        return {"EndpointConfigArn": self.arn("endpoint-config", name)}
+
+    def op_describe_endpoint_config(self, EndpointConfigName: str) -> dict[str, Any]:  # noqa: N803
+        config = self.configs.get(EndpointConfigName)
+        if config is None:
+            raise SageMakerError(
+                "ValidationException",
+                f'Could not find endpoint configuration "{self.arn("endpoint-config", EndpointConfigName)}".',
+            )
+        return config
+
+    def op_create_endpoint(self, EndpointName: str, EndpointConfigName: str, **_: Any) -> dict[str, Any]:  # noqa: N803
+        with self.lock:
+            if EndpointName in self.endpoints:
+                raise SageMakerError(
+                    "ValidationException",
+                    f'Cannot create already existing endpoint "{self.arn("endpoint", EndpointName)}".',
+                )
+            self.op_describe_endpoint_config(EndpointConfigName)
+            endpoint = Endpoint(EndpointName, self.arn("endpoint", EndpointName), EndpointConfigName)
+            self.endpoints[EndpointName] = endpoint
+        threading.Thread(target=self._deploy, args=(endpoint, EndpointConfigName), daemon=True).start()
+        return {"EndpointArn": endpoint.arn}
+
+    def op_update_endpoint(self, EndpointName: str, EndpointConfigName: str, **_: Any) -> dict[str, Any]:  # noqa: N803
+        with self.lock:
+            endpoint = self._endpoint(EndpointName)
+            if endpoint.status not in ("InService", "Failed"):
+                raise SageMakerError("ValidationException", f'Cannot update in-progress endpoint "{endpoint.arn}".')
+            self.op_describe_endpoint_config(EndpointConfigName)
+            endpoint.status = "Updating"
+        threading.Thread(target=self._deploy, args=(endpoint, EndpointConfigName), daemon=True).start()
+        return {"EndpointArn": endpoint.arn}
+
+    def op_describe_endpoint(self, EndpointName: str) -> dict[str, Any]:  # noqa: N803
+        endpoint = self._endpoint(EndpointName)
+        config = self.configs[endpoint.config]
+        described = {
+            "EndpointName": endpoint.name,
+            "EndpointArn": endpoint.arn,
+            "EndpointConfigName": endpoint.config,
+            "EndpointStatus": endpoint.status,
+            "CreationTime": endpoint.created,
+            "LastModifiedTime": now(),
+            "ProductionVariants": [
+                {"VariantName": v["VariantName"], "CurrentServerlessConfig": v.get("ServerlessConfig", {})}
+                for v in config["ProductionVariants"]
+            ],
+        }
+        if endpoint.failure:
+            described["FailureReason"] = endpoint.failure
+        return described
+
+    def op_delete_endpoint(self, EndpointName: str) -> dict[str, Any]:  # noqa: N803
+        with self.lock:
+            self._endpoint(EndpointName)
+            del self.endpoints[EndpointName]
+        return {}
+
+    def _endpoint(self, name: str) -> Endpoint:
+        endpoint = self.endpoints.get(name)
+        if endpoint is None:
+            raise SageMakerError("ValidationException", f'Could not find endpoint "{self.arn("endpoint", name)}".')
+        return endpoint
+
+    def _deploy(self, endpoint: Endpoint, config_name: str) -> None:
+        """Load the config's model (TF Serving's layout: the highest integer version folder)."""
+        import tensorflow as tf
+
+        variant = self.configs[config_name]["ProductionVariants"][0]
+        model = self.models[variant["ModelName"]]
+        folder = self.workdir / "endpoints" / endpoint.name / config_name
+        try:
+            bucket, key = _s3_parts(model["PrimaryContainer"]["ModelDataUrl"])
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            with tarfile.open(fileobj=io.BytesIO(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())) as tar:
+                tar.extractall(folder, filter="data")
+            versions = sorted(
+                (p for p in folder.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)
+            )
+            if not versions:
+                raise ValueError(f"no versions of servable in {key}: expected <version>/saved_model.pb")
+            serving = tf.saved_model.load(str(versions[-1])).signatures["serving_default"]
+        except Exception as error:  # the endpoint fails, as SageMaker's would, with the reason
+            log.exception("endpoint %s failed to deploy", endpoint.name)
+            endpoint.status, endpoint.failure = "Failed", f"the model could not be loaded: {error}"
+            return
+        concurrency = variant.get("ServerlessConfig", {}).get("MaxConcurrency", 1)
+        with self.lock:
+            endpoint.serving, endpoint.config, endpoint.failure = serving, config_name, None
+            endpoint.concurrency = threading.Semaphore(concurrency)
+            endpoint.status = "InService"
+
+    def invoke_endpoint(self, name: str, request: Request) -> Response:
+        """InvokeEndpoint → TF Serving's REST predict API, as SageMaker's TF inference container serves it."""
+        import numpy as np
+
+        endpoint = self.endpoints.get(name)
+        if endpoint is None:
+            raise SageMakerError("ValidationException", f"Endpoint {name} of account {self.account} not found.")
+        if endpoint.status != "InService" and endpoint.serving is None:
+            raise SageMakerError("ValidationException", f"Endpoint {name} is not in service ({endpoint.status}).")
+        if not endpoint.concurrency.acquire(blocking=False):
+            raise SageMakerError("ThrottlingException", "Rate exceeded", 400)
+        try:
+            content_type = (request.content_type or "").split(";")[0].strip()
+            if content_type != "application/json":
+                return _model_error(415, f"Unsupported content type {content_type or 'none'}; use application/json")
+            try:
+                body = json.loads(request.get_data())
+                instances = body["instances"]
+                payload = [base64.b64decode(item["b64"]) for item in instances]
+            except (ValueError, KeyError, TypeError) as error:
+                return _model_error(400, f'JSON must be {{"instances": [{{"b64": ...}}]}}: {error}')
+            import tensorflow as tf
+
+            try:
+                outputs = endpoint.serving(image_bytes=tf.constant(payload))
+            except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as error:
+                return _model_error(400, error.message.splitlines()[0])
+            columns = {k: v.numpy() for k, v in outputs.items()}
+            predictions = []
+            for index in range(len(payload)):
+                row = {}
+                for key, values in columns.items():
+                    value = values[index]
+                    if isinstance(value, np.ndarray):
+                        row[key] = [v.decode() if isinstance(v, bytes) else float(v) for v in value.tolist()]
+                    else:
+                        row[key] = value.decode() if isinstance(value, bytes) else float(value)
+                predictions.append(row)
+            return Response(
+                json.dumps({"predictions": predictions}),
+                200,
+                content_type="application/json",
+                headers={"x-Amzn-Invoked-Production-Variant": "AllTraffic"},
+            )
+        finally:
+            endpoint.concurrency.release()
+
+
+def _model_error(status: int, message: str) -> Response:
+    """What InvokeEndpoint returns when the model container answers with an error."""
+    body = {
+        "ErrorCode": "CLIENT_ERROR_FROM_MODEL",
+        "OriginalStatusCode": status,
+        "OriginalMessage": json.dumps({"error": message}),
+        "message": f'Received client error ({status}) from primary with message "{{"error": "{message}"}}".',
+    }
+    return Response(json.dumps(body), 424, content_type="application/json", headers={"x-amzn-ErrorType": "ModelError"})
+
+
+def _sample(ranges: dict[str, list[dict[str, Any]]], rng: random.Random) -> dict[str, str]:
+    """One point of the search space, encoded as SageMaker passes tuned hyperparameters."""
+    import math
+
+    tuned: dict[str, str] = {}
+    for spec in ranges.get("ContinuousParameterRanges", []):
+        low, high = float(spec["MinValue"]), float(spec["MaxValue"])
+        if spec.get("ScalingType") == "Logarithmic":
+            value = math.exp(rng.uniform(math.log(low), math.log(high)))
+        else:
+            value = rng.uniform(low, high)
+        tuned[spec["Name"]] = f"{value:.6g}"
+    for spec in ranges.get("IntegerParameterRanges", []):
+        tuned[spec["Name"]] = str(rng.randint(int(spec["MinValue"]), int(spec["MaxValue"])))
+    for spec in ranges.get("CategoricalParameterRanges", []):
+        tuned[spec["Name"]] = rng.choice(spec["Values"])
+    return tuned
