@@ -12,11 +12,12 @@ SDK_VENV := .venv-sdk
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help test lint demo build validate image-uris bench train-example clean
+.PHONY: help test lint demo up build validate image-uris bench train-example clean
 
 help:
 	@echo "make test        lint + template checks + the whole test suite (creates .venv*)"
-	@echo "make demo        the end-to-end local demo (coming with local mode)"
+	@echo "make demo        the end-to-end demo in local mode: train, serve, classify, show results"
+	@echo "make up          the local cloud in the foreground (then: .venv/bin/vista --help)"
 	@echo "make build       sam build, without Docker"
 	@echo "make image-uris  rewrite template.yaml's TensorFlow image mapping from the SageMaker SDK"
 	@echo "make bench       benchmarks/ (prints a table)"
@@ -32,6 +33,7 @@ endef
 
 $(VENV)/.stamp: requirements/dev.txt functions/requirements.txt training_job/requirements.txt pyproject.toml
 	$(call make_venv,$(VENV),requirements/dev.txt)
+	$(VENV)/bin/pip install -q --no-deps -e .
 
 $(SAM_VENV)/.stamp: requirements/sam.txt
 	$(call make_venv,$(SAM_VENV),requirements/sam.txt)
@@ -69,9 +71,11 @@ train-example: $(VENV)/.stamp
 		--train data/seg_train --test data/seg_test --model-dir model --output-data-dir output \
 		--architecture fine_cnn --epochs 30 --image-size 96 --early-stopping-patience 8 --weights none
 
-demo:
-	@echo "The end-to-end local demo arrives with local mode (issue 4); see README."
-	@exit 1
+demo: $(VENV)/.stamp
+	$(VENV)/bin/vista demo
+
+up: $(VENV)/.stamp
+	$(VENV)/bin/vista up
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(SDK_VENV) .aws-sam .pytest_cache .ruff_cache

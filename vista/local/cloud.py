@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import json
 import logging
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -34,6 +36,29 @@ REGION, ACCOUNT, STACK = "us-east-1", "123456789012", "vista"
 STATE_FILE = ROOT / ".vista" / "local.json"
 # Where the handlers' own retries go (Lambda's async invocation retries twice, then the destination).
 ASYNC_ATTEMPTS = 3
+_invocation = threading.local()
+
+
+class FunctionLogs(io.TextIOBase):
+    """sys.stdout while the local cloud runs: what a function prints (Powertools' JSON logs, EMF
+    metrics) goes to functions.log, as Lambda sends it to CloudWatch Logs; the rest to the terminal."""
+
+    def __init__(self, terminal: Any, path: Path) -> None:
+        self.terminal = terminal
+        self.log = open(path, "a", buffering=1)  # noqa: SIM115 (closed by close())
+
+    def write(self, text: str) -> int:
+        return (self.log if getattr(_invocation, "active", False) else self.terminal).write(text)
+
+    def flush(self) -> None:
+        self.terminal.flush()
+        self.log.flush()
+
+    def isatty(self) -> bool:
+        return self.terminal.isatty()
+
+    def close(self) -> None:
+        self.log.close()
 
 
 @dataclass
@@ -104,6 +129,7 @@ class LocalCloud:
         self._api: Any = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._stdout: Any = sys.stdout
 
     # ------------------------------------------------------------------ start / stop
     def start(self) -> dict[str, str]:
@@ -111,14 +137,16 @@ class LocalCloud:
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self._stdout = sys.stdout
+        sys.stdout = FunctionLogs(sys.stdout, self.workdir / "functions.log")
         self._moto = ThreadedMotoServer("127.0.0.1", 0, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.urls["aws"] = f"http://{host}:{port}"
         os.environ.update(
             AWS_ACCESS_KEY_ID="local",
-            AWS_SECRET_ACCESS_KEY="local",
-            AWS_DEFAULT_REGION=REGION,  # noqa: S106
+            AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 (moto takes any credentials)
+            AWS_DEFAULT_REGION=REGION,
             AWS_REGION=REGION,
             AWS_ENDPOINT_URL=self.urls["aws"],
         )
@@ -154,6 +182,9 @@ class LocalCloud:
             self._api.shutdown()
         if self._moto:
             self._moto.stop()
+        if isinstance(sys.stdout, FunctionLogs):
+            sys.stdout.close()
+            sys.stdout = self._stdout
         with contextlib.suppress(FileNotFoundError, ValueError):
             if json.loads(STATE_FILE.read_text()).get("pid") == os.getpid():
                 STATE_FILE.unlink()
@@ -386,13 +417,13 @@ class LocalCloud:
         """What `sam build` + the TrainingCode custom resource do: the same Makefile target packs
         training_job/, and the archive goes to the bucket and key the resource names."""
         with tempfile.TemporaryDirectory() as artifacts:
-            subprocess.run(
-                [
+            subprocess.run(  # noqa: S603 (fixed arguments)
+                [  # noqa: S607 (make from PATH, as sam build finds it)
                     "make",
                     "-s",
                     "-C",
                     str(ROOT / "training_job"),
-                    "build-TrainingCodeLayer",  # noqa: S607
+                    "build-TrainingCodeLayer",
                     f"ARTIFACTS_DIR={artifacts}",
                 ],
                 check=True,

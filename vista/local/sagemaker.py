@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tarfile
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -281,7 +280,7 @@ class LocalSageMaker:
             self.training[name] = job
         return job
 
-    def op_describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:  # noqa: N803 (AWS's casing)
+    def op_describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
         with self.lock:
             job = self.training.get(TrainingJobName)
             if job is None:
@@ -303,7 +302,7 @@ class LocalSageMaker:
                 ]
             }
 
-    def op_stop_training_job(self, TrainingJobName: str) -> dict[str, Any]:  # noqa: N803
+    def op_stop_training_job(self, TrainingJobName: str) -> dict[str, Any]:
         job = self.training.get(TrainingJobName)
         if job is None:
             raise SageMakerError("ValidationException", "Requested resource not found.")
@@ -486,7 +485,7 @@ class LocalSageMaker:
         threading.Thread(target=self._run_tuning, args=(job,), daemon=True, name=name).start()
         return {"HyperParameterTuningJobArn": job.arn}
 
-    def op_describe_hyper_parameter_tuning_job(self, HyperParameterTuningJobName: str) -> dict[str, Any]:  # noqa: N803
+    def op_describe_hyper_parameter_tuning_job(self, HyperParameterTuningJobName: str) -> dict[str, Any]:
         with self.lock:
             job = self.tuning.get(HyperParameterTuningJobName)
             if job is None:
@@ -501,7 +500,7 @@ class LocalSageMaker:
         definition = tuning.request["TrainingJobDefinition"]
         objective = config["HyperParameterTuningJobObjective"]
         limits = config["ResourceLimits"]
-        rng = random.Random(tuning.request["HyperParameterTuningJobName"])
+        rng = random.Random(tuning.request["HyperParameterTuningJobName"])  # noqa: S311 (a search, not a secret)
         name = tuning.request["HyperParameterTuningJobName"]
         for index in range(1, limits["MaxNumberOfTrainingJobs"] + 1):
             if self.stopping.is_set():
@@ -567,7 +566,7 @@ class LocalSageMaker:
             self.models[name] = {**request, "ModelArn": self.arn("model", name), "CreationTime": now()}
         return {"ModelArn": self.arn("model", name)}
 
-    def op_describe_model(self, ModelName: str) -> dict[str, Any]:  # noqa: N803
+    def op_describe_model(self, ModelName: str) -> dict[str, Any]:
         model = self.models.get(ModelName)
         if model is None:
             raise SageMakerError("ValidationException", f'Could not find model "{self.arn("model", ModelName)}".')
@@ -593,7 +592,7 @@ class LocalSageMaker:
             }
         return {"EndpointConfigArn": self.arn("endpoint-config", name)}
 
-    def op_describe_endpoint_config(self, EndpointConfigName: str) -> dict[str, Any]:  # noqa: N803
+    def op_describe_endpoint_config(self, EndpointConfigName: str) -> dict[str, Any]:
         config = self.configs.get(EndpointConfigName)
         if config is None:
             raise SageMakerError(
@@ -602,7 +601,7 @@ class LocalSageMaker:
             )
         return config
 
-    def op_create_endpoint(self, EndpointName: str, EndpointConfigName: str, **_: Any) -> dict[str, Any]:  # noqa: N803
+    def op_create_endpoint(self, EndpointName: str, EndpointConfigName: str, **_: Any) -> dict[str, Any]:
         with self.lock:
             if EndpointName in self.endpoints:
                 raise SageMakerError(
@@ -615,7 +614,7 @@ class LocalSageMaker:
         threading.Thread(target=self._deploy, args=(endpoint, EndpointConfigName), daemon=True).start()
         return {"EndpointArn": endpoint.arn}
 
-    def op_update_endpoint(self, EndpointName: str, EndpointConfigName: str, **_: Any) -> dict[str, Any]:  # noqa: N803
+    def op_update_endpoint(self, EndpointName: str, EndpointConfigName: str, **_: Any) -> dict[str, Any]:
         with self.lock:
             endpoint = self._endpoint(EndpointName)
             if endpoint.status not in ("InService", "Failed"):
@@ -625,7 +624,7 @@ class LocalSageMaker:
         threading.Thread(target=self._deploy, args=(endpoint, EndpointConfigName), daemon=True).start()
         return {"EndpointArn": endpoint.arn}
 
-    def op_describe_endpoint(self, EndpointName: str) -> dict[str, Any]:  # noqa: N803
+    def op_describe_endpoint(self, EndpointName: str) -> dict[str, Any]:
         endpoint = self._endpoint(EndpointName)
         config = self.configs[endpoint.config]
         described = {
@@ -644,7 +643,7 @@ class LocalSageMaker:
             described["FailureReason"] = endpoint.failure
         return described
 
-    def op_delete_endpoint(self, EndpointName: str) -> dict[str, Any]:  # noqa: N803
+    def op_delete_endpoint(self, EndpointName: str) -> dict[str, Any]:
         with self.lock:
             self._endpoint(EndpointName)
             del self.endpoints[EndpointName]

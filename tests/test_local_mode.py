@@ -1,0 +1,190 @@
+"""Local mode end to end: S3 request → local training → EventBridge → promotion → serverless
+endpoint → inbox → SQS → classify → DynamoDB, and the API, on the same handlers Lambda runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from tests.conftest import clear_caches
+    from vista.local.cloud import LocalCloud
+
+    saved = dict(os.environ)
+    local = LocalCloud(tmp_path_factory.mktemp("local"))
+    local.start()
+    yield local
+    local.stop()
+    os.environ.clear()
+    os.environ.update(saved)
+    clear_caches()
+
+
+@pytest.fixture(scope="module")
+def target(cloud: Any) -> Any:
+    from vista.target import Target
+
+    return Target(cloud.outputs, "us-east-1", boto3.Session(region_name="us-east-1"))
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from synthetic import generate
+
+    out = tmp_path_factory.mktemp("scenes")
+    generate(out, train_per_class=10, test_per_class=3, size=48, seed=11)
+    return out
+
+
+def wait_for(check: Any, timeout_s: float = 120) -> Any:
+    from vista.demo import wait_for as wait
+
+    return wait("the local cloud", check, timeout_s, 0.5)
+
+
+def champion(target: Any) -> dict[str, Any] | None:
+    return next((m for m in target.api("GET", "/models")["items"] if m["state"] == "champion"), None)
+
+
+@pytest.fixture(scope="module")
+def trained(cloud: Any, target: Any, scenes: Path) -> str:
+    from vista.cli import submit_training, upload_dataset, watch_job
+
+    assert upload_dataset(target, scenes, "scenes") == {"uploaded": 78, "unchanged": 0}
+    assert upload_dataset(target, scenes, "scenes") == {"uploaded": 0, "unchanged": 78}
+    request = {
+        "dataset": "datasets/scenes",
+        "architecture": "base_cnn",
+        "instance_type": "ml.m5.xlarge",
+        "spot": True,
+        "hyperparameters": {"epochs": 3, "image_size": 48, "batch_size": 16, "weights": "none"},
+    }
+    job = submit_training(target, request, "e2e request")
+    assert watch_job(target, job, timeout_s=300) == 0
+    wait_for(lambda: (champion(target) or {}).get("name") == job)
+    wait_for(
+        lambda: (
+            target.client("sagemaker").describe_endpoint(EndpointName=cloud.outputs["EndpointName"])["EndpointStatus"]
+            == "InService"
+        )
+    )
+    return job
+
+
+def test_training_request_to_champion_on_the_serverless_endpoint(cloud: Any, target: Any, trained: str) -> None:
+    job = target.api("GET", f"/training-jobs/{trained}")
+    assert job["status"] == "Completed" and job["model"] == trained
+    assert job["billable_seconds"] >= 1 and job["source"].endswith("jobs/e2e request.json")
+    model = champion(target)
+    assert model["name"] == trained and 0 <= model["accuracy"] <= 1
+    assert set(model["metrics"]["per_class"]) == {"buildings", "forest", "glacier", "mountain", "sea", "street"}
+    described = target.client("sagemaker").describe_training_job(TrainingJobName=trained)
+    assert next(m["Value"] for m in described["FinalMetricDataList"] if m["MetricName"] == "epoch") == 3
+    # spot settings: checkpoints went to S3, where a restarted job would find them
+    checkpoints = target.client("s3").list_objects_v2(
+        Bucket=cloud.outputs["DataBucketName"], Prefix=f"artifacts/checkpoints/{trained}/"
+    )
+    assert checkpoints["KeyCount"] > 0
+
+
+def test_inbox_images_are_classified_once_each(cloud: Any, target: Any, trained: str, scenes: Path) -> None:
+    s3 = target.client("s3")
+    bucket = cloud.outputs["DataBucketName"]
+    images = sorted((scenes / "seg_test" / "seg_test").rglob("*.jpg"))
+    for path in images:
+        s3.upload_file(str(path), bucket, f"inbox/e2e/{path.parent.name} {path.name}")
+    s3.put_object(Bucket=bucket, Key="inbox/e2e/notes+été.jpg", Body=b"not an image")
+    table = boto3.resource("dynamodb").Table(cloud.outputs["PredictionsTableName"])
+
+    def mine() -> list[dict[str, Any]]:
+        return [i for i in table.scan()["Items"] if i.get("key", "").startswith("inbox/e2e/")]
+
+    records = wait_for(lambda: (lambda r: r if len(r) >= len(images) + 1 else None)(mine()), 180)
+    assert len({r["key"] for r in records}) == len(records) == len(images) + 1
+    by_key = {r["key"]: r for r in records}
+    assert by_key["inbox/e2e/notes+été.jpg"]["status"] == "FAILED"
+    assert "not a JPEG or PNG" in by_key["inbox/e2e/notes+été.jpg"]["error"]
+    ok = [r for r in records if r["status"] == "OK"]
+    assert len(ok) == len(images) and all(r["model"] == trained for r in ok)
+
+
+def test_the_api_predicts_and_lists_models(target: Any, trained: str, scenes: Path) -> None:
+    image = next((scenes / "seg_test" / "seg_test" / "sea").glob("*.jpg"))
+    answer = target.api("POST", "/predictions", body=image.read_bytes(), content_type="image/jpeg")
+    assert answer["status"] == "OK" and answer["model"] == trained
+    assert answer["label"] in {"buildings", "forest", "glacier", "mountain", "sea", "street"}
+    assert target.api("GET", f"/predictions/{answer['id']}")["label"] == answer["label"]
+    assert target.api("GET", "/models")["items"][0]["name"] == trained
+
+
+def test_an_unsigned_api_call_is_refused(cloud: Any, trained: str) -> None:
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(cloud.urls["api"] + "/models", timeout=10)  # noqa: S310 (127.0.0.1)
+    assert refused.value.code == 403
+
+
+def test_a_failing_job_ends_failed_and_leaves_the_champion(
+    cloud: Any, target: Any, trained: str, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    from vista.cli import submit_training, upload_dataset, watch_job
+
+    for split in ("seg_train/seg_train", "seg_test/seg_test"):
+        folder = tmp_path / "one" / split / "forest"
+        folder.mkdir(parents=True)
+        Image.new("RGB", (32, 32), (20, 120, 20)).save(folder / "0.jpg")
+    upload_dataset(target, tmp_path / "one", "one-class")
+    request = {
+        "dataset": "datasets/one-class",
+        "architecture": "base_cnn",
+        "instance_type": "ml.m5.xlarge",
+        "spot": False,
+        "hyperparameters": {"epochs": 1, "image_size": 32, "weights": "none"},
+    }
+    job = submit_training(target, request, "bad dataset")
+    assert watch_job(target, job, timeout_s=180, out=open(os.devnull, "w")) == 1  # noqa: SIM115
+    record = wait_for(
+        lambda: (lambda j: j if j.get("failure_reason") else None)(target.api("GET", f"/training-jobs/{job}"))
+    )
+    assert record["status"] == "Failed" and "at least 2 are needed" in record["failure_reason"]
+    assert champion(target)["name"] == trained
+
+
+def test_local_sagemaker_answers_with_aws_error_shapes(target: Any, trained: str) -> None:
+    sagemaker, runtime = target.client("sagemaker"), target.client("sagemaker-runtime")
+    with pytest.raises(ClientError) as unknown_endpoint:
+        sagemaker.describe_endpoint(EndpointName="nope")
+    assert unknown_endpoint.value.response["Error"]["Code"] == "ValidationException"
+    assert "Could not find endpoint" in unknown_endpoint.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as unknown_job:
+        sagemaker.describe_training_job(TrainingJobName="nope")
+    assert unknown_job.value.response["Error"]["Code"] == "ValidationException"
+    with pytest.raises(ClientError) as bad_name:
+        sagemaker.create_model(
+            ModelName=trained, ExecutionRoleArn="arn:aws:iam::123456789012:role/x", PrimaryContainer={"Image": "x"}
+        )
+    assert "Cannot create already existing model" in bad_name.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as no_endpoint:
+        runtime.invoke_endpoint(EndpointName="nope", ContentType="application/json", Body=b"{}")
+    assert "Endpoint nope of account 123456789012 not found" in no_endpoint.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as model_error:
+        runtime.invoke_endpoint(
+            EndpointName="vista-classifier",
+            ContentType="application/json",
+            Body=json.dumps({"instances": [{"b64": "bm90IGFuIGltYWdl"}]}),
+        )
+    assert model_error.value.response["Error"]["Code"] == "ModelError"

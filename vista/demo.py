@@ -1,0 +1,207 @@
+"""`vista demo`: Vista end to end on this machine, in local mode.
+
+A synthetic scene dataset lands in S3, a training request starts a (local) SageMaker job, the
+model is promoted to the serverless endpoint, the held-out images are dropped into inbox/ and
+classified through SQS into DynamoDB, and the results are summed up. Each run starts afresh;
+Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import signal
+import statistics
+import tarfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from vista.cli import ROOT, progress, submit_training, training_module, upload_dataset, watch_job
+from vista.target import CommandError, Target
+
+WORKDIR = ROOT / ".vista" / "demo"
+
+
+def step(text: str) -> None:
+    print(f"\n== {text}", flush=True)
+
+
+def wait_for(what: str, check: Any, timeout_s: float, interval: float = 1.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise CommandError(f"gave up waiting for {what} after {timeout_s:.0f} s")
+
+
+def run_demo(*, train_per_class: int, test_per_class: int, epochs: int, image_size: int, verbose: bool = False) -> int:
+    import boto3
+
+    from vista.local.cloud import REGION, LocalCloud
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly on SIGTERM as on Ctrl-C
+    started = time.monotonic()
+    shutil.rmtree(WORKDIR, ignore_errors=True)
+    WORKDIR.mkdir(parents=True)
+    step("starting the local cloud (moto, local SageMaker, dispatcher, API) on 127.0.0.1")
+    with LocalCloud(WORKDIR / "cloud", verbose=verbose) as cloud:
+        target = Target(cloud.outputs, REGION, boto3.Session(region_name=REGION))
+        print(f"API: {cloud.urls['api']}   bucket: s3://{cloud.outputs['DataBucketName']}")
+
+        step(f"generating the synthetic scene dataset: 6 classes x ({train_per_class} train + {test_per_class} test)")
+        data = WORKDIR / "data"
+        training_module("synthetic").generate(
+            data, train_per_class=train_per_class, test_per_class=test_per_class, size=150, seed=7
+        )
+        step("uploading it to datasets/scenes/")
+        upload_dataset(target, data, "scenes")
+
+        step(f"requesting training: fine_cnn, {epochs} epochs at {image_size}x{image_size}, on this CPU")
+        request = {
+            "dataset": "datasets/scenes",
+            "architecture": "fine_cnn",
+            "instance_type": "ml.m5.xlarge",
+            "spot": False,
+            "max_runtime_s": 3600,
+            "hyperparameters": {
+                "epochs": epochs,
+                "image_size": image_size,
+                "batch_size": 32,
+                "weights": "none",
+                "early_stopping_patience": 8,
+            },
+        }
+        job = submit_training(target, request, "demo")
+        if watch_job(target, job) != 0:
+            raise CommandError(f"training job {job} did not complete")
+
+        step("promotion: the champion/challenger gate and the serverless endpoint")
+        model = wait_for(
+            "the model's promotion",
+            lambda: next(
+                (m for m in target.api("GET", "/models")["items"] if m["name"] == job and m["state"] != "candidate"),
+                None,
+            ),
+            120,
+        )
+        print(f"model {model['name']}: {model['state']} (test accuracy {model['accuracy']:.1%})")
+        if model["state"] != "champion":
+            raise CommandError(f"the model was {model['state']}: {model.get('reason')}")
+        sagemaker = target.client("sagemaker")
+        wait_for(
+            "the endpoint",
+            lambda: (
+                sagemaker.describe_endpoint(EndpointName=cloud.outputs["EndpointName"])["EndpointStatus"] == "InService"
+            ),
+            180,
+        )
+        print(f"endpoint {cloud.outputs['EndpointName']} is InService")
+
+        step("dropping the held-out test images into inbox/")
+        images = sorted((data / "seg_test" / "seg_test").rglob("*.jpg"))
+        s3 = target.client("s3")
+        bucket = cloud.outputs["DataBucketName"]
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda p: s3.upload_file(str(p), bucket, f"inbox/{p.parent.name}/{p.name}"), images))
+        table = boto3.resource("dynamodb").Table(cloud.outputs["PredictionsTableName"])
+
+        def recorded() -> list[dict[str, Any]] | None:
+            items = _scan(table)
+            progress(len(items), len(images), "classified")
+            return items if len(items) >= len(images) else None
+
+        records = wait_for("every prediction", recorded, 600)
+        summary = summarise(records, len(images))
+        pictures = save_pictures(target, job, WORKDIR / "results")
+
+        step("the API")
+        sample = images[0]
+        answer = target.api("POST", "/predictions", body=sample.read_bytes(), content_type="image/jpeg")
+        print(
+            f"POST /predictions {sample.parent.name}/{sample.name} -> {answer['label']} "
+            f"({answer['confidence']:.1%}, {answer['latency_ms']} ms)"
+        )
+        board = target.api("GET", "/models")["items"]
+        print("GET /models -> " + ", ".join(f"{m['name']} {m['state']} {m['accuracy']:.1%}" for m in board))
+
+    step(f"done in {time.monotonic() - started:.0f} s")
+    print(f"accuracy on the held-out images: {summary['accuracy']:.1%} ({summary['correct']}/{summary['total']})")
+    print(
+        f"predictions recorded: {summary['records']} for {summary['total']} images "
+        f"(lost {summary['lost']}, doubled {summary['doubled']}, failed {summary['failed']})"
+    )
+    print(f"pictures: {', '.join(str(p.relative_to(ROOT)) for p in pictures)}")
+    print(f"function logs (Powertools JSON, EMF metrics): {(WORKDIR / 'cloud' / 'functions.log').relative_to(ROOT)}")
+    print(
+        "try it yourself: `make up` (or `.venv/bin/vista up`) in one terminal, then in another\n"
+        "  .venv/bin/vista predict photo.jpg          # or: vista dataset upload DIR, vista train, vista models\n"
+        "  curl --aws-sigv4 aws:amz:us-east-1:execute-api --user local:local \\\n"
+        "       -H 'Content-Type: image/jpeg' --data-binary @photo.jpg <API>/predictions"
+    )
+    (WORKDIR / "summary.json").write_text(json.dumps(summary, indent=2))
+    return 0 if summary["lost"] == summary["doubled"] == 0 else 1
+
+
+def _scan(table: Any) -> list[dict[str, Any]]:
+    items, query = [], {}
+    while True:
+        answer = table.scan(**query)
+        items += answer["Items"]
+        if "LastEvaluatedKey" not in answer:
+            return items
+        query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+def summarise(records: list[dict[str, Any]], total: int) -> dict[str, Any]:
+    """Accuracy against the true class (the inbox/<class>/ folder), per class, and latency."""
+    keys = Counter(r["key"] for r in records)
+    classes = sorted({key.split("/")[1] for key in keys})
+    ok = [r for r in records if r["status"] == "OK"]
+    correct = sum(r["label"] == r["key"].split("/")[1] for r in ok)
+    print(f"\n{'class':<12}{'images':>8}{'correct':>9}{'recall':>8}{'precision':>11}")
+    for name in classes:
+        actual = [r for r in ok if r["key"].split("/")[1] == name]
+        predicted = [r for r in ok if r["label"] == name]
+        hits = sum(r["label"] == name for r in actual)
+        print(
+            f"{name:<12}{len(actual):>8}{hits:>9}{hits / max(len(actual), 1):>8.1%}"
+            f"{hits / max(len(predicted), 1):>11.1%}"
+        )
+    latencies = sorted(float(r["latency_ms"]) for r in ok)
+    if latencies:
+        p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
+        print(
+            f"endpoint latency per image: p50 {statistics.median(latencies):.1f} ms, p95 {p95:.1f} ms, "
+            f"max {latencies[-1]:.1f} ms"
+        )
+    return {
+        "total": total,
+        "records": len(records),
+        "correct": correct,
+        "accuracy": correct / max(total, 1),
+        "lost": total - len(keys),
+        "doubled": sum(n - 1 for n in keys.values()),
+        "failed": len(records) - len(ok),
+        "latency_ms_p50": statistics.median(latencies) if latencies else None,
+    }
+
+
+def save_pictures(target: Target, job: str, folder: Path) -> list[Path]:
+    """The confusion matrix and training curves the job wrote (its output.tar.gz)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    bucket = target.output("DataBucketName")
+    blob = target.client("s3").get_object(Bucket=bucket, Key=f"artifacts/training/{job}/output/output.tar.gz")
+    saved = []
+    with tarfile.open(fileobj=io.BytesIO(blob["Body"].read())) as archive:
+        for member in archive.getmembers():
+            if member.name.endswith(".png"):
+                path = folder / Path(member.name).name
+                path.write_bytes(archive.extractfile(member).read())
+                saved.append(path)
+    return saved
