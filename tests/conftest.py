@@ -80,8 +80,7 @@ def provision(template: dict[str, Any]) -> None:
 def clear_caches() -> None:
     from vista_app import aws, config
 
-    aws.client.cache_clear()
-    aws.table.cache_clear()
+    aws.reset()
     config.settings.cache_clear()
 
 

@@ -188,3 +188,23 @@ def test_local_sagemaker_answers_with_aws_error_shapes(target: Any, trained: str
             Body=json.dumps({"instances": [{"b64": "bm90IGFuIGltYWdl"}]}),
         )
     assert model_error.value.response["Error"]["Code"] == "ModelError"
+
+
+def test_the_vista_command_against_the_local_cloud(
+    target: Any, trained: str, scenes: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vista.cli import main
+
+    assert main(["models", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["name"] == trained
+    image = next((scenes / "seg_test" / "seg_test" / "forest").glob("*.jpg"))
+    assert main(["predict", str(image)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["IMAGE", "LABEL", "CONFIDENCE"] and table[1].startswith("...")
+    assert str(image).endswith(table[1].split()[0].removeprefix("..."))
+    assert main(["jobs", "watch", trained, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["status"] == "Completed"
+    assert main(["promote", "no-such-model"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "vista: error: POST /models/no-such-model/promote: 404 no model named no-such-model"
+    )

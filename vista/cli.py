@@ -59,7 +59,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
     text = str(value)
-    return text if len(text) <= 70 else text[:67] + "..."
+    return text if len(text) <= 70 else "..." + text[-67:]  # the end of a path or name says most
 
 
 def progress(done: int, total: int, label: str) -> None:

@@ -404,8 +404,7 @@ class LocalCloud:
         )
         from vista_app import aws, config
 
-        aws.client.cache_clear()
-        aws.table.cache_clear()
+        aws.reset()
         config.settings.cache_clear()
 
     def _dispatch_queue(self, name: str) -> tuple[str, str]:

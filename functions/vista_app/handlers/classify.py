@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vista_app.aws import TRACED, client
+from vista_app.aws import TRACED, client, idempotency_store
 from vista_app.config import settings
 from vista_app.predictions import S3Image, classify_object, images_in_notification
 from vista_app.records import Models, Predictions
@@ -48,20 +42,15 @@ def classify(image: S3Image) -> dict[str, Any]:
     return record
 
 
-@functools.cache
-def classify_once() -> Callable[..., dict[str, Any]]:
-    """`classify`, idempotent on the whole S3Image (bucket, key, version): a notification S3 or
-    SQS delivers twice, even to two functions at once, invokes the endpoint once. Built on first
-    use, so the DynamoDB client is created by the first invocation, not at import."""
-    persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table)
-    return idempotent_function(data_keyword_argument="image", config=idempotency, persistence_store=persistence)(
+def record_handler(record: SQSRecord) -> None:
+    # Idempotent on the whole S3Image (bucket, key, version): a notification S3 or SQS delivers
+    # twice, even to two functions at once, invokes the endpoint once.
+    store = idempotency_store(settings().idempotency_table)
+    classify_once = idempotent_function(data_keyword_argument="image", config=idempotency, persistence_store=store)(
         classify
     )
-
-
-def record_handler(record: SQSRecord) -> None:
     for image in images_in_notification(record.body):
-        classify_once()(image=image)
+        classify_once(image=image)
 
 
 @logger.inject_lambda_context(log_event=False)
