@@ -45,36 +45,12 @@ BUCKET = os.environ["DATA_BUCKET"]
 
 
 def provision(template: dict[str, Any]) -> None:
-    """Create the template's tables, queues and bucket in moto from their own properties."""
+    """The template's tables, queues, buckets and roles, as local mode creates them."""
     import boto3
 
-    dynamodb = boto3.client("dynamodb")
-    for logical, spec in cfn.resources(template, "AWS::DynamoDB::Table").items():
-        props = RESOLVER.resolve(spec["Properties"])
-        table = {
-            k: props[k]
-            for k in ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes")
-            if k in props
-        }
-        dynamodb.create_table(TableName=REFS[logical], **table)
-        if "TimeToLiveSpecification" in props:
-            dynamodb.update_time_to_live(
-                TableName=REFS[logical], TimeToLiveSpecification=props["TimeToLiveSpecification"]
-            )
-    sqs = boto3.client("sqs")
-    queues = cfn.resources(template, "AWS::SQS::Queue")
-    for logical in sorted(queues, key=lambda q: "RedrivePolicy" in queues[q]["Properties"]):
-        props = RESOLVER.resolve(queues[logical]["Properties"])
-        attributes = {
-            k: json.dumps(v) if isinstance(v, dict) else str(v).lower() if isinstance(v, bool) else str(v)
-            for k, v in props.items()
-        }
-        sqs.create_queue(QueueName=ATTRIBUTES[(logical, "QueueName")], Attributes=attributes)
-    s3 = boto3.client("s3")
-    for spec in cfn.resources(template, "AWS::S3::Bucket").values():
-        props = RESOLVER.resolve(spec["Properties"])
-        s3.create_bucket(Bucket=props["BucketName"])
-        s3.put_bucket_versioning(Bucket=props["BucketName"], VersioningConfiguration=props["VersioningConfiguration"])
+    from vista.local.provision import provision_resources
+
+    provision_resources(template, RESOLVER, REFS, ATTRIBUTES, client=boto3.client)
 
 
 def clear_caches() -> None:

@@ -121,14 +121,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_dataset_synth(args: argparse.Namespace) -> int:
-    written = training_module("synthetic").generate(
-        args.out,
-        train_per_class=args.train_per_class,
-        test_per_class=args.test_per_class,
-        size=args.size,
-        seed=args.seed,
-    )
-    print(f"wrote {written['train']} training and {written['test']} test images to {args.out}")
+    training_module("synthetic").main(args.arguments)
     return 0
 
 
@@ -345,12 +338,13 @@ def parser() -> argparse.ArgumentParser:
 
     dataset = sub.add_parser("dataset", help="make or upload a labelled image dataset")
     dataset_sub = dataset.add_subparsers(dest="dataset_command", required=True, metavar="ACTION")
-    synth = dataset_sub.add_parser("synth", parents=[common], help="generate the synthetic scene dataset")
-    synth.add_argument("out")
-    synth.add_argument("--train-per-class", type=int, default=100)
-    synth.add_argument("--test-per-class", type=int, default=20)
-    synth.add_argument("--size", type=int, default=150)
-    synth.add_argument("--seed", type=int, default=0)
+    synth = dataset_sub.add_parser(
+        "synth",
+        add_help=False,
+        help="generate the synthetic scene dataset "
+        "(training_job/synthetic.py; `vista dataset synth -h` for its options)",
+    )
+    synth.set_defaults(passes_arguments=True)
     synth.set_defaults(run=cmd_dataset_synth)
     upload = dataset_sub.add_parser("upload", parents=[common], help="upload DIR to datasets/<name>/")
     upload.add_argument("dir")
@@ -391,9 +385,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    command = parser()
+    args, rest = command.parse_known_args(argv)
+    if getattr(args, "passes_arguments", False):
+        args.arguments = rest
+    elif rest:
+        command.error(f"unrecognized arguments: {' '.join(rest)}")
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
     )
     if getattr(args, "watch_word", None) and not args.watch:
         print("vista: error: jobs watch needs a job name", file=sys.stderr)

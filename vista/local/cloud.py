@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from vista import template as cfn
+from vista.local.provision import notification_filter, provision_resources
 from vista.local.sagemaker import LocalSageMaker
 
 log = logging.getLogger("vista.local")
@@ -98,7 +99,11 @@ class Function:
             log_stream_name="local",
             started=time.monotonic(),
         )
-        return handler(event, context)
+        _invocation.active = True
+        try:
+            return handler(event, context)
+        finally:
+            _invocation.active = False
 
 
 @dataclass
@@ -228,95 +233,7 @@ class LocalCloud:
         if unknown:
             raise cfn.UnsupportedTemplate(f"local mode cannot provision {unknown}")
 
-        iam = boto3.client("iam")
-        for logical, spec in cfn.resources(template, "AWS::IAM::Role").items():
-            props = resolver.resolve(spec["Properties"])
-            iam.create_role(
-                RoleName=refs[logical], AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"])
-            )
-
-        queues = cfn.resources(template, "AWS::SQS::Queue")
-        for logical in sorted(queues, key=lambda q: "RedrivePolicy" in queues[q].get("Properties", {})):
-            props = resolver.resolve(queues[logical].get("Properties", {}))
-            self.sqs.create_queue(
-                QueueName=attributes[(logical, "QueueName")],
-                Attributes={
-                    k: json.dumps(v) if isinstance(v, dict) else str(v).lower() if isinstance(v, bool) else str(v)
-                    for k, v in props.items()
-                },
-            )
-        for spec in cfn.resources(template, "AWS::SQS::QueuePolicy").values():
-            props = resolver.resolve(spec["Properties"])
-            for url in props["Queues"]:
-                self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
-
-        dynamodb = boto3.client("dynamodb")
-        for logical, spec in cfn.resources(template, "AWS::DynamoDB::Table").items():
-            props = resolver.resolve(spec["Properties"])
-            table = {
-                k: props[k]
-                for k in ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes")
-                if k in props
-            }
-            if "SSESpecification" in props:  # CloudFormation's SSEEnabled is the API's Enabled
-                table["SSESpecification"] = {"Enabled": props["SSESpecification"]["SSEEnabled"]}
-            dynamodb.create_table(TableName=refs[logical], **table)
-            if "TimeToLiveSpecification" in props:
-                dynamodb.update_time_to_live(
-                    TableName=refs[logical], TimeToLiveSpecification=props["TimeToLiveSpecification"]
-                )
-            if props.get("PointInTimeRecoverySpecification"):
-                dynamodb.update_continuous_backups(
-                    TableName=refs[logical],
-                    PointInTimeRecoverySpecification={
-                        "PointInTimeRecoveryEnabled": props["PointInTimeRecoverySpecification"][
-                            "PointInTimeRecoveryEnabled"
-                        ]
-                    },
-                )
-
-        notifications: dict[str, list[dict[str, Any]]] = {}
-        for logical, spec in cfn.resources(template, "AWS::S3::Bucket").items():
-            props = resolver.resolve(spec["Properties"])
-            bucket = refs[logical]
-            self.s3.create_bucket(Bucket=bucket)
-            for key, call, argument in (
-                ("VersioningConfiguration", self.s3.put_bucket_versioning, "VersioningConfiguration"),
-                ("BucketEncryption", self.s3.put_bucket_encryption, "ServerSideEncryptionConfiguration"),
-                ("PublicAccessBlockConfiguration", self.s3.put_public_access_block, "PublicAccessBlockConfiguration"),
-            ):
-                if key in props:
-                    value = props[key]
-                    if key == "BucketEncryption":  # CloudFormation's names differ from the API's here
-                        value = {
-                            "Rules": [
-                                {"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]}
-                                for r in value["ServerSideEncryptionConfiguration"]
-                            ]
-                        }
-                    call(Bucket=bucket, **{argument: value})
-            notifications[bucket] = [
-                {
-                    "QueueArn": q["Queue"],
-                    "Events": [q["Event"]],
-                    **({"Filter": _filter(q["Filter"])} if "Filter" in q else {}),
-                }
-                for q in props.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
-            ]
-        for spec in cfn.resources(template, "AWS::S3::BucketPolicy").values():
-            props = resolver.resolve(spec["Properties"])
-            # moto enforces bucket policies but not their conditions: an SSL-only Deny would
-            # refuse every local request, so statements conditioned on transport stay out.
-            statements = [
-                s
-                for s in props["PolicyDocument"]["Statement"]
-                if "aws:SecureTransport" not in json.dumps(s.get("Condition", {}))
-            ]
-            if statements:
-                self.s3.put_bucket_policy(
-                    Bucket=props["Bucket"], Policy=json.dumps({**props["PolicyDocument"], "Statement": statements})
-                )
-
+        notifications = provision_resources(template, resolver, refs, attributes, client=boto3.client)
         self._wire_functions(resolver, refs, attributes, notifications)
         for bucket, configurations in notifications.items():
             if configurations:
@@ -377,7 +294,11 @@ class LocalCloud:
                             {
                                 "QueueArn": arn,
                                 "Events": events if isinstance(events, list) else [events],
-                                **({"Filter": _filter(event_props["Filter"])} if "Filter" in event_props else {}),
+                                **(
+                                    {"Filter": notification_filter(event_props["Filter"])}
+                                    if "Filter" in event_props
+                                    else {}
+                                ),
                             }
                         )
                     else:
@@ -541,10 +462,6 @@ class LocalCloud:
     def sagemaker(self) -> LocalSageMaker:
         assert self._sagemaker is not None
         return self._sagemaker
-
-
-def _filter(spec: dict[str, Any]) -> dict[str, Any]:
-    return {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in spec["S3Key"]["Rules"]]}}
 
 
 class _ApiGateway:
