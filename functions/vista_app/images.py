@@ -38,10 +38,6 @@ class ImageInfo:
     width: int
     height: int
 
-    @property
-    def content_type(self) -> str:
-        return f"image/{self.format.lower()}"
-
 
 def inspect_image(data: bytes, *, max_bytes: int, max_pixels: int) -> ImageInfo:
     if not data:

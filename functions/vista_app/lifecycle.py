@@ -24,7 +24,6 @@ logger = logging.getLogger(__name__)
 
 TRAINING_EVENT = "SageMaker Training Job State Change"
 TUNING_EVENT = "SageMaker HyperParameter Tuning Job State Change"
-TERMINAL = ("Completed", "Failed", "Stopped")
 VARIANT = "AllTraffic"
 
 
