@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -25,15 +27,14 @@ idempotency = IdempotencyConfig(expires_after_seconds=24 * 3600)
 
 
 @tracer.capture_method
-def classify(image: S3Image) -> dict[str, Any]:
+def classify(image: S3Image, model: str | None) -> dict[str, Any]:
     config = settings()
-    champion = Models(config.models_table).champion()
     record = classify_object(
         image,
         s3=client("s3"),
         runtime=client("sagemaker-runtime"),
         endpoint=config.endpoint_name,
-        model=champion["name"] if champion else None,
+        model=model,
         max_pixels=config.max_image_pixels,
         predictions=Predictions(config.predictions_table),
     )
@@ -42,15 +43,9 @@ def classify(image: S3Image) -> dict[str, Any]:
     return record
 
 
-def record_handler(record: SQSRecord) -> None:
-    # Idempotent on the whole S3Image (bucket, key, version): a notification S3 or SQS delivers
-    # twice, even to two functions at once, invokes the endpoint once.
-    store = idempotency_store(settings().idempotency_table)
-    classify_once = idempotent_function(data_keyword_argument="image", config=idempotency, persistence_store=store)(
-        classify
-    )
+def record_handler(record: SQSRecord, classify_once: Callable[..., dict[str, Any]], model: str | None) -> None:
     for image in images_in_notification(record.body):
-        classify_once(image=image)
+        classify_once(image=image, model=model)
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -58,6 +53,17 @@ def record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     idempotency.register_lambda_context(context)
-    result = process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    config = settings()
+    # Once per batch: which model serves, and `classify` made idempotent on the whole S3Image
+    # (bucket, key, version), so a notification S3 or SQS delivers twice, even to two functions
+    # at once, invokes the endpoint once.
+    champion = Models(config.models_table).champion()
+    classify_once = idempotent_function(
+        data_keyword_argument="image", config=idempotency, persistence_store=idempotency_store(config.idempotency_table)
+    )(classify)
+    handler = functools.partial(
+        record_handler, classify_once=classify_once, model=champion["name"] if champion else None
+    )
+    result = process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
     metrics.add_metric("MessagesLeftToRetry", MetricUnit.Count, len(result["batchItemFailures"]))
     return result
