@@ -25,8 +25,7 @@ BASELINE = "import boto3"
 
 def lambda_environment(function: str) -> dict[str, str]:
     template = cfn.load()
-    refs, attributes = cfn.placeholder_names(template, stack="vista", region=REGION, account=ACCOUNT)
-    resolver = cfn.Resolver(template, region=REGION, account=ACCOUNT, refs=refs, attributes=attributes)
+    resolver = cfn.placeholder_resolver(template, stack="vista", region=REGION, account=ACCOUNT)
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))}
     environment.update(cfn.function_environment(template, resolver, function))
     environment.update(

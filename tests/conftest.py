@@ -37,8 +37,7 @@ from moto import mock_aws  # noqa: E402  (credentials first)
 from vista import template as cfn  # noqa: E402
 
 TEMPLATE = cfn.load()
-REFS, ATTRIBUTES = cfn.placeholder_names(TEMPLATE, stack=STACK, region=REGION, account=ACCOUNT)
-RESOLVER = cfn.Resolver(TEMPLATE, region=REGION, account=ACCOUNT, stack_name=STACK, refs=REFS, attributes=ATTRIBUTES)
+RESOLVER = cfn.placeholder_resolver(TEMPLATE, stack=STACK, region=REGION, account=ACCOUNT)
 for _key, _value in cfn.function_environment(TEMPLATE, RESOLVER, "ApiFunction").items():
     os.environ[_key] = _value
 BUCKET = os.environ["DATA_BUCKET"]
@@ -50,7 +49,7 @@ def provision(template: dict[str, Any]) -> None:
 
     from vista.local.provision import provision_resources
 
-    provision_resources(template, RESOLVER, REFS, ATTRIBUTES, client=boto3.client)
+    provision_resources(template, RESOLVER, client=boto3.client)
 
 
 def clear_caches() -> None:

@@ -148,11 +148,9 @@ def function_environment(template: dict[str, Any], resolver: Resolver, function:
     return {key: str(resolver.resolve(value)) for key, value in variables.items()}
 
 
-def placeholder_names(
-    template: dict[str, Any], *, stack: str, region: str, account: str
-) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
-    """What Ref / GetAtt of each resource yields, named as CloudFormation names them
-    (`<stack>-<LogicalId>`), for resolving the template without deploying it."""
+def placeholder_resolver(template: dict[str, Any], *, stack: str, region: str, account: str) -> Resolver:
+    """A resolver for the template without deploying it: Ref / GetAtt of each resource yield
+    names as CloudFormation gives them (`<stack>-<LogicalId>`), or the name the template sets."""
     refs: dict[str, str] = {}
     attributes: dict[tuple[str, str], str] = {}
     for logical, spec in template["Resources"].items():
@@ -176,4 +174,4 @@ def placeholder_names(
     for logical, spec in resources(template, "AWS::S3::Bucket").items():
         if "BucketName" in spec.get("Properties", {}):
             refs[logical] = resolver.resolve(spec["Properties"]["BucketName"])
-    return refs, attributes
+    return resolver

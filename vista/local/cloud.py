@@ -207,14 +207,12 @@ class LocalCloud:
         import boto3
 
         template = self.template
-        refs, attributes = cfn.placeholder_names(template, stack=STACK, region=REGION, account=ACCOUNT)
-        code = cfn.resources(template, "Custom::TrainingCode")
-        resolver = cfn.Resolver(
-            template, region=REGION, account=ACCOUNT, stack_name=STACK, refs=refs, attributes=attributes
-        )
-        for logical, spec in code.items():
+        resolver = cfn.placeholder_resolver(template, stack=STACK, region=REGION, account=ACCOUNT)
+        code_uris = []
+        for logical, spec in cfn.resources(template, "Custom::TrainingCode").items():
             props = resolver.resolve(spec["Properties"])
-            attributes[(logical, "Uri")] = f"s3://{props['Bucket']}/{props['Key']}"
+            code_uris.append(f"s3://{props['Bucket']}/{props['Key']}")
+            resolver.attributes[(logical, "Uri")] = code_uris[-1]
         resources = template["Resources"]
         handled = {
             "AWS::S3::Bucket",
@@ -233,14 +231,14 @@ class LocalCloud:
         if unknown:
             raise cfn.UnsupportedTemplate(f"local mode cannot provision {unknown}")
 
-        notifications = provision_resources(template, resolver, refs, attributes, client=boto3.client)
-        self._wire_functions(resolver, refs, attributes, notifications)
+        notifications = provision_resources(template, resolver, client=boto3.client)
+        self._wire_functions(resolver, notifications)
         for bucket, configurations in notifications.items():
             if configurations:
                 self.s3.put_bucket_notification_configuration(
                     Bucket=bucket, NotificationConfiguration={"QueueConfigurations": configurations}
                 )
-        self._publish_training_code(code, resolver)
+        self._publish_training_code(code_uris)
         self.outputs.update(
             {
                 name: str(resolver.resolve(output["Value"]))
@@ -252,8 +250,6 @@ class LocalCloud:
     def _wire_functions(
         self,
         resolver: cfn.Resolver,
-        refs: dict[str, str],
-        attributes: dict[tuple[str, str], str],
         notifications: dict[str, list],
     ) -> None:
         template = self.template
@@ -333,9 +329,9 @@ class LocalCloud:
         arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         return url, arn
 
-    def _publish_training_code(self, resources: dict[str, Any], resolver: cfn.Resolver) -> None:
+    def _publish_training_code(self, uris: list[str]) -> None:
         """What `sam build` + the TrainingCode custom resource do: the same Makefile target packs
-        training_job/, and the archive goes to the bucket and key the resource names."""
+        training_job/, and the archive goes to the S3 location each resource names."""
         with tempfile.TemporaryDirectory() as artifacts:
             subprocess.run(  # noqa: S603 (fixed arguments)
                 [  # noqa: S607 (make from PATH, as sam build finds it)
@@ -348,9 +344,9 @@ class LocalCloud:
                 ],
                 check=True,
             )
-            for spec in resources.values():
-                props = resolver.resolve(spec["Properties"])
-                self.s3.upload_file(str(Path(artifacts) / "sourcedir.tar.gz"), props["Bucket"], props["Key"])
+            for uri in uris:
+                bucket, _, key = uri.removeprefix("s3://").partition("/")
+                self.s3.upload_file(str(Path(artifacts) / "sourcedir.tar.gz"), bucket, key)
 
     # ------------------------------------------------------------------ dispatcher
     def _start_dispatcher(self) -> None:

@@ -18,15 +18,11 @@ def notification_filter(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def provision_resources(
-    template: dict[str, Any],
-    resolver: cfn.Resolver,
-    refs: dict[str, str],
-    attributes: dict[tuple[str, str], str],
-    *,
-    client: Callable[[str], Any],
+    template: dict[str, Any], resolver: cfn.Resolver, *, client: Callable[[str], Any]
 ) -> dict[str, list[dict[str, Any]]]:
     """Roles, queues (dead-letter queues first) and their policies, tables, buckets and their
     policies. Returns each bucket's queue notifications, for the caller to add its own and apply."""
+    refs, attributes = resolver.refs, resolver.attributes
     iam, sqs, s3, dynamodb = client("iam"), client("sqs"), client("s3"), client("dynamodb")
     for logical, spec in cfn.resources(template, "AWS::IAM::Role").items():
         props = resolver.resolve(spec["Properties"])
