@@ -22,6 +22,7 @@ from typing import Any
 
 from vista.cli import ROOT, progress, submit_training, training_module, upload_dataset, watch_job
 from vista.target import CommandError, Target
+from vista_app.records import Predictions
 
 WORKDIR = ROOT / ".vista" / "demo"
 
@@ -109,10 +110,10 @@ def run_demo(*, train_per_class: int, test_per_class: int, epochs: int, image_si
         bucket = cloud.outputs["DataBucketName"]
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda p: s3.upload_file(str(p), bucket, f"inbox/{p.parent.name}/{p.name}"), images))
-        table = boto3.resource("dynamodb").Table(cloud.outputs["PredictionsTableName"])
+        predictions = Predictions(cloud.outputs["PredictionsTableName"])
 
         def recorded() -> list[dict[str, Any]] | None:
-            items = _scan(table)
+            items = list(predictions.all())
             progress(len(items), len(images), "classified")
             return items if len(items) >= len(images) else None
 
@@ -146,16 +147,6 @@ def run_demo(*, train_per_class: int, test_per_class: int, epochs: int, image_si
     )
     (WORKDIR / "summary.json").write_text(json.dumps(summary, indent=2))
     return 0 if summary["lost"] == summary["doubled"] == 0 else 1
-
-
-def _scan(table: Any) -> list[dict[str, Any]]:
-    items, query = [], {}
-    while True:
-        answer = table.scan(**query)
-        items += answer["Items"]
-        if "LastEvaluatedKey" not in answer:
-            return items
-        query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
 
 def summarise(records: list[dict[str, Any]], total: int) -> dict[str, Any]:

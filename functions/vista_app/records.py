@@ -136,6 +136,16 @@ class Repository:
             "next_token": _encode_token(answer.get("LastEvaluatedKey")),
         }
 
+    def all(self) -> Iterator[dict[str, Any]]:
+        """Every item, page after page (a scan: for small tables and tools)."""
+        query: dict[str, Any] = {}
+        while True:
+            answer = self.table.scan(**query)
+            yield from (from_item(i) for i in answer["Items"])
+            if "LastEvaluatedKey" not in answer:
+                return
+            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
 
 class Jobs(Repository):
     listing = "job"
@@ -158,12 +168,3 @@ class Models(Repository):
         )
         champions = sorted((from_item(i) for i in answer["Items"]), key=lambda m: m.get("promoted_at", ""))
         return champions[-1] if champions else None
-
-    def all(self) -> Iterator[dict[str, Any]]:
-        query: dict[str, Any] = {}
-        while True:
-            answer = self.table.scan(**query)
-            yield from (from_item(i) for i in answer["Items"])
-            if "LastEvaluatedKey" not in answer:
-                return
-            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
