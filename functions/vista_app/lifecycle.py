@@ -62,7 +62,11 @@ def on_job_state_change(
         )
         return {"job": name, "outcome": "failed: no best training job"}
 
-    model = register_model(best, job=name, settings=settings, sagemaker=sagemaker, s3=s3, models=models)
+    model = models.get(best)
+    if model is None:
+        # A training job was just described; a tuning job's best trial is described here.
+        trial = description if not tuning else sagemaker.describe_training_job(TrainingJobName=best)
+        model = register_model(trial, job=name, s3=s3, models=models)
     jobs.update(name, {"model": model["name"]})
     if model["state"] != "candidate":
         return {"job": name, "model": model["name"], "outcome": f"model already {model['state']}"}
@@ -100,14 +104,10 @@ def _tuning_fields(description: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def register_model(
-    training_job: str, *, job: str, settings: Settings, sagemaker: Any, s3: Any, models: Models
-) -> dict[str, Any]:
-    """The Models record of a completed training job (created once; read back after)."""
-    existing = models.get(training_job)
-    if existing:
-        return existing
-    description = sagemaker.describe_training_job(TrainingJobName=training_job)
+def register_model(description: dict[str, Any], *, job: str, s3: Any, models: Models) -> dict[str, Any]:
+    """The Models record of a completed training job, from its DescribeTrainingJob answer
+    (created once: a concurrent delivery's record wins and is read back)."""
+    training_job = description["TrainingJobName"]
     metrics = read_metrics(s3, description)
     hyperparameters = {
         k: _loads(v) for k, v in description.get("HyperParameters", {}).items() if not k.startswith("sagemaker_")
