@@ -127,7 +127,7 @@ def test_jobs_that_are_not_ours_are_ignored(aws: None, context: Any, name: str) 
     assert records(name) == (None, None)
 
 
-def test_tuning_job_promotes_its_best_training_job(aws: None, context: Any) -> None:
+def test_tuning_job_promotes_its_best_training_job(aws: None, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from vista_app.aws import client
 
     tuning = {"max_jobs": 3, "max_parallel_jobs": 1, "ranges": {"dropout": {"min": 0.1, "max": 0.6}}}
@@ -153,6 +153,20 @@ def test_tuning_job_promotes_its_best_training_job(aws: None, context: Any) -> N
         lambda r: response(r.url, 200, describe_from_event(event["detail"])),
     )
     answer(sagemaker, "DescribeTrainingJob", lambda r: response(r.url, 200, trial))
+    summaries = [
+        {
+            "TrainingJobName": f"{name}-00{i}-6e2f1c9a",
+            "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}-00{i}-6e2f1c9a",
+            "CreationTime": 1764317000,
+            "TrainingJobStatus": "Completed",
+            "TunedHyperParameters": {"dropout": str(0.1 * i)},
+            "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": "val_accuracy", "Value": 0.9 + i / 100},
+        }
+        for i in (1, 2, 3)
+    ]
+    record_calls(
+        monkeypatch, sagemaker, "list_training_jobs_for_hyper_parameter_tuning_job", {"TrainingJobSummaries": summaries}
+    )
     write_metrics(best, 0.947)
 
     # A trial's own state change is not a candidate: only the tuning job's is.
@@ -162,7 +176,16 @@ def test_tuning_job_promotes_its_best_training_job(aws: None, context: Any) -> N
     job, _ = records(name)
     _, model = records(best)
     assert result["outcome"] == "promoted"
-    assert job["status"] == "Completed" and job["best_training_job"] == best and job["trials"]["Completed"] == 3
+    assert job["status"] == "Completed" and job["best_training_job"] == best and job["trial_counts"]["Completed"] == 3
+    # Every trial is in the record with its tuned value and objective, and the job costs what its trials cost.
+    assert [(t["hyperparameters"]["dropout"], t["objective"]) for t in job["trials"]] == [
+        (0.1, 0.91),
+        (0.2, 0.92),
+        (0.30000000000000004, 0.93),
+    ]
+    assert job["cost"] == pytest.approx(3 * 330 * 1.408 / 3600, abs=1e-6)
+    assert job["on_demand_cost"] == pytest.approx(3 * 1100 * 1.408 / 3600, abs=1e-6)
+    assert job["report"] == f"s3://vista-data-123456789012-us-east-1/artifacts/reports/{name}/report.html"
     assert (
         model["state"] == "champion" and model["job"] == name and model["hyperparameters"]["architecture"] == "fine_cnn"
     )

@@ -304,8 +304,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
     test_data = pipeline(test_split, image_size=args.image_size, batch_size=batch, training=False, seed=args.seed)
     test_loss, _ = model.evaluate(test_data, verbose=0)
-    predicted = np.argmax(model.predict(test_data, verbose=0), axis=-1)
-    metrics = report.classification_metrics(np.array(test_split.labels), predicted, classes)
+    probabilities = model.predict(test_data, verbose=0)
+    y_true = np.array(test_split.labels)
+    metrics = report.classification_metrics(y_true, np.argmax(probabilities, axis=-1), classes)
     metrics.update(
         loss=round(float(test_loss), 4),
         architecture=args.architecture,
@@ -331,10 +332,18 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         serving = build_model(args.architecture, len(classes), **model_options).model
         serving.set_weights(model.get_weights())
         export_savedmodel(serving, classes, args.image_size, args.model_dir)
+        samples = [Path(p).read_bytes() for p in test_split.paths[:10]]
+        metrics.update(report.serving_latency(args.model_dir, samples))
+        print(f"serving_latency_ms={metrics['serving_latency_ms']:.2f}; (batch 1, CPU)", flush=True)
         report.write_json(metrics, args.model_dir, args.output_data_dir)
         output = Path(args.output_data_dir)
         report.plot_confusion_matrix(metrics, output / "confusion_matrix.png")
         report.plot_training_curves(epoch_log.history(), output / "training_curves.png", fine_tune_from)
+        wrong = report.misclassified(test_split.paths, y_true, probabilities, classes)
+        report.plot_misclassified(wrong, output / "misclassified.png")
+        (output / "misclassified.json").write_text(
+            json.dumps([{k: v for k, v in w.items() if k != "path"} for w in wrong], indent=2)
+        )
         (output / "history.json").write_text(json.dumps(epoch_log.history()))
     return metrics
 

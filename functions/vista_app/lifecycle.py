@@ -17,7 +17,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from vista_app.config import Settings
+from vista_app.costs import cost_per_1000_predictions, job_cost, sum_costs
 from vista_app.records import Jobs, Models, now
+from vista_app.reports import write_job_report
 from vista_app.training import is_tuning_child
 
 logger = logging.getLogger(__name__)
@@ -31,52 +33,167 @@ class EndpointBusy(RuntimeError):
     """The endpoint is being created or updated; promotion must be retried later."""
 
 
+TERMINAL = ("Completed", "Failed", "Stopped")
+
+
 def on_job_state_change(
-    detail_type: str, detail: dict[str, Any], *, settings: Settings, sagemaker: Any, s3: Any, jobs: Jobs, models: Models
+    detail_type: str,
+    detail: dict[str, Any],
+    *,
+    settings: Settings,
+    sagemaker: Any,
+    s3: Any,
+    jobs: Jobs,
+    models: Models,
+    prices: dict[str, Any],
 ) -> dict[str, Any]:
     """Returns what was done, for the log: {"job", "outcome", ...}."""
     tuning = detail_type == TUNING_EVENT
     name = detail.get("HyperParameterTuningJobName" if tuning else "TrainingJobName", "")
     if not name.startswith(settings.name_prefix + "-") or (not tuning and is_tuning_child(name, settings.name_prefix)):
         return {"job": name, "outcome": "ignored: not a job this stack started"}
-    if jobs.get(name) is None:
+    record = jobs.get(name)
+    if record is None:
         return {"job": name, "outcome": "ignored: no Jobs record"}
+    region = sagemaker.meta.region_name
 
     if tuning:
         description = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
         status = description["HyperParameterTuningJobStatus"]
         changes = _tuning_fields(description)
+        if status in TERMINAL:  # each trial is described once, when the tuning job has ended
+            changes["trials"] = tuning_trials(sagemaker, name, region=region, prices=prices)
+            changes.update(sum_costs(changes["trials"]))
         best = description.get("BestTrainingJob", {}).get("TrainingJobName")
     else:
         description = sagemaker.describe_training_job(TrainingJobName=name)
         status = description["TrainingJobStatus"]
-        changes = _training_fields(description)
+        changes = _training_fields(description) | job_cost(description, region=region, prices=prices)
         best = name
     changes["status"] = status
     jobs.update(name, changes)
-    if status != "Completed":
-        return {"job": name, "outcome": f"recorded {status}"}
+    result = {"job": name, "outcome": f"recorded {status}"}
+    if status == "Completed":
+        result = _register_and_gate(
+            name,
+            best,
+            None if tuning else description,
+            record,
+            settings=settings,
+            sagemaker=sagemaker,
+            s3=s3,
+            jobs=jobs,
+            models=models,
+            prices=prices,
+        )
+    if status in TERMINAL:
+        job = jobs.get(name) or record
+        if job.get("model"):
+            jobs.update(
+                name,
+                {"report": write_job_report(job, leaderboard=leaderboard(models), s3=s3, bucket=settings.data_bucket)},
+            )
+        if job.get("comparison"):
+            result["comparison"] = settle_comparison(
+                job["comparison"], jobs=jobs, models=models, s3=s3, bucket=settings.data_bucket
+            )
+    return result
+
+
+def _register_and_gate(
+    name: str,
+    best: str | None,
+    description: dict[str, Any] | None,
+    record: dict[str, Any],
+    *,
+    settings: Settings,
+    sagemaker: Any,
+    s3: Any,
+    jobs: Jobs,
+    models: Models,
+    prices: dict[str, Any],
+) -> dict[str, Any]:
+    """Register a completed job's model (`description`: the best training job's, when at hand) and gate it."""
     if not best:
         jobs.update(
             name, {"status": "Failed", "failure_reason": "the tuning job completed without a best training job"}
         )
         return {"job": name, "outcome": "failed: no best training job"}
-
     model = models.get(best)
     if model is None:
-        # A training job was just described; a tuning job's best trial is described here.
-        trial = description if not tuning else sagemaker.describe_training_job(TrainingJobName=best)
-        model = register_model(trial, job=name, s3=s3, models=models)
+        model = register_model(
+            description or sagemaker.describe_training_job(TrainingJobName=best),
+            job=name,
+            dataset=record.get("request", {}).get("dataset"),
+            s3=s3,
+            models=models,
+            memory_mb=settings.serverless_memory_mb,
+            prices=prices,
+        )
     jobs.update(name, {"model": model["name"]})
     if model["state"] != "candidate":
         return {"job": name, "model": model["name"], "outcome": f"model already {model['state']}"}
     return {"job": name, "model": model["name"], **gate(model, settings=settings, sagemaker=sagemaker, models=models)}
 
 
+def tuning_trials(sagemaker: Any, name: str, *, region: str, prices: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every trial of a tuning job: its tuned values, objective, times and cost."""
+    summaries, query = [], {"HyperParameterTuningJobName": name, "MaxResults": 100}
+    while True:
+        page = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(**query)
+        summaries += page["TrainingJobSummaries"]
+        if not page.get("NextToken"):
+            break
+        query["NextToken"] = page["NextToken"]
+    trials = []
+    for summary in summaries:
+        description = sagemaker.describe_training_job(TrainingJobName=summary["TrainingJobName"])
+        objective = summary.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value")
+        trials.append(
+            {
+                "name": summary["TrainingJobName"],
+                "status": summary["TrainingJobStatus"],
+                "hyperparameters": {k: _loads(v) for k, v in summary.get("TunedHyperParameters", {}).items()},
+                "objective": objective,
+                "training_seconds": description.get("TrainingTimeInSeconds"),
+                "billable_seconds": description.get("BillableTimeInSeconds"),
+                **job_cost(description, region=region, prices=prices),
+            }
+        )
+    return sorted(trials, key=lambda t: t["name"])
+
+
+def settle_comparison(parent: str, *, jobs: Jobs, models: Models, s3: Any, bucket: str) -> dict[str, Any]:
+    """A comparison ends when all its member jobs have: its status, summed cost, models and report."""
+    comparison = jobs.get(parent)
+    if comparison is None:
+        return {"name": parent, "outcome": "no Jobs record"}
+    members = [jobs.get(member) or {"name": member, "status": "Starting"} for member in comparison["members"]]
+    waiting = [m["name"] for m in members if m["status"] not in TERMINAL]
+    if waiting:
+        return {"name": parent, "outcome": f"waiting for {len(waiting)} of {len(members)} jobs"}
+    names = [m["model"] for m in members if m.get("model")]
+    changes: dict[str, Any] = {
+        "status": "Completed" if names else "Failed",
+        "models": names,
+        **sum_costs(members),
+    }
+    if not names:
+        changes["failure_reason"] = "no member job produced a model: see each job's failure reason"
+    jobs.update(parent, changes)
+    board = [m for m in leaderboard(models) if m["name"] in names]
+    if board:
+        report = write_job_report(jobs.get(parent) or comparison | changes, leaderboard=board, s3=s3, bucket=bucket)
+        jobs.update(parent, {"report": report})
+    return {"name": parent, "outcome": changes["status"]}
+
+
 def _training_fields(description: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "secondary_status": description.get("SecondaryStatus"),
         "metrics": {m["MetricName"]: m["Value"] for m in description.get("FinalMetricDataList", [])},
+        "instance_type": description["ResourceConfig"]["InstanceType"],
+        "instance_count": description["ResourceConfig"].get("InstanceCount", 1),
     }
     for key, field in (
         ("FailureReason", "failure_reason"),
@@ -92,7 +209,7 @@ def _training_fields(description: dict[str, Any]) -> dict[str, Any]:
 
 
 def _tuning_fields(description: dict[str, Any]) -> dict[str, Any]:
-    fields: dict[str, Any] = {"trials": description.get("TrainingJobStatusCounters", {})}
+    fields: dict[str, Any] = {"trial_counts": description.get("TrainingJobStatusCounters", {})}
     if description.get("FailureReason"):
         fields["failure_reason"] = description["FailureReason"]
     best = description.get("BestTrainingJob")
@@ -104,7 +221,16 @@ def _tuning_fields(description: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def register_model(description: dict[str, Any], *, job: str, s3: Any, models: Models) -> dict[str, Any]:
+def register_model(
+    description: dict[str, Any],
+    *,
+    job: str,
+    dataset: str | None,
+    s3: Any,
+    models: Models,
+    memory_mb: int,
+    prices: dict[str, Any],
+) -> dict[str, Any]:
     """The Models record of a completed training job, from its DescribeTrainingJob answer
     (created once: a concurrent delivery's record wins and is read back)."""
     training_job = description["TrainingJobName"]
@@ -112,18 +238,35 @@ def register_model(description: dict[str, Any], *, job: str, s3: Any, models: Mo
     hyperparameters = {
         k: _loads(v) for k, v in description.get("HyperParameters", {}).items() if not k.startswith("sagemaker_")
     }
+    region = s3.meta.region_name
     record: dict[str, Any] = {
         "name": training_job,
         "job": job,
+        "dataset": dataset,
         "state": "candidate",
         "architecture": hyperparameters.get("architecture"),
         "hyperparameters": hyperparameters,
         "artifact": description["ModelArtifacts"]["S3ModelArtifacts"],
         "metrics": metrics,
+        "classes": metrics.get("class_names"),
         "accuracy": metrics.get("accuracy"),
+        "macro_f1": metrics.get("macro_f1"),
+        "loss": metrics.get("loss"),
+        "parameters": metrics.get("parameters"),
+        "serving_latency_ms": metrics.get("serving_latency_ms"),
+        "request_bytes": metrics.get("request_bytes"),
         "training_seconds": description.get("TrainingTimeInSeconds"),
         "billable_seconds": description.get("BillableTimeInSeconds"),
         "instance_type": description["ResourceConfig"]["InstanceType"],
+        "training_cost": job_cost(description, region=region, prices=prices).get("cost"),
+        "cost_per_1000_predictions": cost_per_1000_predictions(
+            latency_ms=metrics.get("serving_latency_ms"),
+            payload_bytes=metrics.get("request_bytes"),
+            memory_mb=memory_mb,
+            region=region,
+            prices=prices,
+        ),
+        "serverless_memory_mb": memory_mb,
     }
     if record["accuracy"] is None:
         record.update(state="rejected", reason="the job reported no test accuracy")

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vista_app.aws import TRACED, client
 from vista_app.config import settings
+from vista_app.costs import load_prices
 from vista_app.lifecycle import on_job_state_change
 from vista_app.records import Jobs, Models
 
@@ -25,14 +26,16 @@ metrics = Metrics()
 @event_source(data_class=EventBridgeEvent)
 def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     config = settings()
+    s3 = client("s3")
     result = on_job_state_change(
         event.detail_type,
         event.detail,
         settings=config,
         sagemaker=client("sagemaker"),
-        s3=client("s3"),
+        s3=s3,
         jobs=Jobs(config.jobs_table),
         models=Models(config.models_table),
+        prices=load_prices(s3, config.data_bucket),
     )
     logger.info("job state change", extra=result)
     metrics.add_metric("JobStateChanges", MetricUnit.Count, 1)
