@@ -131,3 +131,53 @@ def test_sagemaker_refusing_the_job_is_recorded_with_its_message(aws: None, cont
     [job] = run(put_request("jobs/limit.json", REQUEST), context)
     assert job["status"] == "Failed"
     assert job["failure_reason"].startswith("SageMaker refused the job: The account-level service limit")
+
+
+def test_a_comparison_starts_one_tuning_job_per_architecture(aws: None, context: Any, monkeypatch: Any) -> None:
+    from tests.fakes import record_calls
+    from vista_app.aws import client
+    from vista_app.config import settings
+    from vista_app.records import Jobs
+
+    # GIVEN one request naming three architectures, each to be tuned on learning rate, dropout and L2
+    upload_dataset()
+    tuning = {
+        "max_jobs": 4,
+        "max_parallel_jobs": 2,
+        "ranges": {
+            "learning_rate": {"min": 1e-5, "max": 1e-2, "scale": "log"},
+            "dropout": {"min": 0.1, "max": 0.6},
+            "l2": {"min": 1e-6, "max": 1e-2, "scale": "log"},
+        },
+    }
+    request = {"dataset": "datasets/intel", "architectures": ["base_cnn", "fine_cnn", "resnet50"], "tuning": tuning}
+    calls = record_calls(monkeypatch, client("sagemaker"), "create_hyper_parameter_tuning_job", {})
+    # WHEN it arrives
+    [comparison] = run(put_request("jobs/compare.json", request), context)
+    # THEN the comparison records its members, and each member is a tuning job of its own architecture
+    assert comparison["kind"] == "comparison" and comparison["status"] == "InProgress"
+    assert len(comparison["members"]) == 3 and len(calls) == 3
+    jobs = Jobs(settings().jobs_table)
+    members = [jobs.get(name) for name in comparison["members"]]
+    assert [m["architecture"] for m in members] == ["base_cnn", "fine_cnn", "resnet50"]
+    assert {m["comparison"] for m in members} == {comparison["name"]} and {m["kind"] for m in members} == {"tuning"}
+    static = [c["TrainingJobDefinition"]["StaticHyperParameters"]["architecture"] for c in calls]
+    assert static == ['"base_cnn"', '"fine_cnn"', '"resnet50"']
+    ranges = calls[0]["HyperParameterTuningJobConfig"]["ParameterRanges"]["ContinuousParameterRanges"]
+    assert {r["Name"] for r in ranges} == {"learning_rate", "dropout", "l2"}
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        ({"architectures": ["base_cnn", "base_cnn"]}, "twice"),
+        ({"architectures": ["base_cnn", "vgg16"], "architecture": "vgg16"}, "not both"),
+        ({"architectures": ["base_cnn", "vgg16"], "tuning": {"ranges": {"architecture": ["vgg16"]}}}, "on its own"),
+        ({"architectures": ["base_cnn"]}, "at least 2"),
+    ],
+)
+def test_bad_comparisons_are_refused_with_a_reason(request_: dict, message: str) -> None:
+    from vista_app.requests import InvalidRequest, parse_training_request
+
+    with pytest.raises(InvalidRequest, match=message):
+        parse_training_request({"dataset": "datasets/intel", **request_})

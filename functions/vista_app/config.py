@@ -31,6 +31,9 @@ class Settings(BaseModel):
     serverless_max_concurrency: int = Field(alias="SERVERLESS_MAX_CONCURRENCY", ge=1, le=200)
     promotion_margin: float = Field(alias="PROMOTION_MARGIN", ge=0, le=1)
     max_image_pixels: int = Field(alias="MAX_IMAGE_PIXELS", gt=0)
+    review_below: float = Field(alias="REVIEW_CONFIDENCE_BELOW", ge=0, le=1)
+    retrain_below_percent: float = Field(alias="RETRAIN_BELOW_ACCURACY_PERCENT", ge=0, le=100)
+    retrain_window: int = Field(alias="RETRAIN_WINDOW", ge=1)
 
 
 ENVIRONMENT_KEYS = frozenset(field.alias for field in Settings.model_fields.values())

@@ -81,6 +81,7 @@ def classify_object(
     endpoint: str,
     model: str | None,
     max_pixels: int,
+    review_below: float,
     predictions: Predictions,
 ) -> dict[str, Any]:
     record: dict[str, Any] = {
@@ -90,11 +91,22 @@ def classify_object(
         "key": image.key,
         "version": image.version,
     }
+    if image.version_id:
+        record["version_id"] = image.version_id
     try:
         if image.size is not None and image.size > MAX_IMAGE_BYTES:
             raise InvalidImage(f"image is {image.size:,} bytes; the limit is {MAX_IMAGE_BYTES:,}")
         data = _read(s3, image)
-        record.update(classify_bytes(data, runtime=runtime, endpoint=endpoint, model=model, max_pixels=max_pixels))
+        record.update(
+            classify_bytes(
+                data,
+                runtime=runtime,
+                endpoint=endpoint,
+                model=model,
+                max_pixels=max_pixels,
+                review_below=review_below,
+            )
+        )
     except (InvalidImage, ObjectGone, ModelError) as error:
         record.update(status="FAILED", error=str(error), model=model)
     predictions.create(record)
@@ -121,8 +133,11 @@ def _read(s3: Any, image: S3Image) -> bytes:
         raise
 
 
-def classify_bytes(data: bytes, *, runtime: Any, endpoint: str, model: str | None, max_pixels: int) -> dict[str, Any]:
-    """Check and classify image bytes; the fields of an OK record."""
+def classify_bytes(
+    data: bytes, *, runtime: Any, endpoint: str, model: str | None, max_pixels: int, review_below: float
+) -> dict[str, Any]:
+    """Check and classify image bytes; the fields of an OK record, flagged for review (a sparse
+    index lists them) when the model's confidence is below `review_below`."""
     info = inspect_image(data, max_bytes=MAX_IMAGE_BYTES, max_pixels=max_pixels)
     payload = json.dumps({"instances": [{"b64": base64.b64encode(data).decode()}]})
     started = time.perf_counter()
@@ -142,7 +157,7 @@ def classify_bytes(data: bytes, *, runtime: Any, endpoint: str, model: str | Non
     prediction = json.loads(answer["Body"].read())["predictions"][0]
     probabilities = dict(zip(prediction["classes"], prediction["probabilities"], strict=True))
     label = prediction["label"]
-    return {
+    fields = {
         "status": "OK",
         "label": label,
         "confidence": probabilities[label],
@@ -152,17 +167,39 @@ def classify_bytes(data: bytes, *, runtime: Any, endpoint: str, model: str | Non
         "format": info.format,
         "width": info.width,
         "height": info.height,
+        "bytes": len(data),
     }
+    if probabilities[label] < review_below:
+        fields["review"] = REVIEW_NEEDED
+    return fields
+
+
+REVIEW_NEEDED = "needed"
+UPLOADS_PREFIX = "artifacts/uploads/"
+IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg"}
 
 
 def classify_upload(
-    data: bytes, *, runtime: Any, endpoint: str, model: str | None, max_pixels: int, predictions: Predictions
+    data: bytes,
+    *,
+    s3: Any,
+    bucket: str,
+    runtime: Any,
+    endpoint: str,
+    model: str | None,
+    max_pixels: int,
+    review_below: float,
+    predictions: Predictions,
 ) -> dict[str, Any]:
-    """An image POSTed to the API: classified synchronously and recorded. Bad images raise InvalidImage."""
-    record = {
-        "id": uuid.uuid4().hex,
-        "source": "api",
-        **classify_bytes(data, runtime=runtime, endpoint=endpoint, model=model, max_pixels=max_pixels),
-    }
+    """An image POSTed to the API: classified synchronously, kept (feedback may make it training
+    data) and recorded. Bad images raise InvalidImage and are not kept."""
+    prediction_id = uuid.uuid4().hex
+    fields = classify_bytes(
+        data, runtime=runtime, endpoint=endpoint, model=model, max_pixels=max_pixels, review_below=review_below
+    )
+    extension = {"PNG": "png", "JPEG": "jpg"}[fields["format"]]
+    key = f"{UPLOADS_PREFIX}{prediction_id}.{extension}"
+    s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=IMAGE_TYPES[extension])
+    record = {"id": prediction_id, "source": "api", "bucket": bucket, "key": key, **fields}
     predictions.create(record)
     return predictions.get(record["id"]) or record

@@ -93,10 +93,13 @@ class Repository:
         condition: str | None = None,
         values: dict[str, Any] | None = None,
         names: dict[str, str] | None = None,
+        remove: tuple[str, ...] = (),
     ) -> bool:
-        """Set fields of an existing item; False when `condition` does not hold."""
+        """Set fields of an existing item (and remove the fields in `remove`); False when
+        `condition` does not hold."""
         changes = {**changes, "updated_at": now()}
         names = {f"#f{i}": field for i, field in enumerate(changes)} | (names or {})
+        names |= {f"#r{i}": field for i, field in enumerate(remove)}
         expression_values = {f":v{i}": value for i, value in enumerate(changes.values())}
         expression_values.update(values or {})
         parts = [f"#f{i} = :v{i}" for i in range(len(changes))]
@@ -107,7 +110,9 @@ class Repository:
         try:
             self.table.update_item(
                 Key={self.key: key},
-                UpdateExpression="SET " + ", ".join(parts),
+                UpdateExpression="SET "
+                + ", ".join(parts)
+                + (" REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove))) if remove else ""),
                 ConditionExpression=expression,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=to_item(expression_values),
@@ -120,10 +125,15 @@ class Repository:
 
     def newest(self, *, limit: int = 25, next_token: str | None = None) -> dict[str, Any]:
         """One page, newest first: {"items": [...], "next_token": str | None}."""
+        return self._page(LISTING_INDEX, "listing", self.listing, limit=limit, next_token=next_token)
+
+    def _page(self, index: str, attribute: str, value: str, *, limit: int, next_token: str | None) -> dict[str, Any]:
+        """One page of an index's items whose partition `attribute` is `value`, sort key descending."""
         query: dict[str, Any] = {
-            "IndexName": LISTING_INDEX,
-            "KeyConditionExpression": "listing = :listing",
-            "ExpressionAttributeValues": {":listing": self.listing},
+            "IndexName": index,
+            "KeyConditionExpression": "#k = :k",
+            "ExpressionAttributeNames": {"#k": attribute},
+            "ExpressionAttributeValues": {":k": value},
             "ScanIndexForward": False,
             "Limit": limit,
         }
@@ -154,6 +164,14 @@ class Jobs(Repository):
 class Predictions(Repository):
     key = "id"
     listing = "prediction"
+
+    def needing_review(self, *, limit: int = 25, next_token: str | None = None) -> dict[str, Any]:
+        """Low-confidence predictions nobody has labelled yet, newest first (a sparse index)."""
+        return self._page("by_review", "review", "needed", limit=limit, next_token=next_token)
+
+    def labelled(self, model: str, *, limit: int, next_token: str | None = None) -> dict[str, Any]:
+        """The model's predictions that have feedback, most recently labelled first."""
+        return self._page("by_model_feedback", "model", model, limit=limit, next_token=next_token)
 
 
 class Models(Repository):

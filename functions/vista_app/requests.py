@@ -101,12 +101,34 @@ class Tuning(Strict):
 class TrainingRequest(Strict):
     dataset: DatasetPrefix
     architecture: Architecture = "resnet50"
+    # A comparison: one job per architecture (each tuned alike when `tuning` is given), one leaderboard.
+    architectures: list[Architecture] | None = Field(None, min_length=2)
     hyperparameters: Hyperparameters = Hyperparameters()
     tuning: Tuning | None = None
     instance_type: InstanceType = "ml.g5.xlarge"
     instance_count: int = Field(1, ge=1, le=16)
     spot: bool = True
     max_runtime_s: int = Field(7200, ge=60, le=432000)
+
+    @model_validator(mode="after")
+    def _comparison(self) -> TrainingRequest:
+        if self.architectures is None:
+            return self
+        if "architecture" in self.model_fields_set:
+            raise ValueError("give architecture (one job) or architectures (a comparison), not both")
+        if len(set(self.architectures)) != len(self.architectures):
+            raise ValueError("architectures lists an architecture twice")
+        if self.tuning and "architecture" in self.tuning.ranges:
+            raise ValueError("a comparison tunes each architecture on its own: leave architecture out of tuning.ranges")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "comparison" if self.architectures else "tuning" if self.tuning else "training"
+
+    def members(self) -> list[TrainingRequest]:
+        """The one-architecture requests a comparison runs."""
+        return [self.model_copy(update={"architecture": a, "architectures": None}) for a in self.architectures or []]
 
     @property
     def dataset_prefix(self) -> str:

@@ -220,7 +220,8 @@ def start_training(
     sagemaker: Any,
     jobs: Jobs,
 ) -> dict[str, Any]:
-    """Load, validate, record and start one job. Idempotent on `name`; never raises for a bad request.
+    """Load, validate, record and start one job (or a comparison's jobs). Idempotent on `name`;
+    never raises for a bad request.
 
     The Jobs record is written first (status Starting), so a duplicate delivery finds it and stops
     there, and a failure at any step leaves a Failed record that says why.
@@ -228,23 +229,50 @@ def start_training(
     record: dict[str, Any] = {"name": name, "source": source, "status": "Starting"}
     if not jobs.create(record):
         return jobs.get(name) or record
+    request: TrainingRequest | None = None
     try:
         request = parse_training_request(load())
-        record["request"] = request.model_dump(mode="json")
-        record["kind"] = "tuning" if request.tuning else "training"
-        record["architecture"] = request.architecture
         channels = find_channels(s3, settings.data_bucket, request.dataset_prefix)
-        create_job(sagemaker, request, settings, name, channels)
     except InvalidRequest as error:
-        return _fail(jobs, name, record, f"invalid training request: {error}")
+        return _fail(jobs, name, request, f"invalid training request: {error}")
+    if not request.architectures:
+        return _launch(request, name, channels=channels, settings=settings, sagemaker=sagemaker, jobs=jobs)
+    members = []
+    for member in request.members():
+        member_name = job_name(settings.name_prefix, f"{name}/{member.architecture}")
+        jobs.create({"name": member_name, "source": source, "status": "Starting", "comparison": name})
+        members.append(
+            _launch(member, member_name, channels=channels, settings=settings, sagemaker=sagemaker, jobs=jobs)
+        )
+    changes = _summary(request) | {"members": [m["name"] for m in members], "status": "InProgress"}
+    if all(m["status"] == "Failed" for m in members):
+        changes.update(status="Failed", failure_reason="no job of the comparison started: see each job's reason")
+    jobs.update(name, changes)
+    return jobs.get(name) or record | changes
+
+
+def _launch(
+    request: TrainingRequest, name: str, *, channels: dict[str, str], settings: Settings, sagemaker: Any, jobs: Jobs
+) -> dict[str, Any]:
+    """Create the SageMaker job of an already recorded request; its record says how that went."""
+    try:
+        create_job(sagemaker, request, settings, name, channels)
     except ClientError as error:
         if _already_exists(error):
-            return jobs.get(name) or record
+            return jobs.get(name) or {"name": name, "status": "InProgress"}
         message = error.response["Error"].get("Message", str(error))
-        return _fail(jobs, name, record, f"SageMaker refused the job: {message}")
-    changes = {key: record[key] for key in ("request", "kind", "architecture")} | {"status": "InProgress"}
-    jobs.update(name, changes)
-    return jobs.get(name) or record
+        return _fail(jobs, name, request, f"SageMaker refused the job: {message}")
+    jobs.update(name, _summary(request) | {"status": "InProgress"})
+    return jobs.get(name) or {"name": name, "status": "InProgress"}
+
+
+def _summary(request: TrainingRequest | None) -> dict[str, Any]:
+    if request is None:
+        return {}
+    summary = {"request": request.model_dump(mode="json", exclude_none=True), "kind": request.kind}
+    if request.architectures:
+        return summary | {"architecture": ", ".join(request.architectures)}
+    return summary | {"architecture": request.architecture}
 
 
 def _already_exists(error: ClientError) -> bool:
@@ -254,7 +282,6 @@ def _already_exists(error: ClientError) -> bool:
     )
 
 
-def _fail(jobs: Jobs, name: str, record: dict[str, Any], reason: str) -> dict[str, Any]:
-    changes = {key: record[key] for key in ("request", "kind", "architecture") if key in record}
-    jobs.update(name, changes | {"status": "Failed", "failure_reason": reason})
-    return jobs.get(name) or record
+def _fail(jobs: Jobs, name: str, request: TrainingRequest | None, reason: str) -> dict[str, Any]:
+    jobs.update(name, _summary(request) | {"status": "Failed", "failure_reason": reason})
+    return jobs.get(name) or {"name": name, "status": "Failed", "failure_reason": reason}

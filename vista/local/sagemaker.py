@@ -90,6 +90,7 @@ class TrainingJob:
     failure: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     tuning_arn: str | None = None
+    tuned: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
 
     @property
@@ -495,6 +496,35 @@ class LocalSageMaker:
                 )
             return job.describe()
 
+    def op_list_training_jobs_for_hyper_parameter_tuning_job(
+        self, HyperParameterTuningJobName: str, **_: Any
+    ) -> dict[str, Any]:
+        tuning = self.op_describe_hyper_parameter_tuning_job(HyperParameterTuningJobName)
+        metric = tuning["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]["MetricName"]
+        summaries = []
+        with self.lock:
+            for job in self.training.values():
+                if job.tuning_arn != tuning["HyperParameterTuningJobArn"]:
+                    continue
+                summary = {
+                    "TrainingJobName": job.name,
+                    "TrainingJobArn": job.arn,
+                    "TuningJobName": HyperParameterTuningJobName,
+                    "CreationTime": job.created,
+                    "TrainingJobStatus": job.status,
+                    "TunedHyperParameters": job.tuned,
+                }
+                if job.ended:
+                    summary["TrainingEndTime"] = job.ended
+                if metric in job.metrics:
+                    summary["FinalHyperParameterTuningJobObjectiveMetric"] = {
+                        "MetricName": metric,
+                        "Value": job.metrics[metric],
+                    }
+                    summary["ObjectiveStatus"] = "Succeeded"
+                summaries.append(summary)
+        return {"TrainingJobSummaries": summaries}
+
     def _run_tuning(self, tuning: TuningJob) -> None:
         config = tuning.request["HyperParameterTuningJobConfig"]
         definition = tuning.request["TrainingJobDefinition"]
@@ -517,6 +547,7 @@ class LocalSageMaker:
                     "S3Uri": request["CheckpointConfig"]["S3Uri"].rstrip("/") + f"/{trial_name}/",
                 }
             trial = self._new_training_job(request, tuning_arn=tuning.arn)
+            trial.tuned = tuned
             tuning.trials.append(trial_name)
             tuning.counters["InProgress"] += 1
             self._emit_training(trial)

@@ -14,9 +14,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
 
 from vista_app.aws import TRACED, client
 from vista_app.config import settings
+from vista_app.costs import ledger, load_prices
+from vista_app.feedback import InvalidFeedback, UnknownPrediction, record_feedback
 from vista_app.images import InvalidImage
 from vista_app.lifecycle import EndpointBusy, UnknownModel, leaderboard, promote_by_name
 from vista_app.predictions import (
@@ -52,7 +55,7 @@ def _invalid(error: RequestValidationError) -> Response:
     return _error(400, "; ".join(problems))
 
 
-@app.exception_handler([InvalidImage, InvalidRequest, InvalidToken, ModelError])
+@app.exception_handler([InvalidImage, InvalidRequest, InvalidToken, ModelError, InvalidFeedback])
 def _bad_request(error: ValueError) -> Response:
     return _error(400, str(error))
 
@@ -62,7 +65,7 @@ def _unsupported(error: UnsupportedMediaType) -> Response:
     return _error(415, str(error))
 
 
-@app.exception_handler([UnknownModel, NotFoundError])
+@app.exception_handler([UnknownModel, UnknownPrediction, NotFoundError])
 def _not_found(error: Exception) -> Response:
     return _error(404, str(error).strip("'\""))
 
@@ -109,10 +112,13 @@ def create_prediction() -> Response[dict]:
         raise NoModelInService("no model has been promoted yet: train one first")
     record = classify_upload(
         data,
+        s3=client("s3"),
+        bucket=config.data_bucket,
         runtime=client("sagemaker-runtime"),
         endpoint=config.endpoint_name,
         model=champion["name"],
         max_pixels=config.max_image_pixels,
+        review_below=config.review_below,
         predictions=Predictions(config.predictions_table),
     )
     metrics.add_metric("ApiPredictions", MetricUnit.Count, 1)
@@ -120,8 +126,40 @@ def create_prediction() -> Response[dict]:
 
 
 @app.get("/predictions")
-def list_predictions(limit: Limit = 25, next_token: Annotated[str | None, Query()] = None) -> dict:
-    return Predictions(settings().predictions_table).newest(limit=limit, next_token=next_token)
+def list_predictions(
+    limit: Limit = 25, next_token: Annotated[str | None, Query()] = None, review: Annotated[bool, Query()] = False
+) -> dict:
+    predictions = Predictions(settings().predictions_table)
+    if review:
+        return predictions.needing_review(limit=limit, next_token=next_token)
+    return predictions.newest(limit=limit, next_token=next_token)
+
+
+class Feedback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label: str = Field(min_length=1, max_length=100, description="the class the image really shows")
+
+
+@app.post("/predictions/<prediction_id>/feedback")
+@tracer.capture_method
+def give_feedback(prediction_id: str, feedback: Feedback) -> dict:
+    config = settings()
+    result = record_feedback(
+        prediction_id,
+        feedback.label,
+        settings=config,
+        s3=client("s3"),
+        predictions=Predictions(config.predictions_table),
+        models=Models(config.models_table),
+        jobs=Jobs(config.jobs_table),
+    )
+    metrics.add_metric("FeedbackReceived", MetricUnit.Count, 1)
+    if result.get("labelled", 0) >= config.retrain_window:  # a full window: the figure the alarm watches
+        metrics.add_metadata("model", result["model"])
+        metrics.add_metric("RollingAccuracy", MetricUnit.Percent, 100 * result["rolling_accuracy"])
+    if result.get("retraining", {}).get("outcome") == "requested":
+        metrics.add_metric("RetrainingRequested", MetricUnit.Count, 1)
+    return result
 
 
 @app.get("/predictions/<prediction_id>")
@@ -163,6 +201,21 @@ def get_training_job(name: str) -> dict:
 @app.get("/models")
 def list_models() -> dict:
     return {"items": leaderboard(Models(settings().models_table))}
+
+
+@app.get("/costs")
+def costs() -> dict:
+    """The ledger: training and serving costs by day, job and model (scans: a tool for modest tables)."""
+    config = settings()
+    s3 = client("s3")
+    return ledger(
+        Jobs(config.jobs_table).all(),
+        Models(config.models_table).all(),
+        Predictions(config.predictions_table).all(),
+        memory_mb=config.serverless_memory_mb,
+        region=s3.meta.region_name,
+        prices=load_prices(s3, config.data_bucket),
+    )
 
 
 @app.post("/models/<name>/promote")

@@ -36,6 +36,7 @@ def classify(image: S3Image, model: str | None) -> dict[str, Any]:
         endpoint=config.endpoint_name,
         model=model,
         max_pixels=config.max_image_pixels,
+        review_below=config.review_below,
         predictions=Predictions(config.predictions_table),
     )
     metrics.add_metric("PredictionsOK" if record["status"] == "OK" else "PredictionsFailed", MetricUnit.Count, 1)
