@@ -106,3 +106,14 @@ def image_bytes(
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, fmt)
     return buffer.getvalue()
+
+
+@pytest.fixture
+def endpoint(aws: None) -> Any:
+    """InvokeEndpoint answered by tests.fakes.FakeEndpoint."""
+    from tests.fakes import FakeEndpoint, answer
+    from vista_app.aws import client
+
+    fake = FakeEndpoint()
+    answer(client("sagemaker-runtime"), "InvokeEndpoint", fake)
+    return fake

@@ -46,6 +46,7 @@ class FakeEndpoint:
         self.throttle = 0
         self.down = False
         self.error: tuple[int, str, str] | None = None
+        self.confidence = 0.9
 
     def __call__(self, request: Any, **_: Any) -> AWSResponse | None:
         self.calls += 1
@@ -60,7 +61,8 @@ class FakeEndpoint:
         predictions = []
         for instance in payload["instances"]:
             label = label_of(base64.b64decode(instance["b64"]))
-            probabilities = [0.9 if c == label else 0.02 for c in CLASSES]
+            rest = (1 - self.confidence) / (len(CLASSES) - 1)
+            probabilities = [self.confidence if c == label else rest for c in CLASSES]
             predictions.append({"probabilities": probabilities, "label": label, "classes": CLASSES})
         return response(request.url, 200, {"predictions": predictions})
 

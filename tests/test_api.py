@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import copy
 import json
 from typing import Any
 
@@ -11,52 +10,8 @@ import boto3
 import pytest
 
 from tests.conftest import image_bytes, load_event
-from tests.fakes import FakeEndpoint, answer, label_of
-from tests.support import REQUEST, start_job, state_change, upload_dataset, write_metrics
-
-
-def call(event: dict[str, Any], context: Any) -> tuple[int, Any]:
-    from vista_app.handlers import api
-
-    answer_ = api.lambda_handler(event, context)
-    body = answer_["body"]
-    return answer_["statusCode"], json.loads(body) if body else None
-
-
-def request(
-    name: str,
-    *,
-    body: Any = None,
-    content_type: str | None = None,
-    b64: bool = False,
-    query: dict[str, str] | None = None,
-    path: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """An event from events/, with another body, query or path parameters."""
-    event = copy.deepcopy(load_event(name))
-    if body is not None:
-        event["body"], event["isBase64Encoded"] = body, b64
-    if content_type is not None:
-        event["headers"]["Content-Type"] = content_type
-    if query is not None:
-        event["queryStringParameters"] = query
-        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
-    if path:
-        event["pathParameters"] = path
-        resource = event["resource"]
-        for key, value in path.items():
-            resource = resource.replace("{" + key + "}", value)
-        event["path"] = resource
-    return event
-
-
-@pytest.fixture
-def endpoint(aws: None) -> FakeEndpoint:
-    from vista_app.aws import client
-
-    fake = FakeEndpoint()
-    answer(client("sagemaker-runtime"), "InvokeEndpoint", fake)
-    return fake
+from tests.fakes import FakeEndpoint, label_of
+from tests.support import REQUEST, call, request, start_job, state_change, upload_dataset, write_metrics
 
 
 @pytest.fixture

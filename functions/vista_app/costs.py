@@ -168,17 +168,17 @@ def ledger(
                 "model": model["name"],
                 "training_cost": model.get("training_cost"),
                 "predictions": served["predictions"],
-                "serving_cost": round(served["cost"], 6),
+                "serving_cost": served["cost"],
                 "cost_per_1000_predictions": model.get("cost_per_1000_predictions"),
-                "total": round((model.get("training_cost") or 0.0) + served["cost"], 6),
+                "total": (model.get("training_cost") or 0.0) + served["cost"],
             }
         )
     day_rows = [
         {
             "day": day,
-            "training_cost": round(v["training"], 6),
-            "serving_cost": round(v["serving"], 6),
-            "total": round(v["training"] + v["serving"], 6),
+            "training_cost": v["training"],
+            "serving_cost": v["serving"],
+            "total": v["training"] + v["serving"],
         }
         for day, v in sorted(by_day.items())
     ]
@@ -188,5 +188,5 @@ def ledger(
         "by_day": day_rows,
         "by_job": sorted(job_rows, key=lambda r: (r["day"], r["job"])),
         "by_model": sorted(model_rows, key=lambda r: -r["total"]),
-        "total": round(sum(r["total"] for r in day_rows), 6),
+        "total": sum(r["total"] for r in day_rows),
     }
