@@ -118,7 +118,9 @@ def test_low_confidence_predictions_wait_for_review_until_labelled(
     assert call(request("api_get_predictions", query={"review": "true"}), context)[1]["items"] == []
 
 
-def test_accuracy_falling_below_the_threshold_requests_retraining_once(served: dict[str, Any], context: Any) -> None:
+def test_accuracy_falling_below_the_threshold_requests_retraining_once(
+    served: dict[str, Any], context: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     # GIVEN the champion answered four images, and people say it was wrong about two of them
     created = [predict(context, (i * 40, 200 - i * 30, 90)) for i in range(WINDOW + 1)]
     answers = []
@@ -134,6 +136,9 @@ def test_accuracy_falling_below_the_threshold_requests_retraining_once(served: d
         "request": f"s3://{BUCKET}/jobs/retrain-vista-job.json",
     }
     assert answers[WINDOW]["retraining"]["outcome"] == "already requested"
+    # AND the figure the alarm watches went out as an EMF metric, once the window was full
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"RollingAccuracy"' in line]
+    assert [m["RollingAccuracy"] for m in metrics] == [[50.0], [50.0]] and metrics[0]["model"] == "vista-job"
     # AND the request is the champion's own, with its tuned values, on the dataset that now holds the labels
     body = json.loads(boto3.client("s3").get_object(Bucket=BUCKET, Key="jobs/retrain-vista-job.json")["Body"].read())
     assert body["dataset"] == "datasets/intel" and body["architecture"] == "resnet50"

@@ -79,7 +79,8 @@ def progress(done: int, total: int, label: str) -> None:
 def cmd_up(args: argparse.Namespace) -> int:
     from vista.local.cloud import LocalCloud
 
-    cloud = LocalCloud(ROOT / ".vista" / "up", verbose=args.verbose)
+    parameters = dict(item.split("=", 1) for item in args.parameter)
+    cloud = LocalCloud(ROOT / ".vista" / "up", verbose=args.verbose, parameters=parameters)
     urls = cloud.start()
     print("Vista's local cloud is up (Ctrl-C stops it).")
     print(f"  AWS services (moto):  {urls['aws']}")
@@ -185,40 +186,47 @@ def submit_training(target: Target, request: dict[str, Any], request_name: str, 
     while time.monotonic() < deadline:
         for job in target.api("GET", "/training-jobs", query={"limit": 20})["items"]:
             created = datetime.fromisoformat(job["created_at"]).timestamp()
-            if job["source"] == source and created >= sent - 1:
+            if job["source"] == source and created >= sent - 1 and not job.get("comparison"):  # not a member
                 return job["name"]
         time.sleep(0.5)
     raise CommandError(f"the stack did not pick up {source} within {timeout_s:.0f} s")
 
 
-def cmd_train(args: argparse.Namespace, target: Target) -> int:
+def training_request(args: argparse.Namespace) -> dict[str, Any]:
+    """A training request from the flags `vista train` and `vista compare` share."""
+    hyperparameters = {
+        k: v
+        for k, v in {
+            "epochs": args.epochs,
+            "image_size": args.image_size,
+            "batch_size": args.batch_size,
+            "learning_rate": args.learning_rate,
+            "weights": args.weights,
+        }.items()
+        if v is not None
+    }
+    return {
+        "dataset": args.dataset,
+        "architecture": getattr(args, "architecture", None),
+        "hyperparameters": hyperparameters,
+        "instance_type": args.instance_type,
+        "spot": not args.on_demand,
+    }
+
+
+def validate_request(request: dict[str, Any]) -> None:
+    """The stack's own validation, before anything is uploaded."""
     from vista_app.requests import InvalidRequest, parse_training_request
 
-    if args.request:
-        request = json.loads(Path(args.request).read_text())
-    else:
-        hyperparameters = {
-            k: v
-            for k, v in {
-                "epochs": args.epochs,
-                "image_size": args.image_size,
-                "batch_size": args.batch_size,
-                "learning_rate": args.learning_rate,
-                "weights": args.weights,
-            }.items()
-            if v is not None
-        }
-        request = {
-            "dataset": args.dataset,
-            "architecture": args.architecture,
-            "hyperparameters": hyperparameters,
-            "instance_type": args.instance_type,
-            "spot": not args.on_demand,
-        }
     try:
-        parse_training_request(request)  # the stack's own validation, before anything is uploaded
+        parse_training_request(request)
     except InvalidRequest as error:
         raise CommandError(f"invalid training request: {error}") from None
+
+
+def cmd_train(args: argparse.Namespace, target: Target) -> int:
+    request = json.loads(Path(args.request).read_text()) if args.request else training_request(args)
+    validate_request(request)
     name = submit_training(target, request, args.name or time.strftime("request-%Y%m%d-%H%M%S"))
     if args.json:
         print(json.dumps({"job": name}))
@@ -298,14 +306,157 @@ def cmd_predict(args: argparse.Namespace, target: Target) -> int:
 
 
 def cmd_predictions(args: argparse.Namespace, target: Target) -> int:
-    page = target.api("GET", "/predictions", query={"limit": args.limit})
-    show(page["items"], ["id", "source", "status", "label", "confidence", "model", "error"], args.json, page)
+    query = {"limit": args.limit, "review": "true" if args.review else None}
+    page = target.api("GET", "/predictions", query=query)
+    columns = ["id", "source", "status", "label", "confidence", "model", "feedback_label", "error"]
+    show(page["items"], columns, args.json, page)
     return 0
+
+
+LEADERBOARD = [
+    "name",
+    "state",
+    "architecture",
+    "accuracy",
+    "macro_f1",
+    "loss",
+    "parameters",
+    "training_seconds",
+    "billable_seconds",
+    "training_cost",
+    "serving_latency_ms",
+    "cost_per_1000_predictions",
+]
 
 
 def cmd_models(args: argparse.Namespace, target: Target) -> int:
     models = target.api("GET", "/models")["items"]
-    show(models, ["name", "state", "architecture", "accuracy", "training_seconds", "created_at"], args.json, models)
+    show(models, LEADERBOARD, args.json, models)
+    return 0
+
+
+TUNED_RANGES = {
+    "learning_rate": {"min": 1e-5, "max": 1e-2, "scale": "log"},
+    "dropout": {"min": 0.1, "max": 0.6},
+    "l2": {"min": 1e-6, "max": 1e-2, "scale": "log"},
+}
+
+
+def cmd_compare(args: argparse.Namespace, target: Target) -> int:
+    """One request, one job per architecture (each tuned with --tune), then their leaderboard."""
+    request = training_request(args) | {"architectures": args.architectures.split(",")}
+    request.pop("architecture")
+    if args.tune:
+        request["tuning"] = {
+            "max_jobs": args.max_jobs,
+            "max_parallel_jobs": min(args.max_parallel_jobs, args.max_jobs),
+            "strategy": "Bayesian",
+            "ranges": TUNED_RANGES,
+        }
+    validate_request(request)
+    name = submit_training(target, request, args.name or time.strftime("compare-%Y%m%d-%H%M%S"))
+    print(f"comparison {name} requested: {', '.join(request['architectures'])}", file=sys.stderr)
+    comparison = wait_for_comparison(target, name, timeout_s=args.timeout)
+    board = [m for m in target.api("GET", "/models")["items"] if m["name"] in comparison.get("models", [])]
+    show(board, LEADERBOARD, args.json, {"comparison": comparison, "leaderboard": board})
+    if comparison.get("report") and not args.json:
+        print(f"report: {comparison['report']}  (or: vista report)")
+    return 0 if comparison["status"] == "Completed" else 1
+
+
+def wait_for_comparison(target: Target, name: str, *, timeout_s: float) -> dict[str, Any]:
+    """Poll the comparison until every member job has ended, printing each member's changes."""
+    deadline = time.monotonic() + timeout_s
+    seen: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        comparison = target.api("GET", f"/training-jobs/{name}")
+        for member in comparison.get("members", []):
+            job = target.api("GET", f"/training-jobs/{member}")
+            state = job["status"] + (f" ({job['failure_reason']})" if job.get("failure_reason") else "")
+            if seen.get(member) != state:
+                seen[member] = state
+                print(f"{time.strftime('%H:%M:%S')} {member} {job.get('architecture')}: {state}", file=sys.stderr)
+        if comparison["status"] in TERMINAL:
+            return comparison
+        time.sleep(2)
+    raise CommandError(f"gave up waiting for comparison {name}")
+
+
+def cmd_report(args: argparse.Namespace, target: Target) -> int:
+    """A self-contained HTML page (and its PNGs beside it) of one model, or of every model."""
+    from vista_app.reports import PICTURES, build_report, read_outputs
+
+    board = target.api("GET", "/models")["items"]
+    focus = [m for m in board if m["name"] == args.model] if args.model else board
+    if args.model and not focus:
+        raise CommandError(f"no model named {args.model}")
+    s3 = target.client("s3")
+    outputs = {m["name"]: read_outputs(s3, m) for m in focus}
+    jobs = {m["job"]: target.api("GET", f"/training-jobs/{m['job']}") for m in focus if m.get("job")}
+    page = build_report(
+        title=f"Vista report: {args.model or 'all models'}",
+        leaderboard=board,
+        focus=focus,
+        outputs=outputs,
+        tuning_jobs=[j for j in jobs.values() if j.get("trials")],
+    )
+    folder = Path(args.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    html_path = folder / "report.html"
+    html_path.write_text(page)
+    pictures = []
+    for name, found in outputs.items():
+        for picture in PICTURES:
+            if picture in found:
+                path = folder / f"{name}-{picture}"
+                path.write_bytes(found[picture])
+                pictures.append(path)
+    print(f"{html_path} ({len(focus)} model(s), {len(pictures)} pictures beside it)")
+    return 0
+
+
+def cmd_costs(args: argparse.Namespace, target: Target) -> int:
+    book = target.api("GET", "/costs")
+    if args.json:
+        print(json.dumps(book, indent=2))
+        return 0
+    prices = book["prices"]
+    print(f"{book['currency']}, prices of {prices['as_of']} for {prices['region']} ({prices['source']})")
+    for title, rows, columns in (
+        ("by day", book["by_day"], ["day", "training_cost", "serving_cost", "total"]),
+        (
+            "by job",
+            book["by_job"],
+            ["job", "day", "kind", "instance_type", "billable_seconds", "on_demand_cost", "cost", "savings"],
+        ),
+        (
+            "by model",
+            book["by_model"],
+            ["model", "training_cost", "predictions", "serving_cost", "cost_per_1000_predictions", "total"],
+        ),
+    ):
+        print(f"\n{title}")
+        show(rows, columns, False)
+    print(f"\ntotal: {book['total']:.4f} {book['currency']}")
+    return 0
+
+
+def cmd_feedback(args: argparse.Namespace, target: Target) -> int:
+    body = json.dumps({"label": args.label}).encode()
+    result = target.api("POST", f"/predictions/{args.prediction}/feedback", body=body, content_type="application/json")
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    prediction = result["prediction"]
+    verdict = "right" if prediction["correct"] else f"wrong (it said {prediction['label']})"
+    print(f"{prediction['id']}: {args.label}; the model was {verdict}")
+    if "rolling_accuracy" in result:
+        print(
+            f"{result['model']}: {result['rolling_accuracy']:.1%} right over its last {result['labelled']} "
+            f"labelled predictions (window {result['window']})"
+        )
+    if result.get("retraining"):
+        print(f"retraining: {result['retraining']['outcome']} {result['retraining'].get('request', '')}".rstrip())
     return 0
 
 
@@ -318,6 +469,12 @@ def cmd_promote(args: argparse.Namespace, target: Target) -> int:
 # ---------------------------------------------------------------------------- parser
 
 
+def _parameter(item: str) -> str:
+    if "=" not in item:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {item!r}")
+    return item
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="vista", description="Train and serve image classifiers (local by default)")
     common = argparse.ArgumentParser(add_help=False)
@@ -328,7 +485,16 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--verbose", action="store_true")
     sub = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("up", parents=[common], help="run the local cloud in the foreground").set_defaults(run=cmd_up)
+    up = sub.add_parser("up", parents=[common], help="run the local cloud in the foreground")
+    up.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        type=_parameter,
+        help="a template parameter, as sam deploy --parameter-overrides (e.g. RetrainWindow=20)",
+    )
+    up.set_defaults(run=cmd_up)
     demo = sub.add_parser("demo", parents=[common], help="the end-to-end demo on the local cloud")
     demo.add_argument("--train-per-class", type=int, default=80)
     demo.add_argument("--test-per-class", type=int, default=20)
@@ -351,19 +517,32 @@ def parser() -> argparse.ArgumentParser:
     upload.add_argument("--name", help="dataset name (default: the folder's name)")
     upload.set_defaults(run=cmd_dataset_upload, needs_target=True)
 
-    train = sub.add_parser("train", parents=[common], help="request a training job (writes jobs/<name>.json)")
-    train.add_argument("--request", help="a JSON training request file (instead of the flags below)")
-    train.add_argument("--dataset", default="datasets/scenes")
+    request_flags = argparse.ArgumentParser(add_help=False)
+    request_flags.add_argument("--dataset", default="datasets/scenes")
+    request_flags.add_argument("--epochs", type=int)
+    request_flags.add_argument("--image-size", type=int)
+    request_flags.add_argument("--batch-size", type=int)
+    request_flags.add_argument("--learning-rate", type=float)
+    request_flags.add_argument("--weights", choices=["imagenet", "none"])
+    request_flags.add_argument("--instance-type", default="ml.g5.xlarge")
+    request_flags.add_argument("--on-demand", action="store_true", help="no managed spot training")
+    request_flags.add_argument("--name", help="request name (default: request-<time> or compare-<time>)")
+    train = sub.add_parser(
+        "train", parents=[common, request_flags], help="request a training job (writes jobs/<name>.json)"
+    )
+    train.add_argument("--request", help="a JSON training request file (instead of the flags)")
     train.add_argument("--architecture", default="fine_cnn")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--image-size", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--learning-rate", type=float)
-    train.add_argument("--weights", choices=["imagenet", "none"])
-    train.add_argument("--instance-type", default="ml.g5.xlarge")
-    train.add_argument("--on-demand", action="store_true", help="no managed spot training")
-    train.add_argument("--name", help="request name (default: request-<time>)")
     train.set_defaults(run=cmd_train, needs_target=True)
+
+    compare = sub.add_parser(
+        "compare", parents=[common, request_flags], help="train several architectures on one dataset; a leaderboard"
+    )
+    compare.add_argument("--architectures", default="base_cnn,fine_cnn,vgg16,resnet50,resnet101,resnet152")
+    compare.add_argument("--tune", action="store_true", help="tune learning rate, dropout and L2 of each")
+    compare.add_argument("--max-jobs", type=int, default=6, help="tuning trials per architecture")
+    compare.add_argument("--max-parallel-jobs", type=int, default=2)
+    compare.add_argument("--timeout", type=float, default=12 * 3600, help="seconds to wait for the leaderboard")
+    compare.set_defaults(run=cmd_compare, needs_target=True)
 
     jobs = sub.add_parser("jobs", parents=[common], help="training jobs; `jobs watch NAME` follows one")
     jobs.add_argument("watch_word", nargs="?", choices=["watch"], help=argparse.SUPPRESS)
@@ -376,8 +555,20 @@ def parser() -> argparse.ArgumentParser:
     predict.set_defaults(run=cmd_predict, needs_target=True)
     predictions = sub.add_parser("predictions", parents=[common], help="recent predictions")
     predictions.add_argument("--limit", type=int, default=25)
+    predictions.add_argument("--review", action="store_true", help="only low-confidence ones awaiting a label")
     predictions.set_defaults(run=cmd_predictions, needs_target=True)
+    feedback = sub.add_parser("feedback", parents=[common], help="say what an image really shows")
+    feedback.add_argument("prediction", help="the prediction's id")
+    feedback.add_argument("label", help="the true class")
+    feedback.set_defaults(run=cmd_feedback, needs_target=True)
     sub.add_parser("models", parents=[common], help="the leaderboard").set_defaults(run=cmd_models, needs_target=True)
+    report = sub.add_parser("report", parents=[common], help="an HTML report of one model or of all")
+    report.add_argument("model", nargs="?")
+    report.add_argument("--out", default="vista-report", help="folder for report.html and its PNGs")
+    report.set_defaults(run=cmd_report, needs_target=True)
+    sub.add_parser("costs", parents=[common], help="the cost ledger by day, job and model").set_defaults(
+        run=cmd_costs, needs_target=True
+    )
     promote = sub.add_parser("promote", parents=[common], help="serve a model now")
     promote.add_argument("name")
     promote.set_defaults(run=cmd_promote, needs_target=True)

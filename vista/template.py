@@ -148,9 +148,12 @@ def function_environment(template: dict[str, Any], resolver: Resolver, function:
     return {key: str(resolver.resolve(value)) for key, value in variables.items()}
 
 
-def placeholder_resolver(template: dict[str, Any], *, stack: str, region: str, account: str) -> Resolver:
+def placeholder_resolver(
+    template: dict[str, Any], *, stack: str, region: str, account: str, parameters: dict[str, Any] | None = None
+) -> Resolver:
     """A resolver for the template without deploying it: Ref / GetAtt of each resource yield
-    names as CloudFormation gives them (`<stack>-<LogicalId>`), or the name the template sets."""
+    names as CloudFormation gives them (`<stack>-<LogicalId>`), or the name the template sets;
+    `parameters` override the template's defaults as a deploy's parameter overrides would."""
     refs: dict[str, str] = {}
     attributes: dict[tuple[str, str], str] = {}
     for logical, spec in template["Resources"].items():
@@ -170,7 +173,15 @@ def placeholder_resolver(template: dict[str, Any], *, stack: str, region: str, a
         else:
             refs[logical] = name
     # Buckets named in the template (with Sub over parameters) keep that name.
-    resolver = Resolver(template, region=region, account=account, stack_name=stack, refs=refs, attributes=attributes)
+    resolver = Resolver(
+        template,
+        region=region,
+        account=account,
+        stack_name=stack,
+        parameters=parameters,
+        refs=refs,
+        attributes=attributes,
+    )
     for logical, spec in resources(template, "AWS::S3::Bucket").items():
         if "BucketName" in spec.get("Properties", {}):
             refs[logical] = resolver.resolve(spec["Properties"]["BucketName"])

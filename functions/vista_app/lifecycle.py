@@ -183,7 +183,13 @@ def settle_comparison(parent: str, *, jobs: Jobs, models: Models, s3: Any, bucke
     jobs.update(parent, changes)
     board = [m for m in leaderboard(models) if m["name"] in names]
     if board:
-        report = write_job_report(jobs.get(parent) or comparison | changes, leaderboard=board, s3=s3, bucket=bucket)
+        report = write_job_report(
+            jobs.get(parent) or comparison | changes,
+            leaderboard=board,
+            s3=s3,
+            bucket=bucket,
+            tuning_jobs=[m for m in members if m.get("trials")],
+        )
         jobs.update(parent, {"report": report})
     return {"name": parent, "outcome": changes["status"]}
 

@@ -312,8 +312,9 @@ def build_report(
     focus: list[dict[str, Any]],
     outputs: dict[str, dict[str, Any]],
     job: dict[str, Any] | None = None,
+    tuning_jobs: list[dict[str, Any]] | None = None,
 ) -> str:
-    """The page: leaderboard (chart and table), then each model in `focus`, then a job's tuning trials."""
+    """The page: leaderboard (chart and table), each model in `focus`, then tuning jobs' trials."""
     bars = [
         (f"{m['name']} ({m.get('architecture')})", m["accuracy"], STATE_COLOURS.get(m.get("state", ""), "#3366cc"))
         for m in leaderboard
@@ -341,18 +342,30 @@ def build_report(
   {leaderboard_table(leaderboard)}
 </section>
 {"".join(model_section(m, outputs.get(m["name"], {})) for m in focus)}
-{trials_section(job) if job else ""}
+{"".join(trials_section(j) for j in tuning_jobs or [])}
 </body></html>
 """
 
 
-def write_job_report(job: dict[str, Any], *, leaderboard: list[dict[str, Any]], s3: Any, bucket: str) -> str:
-    """The job's report to s3://<bucket>/artifacts/reports/<job>/report.html; returns its URI."""
+def write_job_report(
+    job: dict[str, Any],
+    *,
+    leaderboard: list[dict[str, Any]],
+    s3: Any,
+    bucket: str,
+    tuning_jobs: list[dict[str, Any]] | None = None,
+) -> str:
+    """The job's report to s3://<bucket>/artifacts/reports/<job>/report.html; returns its URI.
+    Its models are those it produced; a tuning job's trials are shown (a comparison passes its members')."""
     names = set(job.get("models") or ([job["model"]] if job.get("model") else []))
     focus = [m for m in leaderboard if m["name"] in names]
-    outputs = {m["name"]: read_outputs(s3, m) for m in focus}
     page = build_report(
-        title=f"Vista report: {job['name']}", leaderboard=leaderboard, focus=focus, outputs=outputs, job=job
+        title=f"Vista report: {job['name']}",
+        leaderboard=leaderboard,
+        focus=focus,
+        outputs={m["name"]: read_outputs(s3, m) for m in focus},
+        job=job,
+        tuning_jobs=tuning_jobs if tuning_jobs is not None else [job] if job.get("trials") else [],
     )
     key = f"{REPORTS_PREFIX}{job['name']}/report.html"
     s3.put_object(Bucket=bucket, Key=key, Body=page.encode(), ContentType="text/html; charset=utf-8")

@@ -120,9 +120,10 @@ class Source:
 
 
 class LocalCloud:
-    def __init__(self, workdir: Path, *, verbose: bool = False) -> None:
+    def __init__(self, workdir: Path, *, verbose: bool = False, parameters: dict[str, str] | None = None) -> None:
         self.workdir = workdir
         self.verbose = verbose
+        self.parameters = parameters or {}
         self.template = cfn.load()
         self.sources: list[Source] = []
         self.routes: list[tuple[str, re.Pattern[str], str, Function]] = []
@@ -207,7 +208,9 @@ class LocalCloud:
         import boto3
 
         template = self.template
-        resolver = cfn.placeholder_resolver(template, stack=STACK, region=REGION, account=ACCOUNT)
+        resolver = cfn.placeholder_resolver(
+            template, stack=STACK, region=REGION, account=ACCOUNT, parameters=self.parameters
+        )
         code_uris = []
         for logical, spec in cfn.resources(template, "Custom::TrainingCode").items():
             props = resolver.resolve(spec["Properties"])
@@ -225,6 +228,7 @@ class LocalCloud:
             "AWS::Serverless::LayerVersion",
             "AWS::Serverless::Api",
             "AWS::Logs::LogGroup",
+            "AWS::CloudWatch::Alarm",
             "Custom::TrainingCode",
         }
         unknown = sorted({spec["Type"] for spec in resources.values()} - handled)

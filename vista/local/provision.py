@@ -1,4 +1,4 @@
-"""Create template.yaml's storage, queues, tables and roles in moto, from their own properties.
+"""Create template.yaml's storage, queues, tables, alarms and roles in moto, from their own properties.
 
 Shared by local mode and the tests, so neither can drift from what deploys. CloudFormation's
 property names are turned into the API's where they differ.
@@ -66,6 +66,13 @@ def provision_resources(
                     ]
                 },
             )
+
+    cloudwatch = client("cloudwatch")
+    for logical, spec in cfn.resources(template, "AWS::CloudWatch::Alarm").items():
+        props = resolver.resolve(spec["Properties"])
+        numbers = {"Period": int, "EvaluationPeriods": int, "DatapointsToAlarm": int, "Threshold": float}
+        props = {k: numbers[k](v) if k in numbers else v for k, v in props.items()}
+        cloudwatch.put_metric_alarm(AlarmName=props.pop("AlarmName", refs[logical]), **props)
 
     notifications: dict[str, list[dict[str, Any]]] = {}
     for logical, spec in cfn.resources(template, "AWS::S3::Bucket").items():
