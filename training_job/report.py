@@ -56,13 +56,15 @@ def plot_confusion_matrix(metrics: dict[str, Any], path: str | Path) -> None:
     rates = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
     fig, ax = plt.subplots(figsize=(1.1 * len(classes) + 2.5, 1.1 * len(classes) + 2))
     ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
-    ax.set_yticks(range(len(classes)), classes)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
+    # Large type: the picture is shown at about half its size beside the per-class table.
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=14)
+    ax.set_yticks(range(len(classes)), classes, fontsize=14)
+    ax.set_xlabel("predicted", fontsize=14)
+    ax.set_ylabel("true", fontsize=14)
     for (i, j), count in np.ndenumerate(confusion):
-        ax.text(j, i, f"{count}", ha="center", va="center", color="white" if rates[i, j] > 0.5 else "black")
-    ax.set_title(f"Confusion matrix — accuracy {metrics['accuracy']:.1%}")
+        colour = "white" if rates[i, j] > 0.5 else "black"
+        ax.text(j, i, f"{count}", ha="center", va="center", color=colour, fontsize=16)
+    ax.set_title(f"Confusion matrix — accuracy {metrics['accuracy']:.1%}", fontsize=15)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

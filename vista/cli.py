@@ -383,36 +383,39 @@ def wait_for_comparison(target: Target, name: str, *, timeout_s: float) -> dict[
 
 
 def cmd_report(args: argparse.Namespace, target: Target) -> int:
-    """A self-contained HTML page (and its PNGs beside it) of one model, or of every model."""
+    path, models, pictures = write_report(target, args.model, Path(args.out))
+    print(f"{path} ({models} model(s), {pictures} pictures beside it)")
+    return 0
+
+
+def write_report(target: Target, model: str | None, folder: Path) -> tuple[Path, int, int]:
+    """A self-contained HTML page of one model, or of every model, with its PNGs beside it;
+    returns its path and how many models and pictures it holds."""
     from vista_app.reports import PICTURES, build_report, read_outputs
 
     board = target.api("GET", "/models")["items"]
-    focus = [m for m in board if m["name"] == args.model] if args.model else board
-    if args.model and not focus:
-        raise CommandError(f"no model named {args.model}")
+    focus = [m for m in board if m["name"] == model] if model else board
+    if model and not focus:
+        raise CommandError(f"no model named {model}")
     s3 = target.client("s3")
     outputs = {m["name"]: read_outputs(s3, m) for m in focus}
     jobs = {m["job"]: target.api("GET", f"/training-jobs/{m['job']}") for m in focus if m.get("job")}
     page = build_report(
-        title=f"Vista report: {args.model or 'all models'}",
+        title=f"Vista report: {model or 'all models'}",
         leaderboard=board,
         focus=focus,
         outputs=outputs,
         tuning_jobs=[j for j in jobs.values() if j.get("trials")],
     )
-    folder = Path(args.out)
     folder.mkdir(parents=True, exist_ok=True)
-    html_path = folder / "report.html"
-    html_path.write_text(page)
-    pictures = []
+    (folder / "report.html").write_text(page)
+    pictures = 0
     for name, found in outputs.items():
         for picture in PICTURES:
             if picture in found:
-                path = folder / f"{name}-{picture}"
-                path.write_bytes(found[picture])
-                pictures.append(path)
-    print(f"{html_path} ({len(focus)} model(s), {len(pictures)} pictures beside it)")
-    return 0
+                (folder / f"{name}-{picture}").write_bytes(found[picture])
+                pictures += 1
+    return folder / "report.html", len(focus), pictures
 
 
 def cmd_costs(args: argparse.Namespace, target: Target) -> int:

@@ -8,19 +8,16 @@ Ctrl-C stops everything it started.
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import signal
 import statistics
-import tarfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
-from vista.cli import ROOT, progress, submit_training, training_module, upload_dataset, watch_job
+from vista.cli import ROOT, progress, submit_training, training_module, upload_dataset, watch_job, write_report
 from vista.target import CommandError, Target
 from vista_app.records import Predictions
 
@@ -119,7 +116,7 @@ def run_demo(*, train_per_class: int, test_per_class: int, epochs: int, image_si
 
         records = wait_for("every prediction", recorded, 600)
         summary = summarise(records, len(images))
-        pictures = save_pictures(target, job, WORKDIR / "results")
+        report, _, _ = write_report(target, None, WORKDIR / "results")
 
         step("the API")
         sample = images[0]
@@ -130,6 +127,13 @@ def run_demo(*, train_per_class: int, test_per_class: int, epochs: int, image_si
         )
         board = target.api("GET", "/models")["items"]
         print("GET /models -> " + ", ".join(f"{m['name']} {m['state']} {m['accuracy']:.1%}" for m in board))
+        costs = target.api("GET", "/costs")
+        [model_cost] = [m for m in costs["by_model"] if m["model"] == job]
+        print(
+            f"GET /costs -> training ${model_cost['training_cost']:.4f} (as if on {request['instance_type']}), "
+            f"serving {model_cost['predictions']} predictions ${model_cost['serving_cost']:.6f}, "
+            f"${model_cost['cost_per_1000_predictions']:.4f} per 1,000 at {model['serverless_memory_mb']} MB"
+        )
 
     step(f"done in {time.monotonic() - started:.0f} s")
     print(f"accuracy on the held-out images: {summary['accuracy']:.1%} ({summary['correct']}/{summary['total']})")
@@ -137,7 +141,7 @@ def run_demo(*, train_per_class: int, test_per_class: int, epochs: int, image_si
         f"predictions recorded: {summary['records']} for {summary['total']} images "
         f"(lost {summary['lost']}, doubled {summary['doubled']}, failed {summary['failed']})"
     )
-    print(f"pictures: {', '.join(str(p.relative_to(ROOT)) for p in pictures)}")
+    print(f"report (leaderboard, confusion matrix, curves, mistakes): {report.relative_to(ROOT)}")
     print(f"function logs (Powertools JSON, EMF metrics): {(WORKDIR / 'cloud' / 'functions.log').relative_to(ROOT)}")
     print(
         "try it yourself: `make up` (or `.venv/bin/vista up`) in one terminal, then in another\n"
@@ -181,18 +185,3 @@ def summarise(records: list[dict[str, Any]], total: int) -> dict[str, Any]:
         "failed": len(records) - len(ok),
         "latency_ms_p50": statistics.median(latencies) if latencies else None,
     }
-
-
-def save_pictures(target: Target, job: str, folder: Path) -> list[Path]:
-    """The confusion matrix and training curves the job wrote (its output.tar.gz)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    bucket = target.output("DataBucketName")
-    blob = target.client("s3").get_object(Bucket=bucket, Key=f"artifacts/training/{job}/output/output.tar.gz")
-    saved = []
-    with tarfile.open(fileobj=io.BytesIO(blob["Body"].read())) as archive:
-        for member in archive.getmembers():
-            if member.name.endswith(".png"):
-                path = folder / Path(member.name).name
-                path.write_bytes(archive.extractfile(member).read())
-                saved.append(path)
-    return saved

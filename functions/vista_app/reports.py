@@ -53,9 +53,17 @@ def _esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def bar_chart(rows: list[tuple[str, float, str]], *, title: str, maximum: float = 1.0, percent: bool = True) -> str:
+def bar_chart(
+    rows: list[tuple[str, float, str]],
+    *,
+    title: str,
+    maximum: float = 1.0,
+    percent: bool = True,
+    label_width: int = 260,
+    bar_width: int = 420,
+) -> str:
     """Horizontal bars: (label, value, colour) per row."""
-    label_width, bar_width, row_height = 260, 420, 26
+    row_height = 26
     height = 40 + row_height * len(rows)
     parts = [
         f'<svg role="img" aria-label="{_esc(title)}" viewBox="0 0 {label_width + bar_width + 90} {height}" '
@@ -188,6 +196,15 @@ def _picture(outputs: dict[str, Any], name: str, alt: str) -> str:
     return f'<img src="data:image/png;base64,{base64.b64encode(data).decode()}" alt="{_esc(alt)}">'
 
 
+def _mistakes(outputs: dict[str, Any], name: str) -> str:
+    if outputs.get("misclassified.json") == []:
+        return "<p>No test image was misclassified.</p>"
+    return (
+        f"<figure>{_picture(outputs, 'misclassified.png', f'misclassified test images of {name}')}"
+        "<figcaption>Misclassified test images, most confident mistakes first.</figcaption></figure>"
+    )
+
+
 def model_section(model: dict[str, Any], outputs: dict[str, Any]) -> str:
     metrics = model.get("metrics", {})
     facts = [
@@ -226,13 +243,19 @@ def model_section(model: dict[str, Any], outputs: dict[str, Any]) -> str:
     <figure>{_picture(outputs, "confusion_matrix.png", f"confusion matrix of {model['name']}")}
       <figcaption>Confusion matrix on the test split (rows: true class).</figcaption></figure>
     <figure>{per_class_table(metrics)}
-      {bar_chart([(c, v["f1"], "#3366cc") for c, v in metrics.get("per_class", {}).items()], title="F1 per class")}
+      {
+        bar_chart(
+            [(c, v["f1"], "#3366cc") for c, v in metrics.get("per_class", {}).items()],
+            title="F1 per class",
+            label_width=100,
+            bar_width=240,
+        )
+    }
     </figure>
   </div>
   <figure>{_picture(outputs, "training_curves.png", f"training curves of {model['name']}")}
     <figcaption>Accuracy and loss per epoch, train against validation.</figcaption></figure>
-  <figure>{_picture(outputs, "misclassified.png", f"misclassified test images of {model['name']}")}
-    <figcaption>Misclassified test images, most confident mistakes first.</figcaption></figure>
+  {_mistakes(outputs, model["name"])}
   {
         "<table><thead><tr><th>image</th><th>true</th><th>predicted</th><th>p(predicted)</th><th>p(true)</th></tr>"
         f"</thead><tbody>{wrong_rows}</tbody></table>"
@@ -299,6 +322,7 @@ table{border-collapse:collapse;margin:.6rem 0;font-size:14px}th,td{padding:.3rem
 .facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(180px,1fr));gap:.4rem 1rem;margin:.8rem 0}
 .facts dt{color:#667;font-size:13px}.facts dd{margin:0;font-weight:600}
 .pair{display:flex;flex-wrap:wrap;gap:1.5rem;align-items:flex-start}figure{margin:.8rem 0}
+.pair>figure{flex:1 1 360px;max-width:560px}.pair .chart{min-width:300px}
 img{max-width:100%;height:auto;border:1px solid #e6eaf0}.missing,.meta,.hyper{color:#667}
 .reason{background:#fff4e5;padding:.4rem .7rem;border-left:3px solid #e69500}
 """
