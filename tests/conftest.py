@@ -4,6 +4,7 @@ tests cannot drift from what deploys."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -57,6 +58,23 @@ def clear_caches() -> None:
 
     aws.reset()
     config.settings.cache_clear()
+
+
+@contextlib.contextmanager
+def local_cloud(workdir: Path, **options: Any) -> Iterator[Any]:
+    """A LocalCloud for a test module; the process's environment and clients as they were after it."""
+    from vista.local.cloud import LocalCloud
+
+    saved = dict(os.environ)
+    cloud = LocalCloud(workdir, **options)
+    try:
+        cloud.start()
+        yield cloud
+    finally:
+        cloud.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        clear_caches()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ starts by itself on the grown dataset → the better model is promoted."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,27 +13,19 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.conftest import local_cloud
+
 pytestmark = pytest.mark.slow
 WINDOW = 144  # every field image: retraining starts once all are labelled, and learns from them all
 
 
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from tests.conftest import clear_caches
-    from vista.local.cloud import LocalCloud
     from vista.target import Target
 
-    saved = dict(os.environ)
-    cloud = LocalCloud(
-        tmp_path_factory.mktemp("loop"),
-        parameters={"RetrainWindow": str(WINDOW), "RetrainBelowAccuracyPercent": "90"},
-    )
-    cloud.start()
-    yield Target(cloud.outputs, "us-east-1", boto3.Session(region_name="us-east-1")), cloud
-    cloud.stop()
-    os.environ.clear()
-    os.environ.update(saved)
-    clear_caches()
+    parameters = {"RetrainWindow": str(WINDOW), "RetrainBelowAccuracyPercent": "90"}
+    with local_cloud(tmp_path_factory.mktemp("loop"), parameters=parameters) as cloud:
+        yield Target(cloud.outputs, "us-east-1", boto3.Session(region_name="us-east-1")), cloud
 
 
 def wait_for(what: str, check: Any, timeout_s: float = 300) -> Any:

@@ -15,22 +15,15 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.conftest import local_cloud
+
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from tests.conftest import clear_caches
-    from vista.local.cloud import LocalCloud
-
-    saved = dict(os.environ)
-    local = LocalCloud(tmp_path_factory.mktemp("local"))
-    local.start()
-    yield local
-    local.stop()
-    os.environ.clear()
-    os.environ.update(saved)
-    clear_caches()
+    with local_cloud(tmp_path_factory.mktemp("local")) as local:
+        yield local
 
 
 @pytest.fixture(scope="module")

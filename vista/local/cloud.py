@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -149,6 +150,8 @@ class LocalCloud:
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.urls["aws"] = f"http://{host}:{port}"
+        # moto's accounts live in the process, not the server: a second cloud starts empty.
+        self._reset_moto()
         os.environ.update(
             AWS_ACCESS_KEY_ID="local",
             AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 (moto takes any credentials)
@@ -168,9 +171,13 @@ class LocalCloud:
         os.environ.update(
             AWS_ENDPOINT_URL_SAGEMAKER=self.urls["sagemaker"], AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=self.urls["sagemaker"]
         )
-        self.provision()
-        self._start_dispatcher()
-        self.urls["api"] = self._start_api()
+        try:
+            self.provision()
+            self._start_dispatcher()
+            self.urls["api"] = self._start_api()
+        except BaseException:
+            self.stop()  # nothing left running behind a cloud that did not start
+            raise
         self.outputs["ApiUrl"] = self.urls["api"]
         STATE_FILE.parent.mkdir(exist_ok=True)
         STATE_FILE.write_text(
@@ -187,6 +194,7 @@ class LocalCloud:
         if self._api:
             self._api.shutdown()
         if self._moto:
+            self._reset_moto()
             self._moto.stop()
         if isinstance(sys.stdout, FunctionLogs):
             sys.stdout.close()
@@ -194,6 +202,10 @@ class LocalCloud:
         with contextlib.suppress(FileNotFoundError, ValueError):
             if json.loads(STATE_FILE.read_text()).get("pid") == os.getpid():
                 STATE_FILE.unlink()
+
+    def _reset_moto(self) -> None:
+        request = urllib.request.Request(self.urls["aws"] + "/moto-api/reset", method="POST")  # noqa: S310 (127.0.0.1)
+        urllib.request.urlopen(request, timeout=30).close()  # noqa: S310 (127.0.0.1)
 
     def __enter__(self) -> LocalCloud:
         self.start()
