@@ -9,6 +9,7 @@ PYTHON ?= $(shell for p in python3.12 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/ver
 VENV := .venv
 SAM_VENV := .venv-sam
 SDK_VENV := .venv-sdk
+CHECKOV_VENV := .venv-checkov
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -41,13 +42,17 @@ $(SAM_VENV)/.stamp: requirements/sam.txt
 $(SDK_VENV)/.stamp: requirements/sdk.txt
 	$(call make_venv,$(SDK_VENV),requirements/sdk.txt)
 
+$(CHECKOV_VENV)/.stamp: requirements/checkov.txt
+	$(call make_venv,$(CHECKOV_VENV),requirements/checkov.txt)
+
 lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-validate: $(VENV)/.stamp $(SAM_VENV)/.stamp $(SDK_VENV)/.stamp
+validate: $(VENV)/.stamp $(SAM_VENV)/.stamp $(SDK_VENV)/.stamp $(CHECKOV_VENV)/.stamp
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM_VENV)/bin/sam validate --lint --region us-east-1
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --file template.yaml
 	$(SDK_VENV)/bin/python tools/image_uris.py --check
 
 test: lint validate
