@@ -236,6 +236,7 @@ class LocalCloud:
             "AWS::SQS::QueuePolicy",
             "AWS::DynamoDB::Table",
             "AWS::IAM::Role",
+            "AWS::IAM::ManagedPolicy",  # the functions' boundary: local functions run in this process
             "AWS::Serverless::Function",
             "AWS::Serverless::LayerVersion",
             "AWS::Serverless::Api",
