@@ -135,3 +135,15 @@ def endpoint(aws: None) -> Any:
     fake = FakeEndpoint()
     answer(client("sagemaker-runtime"), "InvokeEndpoint", fake)
     return fake
+
+
+@pytest.fixture
+def champion(aws: None) -> str:
+    """A champion model on record (the endpoint itself is a fake: see `endpoint`)."""
+    from vista_app.config import settings
+    from vista_app.records import Models
+
+    Models(settings().models_table).create(
+        {"name": "vista-champion", "state": "champion", "accuracy": 0.9, "promoted_at": "2026-11-28T06:00:00+00:00"}
+    )
+    return "vista-champion"

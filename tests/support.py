@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import io
 import json
+import struct
 import tarfile
+import zlib
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -30,6 +32,11 @@ def s3_put_event(template: str, key: str, data: bytes) -> dict[str, Any]:
     obj = event["Records"][0]["s3"]["object"]
     obj.update(key=quote_plus(key, safe="/"), size=len(data), eTag=put["ETag"].strip('"'), versionId=put["VersionId"])
     return event
+
+
+def put_request_event(key: str, body: Any) -> dict[str, Any]:
+    """A training request (bytes, or a dict to encode) put under jobs/, and its S3 notification."""
+    return s3_put_event("start_training_put", key, body if isinstance(body, bytes) else json.dumps(body).encode())
 
 
 def start_job(context: Any, request: dict[str, Any] | None = None, key: str = "jobs/request.json") -> str:
@@ -97,3 +104,52 @@ def request(
             resource = resource.replace("{" + key + "}", value)
         event["path"] = resource
     return event
+
+
+def sqs_batch(*objects: tuple[str, bytes | None]) -> dict[str, Any]:
+    """Put each (key, data) into the bucket (None: announced but never there) and build the
+    SQS batch S3 would cause, from the real-shaped event in events/."""
+    template = load_event("classify_inbox_batch")["Records"][0]
+    records = []
+    for index, (key, data) in enumerate(objects):
+        record = copy.deepcopy(template)
+        record["messageId"] = f"message-{index}"
+        body = json.loads(record["body"])
+        obj = body["Records"][0]["s3"]["object"]
+        if data is None:
+            obj.update(key=quote_plus(key, safe="/"), size=100, versionId="gone-version")
+        else:
+            put = boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=data)
+            obj.update(
+                key=quote_plus(key, safe="/"), size=len(data), eTag=put["ETag"].strip('"'), versionId=put["VersionId"]
+            )
+        record["body"] = json.dumps(body)
+        records.append(record)
+    return {"Records": records}
+
+
+def classify(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from vista_app.handlers import classify as handler
+
+    return handler.lambda_handler(event, context)
+
+
+def predictions() -> list[dict[str, Any]]:
+    from vista_app.config import settings
+    from vista_app.records import Predictions
+
+    return Predictions(settings().predictions_table).newest(limit=100)["items"]
+
+
+def by_key() -> dict[str, dict[str, Any]]:
+    return {p["key"]: p for p in predictions()}
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A structurally valid PNG that declares any size (a decompression bomb's header)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")

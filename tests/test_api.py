@@ -14,17 +14,6 @@ from tests.fakes import FakeEndpoint, label_of
 from tests.support import REQUEST, call, request, start_job, state_change, upload_dataset, write_metrics
 
 
-@pytest.fixture
-def champion(aws: None) -> str:
-    from vista_app.config import settings
-    from vista_app.records import Models
-
-    Models(settings().models_table).create(
-        {"name": "vista-champion", "state": "champion", "accuracy": 0.9, "promoted_at": "2026-11-28T06:00:00+00:00"}
-    )
-    return "vista-champion"
-
-
 def test_post_a_jpeg_body_and_read_it_back(endpoint: FakeEndpoint, champion: str, context: Any) -> None:
     event = load_event("api_post_predictions_jpeg")
     status, created = call(event, context)

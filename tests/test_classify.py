@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
-from urllib.parse import quote_plus
 
-import boto3
 import pytest
 
 from tests.conftest import BUCKET, image_bytes, load_event
 from tests.fakes import FakeEndpoint, answer, label_of
-from vista_app.predictions import MAX_IMAGE_BYTES, S3Image
+from tests.support import by_key, classify, predictions, sqs_batch
+from vista_app.predictions import S3Image
 
 
 @pytest.fixture
@@ -35,45 +33,6 @@ def endpoint(aws: None, monkeypatch: pytest.MonkeyPatch) -> FakeEndpoint:
     return fake
 
 
-def sqs_batch(*objects: tuple[str, bytes | None]) -> dict[str, Any]:
-    """Put each (key, data) into the bucket (None: announced but never there) and build the
-    SQS batch S3 would cause, from the real-shaped event in events/."""
-    template = load_event("classify_inbox_batch")["Records"][0]
-    records = []
-    for index, (key, data) in enumerate(objects):
-        record = copy.deepcopy(template)
-        record["messageId"] = f"message-{index}"
-        body = json.loads(record["body"])
-        obj = body["Records"][0]["s3"]["object"]
-        if data is None:
-            obj.update(key=quote_plus(key, safe="/"), size=100, versionId="gone-version")
-        else:
-            put = boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=data)
-            obj.update(
-                key=quote_plus(key, safe="/"), size=len(data), eTag=put["ETag"].strip('"'), versionId=put["VersionId"]
-            )
-        record["body"] = json.dumps(body)
-        records.append(record)
-    return {"Records": records}
-
-
-def classify(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from vista_app.handlers import classify as handler
-
-    return handler.lambda_handler(event, context)
-
-
-def predictions() -> list[dict[str, Any]]:
-    from vista_app.config import settings
-    from vista_app.records import Predictions
-
-    return Predictions(settings().predictions_table).newest(limit=100)["items"]
-
-
-def by_key() -> dict[str, dict[str, Any]]:
-    return {p["key"]: p for p in predictions()}
-
-
 def test_the_example_batch_is_classified(endpoint: FakeEndpoint, context: Any) -> None:
     # GIVEN the two images the example event names, under keys with spaces, "+" and non-ASCII
     jpeg, png = image_bytes("JPEG", (150, 150)), image_bytes("PNG", (64, 64), (20, 140, 40))
@@ -92,27 +51,6 @@ def test_the_example_batch_is_classified(endpoint: FakeEndpoint, context: Any) -
     assert records["inbox/forest.png"]["label"] == label_of(png)
     assert endpoint.calls == 2
     assert set(endpoint.payloads[0]) == {"instances"} and set(endpoint.payloads[0]["instances"][0]) == {"b64"}
-
-
-def test_bad_images_are_failed_records_with_reasons_and_cost_nothing(endpoint: FakeEndpoint, context: Any) -> None:
-    jpeg = image_bytes("JPEG", (200, 200))
-    event = sqs_batch(
-        ("inbox/notes.jpg", b"just some text, not a picture"),
-        ("inbox/cut.jpg", jpeg[: len(jpeg) // 2]),
-        ("inbox/empty.jpg", b""),
-        ("inbox/huge.jpg", jpeg + b"\x00" * MAX_IMAGE_BYTES),
-        ("inbox/deleted.jpg", None),
-    )
-    assert classify(event, context) == {"batchItemFailures": []}
-    records = by_key()
-    reasons = {key: record["error"] for key, record in records.items()}
-    assert all(record["status"] == "FAILED" for record in records.values())
-    assert "not a JPEG or PNG" in reasons["inbox/notes.jpg"]
-    assert "truncated JPEG" in reasons["inbox/cut.jpg"]
-    assert "empty file" in reasons["inbox/empty.jpg"]
-    assert f"the limit is {MAX_IMAGE_BYTES:,}" in reasons["inbox/huge.jpg"]
-    assert "no longer exists" in reasons["inbox/deleted.jpg"]
-    assert endpoint.calls == 0
 
 
 def test_the_same_notification_twice_gives_one_record_and_one_call(endpoint: FakeEndpoint, context: Any) -> None:

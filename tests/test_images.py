@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
-
 import pytest
 
 from tests.conftest import image_bytes
+from tests.support import png_header_only
 from vista_app.images import InvalidImage, inspect_image
 
 LIMITS = {"max_bytes": 3_000_000, "max_pixels": 40_000_000}
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A structurally valid PNG that declares any size (a decompression bomb's header)."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize(("fmt", "size"), [("JPEG", (150, 150)), ("PNG", (64, 48)), ("JPEG", (1, 1))])

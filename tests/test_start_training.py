@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import boto3
@@ -10,11 +9,7 @@ import pytest
 
 from tests.conftest import BUCKET
 from tests.fakes import answer, response
-from tests.support import REQUEST, s3_put_event, upload_dataset
-
-
-def put_request(key: str, body: Any) -> dict[str, Any]:
-    return s3_put_event("start_training_put", key, body if isinstance(body, bytes) else json.dumps(body).encode())
+from tests.support import REQUEST, put_request_event, upload_dataset
 
 
 def run(event: dict[str, Any], context: Any) -> list[dict[str, Any]]:
@@ -29,7 +24,7 @@ def run(event: dict[str, Any], context: Any) -> list[dict[str, Any]]:
 def test_the_example_event_starts_a_spot_training_job(aws: None, context: Any) -> None:
     # GIVEN a dataset and a request under a key with spaces, "+" and non-ASCII characters
     upload_dataset()
-    event = put_request("jobs/scene classifier+v2 été.json", REQUEST)
+    event = put_request_event("jobs/scene classifier+v2 été.json", REQUEST)
     # WHEN the S3 event arrives
     [job] = run(event, context)
     # THEN the job runs on SageMaker with the dataset's channels, the hyperparameters and spot checkpoints
@@ -53,7 +48,9 @@ def test_the_example_event_starts_a_spot_training_job(aws: None, context: Any) -
 
 def test_kaggle_layout_and_cpu_instances(aws: None, context: Any) -> None:
     upload_dataset(train="seg_train/seg_train/", test="seg_test/seg_test/")
-    [job] = run(put_request("jobs/kaggle.json", {**REQUEST, "instance_type": "ml.m5.xlarge", "spot": False}), context)
+    [job] = run(
+        put_request_event("jobs/kaggle.json", {**REQUEST, "instance_type": "ml.m5.xlarge", "spot": False}), context
+    )
     described = boto3.client("sagemaker").describe_training_job(TrainingJobName=job["name"])
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in described["InputDataConfig"]}
     assert channels["train"].endswith("datasets/intel/seg_train/seg_train/")
@@ -61,29 +58,9 @@ def test_kaggle_layout_and_cpu_instances(aws: None, context: Any) -> None:
     assert "CheckpointConfig" not in described
 
 
-@pytest.mark.parametrize(
-    ("body", "reason"),
-    [
-        ({**REQUEST, "architecture": "alexnet"}, "architecture: Input should be 'base_cnn'"),
-        ({**REQUEST, "dataset": "datasets/missing"}, "no images under s3://"),
-        (b"{not json", "request is not valid JSON"),
-        (b"", "request is not valid JSON"),
-        (b"x" * 70_000, "a training request is at most 65,536 bytes"),
-    ],
-)
-def test_bad_requests_leave_a_failed_job_record_and_start_nothing(
-    aws: None, context: Any, body: Any, reason: str
-) -> None:
-    upload_dataset()
-    [job] = run(put_request("jobs/bad.json", body), context)
-    assert job["status"] == "Failed"
-    assert reason in job["failure_reason"]
-    assert boto3.client("sagemaker").list_training_jobs()["TrainingJobSummaries"] == []
-
-
 def test_the_same_event_delivered_twice_starts_one_job(aws: None, context: Any) -> None:
     upload_dataset()
-    event = put_request("jobs/once.json", REQUEST)
+    event = put_request_event("jobs/once.json", REQUEST)
     [first] = run(event, context)
     [second] = run(event, context)
     assert first["name"] == second["name"]
@@ -103,7 +80,7 @@ def test_a_tuning_request_starts_a_tuning_job(aws: None, context: Any) -> None:
             "architecture": ["resnet50", "resnet101", "resnet152"],
         },
     }
-    [job] = run(put_request("jobs/tune.json", {**REQUEST, "tuning": tuning}), context)
+    [job] = run(put_request_event("jobs/tune.json", {**REQUEST, "tuning": tuning}), context)
     assert job["status"] == "InProgress" and job["kind"] == "tuning"
     described = boto3.client("sagemaker").describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=job["name"])
     config = described["HyperParameterTuningJobConfig"]
@@ -128,7 +105,7 @@ def test_sagemaker_refusing_the_job_is_recorded_with_its_message(aws: None, cont
             "ResourceLimitExceeded",
         ),
     )
-    [job] = run(put_request("jobs/limit.json", REQUEST), context)
+    [job] = run(put_request_event("jobs/limit.json", REQUEST), context)
     assert job["status"] == "Failed"
     assert job["failure_reason"].startswith("SageMaker refused the job: The account-level service limit")
 
@@ -153,7 +130,7 @@ def test_a_comparison_starts_one_tuning_job_per_architecture(aws: None, context:
     request = {"dataset": "datasets/intel", "architectures": ["base_cnn", "fine_cnn", "resnet50"], "tuning": tuning}
     calls = record_calls(monkeypatch, client("sagemaker"), "create_hyper_parameter_tuning_job", {})
     # WHEN it arrives
-    [comparison] = run(put_request("jobs/compare.json", request), context)
+    [comparison] = run(put_request_event("jobs/compare.json", request), context)
     # THEN the comparison records its members, and each member is a tuning job of its own architecture
     assert comparison["kind"] == "comparison" and comparison["status"] == "InProgress"
     assert len(comparison["members"]) == 3 and len(calls) == 3

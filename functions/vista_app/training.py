@@ -49,7 +49,8 @@ def is_tuning_child(name: str, prefix: str) -> bool:
 
 
 def find_channels(s3: Any, bucket: str, dataset_prefix: str) -> dict[str, str]:
-    """The S3 prefixes of the dataset's train and test splits, whichever layout it has."""
+    """The S3 prefixes of the dataset's train and test splits, whichever layout it has; the
+    training split must hold at least two class folders."""
     for layout in LAYOUTS:
         found = {}
         for channel, folder in layout.items():
@@ -57,6 +58,13 @@ def find_channels(s3: Any, bucket: str, dataset_prefix: str) -> dict[str, str]:
             if answer.get("KeyCount", 0):
                 found[channel] = f"s3://{bucket}/{dataset_prefix}{folder}"
         if "train" in found:
+            train = dataset_prefix + layout["train"]
+            answer = s3.list_objects_v2(Bucket=bucket, Prefix=train, Delimiter="/", MaxKeys=1000)
+            classes = sorted(p["Prefix"][len(train) :].rstrip("/") for p in answer.get("CommonPrefixes", []))
+            if len(classes) < 2:
+                raise InvalidRequest(
+                    f"s3://{bucket}/{train} has {len(classes)} class folder(s) {classes}: at least 2 are needed"
+                )
             return found
     raise InvalidRequest(
         f"no images under s3://{bucket}/{dataset_prefix}: expected {dataset_prefix}train/<class>/... "
@@ -152,6 +160,16 @@ def _parameter_ranges(request: TrainingRequest) -> dict[str, list[dict[str, Any]
     return {kind: values for kind, values in ranges.items() if values}
 
 
+def check_instance_type(sagemaker: Any, instance_type: str) -> None:
+    """Refuse an instance type SageMaker does not train on, from the API model botocore already holds."""
+    known = sagemaker.meta.service_model.shape_for("TrainingInstanceType").enum
+    if instance_type not in known:
+        gpus = [t for t in known if t.startswith(("ml.g5.", "ml.g6."))][:4]
+        raise InvalidRequest(
+            f"instance_type {instance_type} is not a SageMaker training instance type (e.g. {', '.join(gpus)})"
+        )
+
+
 def create_job(
     sagemaker: Any, request: TrainingRequest, settings: Settings, name: str, channels: dict[str, str]
 ) -> str:
@@ -232,6 +250,7 @@ def start_training(
     request: TrainingRequest | None = None
     try:
         request = parse_training_request(load())
+        check_instance_type(sagemaker, request.instance_type)
         channels = find_channels(s3, settings.data_bucket, request.dataset_prefix)
     except InvalidRequest as error:
         return _fail(jobs, name, request, f"invalid training request: {error}")
