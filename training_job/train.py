@@ -186,8 +186,13 @@ def fit_phase(
     callbacks: list[keras.callbacks.Callback] = []
     if checkpoint_dir:
         # Keras restores the weights and epoch counter of a phase cut short (a reclaimed spot instance).
-        # First in the list: an epoch's line is printed once its checkpoint is on disk.
-        callbacks.append(keras.callbacks.BackupAndRestore(str(checkpoint_dir / phase), delete_checkpoint=False))
+        # First in the list: an epoch's line is printed once its checkpoint is on disk. Two
+        # checkpoints: a process killed while writing one leaves the previous one to resume from.
+        callbacks.append(
+            keras.callbacks.BackupAndRestore(
+                str(checkpoint_dir / phase), delete_checkpoint=False, double_checkpoint=True
+            )
+        )
     callbacks += [
         epoch_log,
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),

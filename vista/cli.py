@@ -444,6 +444,34 @@ def cmd_costs(args: argparse.Namespace, target: Target) -> int:
     return 0
 
 
+def redrive(sqs: Any, dead_letter_url: str, queue_url: str) -> int:
+    """Move every message of a dead-letter queue back to its queue; returns how many moved.
+    Each is deleted from the dead-letter queue only once the queue has taken it."""
+    moved = 0
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=dead_letter_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=60
+        ).get("Messages", [])
+        if not messages:
+            return moved
+        sent = sqs.send_message_batch(
+            QueueUrl=queue_url, Entries=[{"Id": str(i), "MessageBody": m["Body"]} for i, m in enumerate(messages)]
+        )
+        if sent.get("Failed"):
+            raise CommandError(f"the queue refused {len(sent['Failed'])} message(s): {sent['Failed'][0]}")
+        sqs.delete_message_batch(
+            QueueUrl=dead_letter_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+        )
+        moved += len(messages)
+
+
+def cmd_redrive(args: argparse.Namespace, target: Target) -> int:
+    moved = redrive(target.client("sqs"), target.output("InboxDeadLetterQueueUrl"), target.output("InboxQueueUrl"))
+    print(f"{moved} message(s) moved from the inbox dead-letter queue back to the inbox queue")
+    return 0
+
+
 def cmd_feedback(args: argparse.Namespace, target: Target) -> int:
     body = json.dumps({"label": args.label}).encode()
     result = target.api("POST", f"/predictions/{args.prediction}/feedback", body=body, content_type="application/json")
@@ -572,6 +600,9 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("costs", parents=[common], help="the cost ledger by day, job and model").set_defaults(
         run=cmd_costs, needs_target=True
     )
+    sub.add_parser(
+        "redrive", parents=[common], help="send the inbox dead-letter queue's images back to be classified"
+    ).set_defaults(run=cmd_redrive, needs_target=True)
     promote = sub.add_parser("promote", parents=[common], help="serve a model now")
     promote.add_argument("name")
     promote.set_defaults(run=cmd_promote, needs_target=True)

@@ -121,10 +121,24 @@ class Source:
 
 
 class LocalCloud:
-    def __init__(self, workdir: Path, *, verbose: bool = False, parameters: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        verbose: bool = False,
+        parameters: dict[str, str] | None = None,
+        visibility_timeout_s: int | None = None,
+        deliveries: int = 1,
+    ) -> None:
+        """`parameters` override the template's, as a deploy's would; `visibility_timeout_s`
+        shortens the SQS event sources' queues' (so retries and the DLQ come in seconds, not
+        minutes); `deliveries` delivers every event that many times at once (S3, SQS and
+        EventBridge promise at least once)."""
         self.workdir = workdir
         self.verbose = verbose
         self.parameters = parameters or {}
+        self.visibility_timeout_s = visibility_timeout_s
+        self.deliveries = deliveries
         self.template = cfn.load()
         self.sources: list[Source] = []
         self.routes: list[tuple[str, re.Pattern[str], str, Function]] = []
@@ -325,6 +339,12 @@ class LocalCloud:
                     self.routes.append((event_props["Method"].upper(), pattern, event_props["Path"], function))
                 else:
                     raise cfn.UnsupportedTemplate(f"local mode cannot deliver {kind} events ({logical}.{event_name})")
+        if self.visibility_timeout_s is not None:
+            for source in self.sources:
+                if source.kind == "sqs":
+                    self.sqs.set_queue_attributes(
+                        QueueUrl=source.queue_url, Attributes={"VisibilityTimeout": str(self.visibility_timeout_s)}
+                    )
         if len(environments) != 1:
             raise cfn.UnsupportedTemplate(
                 "local mode runs every function in one process: their environments "
@@ -418,12 +438,13 @@ class LocalCloud:
                 for m in messages
             ]
         }
-        try:
-            result = source.function.invoke(event) or {}
-            failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
-        except Exception:
-            log.exception("%s failed on a batch of %d", source.function.name, len(messages))
-            failed = {m["MessageId"] for m in messages}
+        failed: set[str] = set()
+        for outcome in self._invoke_repeatedly(source, event):
+            if isinstance(outcome, BaseException):
+                log.error("%s failed on a batch of %d: %r", source.function.name, len(messages), outcome)
+                failed |= {m["MessageId"] for m in messages}
+            else:
+                failed |= {item["itemIdentifier"] for item in (outcome or {}).get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]
         for chunk in range(0, len(done), 10):
             self.sqs.delete_message_batch(
@@ -441,15 +462,29 @@ class LocalCloud:
             if event.get("Event") == "s3:TestEvent":
                 self.sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
                 continue
-            try:
-                source.function.invoke(event)
-            except Exception:
+            errors = [o for o in self._invoke_repeatedly(source, event) if isinstance(o, BaseException)]
+            if errors:
                 attempts = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-                log.exception("%s failed (attempt %d of %d)", source.function.name, attempts, ASYNC_ATTEMPTS)
+                log.error("%s failed (attempt %d of %d): %r", source.function.name, attempts, ASYNC_ATTEMPTS, errors[0])
                 if attempts < ASYNC_ATTEMPTS:
                     continue
                 self._on_failure(source, event)
             self.sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _invoke_repeatedly(self, source: Source, event: dict[str, Any]) -> list[Any]:
+        """Invoke once, or `deliveries` times at once; each outcome is a result or the exception."""
+
+        def deliver() -> Any:  # each delivery gets its own copy, as each would arrive from the service
+            return source.function.invoke(json.loads(json.dumps(event)))
+
+        outcomes: list[Any] = []
+        with ThreadPoolExecutor(self.deliveries) as pool:
+            for future in [pool.submit(deliver) for _ in range(self.deliveries)]:
+                try:
+                    outcomes.append(future.result())
+                except Exception as error:
+                    outcomes.append(error)
+        return outcomes
 
     def _on_failure(self, source: Source, event: dict[str, Any]) -> None:
         spec = self.template["Resources"][source.function.name]["Properties"]

@@ -92,6 +92,7 @@ class TrainingJob:
     tuning_arn: str | None = None
     tuned: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
+    interrupted: bool = False  # a spot interruption: the job restarts from its checkpoints
 
     @property
     def name(self) -> str:
@@ -180,6 +181,22 @@ class Endpoint:
     failure: str | None = None
     serving: Any = None  # the loaded SavedModel's serving_default
     concurrency: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1))
+    max_concurrency: int = 1
+    # What happened, for the reliability tests and the load benchmark.
+    calls: int = 0
+    in_flight: int = 0
+    peak: int = 0
+    refused: int = 0  # calls beyond MaxConcurrency
+    injected: int = 0  # faults answered on purpose
+
+
+@dataclass
+class Faults:
+    """Faults a test injects into InvokeEndpoint."""
+
+    throttle_rate: float = 0.0  # this share of calls answered with ThrottlingException
+    down: bool = False  # every call answered ServiceUnavailable
+    rng: random.Random = field(default_factory=lambda: random.Random(0))  # noqa: S311 (not a secret)
 
 
 class LocalSageMaker:
@@ -195,6 +212,7 @@ class LocalSageMaker:
         self.endpoints: dict[str, Endpoint] = {}
         self.lock = threading.RLock()
         self.stopping = threading.Event()
+        self.faults = Faults()
         self._server: Any = None
 
     # ------------------------------------------------------------------ plumbing
@@ -312,6 +330,15 @@ class LocalSageMaker:
             job.process.terminate()
         return {}
 
+    def kill_training(self, name: str, *, spot_interruption: bool = False) -> None:
+        """Kill a training job's process, as a crash would; or, as a reclaimed spot instance
+        would, with the job restarted from its checkpoints (managed spot training)."""
+        job = self.training[name]
+        if job.process is None or job.process.poll() is not None:
+            raise ValueError(f"training job {name} has no running process")
+        job.interrupted = spot_interruption and "CheckpointConfig" in job.request
+        job.process.kill()
+
     def _emit_training(self, job: TrainingJob) -> None:
         self.emit(TRAINING_EVENT, job.describe(), job.arn)
 
@@ -400,15 +427,59 @@ class LocalSageMaker:
             "PYTHONUNBUFFERED": "1",
             **{f"SM_CHANNEL_{name.upper()}": path for name, path in channels.items()},
         }
-        definitions = [
-            (d["Name"], re.compile(d["Regex"])) for d in request["AlgorithmSpecification"].get("MetricDefinitions", [])
-        ]
-        job.secondary = "Training"
-        self._emit_training(job)
         log_path = root / "training.log"
-        with open(log_path, "w") as log_file:
+        log_path.write_text("")
+        while True:
+            job.secondary = "Training"
+            self._emit_training(job)
+            code_ = self._run_script(job, [self.python, program, *arguments], ml, environment, log_path)
+            if checkpoint:
+                self._upload_prefix(checkpoints, checkpoint["S3Uri"])
+            if not job.interrupted or job.secondary == "Stopping":
+                break
+            # A reclaimed spot instance: SageMaker starts another with the checkpoints synced back.
+            job.interrupted = False
+            job.secondary = "Interrupted"
+            self._emit_training(job)
+            shutil.rmtree(checkpoints, ignore_errors=True)
+            self._download_prefix(checkpoint["S3Uri"], checkpoints)
+            job.secondary = "Restarting"
+            self._emit_training(job)
+        if job.secondary == "Stopping":
+            return "Stopped", "Stopped"
+        if code_ != 0:
+            failure_file = ml / "output" / "failure"
+            tail = log_path.read_text().strip().splitlines()[-3:]
+            if failure_file.exists():
+                reason = failure_file.read_text().strip()
+            elif code_ < 0:
+                reason = f"the training process was killed by signal {-code_}; last output: {' '.join(tail)}"
+            else:
+                reason = " ".join(tail)
+            job.failure = f"AlgorithmError: {reason}"[:1024]
+            return "Failed", "Failed"
+        job.secondary = "Uploading"
+        output = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+        bucket, prefix = _s3_parts(f"{output}/{job.name}/output")
+        for archive, folder in (("model.tar.gz", ml / "model"), ("output.tar.gz", ml / "output" / "data")):
+            buffer = io.BytesIO()
+            with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+                for path in sorted(folder.iterdir()):
+                    tar.add(path, arcname=path.name)
+            self.s3.put_object(Bucket=bucket, Key=f"{prefix}/{archive}".lstrip("/"), Body=buffer.getvalue())
+        return "Completed", "Completed"
+
+    def _run_script(
+        self, job: TrainingJob, command: list[str], ml: Path, environment: dict[str, str], log_path: Path
+    ) -> int:
+        """Run the entry point once, appending to the job's log and parsing metrics as they come."""
+        definitions = [
+            (d["Name"], re.compile(d["Regex"]))
+            for d in job.request["AlgorithmSpecification"].get("MetricDefinitions", [])
+        ]
+        with open(log_path, "a") as log_file:
             job.process = subprocess.Popen(  # noqa: S603 (our own python and the job's entry point)
-                [self.python, program, *arguments],
+                command,
                 cwd=ml / "code",
                 env=environment,
                 stdout=subprocess.PIPE,
@@ -426,27 +497,7 @@ class LocalSageMaker:
                             job.metrics[name] = float(match.group(1))
                         except ValueError:
                             continue
-            code_ = job.process.wait()
-        if checkpoint:
-            self._upload_prefix(checkpoints, checkpoint["S3Uri"])
-        if job.secondary == "Stopping":
-            return "Stopped", "Stopped"
-        if code_ != 0:
-            failure_file = ml / "output" / "failure"
-            tail = log_path.read_text().strip().splitlines()[-3:]
-            reason = failure_file.read_text().strip() if failure_file.exists() else " ".join(tail)
-            job.failure = f"AlgorithmError: {reason}"[:1024]
-            return "Failed", "Failed"
-        job.secondary = "Uploading"
-        output = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
-        bucket, prefix = _s3_parts(f"{output}/{job.name}/output")
-        for archive, folder in (("model.tar.gz", ml / "model"), ("output.tar.gz", ml / "output" / "data")):
-            buffer = io.BytesIO()
-            with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-                for path in sorted(folder.iterdir()):
-                    tar.add(path, arcname=path.name)
-            self.s3.put_object(Bucket=bucket, Key=f"{prefix}/{archive}".lstrip("/"), Body=buffer.getvalue())
-        return "Completed", "Completed"
+            return job.process.wait()
 
     def _download_prefix(self, uri: str, target: Path) -> str:
         bucket, prefix = _s3_parts(uri)
@@ -713,6 +764,7 @@ class LocalSageMaker:
         with self.lock:
             endpoint.serving, endpoint.config, endpoint.failure = serving, config_name, None
             endpoint.concurrency = threading.Semaphore(concurrency)
+            endpoint.max_concurrency = concurrency
             endpoint.status = "InService"
 
     def invoke_endpoint(self, name: str, request: Request) -> Response:
@@ -724,8 +776,21 @@ class LocalSageMaker:
             raise SageMakerError("ValidationException", f"Endpoint {name} of account {self.account} not found.")
         if endpoint.status != "InService" and endpoint.serving is None:
             raise SageMakerError("ValidationException", f"Endpoint {name} is not in service ({endpoint.status}).")
+        with self.lock:
+            endpoint.calls += 1
+            if self.faults.down:
+                endpoint.injected += 1
+                raise SageMakerError("ServiceUnavailable", "The service is unavailable. Please try again.", 503)
+            if self.faults.rng.random() < self.faults.throttle_rate:
+                endpoint.injected += 1
+                raise SageMakerError("ThrottlingException", "Rate exceeded", 400)
         if not endpoint.concurrency.acquire(blocking=False):
+            with self.lock:
+                endpoint.refused += 1
             raise SageMakerError("ThrottlingException", "Rate exceeded", 400)
+        with self.lock:
+            endpoint.in_flight += 1
+            endpoint.peak = max(endpoint.peak, endpoint.in_flight)
         try:
             content_type = (request.content_type or "").split(";")[0].strip()
             if content_type != "application/json":
@@ -760,6 +825,8 @@ class LocalSageMaker:
                 headers={"x-Amzn-Invoked-Production-Variant": "AllTraffic"},
             )
         finally:
+            with self.lock:
+                endpoint.in_flight -= 1
             endpoint.concurrency.release()
 
 
