@@ -13,7 +13,7 @@ CHECKOV_VENV := .venv-checkov
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help test lint demo up build validate image-uris bench train-example clean
+.PHONY: help test lint demo up build validate image-uris bench load train-example clean
 
 help:
 	@echo "make test        lint + template checks + the whole test suite (creates .venv*)"
@@ -22,6 +22,7 @@ help:
 	@echo "make build       sam build, without Docker"
 	@echo "make image-uris  rewrite template.yaml's TensorFlow image mapping from the SageMaker SDK"
 	@echo "make bench       benchmarks/ (prints a table)"
+	@echo "make load        1,000 images dropped into the local inbox at once (benchmarks/load.py)"
 	@echo "make train-example  fine_cnn on a 600-image synthetic scene set, on this CPU"
 
 define make_venv
@@ -67,6 +68,9 @@ image-uris: $(SDK_VENV)/.stamp
 
 bench: $(VENV)/.stamp
 	TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=functions:training_job $(VENV)/bin/python -m benchmarks
+
+load: $(VENV)/.stamp
+	TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=functions:training_job $(VENV)/bin/python -m benchmarks.load --images 1000
 
 # 6 classes x (80 train + 20 test) synthetic scenes; train.py carves 15% of train for validation.
 train-example: $(VENV)/.stamp

@@ -1,0 +1,128 @@
+"""Load: many images dropped into inbox/ at once, in local mode, through the whole pipeline
+(S3 notification → SQS → classify → local serverless endpoint → DynamoDB).
+
+Counts what matters (records lost, doubled, failed; the endpoint's peak concurrency against
+its MaxConcurrency; calls it refused) and measures throughput and each image's latency from
+its upload to its record. Bounded: a fixed number of images, 127.0.0.1 only.
+
+    .venv/bin/python -m benchmarks.load [--images 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+
+def train_champion(target: Any, data: Path) -> str:
+    """A small fine_cnn on the synthetic scenes, promoted and in service."""
+    from vista.cli import submit_training, upload_dataset, watch_job
+    from vista.demo import wait_for
+
+    upload_dataset(target, data, "load")
+    request = {
+        "dataset": "datasets/load",
+        "architecture": "fine_cnn",
+        "instance_type": "ml.m5.xlarge",
+        "spot": False,
+        "hyperparameters": {"epochs": 3, "image_size": 48, "batch_size": 32, "weights": "none"},
+    }
+    job = submit_training(target, request, "load")
+    with open("/dev/null", "w") as quiet:
+        assert watch_job(target, job, timeout_s=600, out=quiet) == 0
+    sagemaker = target.client("sagemaker")
+    endpoint = target.output("EndpointName")
+    wait_for(
+        "the endpoint", lambda: sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "InService", 300
+    )
+    return job
+
+
+def measure(cloud: Any, target: Any, images: list[Path], prefix: str = "inbox/load") -> dict[str, Any]:
+    """Drop every image at once (8 uploads in parallel) and wait for their records."""
+    from vista.demo import wait_for
+    from vista_app.records import Predictions
+
+    s3 = target.client("s3")
+    bucket = target.output("DataBucketName")
+    endpoint = cloud.sagemaker.endpoints[target.output("EndpointName")]
+    calls_before = endpoint.calls
+    uploaded: dict[str, float] = {}
+
+    def put(path: Path) -> None:
+        key = f"{prefix}/{path.parent.name}-{path.name}"
+        uploaded[key] = time.time()
+        s3.upload_file(str(path), bucket, key)
+
+    started = time.time()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(put, images))
+    predictions = Predictions(target.output("PredictionsTableName"))
+
+    def mine() -> list[dict[str, Any]]:
+        return [r for r in predictions.all() if r.get("key", "").startswith(prefix + "/")]
+
+    wait_for(f"{len(images)} records", lambda: len(mine()) >= len(images), 60 + 2 * len(images))
+    time.sleep(3)  # anything doubled shows up now
+    records = mine()
+    keys = Counter(r["key"] for r in records)
+    ends = {r["key"]: datetime.fromisoformat(r["created_at"]).timestamp() for r in records}
+    latencies = sorted(ends[k] - uploaded[k] for k in ends)
+    finished = max(ends.values())
+    return {
+        "images": len(images),
+        "records": len(records),
+        "ok": sum(r["status"] == "OK" for r in records),
+        "lost": len(set(uploaded) - set(keys)),
+        "doubled": sum(n - 1 for n in keys.values()),
+        "seconds": round(finished - started, 1),
+        "images_per_s": round(len(images) / (finished - started), 1),
+        "latency_p50_s": round(statistics.median(latencies), 2),
+        "latency_p99_s": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 2),
+        "endpoint_calls": endpoint.calls - calls_before,
+        "endpoint_peak_concurrency": endpoint.peak,
+        "endpoint_max_concurrency": endpoint.max_concurrency,
+        "endpoint_refused": endpoint.refused,
+    }
+
+
+def main(argv: list[str]) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=1000)
+    args = parser.parse_args(argv)
+
+    import boto3
+
+    from synthetic import generate
+    from vista.local.cloud import REGION, LocalCloud
+    from vista.target import Target
+
+    with tempfile.TemporaryDirectory() as folder, LocalCloud(Path(folder) / "cloud") as cloud:
+        data = Path(folder) / "data"
+        generate(data, train_per_class=10, test_per_class=-(-args.images // 6), size=48, seed=13)
+        target = Target(cloud.outputs, REGION, boto3.Session(region_name=REGION))
+        train_champion(target, data)
+        images = sorted((data / "seg_test" / "seg_test").rglob("*.jpg"))[: args.images]
+        result = measure(cloud, target, images)
+    print(f"Load: {result['images']:,} images dropped into inbox/ at once (local mode, this machine)")
+    print("| figure | value |\n|---|---|")
+    for name, value in result.items():
+        print(
+            f"| {name.replace('_', ' ')} | {value:,} |"
+            if isinstance(value, int)
+            else f"| {name.replace('_', ' ')} | {value} |"
+        )
+    return result
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
