@@ -3,14 +3,14 @@ same SAM translator `sam deploy` uses."""
 
 from __future__ import annotations
 
-import copy
 import json
-import os
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import TEMPLATE
+ROOT = Path(__file__).resolve().parent.parent
 
 # The only statements that may name Resource "*": AWS offers nothing narrower for these actions.
 WILDCARD_RESOURCES = {
@@ -34,17 +34,15 @@ AWS_MANAGED = {
 
 @pytest.fixture(scope="module")
 def deployed() -> dict[str, Any]:
-    from samtranslator.translator.transform import transform
-
-    class NoManagedPolicies:
-        def load(self) -> dict[str, str]:
-            return {}
-
-    template = copy.deepcopy(TEMPLATE)
-    template["Globals"]["Function"]["CodeUri"] = "s3://bucket/code.zip"
-    template["Resources"]["TrainingCodeLayer"]["Properties"]["ContentUri"] = "s3://bucket/layer.zip"
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    return transform(template, {}, NoManagedPolicies())["Resources"]
+    """template.yaml as CloudFormation gets it, from the SAM translator in .venv-sam
+    (`make test` creates that environment before it runs pytest)."""
+    python = ROOT / ".venv-sam" / "bin" / "python"
+    if not python.exists():
+        pytest.fail("no .venv-sam: run `make test` (it creates the environment with the SAM translator)")
+    translated = subprocess.run(
+        [str(python), str(ROOT / "tools" / "translate_template.py")], capture_output=True, text=True, check=True
+    )
+    return json.loads(translated.stdout)["Resources"]
 
 
 def of_type(resources: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
