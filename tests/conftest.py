@@ -77,6 +77,16 @@ def local_cloud(workdir: Path, **options: Any) -> Iterator[Any]:
         clear_caches()
 
 
+@pytest.fixture(scope="module")
+def target(cloud: Any) -> Any:
+    """The `vista` command's view of the local cloud of the module (which defines `cloud`)."""
+    import boto3
+
+    from vista.target import Target
+
+    return Target(cloud.outputs, REGION, boto3.Session(region_name=REGION))
+
+
 @pytest.fixture
 def aws() -> Iterator[None]:
     """A fresh moto account holding the stack's resources."""

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from tests.conftest import local_cloud
@@ -26,13 +25,6 @@ DELIVERIES = 3
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     with local_cloud(tmp_path_factory.mktemp("faults"), visibility_timeout_s=2, deliveries=DELIVERIES) as local:
         yield local
-
-
-@pytest.fixture(scope="module")
-def target(cloud: Any) -> Any:
-    from vista.target import Target
-
-    return Target(cloud.outputs, "us-east-1", boto3.Session(region_name="us-east-1"))
 
 
 @pytest.fixture(scope="module")

@@ -27,13 +27,6 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def target(cloud: Any) -> Any:
-    from vista.target import Target
-
-    return Target(cloud.outputs, "us-east-1", boto3.Session(region_name="us-east-1"))
-
-
-@pytest.fixture(scope="module")
 def scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from synthetic import generate
 

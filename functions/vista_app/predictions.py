@@ -73,17 +73,57 @@ def images_in_notification(body: str) -> list[S3Image]:
     return images
 
 
-def classify_object(
-    image: S3Image,
-    *,
-    s3: Any,
-    runtime: Any,
-    endpoint: str,
-    model: str | None,
-    max_pixels: int,
-    review_below: float,
-    predictions: Predictions,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Classifier:
+    """What answers for an image: the serverless endpoint, the model it serves, and the
+    limits an image must meet before it is sent (and flagged for review after)."""
+
+    runtime: Any
+    endpoint: str
+    model: str | None
+    max_pixels: int
+    review_below: float
+
+    def classify(self, data: bytes) -> dict[str, Any]:
+        """Check and classify image bytes; the fields of an OK record, flagged for review (a sparse
+        index lists them) when the model's confidence is below `review_below`."""
+        info = inspect_image(data, max_bytes=MAX_IMAGE_BYTES, max_pixels=self.max_pixels)
+        payload = json.dumps({"instances": [{"b64": base64.b64encode(data).decode()}]})
+        started = time.perf_counter()
+        try:
+            answer = self.runtime.invoke_endpoint(
+                EndpointName=self.endpoint, ContentType="application/json", Accept="application/json", Body=payload
+            )
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            message = error.response["Error"].get("Message", "")
+            if code == "ModelError":
+                raise ModelError(f"the model could not classify this image: {message}") from None
+            if code == "ValidationException" and "not found" in message.lower():
+                raise NoModelInService(f"endpoint {self.endpoint} does not exist yet: {message}") from None
+            raise
+        latency_ms = round((time.perf_counter() - started) * 1000, 1)
+        prediction = json.loads(answer["Body"].read())["predictions"][0]
+        probabilities = dict(zip(prediction["classes"], prediction["probabilities"], strict=True))
+        label = prediction["label"]
+        fields = {
+            "status": "OK",
+            "label": label,
+            "confidence": probabilities[label],
+            "probabilities": probabilities,
+            "model": self.model,
+            "latency_ms": latency_ms,
+            "format": info.format,
+            "width": info.width,
+            "height": info.height,
+            "bytes": len(data),
+        }
+        if probabilities[label] < self.review_below:
+            fields["review"] = REVIEW_NEEDED
+        return fields
+
+
+def classify_object(image: S3Image, *, s3: Any, classifier: Classifier, predictions: Predictions) -> dict[str, Any]:
     record: dict[str, Any] = {
         "id": image.id,
         "source": f"s3://{image.bucket}/{image.key}",
@@ -96,19 +136,9 @@ def classify_object(
     try:
         if image.size is not None and image.size > MAX_IMAGE_BYTES:
             raise InvalidImage(f"image is {image.size:,} bytes; the limit is {MAX_IMAGE_BYTES:,}")
-        data = _read(s3, image)
-        record.update(
-            classify_bytes(
-                data,
-                runtime=runtime,
-                endpoint=endpoint,
-                model=model,
-                max_pixels=max_pixels,
-                review_below=review_below,
-            )
-        )
+        record.update(classifier.classify(_read(s3, image)))
     except (InvalidImage, ObjectGone, ModelError) as error:
-        record.update(status="FAILED", error=str(error), model=model)
+        record.update(status="FAILED", error=str(error), model=classifier.model)
     predictions.create(record)
     return predictions.get(image.id) or record
 
@@ -133,70 +163,18 @@ def _read(s3: Any, image: S3Image) -> bytes:
         raise
 
 
-def classify_bytes(
-    data: bytes, *, runtime: Any, endpoint: str, model: str | None, max_pixels: int, review_below: float
-) -> dict[str, Any]:
-    """Check and classify image bytes; the fields of an OK record, flagged for review (a sparse
-    index lists them) when the model's confidence is below `review_below`."""
-    info = inspect_image(data, max_bytes=MAX_IMAGE_BYTES, max_pixels=max_pixels)
-    payload = json.dumps({"instances": [{"b64": base64.b64encode(data).decode()}]})
-    started = time.perf_counter()
-    try:
-        answer = runtime.invoke_endpoint(
-            EndpointName=endpoint, ContentType="application/json", Accept="application/json", Body=payload
-        )
-    except ClientError as error:
-        code = error.response["Error"]["Code"]
-        message = error.response["Error"].get("Message", "")
-        if code == "ModelError":
-            raise ModelError(f"the model could not classify this image: {message}") from None
-        if code == "ValidationException" and "not found" in message.lower():
-            raise NoModelInService(f"endpoint {endpoint} does not exist yet: {message}") from None
-        raise
-    latency_ms = round((time.perf_counter() - started) * 1000, 1)
-    prediction = json.loads(answer["Body"].read())["predictions"][0]
-    probabilities = dict(zip(prediction["classes"], prediction["probabilities"], strict=True))
-    label = prediction["label"]
-    fields = {
-        "status": "OK",
-        "label": label,
-        "confidence": probabilities[label],
-        "probabilities": probabilities,
-        "model": model,
-        "latency_ms": latency_ms,
-        "format": info.format,
-        "width": info.width,
-        "height": info.height,
-        "bytes": len(data),
-    }
-    if probabilities[label] < review_below:
-        fields["review"] = REVIEW_NEEDED
-    return fields
-
-
 REVIEW_NEEDED = "needed"
 UPLOADS_PREFIX = "artifacts/uploads/"
 IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg"}
 
 
 def classify_upload(
-    data: bytes,
-    *,
-    s3: Any,
-    bucket: str,
-    runtime: Any,
-    endpoint: str,
-    model: str | None,
-    max_pixels: int,
-    review_below: float,
-    predictions: Predictions,
+    data: bytes, *, s3: Any, bucket: str, classifier: Classifier, predictions: Predictions
 ) -> dict[str, Any]:
     """An image POSTed to the API: classified synchronously, kept (feedback may make it training
     data) and recorded. Bad images raise InvalidImage and are not kept."""
     prediction_id = uuid.uuid4().hex
-    fields = classify_bytes(
-        data, runtime=runtime, endpoint=endpoint, model=model, max_pixels=max_pixels, review_below=review_below
-    )
+    fields = classifier.classify(data)
     extension = {"PNG": "png", "JPEG": "jpg"}[fields["format"]]
     key = f"{UPLOADS_PREFIX}{prediction_id}.{extension}"
     s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=IMAGE_TYPES[extension])

@@ -24,6 +24,7 @@ from vista_app.images import InvalidImage
 from vista_app.lifecycle import EndpointBusy, UnknownModel, leaderboard, promote_by_name
 from vista_app.predictions import (
     MAX_IMAGE_BYTES,
+    Classifier,
     ModelError,
     NoModelInService,
     classify_upload,
@@ -110,15 +111,18 @@ def create_prediction() -> Response[dict]:
     champion = models.champion()
     if champion is None:
         raise NoModelInService("no model has been promoted yet: train one first")
+    classifier = Classifier(
+        client("sagemaker-runtime"),
+        config.endpoint_name,
+        champion["name"],
+        config.max_image_pixels,
+        config.review_below,
+    )
     record = classify_upload(
         data,
         s3=client("s3"),
         bucket=config.data_bucket,
-        runtime=client("sagemaker-runtime"),
-        endpoint=config.endpoint_name,
-        model=champion["name"],
-        max_pixels=config.max_image_pixels,
-        review_below=config.review_below,
+        classifier=classifier,
         predictions=Predictions(config.predictions_table),
     )
     metrics.add_metric("ApiPredictions", MetricUnit.Count, 1)

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vista_app.aws import TRACED, client, idempotency_store
 from vista_app.config import settings
-from vista_app.predictions import S3Image, classify_object, images_in_notification
+from vista_app.predictions import Classifier, S3Image, classify_object, images_in_notification
 from vista_app.records import Models, Predictions
 
 logger = Logger()
@@ -27,26 +27,18 @@ idempotency = IdempotencyConfig(expires_after_seconds=24 * 3600)
 
 
 @tracer.capture_method
-def classify(image: S3Image, model: str | None) -> dict[str, Any]:
-    config = settings()
+def classify(image: S3Image, classifier: Classifier) -> dict[str, Any]:
     record = classify_object(
-        image,
-        s3=client("s3"),
-        runtime=client("sagemaker-runtime"),
-        endpoint=config.endpoint_name,
-        model=model,
-        max_pixels=config.max_image_pixels,
-        review_below=config.review_below,
-        predictions=Predictions(config.predictions_table),
+        image, s3=client("s3"), classifier=classifier, predictions=Predictions(settings().predictions_table)
     )
     metrics.add_metric("PredictionsOK" if record["status"] == "OK" else "PredictionsFailed", MetricUnit.Count, 1)
     logger.info("classified", extra={k: record.get(k) for k in ("id", "key", "status", "label", "error")})
     return record
 
 
-def record_handler(record: SQSRecord, classify_once: Callable[..., dict[str, Any]], model: str | None) -> None:
+def record_handler(record: SQSRecord, classify_once: Callable[..., dict[str, Any]], classifier: Classifier) -> None:
     for image in images_in_notification(record.body):
-        classify_once(image=image, model=model)
+        classify_once(image=image, classifier=classifier)
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -55,16 +47,22 @@ def record_handler(record: SQSRecord, classify_once: Callable[..., dict[str, Any
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     idempotency.register_lambda_context(context)
     config = settings()
-    # Once per batch: which model serves, and `classify` made idempotent on the whole S3Image
+    # Once per batch: which model serves (and the classifier that asks it), and `classify` made
+    # idempotent on the whole S3Image
     # (bucket, key, version), so a notification S3 or SQS delivers twice, even to two functions
     # at once, invokes the endpoint once.
     champion = Models(config.models_table).champion()
     classify_once = idempotent_function(
         data_keyword_argument="image", config=idempotency, persistence_store=idempotency_store(config.idempotency_table)
     )(classify)
-    handler = functools.partial(
-        record_handler, classify_once=classify_once, model=champion["name"] if champion else None
+    classifier = Classifier(
+        client("sagemaker-runtime"),
+        config.endpoint_name,
+        champion["name"] if champion else None,
+        config.max_image_pixels,
+        config.review_below,
     )
+    handler = functools.partial(record_handler, classify_once=classify_once, classifier=classifier)
     result = process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
     metrics.add_metric("MessagesLeftToRetry", MetricUnit.Count, len(result["batchItemFailures"]))
     return result
