@@ -1,11 +1,13 @@
-"""Load: many images dropped into inbox/ at once, in local mode, through the whole pipeline
-(S3 notification → SQS → classify → local serverless endpoint → DynamoDB).
+"""Pipeline and load: many images dropped into inbox/ at once, in local mode, through the whole
+pipeline (S3 notification → SQS → classify → local serverless endpoint → DynamoDB).
 
 Counts what matters (records lost, doubled, failed; the endpoint's peak concurrency against
 its MaxConcurrency; calls it refused) and measures throughput and each image's latency from
-its upload to its record. Bounded: a fixed number of images, 127.0.0.1 only.
+its upload to its record, against the baseline of the bare model (the endpoint's loaded
+SavedModel called directly, one image after another, on the same images): the share of time
+Vista adds per image at steady state. Bounded: a fixed number of images, 127.0.0.1 only.
 
-    .venv/bin/python -m benchmarks.load [--images 1000]
+    PYTHONPATH=functions:training_job .venv/bin/python -m benchmarks.load [--images 1000]
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ def measure(cloud: Any, target: Any, images: list[Path], prefix: str = "inbox/lo
     ends = {r["key"]: datetime.fromisoformat(r["created_at"]).timestamp() for r in records}
     latencies = sorted(ends[k] - uploaded[k] for k in ends)
     finished = max(ends.values())
+    model_ms = bare_model_ms(endpoint, images)
+    vista_ms = 1000 * (finished - started) / len(images)
     return {
         "images": len(images),
         "records": len(records),
@@ -86,11 +90,26 @@ def measure(cloud: Any, target: Any, images: list[Path], prefix: str = "inbox/lo
         "images_per_s": round(len(images) / (finished - started), 1),
         "latency_p50_s": round(statistics.median(latencies), 2),
         "latency_p99_s": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 2),
+        "vista_ms_per_image": round(vista_ms, 1),
+        "bare_model_ms_per_image": round(model_ms, 1),
+        "vista_adds": f"{vista_ms / model_ms - 1:.0%}",
         "endpoint_calls": endpoint.calls - calls_before,
         "endpoint_peak_concurrency": endpoint.peak,
         "endpoint_max_concurrency": endpoint.max_concurrency,
         "endpoint_refused": endpoint.refused,
     }
+
+
+def bare_model_ms(endpoint: Any, images: list[Path]) -> float:
+    """The baseline: the endpoint's own SavedModel on the same images, one after another."""
+    import tensorflow as tf
+
+    payloads = [path.read_bytes() for path in images]
+    endpoint.serving(image_bytes=tf.constant(payloads[:1]))  # warm
+    started = time.perf_counter()
+    for data in payloads:
+        endpoint.serving(image_bytes=tf.constant([data]))
+    return 1000 * (time.perf_counter() - started) / len(payloads)
 
 
 def main(argv: list[str]) -> dict[str, Any]:
@@ -111,7 +130,7 @@ def main(argv: list[str]) -> dict[str, Any]:
         train_champion(target, data)
         images = sorted((data / "seg_test" / "seg_test").rglob("*.jpg"))[: args.images]
         result = measure(cloud, target, images)
-    print(f"Load: {result['images']:,} images dropped into inbox/ at once (local mode, this machine)")
+    print(f"Pipeline: {result['images']:,} images dropped into inbox/ at once (local mode, this machine)")
     print("| figure | value |\n|---|---|")
     for name, value in result.items():
         print(

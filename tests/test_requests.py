@@ -8,8 +8,9 @@ import re
 import pytest
 
 from tests.conftest import load_event
+from vista_app.names import is_tuning_child, job_name
 from vista_app.requests import InvalidRequest, parse_training_request
-from vista_app.training import METRIC_DEFINITIONS, _parameter_ranges, is_tuning_child, job_name
+from vista_app.training import METRIC_DEFINITIONS, _parameter_ranges
 
 EXAMPLE = json.loads(load_event("api_post_training_jobs")["body"])
 

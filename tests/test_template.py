@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import EVENTS, TEMPLATE
 from vista import template as cfn
@@ -76,3 +79,20 @@ def test_training_and_serving_images_run_the_tensorflow_we_develop_against() -> 
     minor = ".".join(tf.__version__.split(".")[:2])
     images = [uri for region in TEMPLATE["Mappings"]["TensorFlowImages"].values() for uri in region.values()]
     assert images and all(f":{minor}-" in uri for uri in images)
+
+
+def test_a_bad_function_environment_is_refused_with_every_problem_named() -> None:
+    from vista_app.config import Settings
+
+    environment = {key: os.environ[key] for key in ENVIRONMENT_KEYS} | {
+        "SERVERLESS_MEMORY_MB": "512",
+        "RETRAIN_WINDOW": "many",
+    }
+    del environment["JOBS_TABLE"]
+    with pytest.raises(ValueError, match="bad function environment") as refused:
+        Settings.from_environment(environment)
+    message = str(refused.value)
+    assert "JOBS_TABLE is not set" in message and "RETRAIN_WINDOW='many' is not a number" in message
+    assert "SERVERLESS_MEMORY_MB=512 is outside [1024, 6144]" in message
+    parsed = Settings.from_environment({key: os.environ[key] for key in ENVIRONMENT_KEYS})
+    assert parsed.serverless_memory_mb == 3072 and parsed.promotion_margin == 0.0 and parsed.name_prefix == "vista"

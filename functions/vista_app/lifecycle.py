@@ -18,9 +18,9 @@ from botocore.exceptions import ClientError
 
 from vista_app.config import Settings
 from vista_app.costs import cost_per_1000_predictions, job_cost, sum_costs
+from vista_app.names import is_tuning_child
 from vista_app.records import Jobs, Models, now
 from vista_app.reports import write_job_report
-from vista_app.training import is_tuning_child
 
 logger = logging.getLogger(__name__)
 

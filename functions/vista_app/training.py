@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from vista_app.config import Settings
+from vista_app.names import job_name
 from vista_app.records import Jobs
 from vista_app.requests import (
     TUNABLE_CONTINUOUS,
@@ -36,16 +36,6 @@ LAYOUTS = ({"train": "train/", "test": "test/"}, {"train": "seg_train/seg_train/
 CHECKPOINT_DIR = "/opt/ml/checkpoints"
 GPU_FAMILIES = ("ml.p", "ml.g")
 SCALING = {"auto": "Auto", "linear": "Linear", "log": "Logarithmic", "reverse_log": "ReverseLogarithmic"}
-
-
-def job_name(prefix: str, identity: str) -> str:
-    """Deterministic, so a redelivered event names the same job; ≤ 32 characters as tuning jobs need."""
-    return f"{prefix}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
-
-
-def is_tuning_child(name: str, prefix: str) -> bool:
-    """Training jobs a tuning job starts are named <tuning job>-<NNN>-<hash>."""
-    return name.startswith(prefix + "-") and name.count("-") > prefix.count("-") + 1
 
 
 def find_channels(s3: Any, bucket: str, dataset_prefix: str) -> dict[str, str]:

@@ -22,6 +22,7 @@ from vista_app.costs import ledger, load_prices
 from vista_app.feedback import InvalidFeedback, UnknownPrediction, record_feedback
 from vista_app.images import InvalidImage
 from vista_app.lifecycle import EndpointBusy, UnknownModel, leaderboard, promote_by_name
+from vista_app.names import job_name
 from vista_app.predictions import (
     MAX_IMAGE_BYTES,
     Classifier,
@@ -31,7 +32,7 @@ from vista_app.predictions import (
 )
 from vista_app.records import InvalidToken, Jobs, Models, Predictions
 from vista_app.requests import InvalidRequest, TrainingRequest
-from vista_app.training import job_name, start_training
+from vista_app.training import start_training
 
 logger = Logger()
 tracer = Tracer(patch_modules=TRACED)

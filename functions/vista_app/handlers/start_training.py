@@ -12,8 +12,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vista_app.aws import TRACED, client
 from vista_app.config import settings
+from vista_app.names import job_name
 from vista_app.records import Jobs
-from vista_app.training import job_name, read_request_object, start_training
+from vista_app.training import read_request_object, start_training
 
 logger = Logger()
 tracer = Tracer(patch_modules=TRACED)
