@@ -276,8 +276,7 @@ def register_model(
     }
     if record["accuracy"] is None:
         record.update(state="rejected", reason="the job reported no test accuracy")
-    models.create({k: v for k, v in record.items() if v is not None})
-    return models.get(training_job) or record
+    return models.create({k: v for k, v in record.items() if v is not None}) or models.get(training_job) or record
 
 
 def _loads(value: str) -> Any:

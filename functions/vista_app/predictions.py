@@ -139,8 +139,8 @@ def classify_object(image: S3Image, *, s3: Any, classifier: Classifier, predicti
         record.update(classifier.classify(_read(s3, image)))
     except (InvalidImage, ObjectGone, ModelError) as error:
         record.update(status="FAILED", error=str(error), model=classifier.model)
-    predictions.create(record)
-    return predictions.get(image.id) or record
+    # The record written, or (a redelivered notification) the one written before.
+    return predictions.create(record) or predictions.get(image.id) or record
 
 
 class ObjectGone(LookupError):
@@ -179,5 +179,4 @@ def classify_upload(
     key = f"{UPLOADS_PREFIX}{prediction_id}.{extension}"
     s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=IMAGE_TYPES[extension])
     record = {"id": prediction_id, "source": "api", "bucket": bucket, "key": key, **fields}
-    predictions.create(record)
-    return predictions.get(record["id"]) or record
+    return predictions.create(record) or record

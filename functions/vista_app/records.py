@@ -70,20 +70,21 @@ class Repository:
         item = self.table.get_item(Key={self.key: key}, ConsistentRead=True).get("Item")
         return from_item(item) if item else None
 
-    def create(self, item: dict[str, Any]) -> bool:
-        """Write a new item; False when one with the same key exists (a redelivered event)."""
-        stamped = {"listing": self.listing, "created_at": now(), **item}
+    def create(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        """Write a new item and return it as `get` would; None when one with the same key exists
+        (a redelivered event)."""
+        stamped = to_item({"listing": self.listing, "created_at": now(), **item})
         try:
             self.table.put_item(
-                Item=to_item(stamped),
+                Item=stamped,
                 ConditionExpression=f"attribute_not_exists(#{self.key})",
                 ExpressionAttributeNames={f"#{self.key}": self.key},
             )
         except ClientError as error:
             if is_conditional_failure(error):
-                return False
+                return None
             raise
-        return True
+        return from_item(stamped)
 
     def update(
         self,
