@@ -21,7 +21,7 @@ help:
 	@echo "make up          the local cloud in the foreground (then: .venv/bin/vista --help)"
 	@echo "make build       sam build, without Docker"
 	@echo "make image-uris  rewrite template.yaml's TensorFlow image mapping from the SageMaker SDK"
-	@echo "make bench       benchmarks/ (prints a table)"
+	@echo "make bench       every benchmark against same-run baselines: tables + build/benchmarks.json"
 	@echo "make load        1,000 images dropped into the local inbox at once (benchmarks/load.py)"
 	@echo "make train-example  fine_cnn on a 600-image synthetic scene set, on this CPU"
 
