@@ -90,3 +90,15 @@ def test_report_escapes_what_people_typed() -> None:
         title="<script>x</script>", leaderboard=[model("<b>m</b>", 0.5, "candidate")], focus=[], outputs={}
     )
     assert "<script>x" not in page and "&lt;b&gt;m&lt;/b&gt;" in page
+
+
+def test_missing_or_broken_job_outputs_leave_the_pictures_out(aws: None) -> None:
+    import boto3
+
+    from tests.conftest import BUCKET
+    from vista_app.reports import read_outputs
+
+    artifact = f"s3://{BUCKET}/artifacts/training/job/output/model.tar.gz"
+    assert read_outputs(boto3.client("s3"), {"artifact": artifact}) == {}
+    boto3.client("s3").put_object(Bucket=BUCKET, Key="artifacts/training/job/output/output.tar.gz", Body=b"not a tar")
+    assert read_outputs(boto3.client("s3"), {"artifact": artifact}) == {}

@@ -32,17 +32,17 @@ def output_archive_uri(model: dict[str, Any]) -> str:
 def read_outputs(s3: Any, model: dict[str, Any]) -> dict[str, Any]:
     """The pictures (bytes) and data files (decoded JSON) a training job wrote; {} when missing."""
     bucket, _, key = output_archive_uri(model).removeprefix("s3://").partition("/")
+    found: dict[str, Any] = {}
     try:
         blob = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError:
-        return {}
-    found: dict[str, Any] = {}
-    with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as archive:
-        for member in archive.getmembers():
-            name = member.name.removeprefix("./")
-            if name in PICTURES + DATA_FILES and member.isfile():
-                data = archive.extractfile(member).read()  # type: ignore[union-attr]
-                found[name] = json.loads(data) if name.endswith(".json") else data
+        with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as archive:
+            for member in archive.getmembers():
+                name = member.name.removeprefix("./")
+                if name in PICTURES + DATA_FILES and member.isfile():
+                    data = archive.extractfile(member).read()  # type: ignore[union-attr]
+                    found[name] = json.loads(data) if name.endswith(".json") else data
+    except (ClientError, tarfile.TarError, ValueError):
+        return found  # a report without the pictures beats no report: each missing one says so
     return found
 
 
