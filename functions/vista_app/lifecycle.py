@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import tarfile
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -36,84 +37,64 @@ class EndpointBusy(RuntimeError):
 TERMINAL = ("Completed", "Failed", "Stopped")
 
 
-def on_job_state_change(
-    detail_type: str,
-    detail: dict[str, Any],
-    *,
-    settings: Settings,
-    sagemaker: Any,
-    s3: Any,
-    jobs: Jobs,
-    models: Models,
-    prices: dict[str, Any],
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Stack:
+    """What the lifecycle works with: the settings, the AWS clients, the tables and the prices."""
+
+    settings: Settings
+    sagemaker: Any
+    s3: Any
+    jobs: Jobs
+    models: Models
+    prices: dict[str, Any]
+
+
+def on_job_state_change(detail_type: str, detail: dict[str, Any], stack: Stack) -> dict[str, Any]:
     """Returns what was done, for the log: {"job", "outcome", ...}."""
+    prefix, jobs = stack.settings.name_prefix, stack.jobs
     tuning = detail_type == TUNING_EVENT
     name = detail.get("HyperParameterTuningJobName" if tuning else "TrainingJobName", "")
-    if not name.startswith(settings.name_prefix + "-") or (not tuning and is_tuning_child(name, settings.name_prefix)):
+    if not name.startswith(prefix + "-") or (not tuning and is_tuning_child(name, prefix)):
         return {"job": name, "outcome": "ignored: not a job this stack started"}
     record = jobs.get(name)
     if record is None:
         return {"job": name, "outcome": "ignored: no Jobs record"}
-    region = sagemaker.meta.region_name
+    region = stack.sagemaker.meta.region_name
 
     if tuning:
-        description = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+        description = stack.sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
         status = description["HyperParameterTuningJobStatus"]
         changes = _tuning_fields(description)
         if status in TERMINAL:  # each trial is described once, when the tuning job has ended
-            changes["trials"] = tuning_trials(sagemaker, name, region=region, prices=prices)
+            changes["trials"] = tuning_trials(stack.sagemaker, name, region=region, prices=stack.prices)
             changes.update(sum_costs(changes["trials"]))
         best = description.get("BestTrainingJob", {}).get("TrainingJobName")
     else:
-        description = sagemaker.describe_training_job(TrainingJobName=name)
+        description = stack.sagemaker.describe_training_job(TrainingJobName=name)
         status = description["TrainingJobStatus"]
-        changes = _training_fields(description) | job_cost(description, region=region, prices=prices)
+        changes = _training_fields(description) | job_cost(description, region=region, prices=stack.prices)
         best = name
     changes["status"] = status
     jobs.update(name, changes)
     result = {"job": name, "outcome": f"recorded {status}"}
     if status == "Completed":
-        result = _register_and_gate(
-            name,
-            best,
-            None if tuning else description,
-            record,
-            settings=settings,
-            sagemaker=sagemaker,
-            s3=s3,
-            jobs=jobs,
-            models=models,
-            prices=prices,
-        )
+        result = _register_and_gate(name, best, None if tuning else description, record, stack)
     if status in TERMINAL:
         job = jobs.get(name) or record
         if job.get("model"):
-            jobs.update(
-                name,
-                {"report": write_job_report(job, leaderboard=leaderboard(models), s3=s3, bucket=settings.data_bucket)},
-            )
+            board = leaderboard(stack.models)
+            report = write_job_report(job, leaderboard=board, s3=stack.s3, bucket=stack.settings.data_bucket)
+            jobs.update(name, {"report": report})
         if job.get("comparison"):
-            result["comparison"] = settle_comparison(
-                job["comparison"], jobs=jobs, models=models, s3=s3, bucket=settings.data_bucket
-            )
+            result["comparison"] = settle_comparison(job["comparison"], stack)
     return result
 
 
 def _register_and_gate(
-    name: str,
-    best: str | None,
-    description: dict[str, Any] | None,
-    record: dict[str, Any],
-    *,
-    settings: Settings,
-    sagemaker: Any,
-    s3: Any,
-    jobs: Jobs,
-    models: Models,
-    prices: dict[str, Any],
+    name: str, best: str | None, description: dict[str, Any] | None, record: dict[str, Any], stack: Stack
 ) -> dict[str, Any]:
     """Register a completed job's model (`description`: the best training job's, when at hand) and gate it."""
+    jobs, models = stack.jobs, stack.models
     if not best:
         jobs.update(
             name, {"status": "Failed", "failure_reason": "the tuning job completed without a best training job"}
@@ -122,18 +103,19 @@ def _register_and_gate(
     model = models.get(best)
     if model is None:
         model = register_model(
-            description or sagemaker.describe_training_job(TrainingJobName=best),
+            description or stack.sagemaker.describe_training_job(TrainingJobName=best),
             job=name,
             dataset=record.get("request", {}).get("dataset"),
-            s3=s3,
+            s3=stack.s3,
             models=models,
-            memory_mb=settings.serverless_memory_mb,
-            prices=prices,
+            memory_mb=stack.settings.serverless_memory_mb,
+            prices=stack.prices,
         )
     jobs.update(name, {"model": model["name"]})
     if model["state"] != "candidate":
         return {"job": name, "model": model["name"], "outcome": f"model already {model['state']}"}
-    return {"job": name, "model": model["name"], **gate(model, settings=settings, sagemaker=sagemaker, models=models)}
+    gated = gate(model, settings=stack.settings, sagemaker=stack.sagemaker, models=models)
+    return {"job": name, "model": model["name"], **gated}
 
 
 def tuning_trials(sagemaker: Any, name: str, *, region: str, prices: dict[str, Any]) -> list[dict[str, Any]]:
@@ -163,8 +145,9 @@ def tuning_trials(sagemaker: Any, name: str, *, region: str, prices: dict[str, A
     return sorted(trials, key=lambda t: t["name"])
 
 
-def settle_comparison(parent: str, *, jobs: Jobs, models: Models, s3: Any, bucket: str) -> dict[str, Any]:
+def settle_comparison(parent: str, stack: Stack) -> dict[str, Any]:
     """A comparison ends when all its member jobs have: its status, summed cost, models and report."""
+    jobs = stack.jobs
     comparison = jobs.get(parent)
     if comparison is None:
         return {"name": parent, "outcome": "no Jobs record"}
@@ -181,13 +164,13 @@ def settle_comparison(parent: str, *, jobs: Jobs, models: Models, s3: Any, bucke
     if not names:
         changes["failure_reason"] = "no member job produced a model: see each job's failure reason"
     jobs.update(parent, changes)
-    board = [m for m in leaderboard(models) if m["name"] in names]
+    board = [m for m in leaderboard(stack.models) if m["name"] in names]
     if board:
         report = write_job_report(
             jobs.get(parent) or comparison | changes,
             leaderboard=board,
-            s3=s3,
-            bucket=bucket,
+            s3=stack.s3,
+            bucket=stack.settings.data_bucket,
             tuning_jobs=[m for m in members if m.get("trials")],
         )
         jobs.update(parent, {"report": report})

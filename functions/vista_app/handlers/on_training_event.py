@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from vista_app.aws import TRACED, client
 from vista_app.config import settings
 from vista_app.costs import load_prices
-from vista_app.lifecycle import on_job_state_change
+from vista_app.lifecycle import Stack, on_job_state_change
 from vista_app.records import Jobs, Models
 
 logger = Logger()
@@ -27,9 +27,7 @@ metrics = Metrics()
 def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     config = settings()
     s3 = client("s3")
-    result = on_job_state_change(
-        event.detail_type,
-        event.detail,
+    stack = Stack(
         settings=config,
         sagemaker=client("sagemaker"),
         s3=s3,
@@ -37,6 +35,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         models=Models(config.models_table),
         prices=load_prices(s3, config.data_bucket),
     )
+    result = on_job_state_change(event.detail_type, event.detail, stack)
     logger.info("job state change", extra=result)
     metrics.add_metric("JobStateChanges", MetricUnit.Count, 1)
     if result.get("outcome") == "promoted":
