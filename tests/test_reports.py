@@ -102,3 +102,11 @@ def test_missing_or_broken_job_outputs_leave_the_pictures_out(aws: None) -> None
     assert read_outputs(boto3.client("s3"), {"artifact": artifact}) == {}
     boto3.client("s3").put_object(Bucket=BUCKET, Key="artifacts/training/job/output/output.tar.gz", Body=b"not a tar")
     assert read_outputs(boto3.client("s3"), {"artifact": artifact}) == {}
+
+
+def test_the_best_trial_is_the_lowest_loss_when_the_objective_is_a_loss() -> None:
+    from vista_app.reports import scatter
+
+    svg = scatter([(1.0, 0.5), (2.0, 0.2), (3.0, 0.9)], x_label="dropout", y_label="val_loss", maximize=False)
+    circles = re.findall(r'<circle cx="([\d.]+)"[^>]*?(stroke="#1b7f3b")?/>', svg)
+    assert [bool(ringed) for _, ringed in circles] == [False, True, False]

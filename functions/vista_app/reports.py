@@ -83,7 +83,9 @@ def bar_chart(
     return "".join(parts)
 
 
-def scatter(points: list[tuple[float, float]], *, x_label: str, y_label: str, log_x: bool = False) -> str:
+def scatter(
+    points: list[tuple[float, float]], *, x_label: str, y_label: str, log_x: bool = False, maximize: bool = True
+) -> str:
     """Objective against one hyperparameter, one dot per trial; the best trial ringed."""
     width, height, pad = 340, 220, 44
     if not points:
@@ -100,7 +102,7 @@ def scatter(points: list[tuple[float, float]], *, x_label: str, y_label: str, lo
             height - pad - (y - y0) / (y1 - y0) * (height - 2 * pad),
         )
 
-    best = max(range(len(points)), key=lambda i: ys[i])
+    best = (max if maximize else min)(range(len(points)), key=lambda i: ys[i])
     parts = [
         f'<svg role="img" aria-label="{_esc(y_label)} against {_esc(x_label)}" viewBox="0 0 {width} {height}" '
         f'class="chart small"><title>{_esc(y_label)} against {_esc(x_label)}</title>',
@@ -160,6 +162,8 @@ LEADERBOARD_COLUMNS = (
 
 
 def leaderboard_table(models: list[dict[str, Any]]) -> str:
+    if not models:
+        return ""
     head = "".join(f"<th>{_esc(title)}</th>" for _, title, _ in LEADERBOARD_COLUMNS)
     rows = []
     for model in models:
@@ -271,21 +275,23 @@ def trials_section(job: dict[str, Any]) -> str:
         return ""
     objective = job.get("request", {}).get("tuning", {}).get("objective", "objective")
     ranges = job.get("request", {}).get("tuning", {}).get("ranges", {})
+    maximize = not objective.endswith("loss")
+    better = max if maximize else min
     charts = []
     for name, spec in ranges.items():
         values = [(t["hyperparameters"].get(name), t["objective"]) for t in trials]
         numeric = [(float(v), o) for v, o in values if isinstance(v, int | float) and not isinstance(v, bool)]
         if len(numeric) == len(values):
             log_x = isinstance(spec, dict) and spec.get("scale") in ("log", "reverse_log")
-            charts.append(scatter(numeric, x_label=name, y_label=objective, log_x=log_x))
+            charts.append(scatter(numeric, x_label=name, y_label=objective, log_x=log_x, maximize=maximize))
         else:
             best: dict[str, float] = {}
             for value, score in values:
-                best[str(value)] = max(score, best.get(str(value), -math.inf))
+                best[str(value)] = better(score, best.get(str(value), score))
             top = max(best.values())
             charts.append(
                 bar_chart(
-                    [(k, v, "#3366cc") for k, v in sorted(best.items(), key=lambda kv: -kv[1])],
+                    [(k, v, "#3366cc") for k, v in sorted(best.items(), key=lambda kv: kv[1], reverse=maximize)],
                     title=f"best {objective} by {name}",
                     maximum=top if top > 0 else 1,
                     percent=objective.endswith("accuracy"),
@@ -294,7 +300,7 @@ def trials_section(job: dict[str, Any]) -> str:
     rows = "".join(
         f"<tr><td>{_esc(t['name'])}</td><td>{_esc(t['status'])}</td><td class='num'>{t['objective']:.4f}</td>"
         f"<td>{_esc(', '.join(f'{k}={v}' for k, v in sorted(t['hyperparameters'].items())))}</td></tr>"
-        for t in sorted(trials, key=lambda t: -t["objective"])
+        for t in sorted(trials, key=lambda t: t["objective"], reverse=maximize)
     )
     return f"""
 <section id="tuning"><h2>Tuning trials of {_esc(job["name"])}</h2>
