@@ -83,6 +83,19 @@ def test_feedback_labels_the_prediction_and_files_the_image_under_its_true_class
     assert (answer["labelled"], answer["rolling_accuracy"]) == (1, 1.0)
 
 
+def test_feedback_on_an_image_since_deleted_is_kept_without_a_training_copy(
+    served: dict[str, Any], context: Any
+) -> None:
+    created = predict(context, (30, 30, 200))
+    boto3.client("s3").delete_object(Bucket=BUCKET, Key=created["key"])
+    status, answer = feedback(context, created["id"], created["label"])
+    assert status == 200 and answer["prediction"]["feedback_label"] == created["label"]
+    assert "training_copy" not in answer["prediction"] and keys("datasets/intel/train/") == [
+        "datasets/intel/train/forest/0.jpg",
+        "datasets/intel/train/sea/0.jpg",
+    ]
+
+
 @pytest.mark.parametrize(
     ("label", "status", "message"),
     [("volcano", 400, "not a class"), ("", 400, "label"), (7, 400, "label"), (None, 400, "label")],

@@ -15,6 +15,8 @@ import logging
 from pathlib import PurePosixPath
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from vista_app.config import Settings
 from vista_app.records import Jobs, Models, Predictions, now
 from vista_app.requests import Hyperparameters, InvalidRequest, parse_training_request
@@ -79,17 +81,26 @@ def record_feedback(
 def _copy_for_training(
     prediction: dict[str, Any], label: str, model: dict[str, Any] | None, *, s3: Any, bucket: str
 ) -> str | None:
-    """Copy the image into the model's dataset under its true class; drop an earlier copy under another."""
+    """Copy the image into the model's dataset under its true class; drop an earlier copy under another.
+    None when there is nothing to copy or nowhere to copy it (the label is kept all the same)."""
     if not model or not model.get("dataset") or not prediction.get("key"):
         return None
-    train = find_channels(s3, bucket, model["dataset"].rstrip("/") + "/")["train"]
-    train_prefix = train.removeprefix(f"s3://{bucket}/")
-    suffix = PurePosixPath(prediction["key"]).suffix.lower() or ".jpg"
-    key = f"{train_prefix}{label}/{FEEDBACK_PREFIX}{prediction['id']}{suffix}"
     source = {"Bucket": prediction.get("bucket", bucket), "Key": prediction["key"]}
     if prediction.get("version_id"):
         source["VersionId"] = prediction["version_id"]
-    s3.copy_object(Bucket=bucket, Key=key, CopySource=source, MetadataDirective="COPY")
+    try:
+        train = find_channels(s3, bucket, model["dataset"].rstrip("/") + "/")["train"]
+        suffix = PurePosixPath(prediction["key"]).suffix.lower() or ".jpg"
+        key = f"{train.removeprefix(f's3://{bucket}/')}{label}/{FEEDBACK_PREFIX}{prediction['id']}{suffix}"
+        s3.copy_object(Bucket=bucket, Key=key, CopySource=source, MetadataDirective="COPY")
+    except InvalidRequest as error:  # the dataset is gone or no longer trainable
+        logger.warning("feedback on %s not added to %s: %s", prediction["id"], model["dataset"], error)
+        return None
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in ("NoSuchKey", "NoSuchVersion", "404"):
+            raise
+        logger.warning("feedback on %s: the image s3://%s/%s is gone", prediction["id"], *source.values())
+        return None
     earlier = prediction.get("training_copy")
     if earlier and earlier != key:
         s3.delete_object(Bucket=bucket, Key=earlier)
