@@ -26,7 +26,7 @@ from typing import Any
 def train_champion(target: Any, data: Path) -> str:
     """A small fine_cnn on the synthetic scenes, promoted and in service."""
     from vista.cli import submit_training, upload_dataset, watch_job
-    from vista.demo import wait_for
+    from vista.demo import wait_for_endpoint
 
     upload_dataset(target, data, "load")
     request = {
@@ -39,11 +39,7 @@ def train_champion(target: Any, data: Path) -> str:
     job = submit_training(target, request, "load")
     with open("/dev/null", "w") as quiet:
         assert watch_job(target, job, timeout_s=600, out=quiet) == 0
-    sagemaker = target.client("sagemaker")
-    endpoint = target.output("EndpointName")
-    wait_for(
-        "the endpoint", lambda: sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "InService", 300
-    )
+    wait_for_endpoint(target, 300)
     return job
 
 

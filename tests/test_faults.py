@@ -63,6 +63,7 @@ def request(**changes: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def champion(cloud: Any, target: Any, scenes: Path) -> str:
     from vista.cli import submit_training, upload_dataset, watch_job
+    from vista.demo import wait_for_endpoint
 
     upload_dataset(target, scenes, "faults")
     # The request's S3 event comes three times: one job starts.
@@ -71,13 +72,7 @@ def champion(cloud: Any, target: Any, scenes: Path) -> str:
     sources = [j["source"] for j in target.api("GET", "/training-jobs")["items"]]
     assert sources.count(f"s3://{cloud.outputs['DataBucketName']}/jobs/faults.json") == 1
     wait_for("the champion", lambda: any(m["state"] == "champion" for m in target.api("GET", "/models")["items"]))
-    wait_for(
-        "the endpoint",
-        lambda: (
-            target.client("sagemaker").describe_endpoint(EndpointName=cloud.outputs["EndpointName"])["EndpointStatus"]
-            == "InService"
-        ),
-    )
+    wait_for_endpoint(target, 180)
     return job
 
 

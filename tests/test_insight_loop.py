@@ -49,6 +49,7 @@ def test_comparison_leaderboard_feedback_retraining_and_promotion(
 ) -> None:
     from synthetic import generate
     from vista.cli import main, submit_training, upload_dataset, wait_for_comparison
+    from vista.demo import wait_for_endpoint
 
     target, cloud = target
     bucket = cloud.outputs["DataBucketName"]
@@ -87,13 +88,7 @@ def test_comparison_leaderboard_feedback_retraining_and_promotion(
     assert first["name"] == board[0]["name"]
 
     # WHEN the champion classifies the field images and people label every one
-    wait_for(
-        "the endpoint",
-        lambda: (
-            target.client("sagemaker").describe_endpoint(EndpointName=cloud.outputs["EndpointName"])["EndpointStatus"]
-            == "InService"
-        ),
-    )
+    wait_for_endpoint(target, 300)
     answers = {}
     for path in sorted((tmp_path / "field" / "seg_train" / "seg_train").rglob("*.jpg")):
         answer = target.api("POST", "/predictions", body=path.read_bytes(), content_type="image/jpeg")

@@ -48,6 +48,7 @@ def champion(target: Any) -> dict[str, Any] | None:
 @pytest.fixture(scope="module")
 def trained(cloud: Any, target: Any, scenes: Path) -> str:
     from vista.cli import submit_training, upload_dataset, watch_job
+    from vista.demo import wait_for_endpoint
 
     assert upload_dataset(target, scenes, "scenes") == {"uploaded": 78, "unchanged": 0}
     assert upload_dataset(target, scenes, "scenes") == {"uploaded": 0, "unchanged": 78}
@@ -61,12 +62,7 @@ def trained(cloud: Any, target: Any, scenes: Path) -> str:
     job = submit_training(target, request, "e2e request")
     assert watch_job(target, job, timeout_s=300) == 0
     wait_for(lambda: (champion(target) or {}).get("name") == job)
-    wait_for(
-        lambda: (
-            target.client("sagemaker").describe_endpoint(EndpointName=cloud.outputs["EndpointName"])["EndpointStatus"]
-            == "InService"
-        )
-    )
+    wait_for_endpoint(target, 120)
     return job
 
 

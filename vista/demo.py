@@ -38,6 +38,17 @@ def wait_for(what: str, check: Any, timeout_s: float, interval: float = 1.0) -> 
     raise CommandError(f"gave up waiting for {what} after {timeout_s:.0f} s")
 
 
+def wait_for_endpoint(target: Target, timeout_s: float) -> None:
+    """Until the stack's serverless endpoint is InService (a promotion creates or updates it)."""
+    sagemaker = target.client("sagemaker")
+    name = target.output("EndpointName")
+    wait_for(
+        "the endpoint",
+        lambda: sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService",
+        timeout_s,
+    )
+
+
 def run_demo(*, train_per_class: int, test_per_class: int, epochs: int, image_size: int, verbose: bool = False) -> int:
     import boto3
 
@@ -91,14 +102,7 @@ def run_demo(*, train_per_class: int, test_per_class: int, epochs: int, image_si
         print(f"model {model['name']}: {model['state']} (test accuracy {model['accuracy']:.1%})")
         if model["state"] != "champion":
             raise CommandError(f"the model was {model['state']}: {model.get('reason')}")
-        sagemaker = target.client("sagemaker")
-        wait_for(
-            "the endpoint",
-            lambda: (
-                sagemaker.describe_endpoint(EndpointName=cloud.outputs["EndpointName"])["EndpointStatus"] == "InService"
-            ),
-            180,
-        )
+        wait_for_endpoint(target, 180)
         print(f"endpoint {cloud.outputs['EndpointName']} is InService")
 
         step("dropping the held-out test images into inbox/")

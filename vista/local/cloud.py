@@ -399,7 +399,9 @@ class LocalCloud:
         in_flight: set[Future] = set()
         while not self._stop.is_set():
             in_flight = {f for f in in_flight if not f.done()}
-            if len(in_flight) >= source.concurrency:
+            # Each batch is invoked `deliveries` times at once; every invocation counts against
+            # the event source's concurrency, as each would in Lambda.
+            if in_flight and (len(in_flight) + 1) * self.deliveries > source.concurrency:
                 time.sleep(0.05)
                 continue
             try:
