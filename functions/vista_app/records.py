@@ -7,12 +7,15 @@ back as int/float on the way out, so callers never see DynamoDB's number types.
 from __future__ import annotations
 
 import base64
+import functools
 import json
+import operator
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
 from vista_app.aws import table
@@ -124,12 +127,25 @@ class Repository:
             raise
         return True
 
-    def newest(self, *, limit: int = 25, next_token: str | None = None) -> dict[str, Any]:
+    def newest(
+        self, *, limit: int = 25, next_token: str | None = None, matching: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         """One page, newest first: {"items": [...], "next_token": str | None}."""
-        return self._page(LISTING_INDEX, "listing", self.listing, limit=limit, next_token=next_token)
+        return self._page(LISTING_INDEX, "listing", self.listing, limit=limit, next_token=next_token, matching=matching)
 
-    def _page(self, index: str, attribute: str, value: str, *, limit: int, next_token: str | None) -> dict[str, Any]:
-        """One page of an index's items whose partition `attribute` is `value`, sort key descending."""
+    def _page(
+        self,
+        index: str,
+        attribute: str,
+        value: str,
+        *,
+        limit: int,
+        next_token: str | None,
+        matching: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """One page of an index's items whose partition `attribute` is `value`, sort key
+        descending; `matching` keeps only items whose attributes have those values (a filter:
+        the page may come back short, with a token to go on)."""
         query: dict[str, Any] = {
             "IndexName": index,
             "KeyConditionExpression": "#k = :k",
@@ -138,6 +154,10 @@ class Repository:
             "ScanIndexForward": False,
             "Limit": limit,
         }
+        if matching:
+            query["FilterExpression"] = functools.reduce(
+                operator.and_, (Attr(name).eq(wanted) for name, wanted in sorted(matching.items()))
+            )
         start = _decode_token(next_token)
         if start:
             query["ExclusiveStartKey"] = start
@@ -166,9 +186,11 @@ class Predictions(Repository):
     key = "id"
     listing = "prediction"
 
-    def needing_review(self, *, limit: int = 25, next_token: str | None = None) -> dict[str, Any]:
+    def needing_review(
+        self, *, limit: int = 25, next_token: str | None = None, matching: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         """Low-confidence predictions nobody has labelled yet, newest first (a sparse index)."""
-        return self._page("by_review", "review", "needed", limit=limit, next_token=next_token)
+        return self._page("by_review", "review", "needed", limit=limit, next_token=next_token, matching=matching)
 
     def labelled(self, model: str, *, limit: int, next_token: str | None = None) -> dict[str, Any]:
         """The model's predictions that have feedback, most recently labelled first."""

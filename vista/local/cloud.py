@@ -21,6 +21,7 @@ import threading
 import time
 import urllib.request
 import uuid
+import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -108,6 +109,19 @@ class Function:
 
 
 @dataclass
+class Route:
+    method: str  # or ANY
+    pattern: re.Pattern[str]
+    resource: str
+    function: Function
+    authorizer: str | None  # a Lambda authorizer of the API's; None: the API's default
+
+    @property
+    def greedy(self) -> bool:
+        return "+}" in self.resource
+
+
+@dataclass
 class Source:
     """Messages waiting for a function: an SQS event source, or a queue standing in for an
     S3 notification or an EventBridge rule (the event is the message body)."""
@@ -141,13 +155,16 @@ class LocalCloud:
         self.deliveries = deliveries
         self.template = cfn.load()
         self.sources: list[Source] = []
-        self.routes: list[tuple[str, re.Pattern[str], str, Function]] = []
+        self.routes: list[Route] = []
         self.functions: dict[str, Function] = {}
         self.outputs: dict[str, str] = {}
         self.urls: dict[str, str] = {}
         self._moto: Any = None
         self._sagemaker: LocalSageMaker | None = None
         self._api: Any = None
+        self._console: Any = None
+        self._console_user: tuple[str, str] | None = None
+        self._console_clients: list[str] = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._stdout: Any = sys.stdout
@@ -157,6 +174,8 @@ class LocalCloud:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # Powertools Metrics warns on every request that recorded none (each GET): noise here.
+        warnings.filterwarnings("ignore", "No application metrics to publish")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._stdout = sys.stdout
         sys.stdout = FunctionLogs(sys.stdout, self.workdir / "functions.log")
@@ -179,7 +198,12 @@ class LocalCloud:
 
         self.s3, self.sqs, self.events = boto3.client("s3"), boto3.client("sqs"), boto3.client("events")
         self._sagemaker = LocalSageMaker(
-            self.workdir / "sagemaker", region=REGION, account=ACCOUNT, s3=self.s3, events=self.events
+            self.workdir / "sagemaker",
+            region=REGION,
+            account=ACCOUNT,
+            s3=self.s3,
+            events=self.events,
+            logs=boto3.client("logs"),
         )
         self.urls["sagemaker"] = self._sagemaker.start()
         os.environ.update(
@@ -189,6 +213,8 @@ class LocalCloud:
             self.provision()
             self._start_dispatcher()
             self.urls["api"] = self._start_api()
+            if self._console_user:
+                self.urls["console"] = self._start_console()
         except BaseException:
             self.stop()  # nothing left running behind a cloud that did not start
             raise
@@ -205,8 +231,9 @@ class LocalCloud:
             thread.join(timeout=10)
         if self._sagemaker:
             self._sagemaker.stop()
-        if self._api:
-            self._api.shutdown()
+        for server in (self._console, self._api):
+            if server:
+                server.shutdown()
         if self._moto:
             self._reset_moto()
             self._moto.stop()
@@ -256,6 +283,10 @@ class LocalCloud:
             "AWS::Serverless::Api",
             "AWS::Logs::LogGroup",
             "AWS::CloudWatch::Alarm",
+            "AWS::Cognito::UserPool",
+            "AWS::Cognito::UserPoolClient",
+            "AWS::Cognito::UserPoolUser",
+            "AWS::Cognito::UserPoolDomain",  # not created: local mode has no managed sign-in pages
             "Custom::TrainingCode",
         }
         unknown = sorted({spec["Type"] for spec in resources.values()} - handled)
@@ -263,6 +294,15 @@ class LocalCloud:
             raise cfn.UnsupportedTemplate(f"local mode cannot provision {unknown}")
 
         notifications = provision_resources(template, resolver, client=boto3.client)
+        self._console_user = next(
+            (
+                (props["UserPoolId"], props["Username"])
+                for spec in cfn.resources(template, "AWS::Cognito::UserPoolUser").values()
+                if (props := resolver.resolve(spec["Properties"]))
+            ),
+            None,
+        )
+        self._console_clients = [resolver.refs[c] for c in cfn.resources(template, "AWS::Cognito::UserPoolClient")]
         self._wire_functions(resolver, notifications)
         for bucket, configurations in notifications.items():
             if configurations:
@@ -333,10 +373,13 @@ class LocalCloud:
                         self.events.put_rule(Name=rule, EventPattern=json.dumps(event_props["Pattern"]))
                         self.events.put_targets(Rule=rule, Targets=[{"Id": "dispatch", "Arn": arn}])
                 elif kind == "Api":
-                    pattern = re.compile(
-                        "^" + re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(event_props["Path"])) + "$"
+                    path = event_props["Path"]
+                    pattern = re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(path))
+                    pattern = re.sub(r"\\{(\w+)\\\+\\}", r"(?P<\1>.+)", pattern)  # a greedy {proxy+}
+                    authorizer = event_props.get("Auth", {}).get("Authorizer")
+                    self.routes.append(
+                        Route(event_props["Method"].upper(), re.compile(f"^{pattern}$"), path, function, authorizer)
                     )
-                    self.routes.append((event_props["Method"].upper(), pattern, event_props["Path"], function))
                 else:
                     raise cfn.UnsupportedTemplate(f"local mode cannot deliver {kind} events ({logical}.{event_name})")
         if self.visibility_timeout_s is not None:
@@ -501,12 +544,42 @@ class LocalCloud:
         from werkzeug.serving import make_server
 
         api = self.template["Resources"]["Api"]["Properties"]
-        binary = {t.replace("~1", "/") for t in api.get("BinaryMediaTypes", [])}
-        iam_auth = api.get("Auth", {}).get("DefaultAuthorizer") == "AWS_IAM"
-        self._api = make_server("127.0.0.1", 0, _ApiGateway(self.routes, binary, iam_auth), threaded=True)
+        resolver = cfn.placeholder_resolver(
+            self.template, stack=STACK, region=REGION, account=ACCOUNT, parameters=self.parameters
+        )
+        gateway = _ApiGateway(self.routes, resolver.resolve(api), self.functions)
+        self._api = make_server("127.0.0.1", 0, gateway, threaded=True)
         thread = threading.Thread(target=self._api.serve_forever, daemon=True, name="api")
         thread.start()
         return f"http://127.0.0.1:{self._api.server_port}/{api.get('StageName', 'v1')}"
+
+    # ------------------------------------------------------------------ web console
+    def console_session(self) -> str:
+        """A Cognito access token for the template's console user, as its sign-in would give."""
+        import boto3
+
+        assert self._console_user is not None
+        pool, username = self._console_user
+        cognito = boto3.client("cognito-idp")
+        password = f"Local-{uuid.uuid4()}"  # a fresh one each time: nobody types it
+        cognito.admin_set_user_password(UserPoolId=pool, Username=username, Password=password, Permanent=True)
+        answer = cognito.admin_initiate_auth(
+            UserPoolId=pool,
+            ClientId=self._console_clients[0],
+            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": username, "PASSWORD": password},
+        )
+        return answer["AuthenticationResult"]["AccessToken"]
+
+    def _start_console(self) -> str:
+        from werkzeug.serving import make_server
+
+        from vista.local.console import ConsoleProxy
+
+        proxy = ConsoleProxy(self.urls["api"], self.console_session)
+        self._console = make_server("127.0.0.1", 0, proxy, threaded=True)
+        threading.Thread(target=self._console.serve_forever, daemon=True, name="console").start()
+        return f"http://127.0.0.1:{self._console.server_port}/"
 
     @property
     def sagemaker(self) -> LocalSageMaker:
@@ -515,53 +588,66 @@ class LocalCloud:
 
 
 class _ApiGateway:
-    """HTTP requests → API Gateway REST proxy events → the api function → HTTP responses."""
+    """HTTP requests → API Gateway REST proxy events → the api function → HTTP responses, with
+    the API's authorizers: SigV4 by default (only its presence is checked: moto takes any
+    signature), or a route's Lambda REQUEST authorizer, invoked as API Gateway invokes it, and
+    the API's gateway responses for what they refuse."""
 
-    def __init__(
-        self, routes: list[tuple[str, re.Pattern[str], str, Function]], binary: set[str], iam_auth: bool
-    ) -> None:
-        self.routes, self.binary, self.iam_auth = routes, binary, iam_auth
+    def __init__(self, routes: list[Route], api: dict[str, Any], functions: dict[str, Function]) -> None:
+        # API Gateway prefers an exact resource to a greedy {proxy+} one.
+        self.routes = sorted(routes, key=lambda r: r.greedy)
+        self.binary = {t.replace("~1", "/") for t in api.get("BinaryMediaTypes", [])}
+        auth = api.get("Auth", {})
+        self.iam_auth = auth.get("DefaultAuthorizer") == "AWS_IAM"
+        self.authorizers = auth.get("Authorizers", {})
+        self.functions = {f"{STACK}-{name}": function for name, function in functions.items()}
+        self.gateway_responses = api.get("GatewayResponses", {})
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
-        from werkzeug.wrappers import Request, Response
+        from werkzeug.wrappers import Request
 
         request = Request(environ)
         stage, _, path = request.path.lstrip("/").partition("/")
         path = "/" + path
-        match = next(
-            (
-                (method, pattern.match(path), resource, function)
-                for method, pattern, resource, function in self.routes
-                if method == request.method and pattern.match(path)
-            ),
-            None,
+        route, found = next(
+            ((r, m) for r in self.routes if r.method in (request.method, "ANY") and (m := r.pattern.match(path))),
+            (None, None),
         )
-        authorization = request.headers.get("Authorization", "")
-        if match is None or (self.iam_auth and not authorization.startswith("AWS4-HMAC-SHA256")):
-            # What API Gateway answers for an unknown route, or an unsigned call to an IAM one.
-            response = Response(
-                json.dumps({"message": "Missing Authentication Token"}), 403, content_type="application/json"
+        if route is None or found is None:  # what API Gateway answers for an unknown route
+            return self._refuse("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")(
+                environ, start_response
             )
-            return response(environ, start_response)
-        method, found, resource, function = match
+        event = self._proxy_event(request, route, found, stage, path)
+        if route.authorizer is None:
+            if self.iam_auth and not request.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256"):
+                return self._refuse("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")(
+                    environ, start_response
+                )
+        else:
+            refusal, granted = self._authorize(route.authorizer, event)
+            if refusal:
+                return refusal(environ, start_response)
+            event["requestContext"]["authorizer"] = granted
+        return self._respond(route.function.invoke(event))(environ, start_response)
+
+    def _proxy_event(self, request: Any, route: Route, found: re.Match[str], stage: str, path: str) -> dict[str, Any]:
         body = request.get_data()
         content_type = (request.content_type or "").split(";")[0].strip()
         is_binary = content_type in self.binary
         headers = dict(request.headers.items())
-        query = request.args.to_dict() or None
-        event = {
-            "resource": resource,
+        return {
+            "resource": route.resource,
             "path": path,
-            "httpMethod": method,
+            "httpMethod": request.method,
             "headers": headers,
             "multiValueHeaders": {k: request.headers.getlist(k) for k in headers},
-            "queryStringParameters": query,
+            "queryStringParameters": request.args.to_dict() or None,
             "multiValueQueryStringParameters": {k: request.args.getlist(k) for k in request.args} or None,
             "pathParameters": found.groupdict() or None,
             "stageVariables": None,
             "requestContext": {
-                "resourcePath": resource,
-                "httpMethod": method,
+                "resourcePath": route.resource,
+                "httpMethod": request.method,
                 "path": f"/{stage}{path}",
                 "stage": stage,
                 "accountId": ACCOUNT,
@@ -583,12 +669,50 @@ class _ApiGateway:
             else None,
             "isBase64Encoded": bool(body) and is_binary,
         }
-        answer = function.invoke(event)
+
+    def _authorize(self, name: str, event: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """(a refusal, None) or (None, the context the authorizer let the request in with)."""
+        spec = self.authorizers[name]
+        headers = {k.lower(): v for k, v in event["headers"].items()}
+        # Without every identity source, API Gateway refuses before calling the authorizer.
+        if any(h.lower() not in headers for h in spec.get("Identity", {}).get("Headers", [])):
+            return self._refuse("UNAUTHORIZED", 401, "Unauthorized"), {}
+        context = event["requestContext"]
+        request = {
+            "type": "REQUEST",
+            "methodArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:local/{context['stage']}/"
+            f"{event['httpMethod']}{event['path']}",
+            **{k: event[k] for k in ("resource", "path", "httpMethod", "headers", "multiValueHeaders")},
+            **{k: event[k] for k in ("queryStringParameters", "pathParameters", "stageVariables")},
+            "requestContext": context,
+        }
+        try:
+            answer = self.functions[spec["FunctionArn"].rsplit(":", 1)[1]].invoke(request)
+        except Exception as error:  # what API Gateway makes of an authorizer's failure
+            if str(error) == "Unauthorized":
+                return self._refuse("UNAUTHORIZED", 401, "Unauthorized"), {}
+            log.warning("authorizer %s failed: %s", name, error)
+            return self._refuse("AUTHORIZER_FAILURE", 500, None), {}
+        statements = answer.get("policyDocument", {}).get("Statement", [])
+        allowed = any(s["Effect"] == "Allow" for s in statements) and not any(s["Effect"] == "Deny" for s in statements)
+        if not allowed:
+            return self._refuse("ACCESS_DENIED", 403, "User is not authorized to access this resource"), {}
+        return None, {**answer.get("context", {}), "principalId": answer.get("principalId")}
+
+    def _refuse(self, kind: str, status: int, message: str | None) -> Any:
+        from werkzeug.wrappers import Response
+
+        custom = self.gateway_responses.get(kind, {})
+        headers = {k: v.strip("'") for k, v in custom.get("ResponseParameters", {}).get("Headers", {}).items()}
+        body = json.dumps({"message": message})
+        return Response(body, int(custom.get("StatusCode", status)), headers=headers, content_type="application/json")
+
+    def _respond(self, answer: dict[str, Any]) -> Any:
+        from werkzeug.wrappers import Response
+
         payload = answer.get("body") or ""
         data = base64.b64decode(payload) if answer.get("isBase64Encoded") else payload.encode()
-        response = Response(
-            data,
-            answer.get("statusCode", 200),
-            headers={k: v for k, v in (answer.get("headers") or {}).items() if k.lower() != "content-length"},
-        )
-        return response(environ, start_response)
+        headers = list((answer.get("headers") or {}).items())
+        headers += [(k, v) for k, values in (answer.get("multiValueHeaders") or {}).items() for v in values]
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        return Response(data, answer.get("statusCode", 200), headers=headers)

@@ -24,6 +24,7 @@ def provision_resources(
     policies. Returns each bucket's queue notifications, for the caller to add its own and apply."""
     refs, attributes = resolver.refs, resolver.attributes
     iam, sqs, s3, dynamodb = client("iam"), client("sqs"), client("s3"), client("dynamodb")
+    provision_user_pools(template, resolver, client("cognito-idp"))
     for logical, spec in cfn.resources(template, "AWS::IAM::Role").items():
         props = resolver.resolve(spec["Properties"])
         iam.create_role(RoleName=refs[logical], AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]))
@@ -116,3 +117,39 @@ def provision_resources(
                 Bucket=props["Bucket"], Policy=json.dumps({**props["PolicyDocument"], "Statement": statements})
             )
         return notifications
+
+
+# What moto's CreateUserPool takes of CloudFormation's UserPool properties (the same names).
+USER_POOL_PROPERTIES = (
+    "UsernameAttributes",
+    "AutoVerifiedAttributes",
+    "AdminCreateUserConfig",
+    "Policies",
+    "MfaConfiguration",
+    "AccountRecoverySetting",
+)
+
+
+def provision_user_pools(template: dict[str, Any], resolver: cfn.Resolver, cognito: Any) -> None:
+    """User pools, their clients and users. Cognito picks pool and client ids, so their Refs
+    become those ids before anything else is resolved. No domain: local mode has no managed
+    sign-in pages (the local console signs its user in itself)."""
+    for logical, spec in cfn.resources(template, "AWS::Cognito::UserPool").items():
+        props = resolver.resolve(spec["Properties"])
+        pool = cognito.create_user_pool(
+            PoolName=props["UserPoolName"], **{k: props[k] for k in USER_POOL_PROPERTIES if k in props}
+        )["UserPool"]
+        resolver.refs[logical] = pool["Id"]
+        resolver.attributes[(logical, "Arn")] = pool["Arn"]
+    for logical, spec in cfn.resources(template, "AWS::Cognito::UserPoolClient").items():
+        props = resolver.resolve(spec["Properties"])
+        created = cognito.create_user_pool_client(**{k: v for k, v in props.items() if not k.endswith("Validity")})
+        resolver.refs[logical] = created["UserPoolClient"]["ClientId"]
+    for spec in cfn.resources(template, "AWS::Cognito::UserPoolUser").values():
+        props = resolver.resolve(spec["Properties"])
+        cognito.admin_create_user(
+            UserPoolId=props["UserPoolId"],
+            Username=props["Username"],
+            UserAttributes=props.get("UserAttributes", []),
+            MessageAction="SUPPRESS",  # nowhere to send an invitation
+        )

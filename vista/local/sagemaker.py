@@ -16,6 +16,7 @@ ResourceInUse for a duplicate job name), so the handlers cannot tell the two apa
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import logging
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tarfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +43,7 @@ NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 TUNING_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
 TRAINING_EVENT = "SageMaker Training Job State Change"
 TUNING_EVENT = "SageMaker HyperParameter Tuning Job State Change"
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 
 
 class SageMakerError(Exception):
@@ -201,10 +204,20 @@ class Faults:
 
 class LocalSageMaker:
     def __init__(
-        self, workdir: Path, *, region: str, account: str, s3: Any, events: Any, python: str = sys.executable
+        self,
+        workdir: Path,
+        *,
+        region: str,
+        account: str,
+        s3: Any,
+        events: Any,
+        logs: Any = None,
+        python: str = sys.executable,
     ) -> None:
+        """`logs`, if given, receives each training job's output as SageMaker streams it to
+        CloudWatch Logs (/aws/sagemaker/TrainingJobs, one stream per job and host)."""
         self.workdir, self.region, self.account = workdir, region, account
-        self.s3, self.events, self.python = s3, events, python
+        self.s3, self.events, self.logs, self.python = s3, events, logs, python
         self.training: dict[str, TrainingJob] = {}
         self.tuning: dict[str, TuningJob] = {}
         self.models: dict[str, dict[str, Any]] = {}
@@ -477,6 +490,7 @@ class LocalSageMaker:
             (d["Name"], re.compile(d["Regex"]))
             for d in job.request["AlgorithmSpecification"].get("MetricDefinitions", [])
         ]
+        stream = self._log_stream(job)
         with open(log_path, "a") as log_file:
             job.process = subprocess.Popen(  # noqa: S603 (our own python and the job's entry point)
                 command,
@@ -490,6 +504,7 @@ class LocalSageMaker:
             for line in job.process.stdout:
                 log_file.write(line)
                 log_file.flush()
+                stream(line.rstrip("\n"))
                 for name, pattern in definitions:
                     match = pattern.search(line)
                     if match:
@@ -498,6 +513,22 @@ class LocalSageMaker:
                         except ValueError:
                             continue
             return job.process.wait()
+
+    def _log_stream(self, job: TrainingJob) -> Callable[[str], None]:
+        if self.logs is None:
+            return lambda _line: None
+        logs = self.logs
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_group(logGroupName=TRAINING_LOG_GROUP)
+        stream = f"{job.name}/algo-1-{int(time.time())}"  # a restarted job starts another, as there
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=stream)
+
+        def put(line: str) -> None:
+            event = {"timestamp": int(time.time() * 1000), "message": line or " "}
+            logs.put_log_events(logGroupName=TRAINING_LOG_GROUP, logStreamName=stream, logEvents=[event])
+
+        return put
 
     def _download_prefix(self, uri: str, target: Path) -> str:
         bucket, prefix = _s3_parts(uri)

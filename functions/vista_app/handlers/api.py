@@ -1,4 +1,6 @@
-"""The REST API (API Gateway, AWS_IAM auth): predictions, training jobs, models."""
+"""The REST API (API Gateway): predictions, training jobs, models, costs. Programs call it
+with SigV4 (AWS_IAM); the web console calls the same routes under /console/api/ with a
+Cognito session, and its pages are served from here too."""
 
 import base64
 import binascii
@@ -18,7 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vista_app.aws import TRACED, client
 from vista_app.config import settings
+from vista_app.console import router as console
 from vista_app.costs import ledger, load_prices
+from vista_app.epochs import training_curves
 from vista_app.feedback import InvalidFeedback, UnknownPrediction, record_feedback
 from vista_app.images import InvalidImage
 from vista_app.lifecycle import EndpointBusy, UnknownModel, leaderboard, promote_by_name
@@ -37,9 +41,11 @@ from vista_app.training import start_training
 logger = Logger()
 tracer = Tracer(patch_modules=TRACED)
 metrics = Metrics()
-app = APIGatewayRestResolver(enable_validation=True)
+app = APIGatewayRestResolver(enable_validation=True, strip_prefixes=["/console/api"])
+app.include_router(console)
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "application/octet-stream")
+IMAGE_LINK_SECONDS = 900
 Limit = Annotated[int, Query(ge=1, le=100)]
 
 
@@ -52,33 +58,33 @@ def _error(status: int, message: str, **extra: Any) -> Response[dict]:
 
 
 @app.exception_handler(RequestValidationError)
-def _invalid(error: RequestValidationError) -> Response:
+def _invalid(error: RequestValidationError) -> Response[str]:
     problems = [f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in error.errors()]
     return _error(400, "; ".join(problems))
 
 
 @app.exception_handler([InvalidImage, InvalidRequest, InvalidToken, ModelError, InvalidFeedback])
-def _bad_request(error: ValueError) -> Response:
+def _bad_request(error: ValueError) -> Response[str]:
     return _error(400, str(error))
 
 
 @app.exception_handler(UnsupportedMediaType)
-def _unsupported(error: UnsupportedMediaType) -> Response:
+def _unsupported(error: UnsupportedMediaType) -> Response[str]:
     return _error(415, str(error))
 
 
 @app.exception_handler([UnknownModel, UnknownPrediction, NotFoundError])
-def _not_found(error: Exception) -> Response:
+def _not_found(error: Exception) -> Response[str]:
     return _error(404, str(error).strip("'\""))
 
 
 @app.exception_handler(NoModelInService)
-def _no_model(error: NoModelInService) -> Response:
+def _no_model(error: NoModelInService) -> Response[str]:
     return _error(503, str(error))
 
 
 @app.exception_handler(EndpointBusy)
-def _busy(error: EndpointBusy) -> Response:
+def _busy(error: EndpointBusy) -> Response[str]:
     return _error(409, str(error))
 
 
@@ -132,12 +138,32 @@ def create_prediction() -> Response[dict]:
 
 @app.get("/predictions")
 def list_predictions(
-    limit: Limit = 25, next_token: Annotated[str | None, Query()] = None, review: Annotated[bool, Query()] = False
+    limit: Limit = 25,
+    next_token: Annotated[str | None, Query()] = None,
+    review: Annotated[bool, Query()] = False,
+    label: Annotated[str | None, Query(max_length=100)] = None,
+    model: Annotated[str | None, Query(max_length=100)] = None,
 ) -> dict:
+    """Newest first (or only those needing review); `label` and `model` keep those that match,
+    so a page may hold fewer than `limit` with a next_token to go on."""
     predictions = Predictions(settings().predictions_table)
+    matching = {k: v for k, v in {"label": label, "model": model}.items() if v}
     if review:
-        return predictions.needing_review(limit=limit, next_token=next_token)
-    return predictions.newest(limit=limit, next_token=next_token)
+        return predictions.needing_review(limit=limit, next_token=next_token, matching=matching)
+    return predictions.newest(limit=limit, next_token=next_token, matching=matching)
+
+
+@app.get("/predictions/<prediction_id>/image")
+def prediction_image(prediction_id: str) -> Response[str]:
+    """A short-lived link to the image a prediction was made on."""
+    record = _found(Predictions(settings().predictions_table).get(prediction_id), "prediction", prediction_id)
+    request = {"Bucket": record["bucket"], "Key": record["key"]}
+    if record.get("version_id"):
+        request["VersionId"] = record["version_id"]
+    url = client("s3").generate_presigned_url("get_object", Params=request, ExpiresIn=IMAGE_LINK_SECONDS)
+    return Response(
+        302, content_types.TEXT_PLAIN, "", headers={"Location": url, "Cache-Control": "private, max-age=600"}
+    )
 
 
 class Feedback(BaseModel):
@@ -201,6 +227,19 @@ def list_training_jobs(limit: Limit = 25, next_token: Annotated[str | None, Quer
 @app.get("/training-jobs/<name>")
 def get_training_job(name: str) -> dict:
     return _found(Jobs(settings().jobs_table).get(name), "training job", name)
+
+
+@app.get("/training-jobs/<name>/metrics")
+def get_training_metrics(name: str) -> dict:
+    """Each epoch so far of the job (or of a tuning job's trials), from its training logs."""
+    job = _found(Jobs(settings().jobs_table).get(name), "training job", name)
+    return {"name": name, "status": job["status"], "jobs": training_curves(client("logs"), name)}
+
+
+@app.get("/schemas/training-request")
+def training_request_schema() -> dict:
+    """The JSON Schema POST /training-jobs validates against (the console builds its form from it)."""
+    return TrainingRequest.model_json_schema()
 
 
 @app.get("/models")

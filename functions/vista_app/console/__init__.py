@@ -1,0 +1,123 @@
+"""The web console's pages and its sign-in and sign-out routes (served by the API function).
+
+The pages are plain HTML, CSS and JavaScript in static/: no build step, nothing from a CDN.
+They call the API under /console/api/, the same routes programs call with SigV4, let in here
+by the console's session authorizer instead.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.shared.cookies import Cookie, SameSite
+
+from vista_app.sessions import SESSION_COOKIE
+
+router = Router()
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+
+
+@functools.cache
+def assets() -> dict[str, str]:
+    folder = resources.files(__package__) / "static"
+    return {item.name: item.read_text() for item in folder.iterdir() if item.name.endswith(tuple(CONTENT_TYPES))}
+
+
+def _authorizer() -> dict[str, Any]:
+    return router.current_event.raw_event.get("requestContext", {}).get("authorizer") or {}
+
+
+def _console_path() -> str:
+    return f"/{router.current_event.request_context.stage}/console"
+
+
+def _security_headers(images_from: str) -> dict[str, str]:
+    # Thumbnails are presigned S3 URLs; everything else comes from the console's own origin.
+    return {
+        "Content-Security-Policy": (
+            "default-src 'self'; img-src 'self' data: blob: "
+            f"{images_from}; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'self'"
+        ),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",  # the sign-in code must not leak from the URL
+        "Cache-Control": "no-cache",
+    }
+
+
+def _s3_origin() -> str:
+    from vista_app.aws import client
+
+    endpoint = urlsplit(client("s3").meta.endpoint_url)
+    if endpoint.hostname and endpoint.hostname.endswith("amazonaws.com"):
+        return "https://*.amazonaws.com"
+    return f"{endpoint.scheme}://{endpoint.netloc}"
+
+
+def _asset(name: str) -> Response[str]:
+    body = assets().get(name)
+    if body is None:
+        raise NotFoundError(f"no console page '{name}'")
+    if name == "index.html":
+        body = body.replace('<base href="/">', f'<base href="{_console_path()}/">')
+    suffix = name[name.rfind(".") :]
+    return Response(200, CONTENT_TYPES[suffix], body, headers=_security_headers(_s3_origin()))
+
+
+def _redirect(location: str, session: str = "", max_age: int | None = None) -> Response[str]:
+    """A redirect; with `max_age`, one that also sets (or, at 0, clears) the session cookie."""
+    headers = {"Location": location, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    cookies = []
+    if max_age is not None:
+        cookies.append(
+            Cookie(
+                SESSION_COOKIE,
+                session,
+                path=_console_path(),
+                http_only=True,
+                max_age=max_age,
+                same_site=SameSite.LAX_MODE,
+            )
+        )
+    return Response(302, "text/plain", "", headers=headers, cookies=cookies)
+
+
+@router.get("/console")
+def home() -> Response[str]:
+    return _asset("index.html")
+
+
+@router.get("/console/signin")
+def sign_in() -> Response[str]:
+    granted = _authorizer()
+    if granted.get("sign_in_url"):
+        return _redirect(granted["sign_in_url"])
+    if granted.get("session"):
+        return _redirect(_console_path(), granted["session"], int(granted["max_age"]))
+    return _redirect(_console_path())
+
+
+@router.get("/console/signout")
+def sign_out() -> Response[str]:
+    return _redirect(_authorizer().get("sign_out_url") or _console_path(), max_age=0)
+
+
+@router.get("/console/session")
+def session() -> dict[str, Any]:
+    granted = _authorizer()
+    return {"user": granted.get("email") or granted.get("user", ""), "can_sign_out": bool(granted.get("sign_out_url"))}
+
+
+@router.get("/console/<name>")
+def asset(name: str) -> Response[str]:
+    return _asset(name)

@@ -1,0 +1,47 @@
+"""Live training curves: the `epoch=N; train_loss=...;` lines train.py prints, read back from
+the CloudWatch Logs SageMaker streams every training job's output to (the same lines its
+metric definitions parse), so a console can draw a job's curves while it trains."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from vista_app.training import METRIC_DEFINITIONS
+
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+MAX_PAGES = 20  # ~10,000 lines: far more epochs than any job runs
+_PATTERNS = [(d["Name"], re.compile(d["Regex"])) for d in METRIC_DEFINITIONS]
+_TRIAL = re.compile(r"^-\d{3}-[0-9a-f]{8}$")  # a tuning trial's name after its tuning job's
+
+
+def parse_epoch(line: str) -> dict[str, float] | None:
+    values = {}
+    for name, pattern in _PATTERNS:
+        match = pattern.search(line)
+        if match and match.group(1) != "nan":
+            values[name] = float(match.group(1))
+    return values if "epoch" in values else None
+
+
+def training_curves(logs: Any, name: str) -> dict[str, list[dict[str, float]]]:
+    """Per training job (the job itself, or a tuning job's trials), its epochs in order; a
+    restarted (spot) job's repeated epochs keep their latest values."""
+    series: dict[str, dict[int, dict[str, float]]] = {}
+    request: dict[str, Any] = {"logGroupName": LOG_GROUP, "logStreamNamePrefix": name, "filterPattern": '"epoch="'}
+    for _ in range(MAX_PAGES):
+        try:
+            page = logs.filter_log_events(**request)
+        except logs.exceptions.ResourceNotFoundException:  # no job has logged yet in this region
+            return {}
+        for event in page.get("events", []):
+            job = event["logStreamName"].split("/", 1)[0]
+            if job != name and not _TRIAL.match(job.removeprefix(name)):
+                continue
+            epoch = parse_epoch(event["message"])
+            if epoch:
+                series.setdefault(job, {})[int(epoch["epoch"])] = epoch
+        if not page.get("nextToken"):
+            break
+        request["nextToken"] = page["nextToken"]
+    return {job: [epochs[e] for e in sorted(epochs)] for job, epochs in sorted(series.items())}
