@@ -36,9 +36,12 @@ for key in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
 from moto import mock_aws  # noqa: E402  (credentials first)
 
 from vista import template as cfn  # noqa: E402
+from vista.local.cloud import LOCAL_PARAMETERS  # noqa: E402
 
 TEMPLATE = cfn.load()
-RESOLVER = cfn.placeholder_resolver(TEMPLATE, stack=STACK, region=REGION, account=ACCOUNT)
+RESOLVER = cfn.placeholder_resolver(
+    TEMPLATE, stack=STACK, region=REGION, account=ACCOUNT, parameters=LOCAL_PARAMETERS
+)
 for _key, _value in cfn.function_environment(TEMPLATE, RESOLVER, "ApiFunction").items():
     os.environ[_key] = _value
 BUCKET = os.environ["DATA_BUCKET"]

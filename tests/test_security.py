@@ -58,13 +58,39 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def test_every_api_method_requires_sigv4(deployed: dict[str, Any]) -> None:
+def test_every_api_method_requires_sigv4_or_a_console_session(deployed: dict[str, Any]) -> None:
     [api] = of_type(deployed, "AWS::ApiGateway::RestApi").values()
     methods = [(path, verb, op) for path, item in api["Body"]["paths"].items() for verb, op in item.items()]
     assert len(methods) >= 10
+    definitions = api["Body"]["securityDefinitions"]
+    assert definitions["AWS_IAM"]["x-amazon-apigateway-authtype"] == "awsSigv4"
     for path, verb, op in methods:
-        assert op.get("security") == [{"AWS_IAM": []}], f"{verb.upper()} {path} is not IAM-authorised"
-    assert api["Body"]["securityDefinitions"]["AWS_IAM"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+        [[scheme]] = [list(s) for s in op.get("security", [{}])] or [[None]]
+        if not path.startswith("/console"):
+            assert scheme == "AWS_IAM", f"{verb.upper()} {path} is not IAM-authorised"
+            continue
+        authorizer = definitions[scheme]["x-amazon-apigateway-authorizer"]
+        assert definitions[scheme]["x-amazon-apigateway-authtype"] == "custom", f"{verb} {path}"
+        assert authorizer["type"] == "request"
+        assert '["ConsoleAuthorizerFunction", "Arn"]' in json.dumps(authorizer["authorizerUri"])
+    session = definitions["ConsoleSession"]["x-amazon-apigateway-authorizer"]
+    assert session["identitySource"] == "method.request.header.Cookie"
+    # What the console's authorizers refuse sends a browser to sign in, never to the content.
+    unauthorized = api["Body"]["x-amazon-apigateway-gateway-responses"]["UNAUTHORIZED"]
+    assert str(unauthorized["statusCode"]) == "302"
+    assert unauthorized["responseParameters"]["gatewayresponse.header.Location"] == "'/v1/console/signin'"
+
+
+def test_the_console_user_pool_invites_only_and_its_client_has_no_secret_and_no_implicit_flow(
+    deployed: dict[str, Any],
+) -> None:
+    [pool] = of_type(deployed, "AWS::Cognito::UserPool").values()
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert pool["Policies"]["PasswordPolicy"]["MinimumLength"] >= 12
+    [client] = of_type(deployed, "AWS::Cognito::UserPoolClient").values()
+    assert client["AllowedOAuthFlows"] == ["code"]
+    assert client["GenerateSecret"] is False
+    assert all("/v1/console/signin" in json.dumps(url) for url in client["CallbackURLs"])
 
 
 def test_the_bucket_is_private_encrypted_versioned_and_ssl_only(deployed: dict[str, Any]) -> None:
@@ -139,7 +165,7 @@ def test_iam_is_least_privilege(deployed: dict[str, Any]) -> None:
                 assert as_list(statement["Resource"]) == [{"Fn::GetAtt": ["SageMakerExecutionRole", "Arn"]}]
                 assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
     functions = [name for name in roles if name.endswith("FunctionRole")]
-    assert len(functions) == 5
+    assert len(functions) == 6
     for name in functions:
         # AWS-managed policies only from the known set, and every function role capped by the boundary
         assert set(roles[name].get("ManagedPolicyArns", [])) <= AWS_MANAGED, name

@@ -38,14 +38,28 @@ def test_api_routes_in_the_template_are_the_routes_the_handler_serves() -> None:
         for method in ("get", "post", "put", "patch", "delete")
         if getattr(item, method)
     }
-    assert in_template == served
+    console = {("GET", "/console"), ("GET", "/console/signin"), ("ANY", "/console/{proxy+}")}
+    assert console <= in_template
+    assert in_template - console == {route for route in served if not route[1].startswith("/console")}
+    # The console's own pages all lie under /console/{proxy+} (the API's routes, under /console/api/).
+    assert {path for _, path in served if path.startswith("/console/")} >= {"/console/session", "/console/{name}"}
 
 
 def test_no_route_is_anonymous() -> None:
     api = TEMPLATE["Resources"]["Api"]["Properties"]
     assert api["Auth"]["DefaultAuthorizer"] == "AWS_IAM"
-    for event in FUNCTIONS["ApiFunction"]["Properties"]["Events"].values():
-        assert "Auth" not in event["Properties"], "a route must not override the IAM authorizer"
+    authorizers = api["Auth"]["Authorizers"]
+    for authorizer in authorizers.values():
+        assert authorizer["FunctionArn"] == {"Fn::GetAtt": ["ConsoleAuthorizerFunction", "Arn"]}
+    assert authorizers["ConsoleSession"]["Identity"]["Headers"] == ["Cookie"]  # no cookie: refused unasked
+    for name, event in FUNCTIONS["ApiFunction"]["Properties"]["Events"].items():
+        path = event["Properties"]["Path"]
+        auth = event["Properties"].get("Auth")
+        if path.startswith("/console"):
+            expected = "ConsoleSignIn" if path == "/console/signin" else "ConsoleSession"
+            assert auth == {"Authorizer": expected}, f"{name}: the console's routes need its session"
+        else:
+            assert auth is None, f"{name}: a program's route must keep the IAM authorizer"
 
 
 def test_classify_never_calls_the_endpoint_with_more_concurrency_than_it_has() -> None:

@@ -37,6 +37,9 @@ log = logging.getLogger("vista.local")
 ROOT = Path(__file__).resolve().parents[2]
 REGION, ACCOUNT, STACK = "us-east-1", "123456789012", "vista"
 STATE_FILE = ROOT / ".vista" / "local.json"
+# What a deploy must be given and local mode gives itself: the console's user (nobody signs in
+# locally: the local console proxy holds this user's session).
+LOCAL_PARAMETERS = {"ConsoleAdminEmail": "console@vista.local"}
 # Where the handlers' own retries go (Lambda's async invocation retries twice, then the destination).
 ASYNC_ATTEMPTS = 3
 _invocation = threading.local()
@@ -150,7 +153,7 @@ class LocalCloud:
         EventBridge promise at least once)."""
         self.workdir = workdir
         self.verbose = verbose
-        self.parameters = parameters or {}
+        self.parameters = {**LOCAL_PARAMETERS, **(parameters or {})}
         self.visibility_timeout_s = visibility_timeout_s
         self.deliveries = deliveries
         self.template = cfn.load()
