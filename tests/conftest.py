@@ -39,9 +39,7 @@ from vista import template as cfn  # noqa: E402
 from vista.local.cloud import LOCAL_PARAMETERS  # noqa: E402
 
 TEMPLATE = cfn.load()
-RESOLVER = cfn.placeholder_resolver(
-    TEMPLATE, stack=STACK, region=REGION, account=ACCOUNT, parameters=LOCAL_PARAMETERS
-)
+RESOLVER = cfn.placeholder_resolver(TEMPLATE, stack=STACK, region=REGION, account=ACCOUNT, parameters=LOCAL_PARAMETERS)
 for _key, _value in cfn.function_environment(TEMPLATE, RESOLVER, "ApiFunction").items():
     os.environ[_key] = _value
 BUCKET = os.environ["DATA_BUCKET"]

@@ -48,9 +48,9 @@ def console_client() -> ConsoleClient:
 def authorize(event: APIGatewayAuthorizerRequestEvent, cognito: Any, console: ConsoleClient) -> dict[str, Any]:
     """The context to let the request in with; SignInRefused to keep it out."""
     stage = event.request_context.stage
-    host = event.get_header_value("Host") or ""
+    host = event.headers.get("Host") or ""
     sign_in_uri = f"https://{host}/{stage}{SIGN_IN_PATH}"
-    token = session_token(event.get_header_value("Cookie"))
+    token = session_token(event.headers.get("Cookie"))
     if event.resource == SIGN_IN_PATH:
         code = (event.query_string_parameters or {}).get("code")
         if code:

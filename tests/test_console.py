@@ -1,0 +1,260 @@
+"""The web console in a real browser (Debian's Chromium, driven by Playwright) against local mode:
+a person trains a model from the form and watches it complete, classifies images, labels a
+prediction and reads the leaderboard; and every console route refuses a request without a
+live session, as the console's authorizer does on AWS.
+
+Each page is photographed at desktop and phone widths into build/screenshots/ (the README's
+pictures: `make screenshots` writes them to docs/screenshots/)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.conftest import local_cloud
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = Path(os.environ.get("VISTA_SCREENSHOTS", ROOT / "build" / "screenshots"))
+WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
+TRAINING_S = 300
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from synthetic import generate
+    from vista.cli import upload_dataset
+    from vista.target import Target
+
+    with local_cloud(tmp_path_factory.mktemp("console")) as cloud:
+        target = Target(cloud.outputs, "us-east-1", boto3.Session(region_name="us-east-1"))
+        scenes = tmp_path_factory.mktemp("scenes")
+        generate(scenes, train_per_class=12, test_per_class=6, size=48, seed=11)
+        upload_dataset(target, scenes, "scenes")
+        yield cloud, target, scenes
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        pytest.fail("no Chromium: `make test` installs Debian's chromium package (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any, stack: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    # Chromium logs each 4xx answer as an error too: those the tests expect and check themselves.
+    page.on(
+        "console",
+        lambda m: m.type == "error" and "Failed to load resource" not in m.text and problems.append(m.text),
+    )
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+    # A Content-Security-Policy violation or a script error is a defect even when the test passed.
+    assert not problems
+
+
+def photograph(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width, (w, h) in WIDTHS.items():
+        page.set_viewport_size({"width": w, "height": h})
+        page.wait_for_timeout(300)  # let the layout settle at the new width
+        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any, stack: Any) -> None:
+    from vista.demo import wait_for_endpoint
+
+    cloud, target, scenes = stack
+    page.goto(cloud.urls["console"])
+    assert page.locator("#user").inner_text(timeout=10_000).startswith("console@vista.local")
+
+    # Training: the form builds a request the API accepts, and the job is followed until it completes.
+    page.get_by_role("link", name="Training").click()
+    page.fill("#f-dataset", "datasets/scenes")
+    page.select_option("#f-architecture", "fine_cnn")
+    page.fill("#f-epochs", "8")
+    page.fill("#f-image_size", "48")
+    page.fill("#f-batch_size", "16")
+    page.fill("#f-fine_tune_epochs", "0")
+    page.select_option("#f-weights", "none")
+    page.fill("#f-instance_type", "ml.m5.xlarge")
+    photograph(page, "training-form")
+    page.click("#f-submit")
+    status = page.locator("#job-status")
+    status.get_by_text("InProgress").or_(status.get_by_text("Completed")).wait_for()
+    job = page.locator("#job-title").inner_text()
+    status.get_by_text("Completed").wait_for(timeout=TRAINING_S * 1000)
+    # The curves were drawn from the job's own epoch lines: one point per epoch, on both charts.
+    assert page.locator("#job svg.chart").count() == 2
+    assert page.locator("#job svg.chart").first.locator("circle").count() >= 2 * 2
+    assert target.api("GET", f"/training-jobs/{job}")["status"] == "Completed"
+    photograph(page, "training-job")
+
+    # Classify: an image in, its class, confidence and every class's probability out.
+    wait_for_endpoint(target, 120)
+    image = next((scenes / "seg_test" / "seg_test" / "forest").glob("*.jpg"))
+    page.get_by_role("link", name="Classify").click()
+    page.set_input_files("#images", [str(image), *list((scenes / "seg_test" / "seg_test" / "sea").glob("*.jpg"))[:2]])
+    first = page.locator("#results article").last  # newest first: the forest image is last
+    first.locator(".label").wait_for()
+    classes = target.api("GET", "/models")["items"][0]["classes"]
+    assert first.locator(".label").inner_text() in classes
+    assert first.locator("svg.chart rect").count() == 2 * len(classes)  # a track and a bar per class
+    page.locator("#results article .label").nth(2).wait_for()
+    photograph(page, "classify")
+
+    # Predictions: thumbnails load through the API's image links; feedback is recorded.
+    page.get_by_role("link", name="Predictions").click()
+    cards = page.locator("#predictions article")
+    cards.nth(2).wait_for()
+    assert cards.count() == 3
+    page.wait_for_function(
+        "[...document.querySelectorAll('#predictions img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
+    card = cards.first
+    prediction_id = card.get_attribute("data-id")
+    card.get_by_role("button", name="✓ Correct").click()
+    card.get_by_text("Feedback recorded").wait_for()
+    recorded = target.api("GET", f"/predictions/{prediction_id}")
+    assert recorded["feedback_label"] == recorded["label"] and recorded["correct"] is True
+    other = cards.nth(1)
+    other_id = other.get_attribute("data-id")
+    truth = next(c for c in classes if c != target.api("GET", f"/predictions/{other_id}")["label"])
+    other.get_by_label("The true class").select_option(truth)
+    other.get_by_text("Feedback recorded").wait_for()
+    assert target.api("GET", f"/predictions/{other_id}")["feedback_label"] == truth
+    page.select_option("#filter-label", recorded["label"])
+    page.wait_for_function(
+        "label => [...document.querySelectorAll('#predictions .label')].every(l => l.textContent === label)",
+        arg=recorded["label"],
+    )
+    page.select_option("#filter-label", "")
+    cards.nth(2).wait_for()
+    photograph(page, "predictions")
+
+    # Models: the leaderboard chart and table say what GET /models says.
+    page.get_by_role("link", name="Models").click()
+    board = target.api("GET", "/models")["items"]
+    rows = page.locator("#leaderboard tbody tr")
+    rows.first.wait_for()
+    assert [rows.nth(i).get_attribute("data-model") for i in range(rows.count())] == [m["name"] for m in board]
+    assert f"{100 * board[0]['accuracy']:.1f}%" in rows.first.inner_text()
+    assert page.locator("#model-details svg.chart").count() == 2  # confusion matrix and F1 by class
+    photograph(page, "models")
+
+
+def test_a_training_request_the_api_refuses_shows_the_api_s_reason(page: Any, stack: Any) -> None:
+    cloud, _, _ = stack
+    page.goto(cloud.urls["console"] + "#/training")
+    page.fill("#f-dataset", "datasets/nowhere")
+    page.fill("#f-dropout", "1.5")
+    page.click("#f-submit")
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "hyperparameters.dropout" in alert.inner_text()  # pydantic's words, through the API
+
+
+def test_a_file_that_is_not_an_image_gets_a_clear_error(page: Any, stack: Any, tmp_path: Path) -> None:
+    cloud, _, _ = stack
+    bogus = tmp_path / "notes.png"
+    bogus.write_text("not a picture")
+    page.goto(cloud.urls["console"] + "#/classify")
+    page.set_input_files("#images", str(bogus))
+    alert = page.locator("#results article").get_by_role("alert")
+    alert.wait_for()
+    assert alert.inner_text()  # the API's reason, shown on the image's card
+
+
+CONSOLE_ROUTES = [
+    ("GET", "/console"),
+    ("GET", "/console/console.js"),
+    ("GET", "/console/session"),
+    ("GET", "/console/api/models"),
+    ("GET", "/console/api/predictions"),
+    ("POST", "/console/api/predictions"),
+    ("POST", "/console/api/training-jobs"),
+    ("POST", "/console/api/models/any/promote"),
+    ("GET", "/console/api/costs"),
+]
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *_: Any, **__: Any) -> None:
+        return None
+
+
+def _status(url: str, method: str, cookie: str | None) -> tuple[int, str]:
+    headers = {"Content-Type": "application/json"} | ({"Cookie": cookie} if cookie else {})
+    body = b"{}" if method == "POST" else None
+    request = urllib.request.Request(url, data=body, headers=headers, method=method)  # noqa: S310 (127.0.0.1)
+    try:
+        with urllib.request.build_opener(_NoRedirects).open(request, timeout=30) as answer:
+            return answer.status, ""
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Location", "")
+
+
+def test_every_console_route_refuses_a_request_without_a_live_session(stack: Any) -> None:
+    from vista_app.sessions import SESSION_COOKIE
+
+    cloud, _, _ = stack
+    cognito = boto3.client("cognito-idp")
+    # A real token, but from another user pool's client: not this console's.
+    other = cognito.create_user_pool(PoolName="elsewhere")["UserPool"]["Id"]
+    client = cognito.create_user_pool_client(UserPoolId=other, ClientName="elsewhere")["UserPoolClient"]["ClientId"]
+    cognito.admin_create_user(UserPoolId=other, Username="mallory@example.com", MessageAction="SUPPRESS")
+    cognito.admin_set_user_password(
+        UserPoolId=other, Username="mallory@example.com", Password="Pass-w0rd-1234", Permanent=True
+    )
+    foreign = cognito.admin_initiate_auth(
+        UserPoolId=other,
+        ClientId=client,
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "mallory@example.com", "PASSWORD": "Pass-w0rd-1234"},
+    )["AuthenticationResult"]["AccessToken"]
+    live = cloud.console_session()
+    for method, path in CONSOLE_ROUTES:
+        url = cloud.urls["api"] + path
+        for cookie in (None, "theme=dark", f"{SESSION_COOKIE}=forged.token.here", f"{SESSION_COOKIE}={foreign}"):
+            # Refused (API Gateway's 401, which the gateway response turns into "go and sign in").
+            assert _status(url, method, cookie) == (302, "/v1/console/signin"), (method, path, cookie)
+    # A signed-out (globally revoked) session is refused at once, not when it expires.
+    assert _status(cloud.urls["api"] + "/console/api/models", "GET", f"{SESSION_COOKIE}={live}")[0] == 200
+    cognito.global_sign_out(AccessToken=live)
+    assert _status(cloud.urls["api"] + "/console/api/models", "GET", f"{SESSION_COOKIE}={live}") == (
+        302,
+        "/v1/console/signin",
+    )
+    # Programs' routes still want SigV4, whatever cookie comes with the request.
+    status, _ = _status(cloud.urls["api"] + "/models", "GET", f"{SESSION_COOKIE}={cloud.console_session()}")
+    assert status == 403
