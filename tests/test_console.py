@@ -46,7 +46,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     with local_cloud(tmp_path_factory.mktemp("console")) as cloud:
         target = Target(cloud.outputs, "us-east-1", boto3.Session(region_name="us-east-1"))
         scenes = tmp_path_factory.mktemp("scenes")
-        generate(scenes, train_per_class=12, test_per_class=6, size=48, seed=11)
+        generate(scenes, train_per_class=20, test_per_class=6, size=64, seed=11)
         upload_dataset(target, scenes, "scenes")
         yield cloud, target, scenes
 
@@ -84,6 +84,7 @@ def page(browser: Any, stack: Any) -> Iterator[Any]:
 
 def photograph(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("document.getElementById('toast').classList.remove('show')")
     for width, (w, h) in WIDTHS.items():
         page.set_viewport_size({"width": w, "height": h})
         page.wait_for_timeout(300)  # let the layout settle at the new width
@@ -92,17 +93,21 @@ def photograph(page: Any, name: str) -> None:
 
 
 def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any, stack: Any) -> None:
+    from playwright.sync_api import expect
+
     from vista.demo import wait_for_endpoint
 
     cloud, target, scenes = stack
     page.goto(cloud.urls["console"])
-    assert page.locator("#user").inner_text(timeout=10_000).startswith("console@vista.local")
+    expect(page.locator("#user")).to_contain_text("console@vista.local")
 
     # Training: the form builds a request the API accepts, and the job is followed until it completes.
     page.get_by_role("link", name="Training").click()
     page.fill("#f-dataset", "datasets/scenes")
-    page.select_option("#f-architecture", "fine_cnn")
-    page.fill("#f-epochs", "8")
+    page.select_option("#f-mode", "compare")
+    page.check("#f-compare input[value=base_cnn]")
+    page.check("#f-compare input[value=fine_cnn]")
+    page.fill("#f-epochs", "15")
     page.fill("#f-image_size", "48")
     page.fill("#f-batch_size", "16")
     page.fill("#f-fine_tune_epochs", "0")
@@ -114,10 +119,11 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
     status.get_by_text("InProgress").or_(status.get_by_text("Completed")).wait_for()
     job = page.locator("#job-title").inner_text()
     status.get_by_text("Completed").wait_for(timeout=TRAINING_S * 1000)
-    # The curves were drawn from the job's own epoch lines: one point per epoch, on both charts.
-    assert page.locator("#job svg.chart").count() == 2
+    # Each member's curves were drawn from its own epoch lines: loss and accuracy, a point an epoch.
+    comparison = target.api("GET", f"/training-jobs/{job}")
+    assert comparison["status"] == "Completed" and len(comparison["members"]) == 2
+    assert page.locator("#job svg.chart").count() == 2 * 2
     assert page.locator("#job svg.chart").first.locator("circle").count() >= 2 * 2
-    assert target.api("GET", f"/training-jobs/{job}")["status"] == "Completed"
     photograph(page, "training-job")
 
     # Classify: an image in, its class, confidence and every class's probability out.
@@ -128,8 +134,10 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
     first = page.locator("#results article").last  # newest first: the forest image is last
     first.locator(".label").wait_for()
     classes = target.api("GET", "/models")["items"][0]["classes"]
-    assert first.locator(".label").inner_text() in classes
-    assert first.locator("svg.chart rect").count() == 2 * len(classes)  # a track and a bar per class
+    assert first.locator(".label").text_content() in classes
+    bars = first.locator(".bars .bar-name")  # every class's probability, most likely first
+    assert sorted(bars.all_text_contents()) == sorted(classes)
+    assert bars.first.text_content() == first.locator(".label").text_content()
     page.locator("#results article .label").nth(2).wait_for()
     photograph(page, "classify")
 
@@ -139,7 +147,7 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
     cards.nth(2).wait_for()
     assert cards.count() == 3
     page.wait_for_function(
-        "[...document.querySelectorAll('#predictions img')].every(i => i.complete && i.naturalWidth > 0)"
+        "() => [...document.querySelectorAll('#predictions img')].every(i => i.complete && i.naturalWidth > 0)"
     )
     card = cards.first
     prediction_id = card.get_attribute("data-id")
@@ -166,11 +174,28 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
     page.get_by_role("link", name="Models").click()
     board = target.api("GET", "/models")["items"]
     rows = page.locator("#leaderboard tbody tr")
-    rows.first.wait_for()
+    rows.nth(1).wait_for()
     assert [rows.nth(i).get_attribute("data-model") for i in range(rows.count())] == [m["name"] for m in board]
-    assert f"{100 * board[0]['accuracy']:.1f}%" in rows.first.inner_text()
-    assert page.locator("#model-details svg.chart").count() == 2  # confusion matrix and F1 by class
+    for row, model in zip([rows.nth(i) for i in range(rows.count())], board, strict=True):
+        assert f"{100 * model['accuracy']:.1f}%" in row.inner_text() and model["state"] in row.inner_text().lower()
+    assert page.locator("#leaderboard-chart .bar-name").all_text_contents() == [m["name"] for m in board]
+    assert page.locator("#model-details svg.chart").count() == 1  # the confusion matrix
+    assert page.locator("#model-details .bars .bar-name").count() == len(board[0]["classes"])  # F1 by class
     photograph(page, "models")
+
+    # Promotion asks first; cancelled, nothing changes; confirmed, the runner-up serves.
+    runner_up = board[1]["name"]
+    rows.nth(1).get_by_role("link").click()
+    expect(page.locator("#model-title")).to_have_text(runner_up)
+    promote = page.get_by_role("button", name="Promote to champion")
+    promote.click()
+    page.get_by_role("button", name="Cancel").click()
+    assert target.api("GET", "/models")["items"][1]["state"] != "champion"
+    promote.click()
+    expect(page.locator("#confirm")).to_contain_text(board[0]["name"])  # says what it replaces
+    page.locator("#confirm-ok").click()
+    expect(page.locator("#model-details .badge").first).to_have_text("champion")
+    assert next(m for m in target.api("GET", "/models")["items"] if m["name"] == runner_up)["state"] == "champion"
 
 
 def test_a_training_request_the_api_refuses_shows_the_api_s_reason(page: Any, stack: Any) -> None:

@@ -612,8 +612,9 @@ class _ApiGateway:
         request = Request(environ)
         stage, _, path = request.path.lstrip("/").partition("/")
         path = "/" + path
+        resource = path.rstrip("/") or "/"  # API Gateway takes /console/ for /console
         route, found = next(
-            ((r, m) for r in self.routes if r.method in (request.method, "ANY") and (m := r.pattern.match(path))),
+            ((r, m) for r in self.routes if r.method in (request.method, "ANY") and (m := r.pattern.match(resource))),
             (None, None),
         )
         if route is None or found is None:  # what API Gateway answers for an unknown route

@@ -25,7 +25,7 @@ class ConsoleProxy:
     def __init__(self, api_url: str, new_session: Callable[[], str]) -> None:
         parts = urlsplit(api_url)
         self.origin = f"{parts.scheme}://{parts.netloc}"
-        self.home = f"{parts.path.rstrip('/')}/console"
+        self.home = f"{parts.path.rstrip('/')}/console/"
         self.sign_in = f"{parts.path.rstrip('/')}{SIGN_IN_PATH}"
         self.new_session = new_session
         self.session = ""
@@ -36,7 +36,7 @@ class ConsoleProxy:
         from werkzeug.wrappers import Request, Response
 
         request = Request(environ)
-        if request.path in ("/", self.sign_in) or request.path == f"{self.home}/signout":
+        if request.path in ("/", self.sign_in) or request.path == f"{self.home}signout":
             return Response("", 302, headers={"Location": self.home})(environ, start_response)
         body = request.get_data()
         status, headers, data = self._forward(request, body)

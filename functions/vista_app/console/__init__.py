@@ -39,6 +39,7 @@ def _authorizer() -> dict[str, Any]:
 
 
 def _console_path() -> str:
+    """Where the console lives; the cookie's path, and (with a slash) its pages' base URL."""
     return f"/{router.current_event.request_context.stage}/console"
 
 
@@ -103,13 +104,13 @@ def sign_in() -> Response[str]:
     if granted.get("sign_in_url"):
         return _redirect(granted["sign_in_url"])
     if granted.get("session"):
-        return _redirect(_console_path(), granted["session"], int(granted["max_age"]))
-    return _redirect(_console_path())
+        return _redirect(f"{_console_path()}/", granted["session"], int(granted["max_age"]))
+    return _redirect(f"{_console_path()}/")
 
 
 @router.get("/console/signout")
 def sign_out() -> Response[str]:
-    return _redirect(_authorizer().get("sign_out_url") or _console_path(), max_age=0)
+    return _redirect(_authorizer().get("sign_out_url") or f"{_console_path()}/", max_age=0)
 
 
 @router.get("/console/session")

@@ -205,7 +205,7 @@ def create_training_job(request: TrainingRequest) -> Response[dict]:
     jobs = Jobs(config.jobs_table)
     name = job_name(config.name_prefix, f"api/{uuid.uuid4()}")
     job = start_training(
-        load=lambda: request.model_dump(mode="json"),
+        load=lambda: request.model_dump(mode="json", exclude_unset=True),
         name=name,
         source="api",
         settings=config,

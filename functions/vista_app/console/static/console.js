@@ -18,7 +18,13 @@ function h(tag, props = {}, ...children) {
     else if (key in node && typeof value !== "string") node[key] = value;
     else node.setAttribute(key, value === true ? "" : value);
   }
-  node.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  node.append(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+  return node;
+}
+
+// Replaces a node's children (nested lists flattened, empty values skipped, as h() does).
+function put(node, ...children) {
+  node.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
   return node;
 }
 
@@ -97,37 +103,32 @@ async function classNames() {
 }
 
 // ------------------------------------------------------------------ charts (SVG, drawn here)
-function barChart(rows, { max = 1, format = pct, label = "", highlight = () => false, width = 420 } = {}) {
-  const bar = 22;
-  const gap = 6;
-  const left = Math.min(170, 12 + 7.2 * Math.max(...rows.map((r) => r.name.length), 4));
-  const right = 58;
-  const height = rows.length * (bar + gap) + 4;
-  const chart = s("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label });
-  rows.forEach((row, i) => {
-    const y = i * (bar + gap) + 2;
-    const length = Math.max(0, ((width - left - right) * (row.value || 0)) / max);
-    chart.append(
-      s("text", { x: left - 8, y: y + bar / 2 + 4, "text-anchor": "end", text: row.name }),
-      s("rect", { x: left, y, width: width - left - right, height: bar, fill: "#eef1f5", rx: 3 }),
-      s("rect", { x: left, y, width: length, height: bar, fill: highlight(row) ? "#1f5fae" : "#8fa9cc", rx: 3 }),
-      s("text", { x: left + length + 6, y: y + bar / 2 + 4, text: format(row.value) }),
-    );
-  });
-  return chart;
+// Horizontal bars in HTML (not SVG), so labels keep their size on a phone. The widths are set
+// through the CSSOM, which the Content-Security-Policy allows (inline style attributes it does not).
+function barChart(rows, { max = 1, format = pct, label = "", highlight = () => false, id = null } = {}) {
+  return h("div", { class: "bars", role: "img", "aria-label": label, id },
+    rows.map((row) => {
+      const bar = h("span", { class: `bar${highlight(row) ? " top" : ""}` });
+      bar.style.width = `${Math.max(0, Math.min(100, (100 * (row.value || 0)) / max))}%`;
+      return h("div", { class: "bar-row" }, h("span", { class: "bar-name", text: row.name }), h("span", { class: "track" }, bar), h("span", { class: "bar-value", text: format(row.value) }));
+    }));
 }
 
+// Accuracy charts (yMax 1) run from 0 to 100%; others span their data, so a small change shows.
 function lineChart(series, { title, yLabel, yMax = null, width = 460, height = 240 } = {}) {
   const pad = { left: 48, right: 14, top: 26, bottom: 34 };
   const points = series.flatMap((line) => line.points);
   const xMax = Math.max(1, ...points.map((p) => p[0]));
-  const top = yMax ?? Math.max(1e-6, ...points.map((p) => p[1])) * 1.08;
+  const values = points.map((p) => p[1]);
+  const spread = Math.max(1e-6, Math.max(...values) - Math.min(...values));
+  const top = yMax ?? Math.max(...values) + 0.1 * spread;
+  const bottom = yMax === null ? Math.max(0, Math.min(...values) - 0.1 * spread) : 0;
   const x = (v) => pad.left + ((width - pad.left - pad.right) * (v - 1)) / Math.max(1, xMax - 1);
-  const y = (v) => pad.top + (height - pad.top - pad.bottom) * (1 - v / top);
+  const y = (v) => pad.top + (height - pad.top - pad.bottom) * (1 - (v - bottom) / (top - bottom));
   const chart = s("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `${title}: ${yLabel} by epoch` });
   chart.append(s("text", { x: pad.left, y: 16, "font-weight": "600", text: title }));
   for (let i = 0; i <= 4; i += 1) {
-    const value = (top * i) / 4;
+    const value = bottom + ((top - bottom) * i) / 4;
     chart.append(
       s("line", { class: "grid", x1: pad.left, x2: width - pad.right, y1: y(value), y2: y(value) }),
       s("text", { x: pad.left - 6, y: y(value) + 4, "text-anchor": "end", text: yMax === 1 ? pct(value, 0) : num(value, 2) }),
@@ -138,7 +139,7 @@ function lineChart(series, { title, yLabel, yMax = null, width = 460, height = 2
     chart.append(s("text", { x: x(e), y: height - pad.bottom + 16, "text-anchor": "middle", text: String(e) }));
   }
   chart.append(
-    s("line", { class: "axis", x1: pad.left, x2: width - pad.right, y1: y(0), y2: y(0) }),
+    s("line", { class: "axis", x1: pad.left, x2: width - pad.right, y1: y(bottom), y2: y(bottom) }),
     s("text", { x: (width + pad.left) / 2, y: height - 4, "text-anchor": "middle", text: "epoch" }),
   );
   series.forEach((line) => {
@@ -187,7 +188,7 @@ function confusionMatrix(metrics) {
 function feedbackControls(prediction, classes) {
   const box = h("div", { class: "feedback" });
   const show = () => {
-    box.replaceChildren();
+    put(box);
     if (prediction.status !== "OK") return;
     if (prediction.feedback_label) {
       const right = prediction.feedback_label === prediction.label;
@@ -222,7 +223,7 @@ function feedbackControls(prediction, classes) {
 
 function probabilityChart(prediction) {
   const rows = Object.entries(prediction.probabilities || {}).map(([name, value]) => ({ name, value })).sort((a, b) => b.value - a.value);
-  return barChart(rows, { label: `class probabilities, highest ${prediction.label}`, highlight: (r) => r.name === prediction.label, width: 360 });
+  return barChart(rows, { label: `class probabilities, highest ${prediction.label}`, highlight: (r) => r.name === prediction.label });
 }
 
 function predictionSummary(prediction) {
@@ -251,14 +252,14 @@ pages.classify = async (main) => {
     results.prepend(card);
     try {
       const prediction = await api("predictions", { method: "POST", headers: { "Content-Type": file.type || "application/octet-stream" }, body: file });
-      body.replaceChildren(
+      put(body,
         ...predictionSummary(prediction),
         probabilityChart(prediction),
         h("div", { class: "meta", text: `${file.name} · model ${prediction.model} · ${prediction.latency_ms} ms` }),
         feedbackControls(prediction, await known),
       );
     } catch (error) {
-      body.replaceChildren(h("div", { class: "meta", text: file.name }), errorBox(error));
+      put(body, h("div", { class: "meta", text: file.name }), errorBox(error));
     } finally {
       card.removeAttribute("aria-busy");
     }
@@ -292,22 +293,25 @@ pages.predictions = async (main) => {
     status, list, more,
   );
   let token = null;
+  let latest = 0;
   const load = async (reset) => {
-    if (reset) { list.replaceChildren(); token = null; }
+    const mine = ++latest;  // a filter changed again before this page came: its answer is dropped
     const query = new URLSearchParams({ limit: "24" });
-    if (token) query.set("next_token", token);
+    if (token && !reset) query.set("next_token", token);
     if (label.value) query.set("label", label.value);
     if (model.value) query.set("model", model.value);
     if (review.checked) query.set("review", "true");
     status.textContent = "Loading…";
     try {
       const page = await api(`predictions?${query}`);
+      if (mine !== latest) return;
+      if (reset) put(list);
       token = page.next_token;
       page.items.forEach((p) => list.append(predictionCard(p, classes)));
       status.textContent = list.children.length ? "" : "No predictions match.";
       more.hidden = !token;
     } catch (error) {
-      status.replaceChildren(errorBox(error));
+      put(status, errorBox(error));
     }
   };
   for (const control of [label, model, review]) control.addEventListener("change", () => load(true));
@@ -336,21 +340,21 @@ pages.models = async (main) => {
   const scored = all.filter((m) => m.accuracy !== null && m.accuracy !== undefined);
   main.append(h("section", { class: "panel", "aria-labelledby": "board" },
     h("h2", { id: "board", text: "Leaderboard (test accuracy)" }),
-    barChart(scored.map((m) => ({ name: m.name, value: m.accuracy, state: m.state })), { label: "test accuracy by model", highlight: (r) => r.state === "champion", width: 760 })));
+    barChart(scored.map((m) => ({ name: m.name, value: m.accuracy, state: m.state })), { label: "test accuracy by model", highlight: (r) => r.state === "champion", id: "leaderboard-chart" })));
   const rows = all.map((m, i) => h("tr", { "data-model": m.name },
     h("td", { class: "num", text: String(i + 1) }),
     h("td", {}, h("a", { href: `#/models/${encodeURIComponent(m.name)}`, text: m.name })),
-    h("td", { text: m.architecture || "–" }),
+    h("td", { class: "hide-narrow", text: m.architecture || "–" }),
     h("td", {}, badge(m.state)),
     h("td", { class: "num", text: pct(m.accuracy) }),
     h("td", { class: "num hide-narrow", text: pct(m.macro_f1) }),
     h("td", { class: "num hide-narrow", text: int(m.parameters) }),
-    h("td", { class: "num", text: money(m.training_cost) }),
+    h("td", { class: "num hide-narrow", text: money(m.training_cost) }),
     h("td", { class: "num hide-narrow", text: m.serving_latency_ms ? `${num(m.serving_latency_ms, 1)} ms` : "–" }),
     h("td", { class: "num hide-narrow", text: money(m.cost_per_1000_predictions) })));
   main.append(h("div", { class: "table-wrap panel" }, h("table", { id: "leaderboard" },
     h("caption", { class: "sr-only", text: "Models" }),
-    h("thead", {}, h("tr", {}, ["#", "Model", "Architecture", "State", "Accuracy", "Macro-F1", "Parameters", "Training cost", "Latency", "Per 1,000"].map((t, i) => h("th", { class: (i === 0 || i > 3 ? "num" : "") + ([5, 6, 8, 9].includes(i) ? " hide-narrow" : ""), text: t })))),
+    h("thead", {}, h("tr", {}, ["#", "Model", "Architecture", "State", "Accuracy", "Macro-F1", "Parameters", "Training cost", "Latency", "Per 1,000"].map((t, i) => h("th", { class: (i === 0 || i > 3 ? "num" : "") + ([2, 5, 6, 7, 8, 9].includes(i) ? " hide-narrow" : ""), text: t })))),
     h("tbody", {}, rows))));
   const chosen = decodeURIComponent(location.hash.split("/")[2] || "") || all[0].name;
   const model = all.find((m) => m.name === chosen) || all[0];
@@ -376,14 +380,14 @@ function modelDetails(model, all) {
     }
   });
   const perClass = Object.entries(metrics.per_class || {});
-  section.append(
+  put(section,
     h("div", { class: "spread" }, h("h2", { id: "model-title", text: model.name }), h("div", { class: "row" }, badge(model.state), promote)),
     h("p", { class: "meta", text: `${model.architecture || "?"} · dataset ${model.dataset || "?"} · ${int(model.parameters)} parameters · trained ${model.training_seconds ?? "–"} s on ${model.instance_type || "?"} · loss ${num(model.loss, 3)}` }),
     model.reason ? h("p", { class: "error", text: model.reason }) : null,
     h("div", { class: "split" },
       h("div", {}, h("h3", { text: "Confusion matrix" }), confusionMatrix(metrics)),
       h("div", {}, h("h3", { text: "Per class" }),
-        barChart(perClass.map(([name, v]) => ({ name, value: v.f1 })), { label: "F1 by class", width: 420 }),
+        barChart(perClass.map(([name, v]) => ({ name, value: v.f1 })), { label: "F1 by class" }),
         h("div", { class: "table-wrap" }, h("table", {},
           h("thead", {}, h("tr", {}, ["Class", "Precision", "Recall", "F1", "Images"].map((t, i) => h("th", { class: i ? "num" : "", text: t })))),
           h("tbody", {}, perClass.map(([name, v]) => h("tr", {}, h("td", { text: name }), h("td", { class: "num", text: pct(v.precision) }), h("td", { class: "num", text: pct(v.recall) }), h("td", { class: "num", text: pct(v.f1) }), h("td", { class: "num", text: int(v.support) })))))))),
@@ -491,7 +495,7 @@ function trainingForm(schema, onStarted) {
   form.addEventListener("change", refresh);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    problem.replaceChildren();
+    put(problem);
     const submit = value("f-submit");
     submit.disabled = true;
     try {
@@ -517,9 +521,11 @@ function curves(name, epochs) {
 }
 
 async function jobDetails(name, box) {
-  const [job, metrics] = await Promise.all([api(`training-jobs/${encodeURIComponent(name)}`), api(`training-jobs/${encodeURIComponent(name)}/metrics`)]);
-  const trials = Object.entries(metrics.jobs);
-  box.replaceChildren(
+  const job = await api(`training-jobs/${encodeURIComponent(name)}`);
+  // A comparison's curves are its members'; a tuning job's, its trials' (the API finds those).
+  const answers = await Promise.all((job.members || [name]).map((n) => api(`training-jobs/${encodeURIComponent(n)}/metrics`).catch(() => ({ jobs: {} }))));
+  const trials = answers.flatMap((answer) => Object.entries(answer.jobs));
+  put(box,
     h("div", { class: "spread" }, h("h2", { id: "job-title", text: job.name }), h("span", { id: "job-status" }, badge(job.status))),
     h("p", { class: "meta", text: `${job.kind || "training"} · ${job.architecture || ""} · started ${when(job.created_at)}${job.cost !== undefined ? ` · cost ${money(job.cost)}` : ""}${job.model ? ` · model ${job.model}` : ""}` }),
     job.failure_reason ? h("p", { class: "error", text: job.failure_reason }) : null,
@@ -538,7 +544,7 @@ pages.training = async (main, { every }) => {
   main.append(h("h1", { text: "Training" }), detail, h("div", { class: "split" }, trainingForm(schema, (job) => { location.hash = `#/training/${encodeURIComponent(job.name)}`; }), h("div", {}, h("h2", { text: "Jobs" }), jobsBox)));
   const listJobs = async () => {
     const page = await api("training-jobs?limit=25");
-    jobsBox.replaceChildren(page.items.length ? h("table", {},
+    put(jobsBox, page.items.length ? h("table", {},
       h("thead", {}, h("tr", {}, ["Job", "Kind", "Status", "Started", "Cost"].map((t, i) => h("th", { class: i === 4 ? "num" : "", text: t })))),
       h("tbody", {}, page.items.map((job) => {
         const row = h("tr", { class: `clickable${job.name === chosen ? " selected" : ""}`, "data-job": job.name, onclick: () => { location.hash = `#/training/${encodeURIComponent(job.name)}`; } },
@@ -554,13 +560,13 @@ pages.training = async (main, { every }) => {
   await listJobs();
   every(POLL_MS, listJobs);
   if (chosen) {
-    detail.replaceChildren(h("p", { class: "muted", text: "Loading…" }));
+    put(detail, h("p", { class: "muted", text: "Loading…" }));
     const poll = async () => {
       try {
         return (await jobDetails(chosen, detail)) === "InProgress";
       } catch (error) {
-        detail.replaceChildren(errorBox(error));
-        return false;
+        put(detail, errorBox(error));
+        return error.status !== 404;  // no such job: nothing to wait for
       }
     };
     if (await poll()) every(POLL_MS, poll);
@@ -597,7 +603,7 @@ async function render() {
   });
   document.title = `${page[0].toUpperCase()}${page.slice(1)} · Vista console`;
   const main = document.getElementById("main");
-  main.replaceChildren();
+  put(main);
   try {
     await pages[page](main, { every });
   } catch (error) {
@@ -609,7 +615,7 @@ async function showUser() {
   try {
     const session = await api("../session");
     const box = document.getElementById("user");
-    box.replaceChildren(h("span", { text: session.user }), session.can_sign_out ? h("a", { href: "signout", text: "Sign out" }) : h("span", { class: "badge", text: "local" }));
+    put(box, h("span", { text: session.user }), session.can_sign_out ? h("a", { href: "signout", text: "Sign out" }) : h("span", { class: "badge", text: "local" }));
   } catch {
     // the pages still work without the user's name
   }
