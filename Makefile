@@ -13,7 +13,9 @@ CHECKOV_VENV := .venv-checkov
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help test lint demo up build validate image-uris bench load train-example clean
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: help test lint demo up build validate image-uris bench load train-example screenshots clean
 
 help:
 	@echo "make test        lint + template checks + the whole test suite (creates .venv*)"
@@ -24,6 +26,7 @@ help:
 	@echo "make bench       every benchmark against same-run baselines: tables + build/benchmarks.json"
 	@echo "make load        1,000 images dropped into the local inbox at once (benchmarks/load.py)"
 	@echo "make train-example  fine_cnn on a 600-image synthetic scene set, on this CPU"
+	@echo "make screenshots the web console's pages at desktop and phone widths, into docs/screenshots/"
 
 define make_venv
 	@test -n "$(PYTHON)" || { echo "Python 3.12 is needed (python3.12 on PATH or under pyenv)"; exit 1; }
@@ -56,7 +59,13 @@ validate: $(VENV)/.stamp $(SAM_VENV)/.stamp $(SDK_VENV)/.stamp $(CHECKOV_VENV)/.
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --file template.yaml
 	$(SDK_VENV)/bin/python tools/image_uris.py --check
 
-test: lint validate
+# The browser tests drive Debian's Chromium (Playwright never downloads a browser of its own here).
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "the browser tests need Chromium at $(CHROMIUM) (Debian: apt-get install chromium)"; exit 1; }
+	$$(test "$$(id -u)" = 0 || echo sudo) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $$(test "$$(id -u)" = 0 || echo sudo) apt-get install -y -qq chromium >/dev/null
+
+test: lint validate $(CHROMIUM)
 	$(VENV)/bin/pytest
 
 # sam build needs a python3.12 on PATH (the functions' runtime); no Docker.
@@ -85,6 +94,9 @@ demo: $(VENV)/.stamp
 
 up: $(VENV)/.stamp
 	$(VENV)/bin/vista up
+
+screenshots: $(VENV)/.stamp $(CHROMIUM)
+	VISTA_SCREENSHOTS=docs/screenshots $(VENV)/bin/pytest -q tests/test_console.py -k trains
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(SDK_VENV) .aws-sam .pytest_cache .ruff_cache

@@ -85,6 +85,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     print("Vista's local cloud is up (Ctrl-C stops it).")
     print(f"  AWS services (moto):  {urls['aws']}")
     print(f"  SageMaker (local):    {urls['sagemaker']}")
+    print(f"  web console:          {urls['console']}  (no sign-in locally)")
     print(f"  REST API:             {urls['api']}")
     print(f"  data bucket:          s3://{cloud.outputs['DataBucketName']}")
     print(f"  function logs:        {cloud.workdir / 'functions.log'}")

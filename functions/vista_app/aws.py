@@ -24,6 +24,8 @@ def client(service: str) -> Any:
 
     # InvokeEndpoint may run for 60 s on a serverless endpoint.
     config = Config(retries=RETRIES, connect_timeout=5, read_timeout=70)
+    if service == "s3":  # presigned links to KMS-encrypted objects need SigV4
+        config = config.merge(Config(signature_version="s3v4"))
     return boto3.client(service, config=config)
 
 
