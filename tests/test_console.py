@@ -82,11 +82,15 @@ def page(browser: Any, stack: Any) -> Iterator[Any]:
     assert not problems
 
 
-def photograph(page: Any, name: str) -> None:
+def photograph(page: Any, name: str, *, reload: bool = True) -> None:
+    """The page at each width; `reload` draws it anew at that width, as a phone would load it
+    (not for a page whose content lives only in the browser, like the classify results)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.evaluate("document.getElementById('toast').classList.remove('show')")
     for width, (w, h) in WIDTHS.items():
         page.set_viewport_size({"width": w, "height": h})
+        if reload and width != "desktop":
+            page.reload(wait_until="networkidle")
         page.wait_for_timeout(300)  # let the layout settle at the new width
         page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
@@ -113,7 +117,7 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
     page.fill("#f-fine_tune_epochs", "0")
     page.select_option("#f-weights", "none")
     page.fill("#f-instance_type", "ml.m5.xlarge")
-    photograph(page, "training-form")
+    photograph(page, "training-form", reload=False)
     page.click("#f-submit")
     status = page.locator("#job-status")
     status.get_by_text("InProgress").or_(status.get_by_text("Completed")).wait_for()
@@ -139,7 +143,7 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
     assert sorted(bars.all_text_contents()) == sorted(classes)
     assert bars.first.text_content() == first.locator(".label").text_content()
     page.locator("#results article .label").nth(2).wait_for()
-    photograph(page, "classify")
+    photograph(page, "classify", reload=False)
 
     # Predictions: thumbnails load through the API's image links; feedback is recorded.
     page.get_by_role("link", name="Predictions").click()

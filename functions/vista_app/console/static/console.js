@@ -115,7 +115,8 @@ function barChart(rows, { max = 1, format = pct, label = "", highlight = () => f
 }
 
 // Accuracy charts (yMax 1) run from 0 to 100%; others span their data, so a small change shows.
-function lineChart(series, { title, yLabel, yMax = null, width = 460, height = 240 } = {}) {
+// Drawn at about the width it is shown at (a phone's, at most 460), so its text stays ~12px.
+function lineChart(series, { title, yLabel, yMax = null, width = Math.max(300, Math.min(460, window.innerWidth - 64)), height = 240 } = {}) {
   const pad = { left: 48, right: 14, top: 26, bottom: 34 };
   const points = series.flatMap((line) => line.points);
   const xMax = Math.max(1, ...points.map((p) => p[0]));
@@ -541,7 +542,7 @@ pages.training = async (main, { every }) => {
   const jobsBox = h("div", { class: "table-wrap panel", id: "jobs" });
   const detail = h("section", { class: "panel", id: "job", "aria-live": "polite", hidden: !chosen });
   const schema = await api("schemas/training-request");
-  main.append(h("h1", { text: "Training" }), detail, h("div", { class: "split" }, trainingForm(schema, (job) => { location.hash = `#/training/${encodeURIComponent(job.name)}`; }), h("div", {}, h("h2", { text: "Jobs" }), jobsBox)));
+  main.append(h("h1", { text: "Training" }), detail, h("div", { class: "split" }, trainingForm(schema, (job) => { location.hash = `#/training/${encodeURIComponent(job.name)}`; }), h("div", { class: "first-on-phone" }, h("h2", { text: "Jobs" }), jobsBox)));
   const listJobs = async () => {
     const page = await api("training-jobs?limit=25");
     put(jobsBox, page.items.length ? h("table", {},
