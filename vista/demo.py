@@ -40,13 +40,20 @@ def wait_for(what: str, check: Any, timeout_s: float, interval: float = 1.0) -> 
 
 def wait_for_endpoint(target: Target, timeout_s: float) -> None:
     """Until the stack's serverless endpoint is InService (a promotion creates or updates it)."""
+    from botocore.exceptions import ClientError
+
     sagemaker = target.client("sagemaker")
     name = target.output("EndpointName")
-    wait_for(
-        "the endpoint",
-        lambda: sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService",
-        timeout_s,
-    )
+
+    def in_service() -> bool:
+        try:
+            return sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
+        except ClientError as error:  # not created yet: the promotion may still be on its way
+            if "Could not find endpoint" in error.response["Error"].get("Message", ""):
+                return False
+            raise
+
+    wait_for("the endpoint", in_service, timeout_s)
 
 
 def run_demo(*, train_per_class: int, test_per_class: int, epochs: int, image_size: int, verbose: bool = False) -> int:
@@ -148,7 +155,8 @@ def run_demo(*, train_per_class: int, test_per_class: int, epochs: int, image_si
     print(f"report (leaderboard, confusion matrix, curves, mistakes): {report.relative_to(ROOT)}")
     print(f"function logs (Powertools JSON, EMF metrics): {(WORKDIR / 'cloud' / 'functions.log').relative_to(ROOT)}")
     print(
-        "try it yourself: `make up` (or `.venv/bin/vista up`) in one terminal, then in another\n"
+        "try it yourself: `make up` (or `.venv/bin/vista up`) in one terminal and open the web console\n"
+        "it prints (http://127.0.0.1:<port>/: classify, predictions, models, training), or in another\n"
         "  .venv/bin/vista predict photo.jpg          # or: vista dataset upload DIR, vista train, vista models\n"
         "  curl --aws-sigv4 aws:amz:us-east-1:execute-api --user local:local \\\n"
         "       -H 'Content-Type: image/jpeg' --data-binary @photo.jpg <API>/predictions"
