@@ -82,9 +82,21 @@ def page(browser: Any, stack: Any) -> Iterator[Any]:
     assert not problems
 
 
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button, img, a')]
+    .filter(e => !e.closest('[hidden]'))
+    .filter(e => {
+        if (e.tagName === 'IMG') return e.getAttribute('alt') === null;
+        if (e.tagName === 'BUTTON' || e.tagName === 'A') return !(e.textContent.trim() || e.getAttribute('aria-label'));
+        return !(e.labels && e.labels.length) && !e.getAttribute('aria-label');
+    })
+    .map(e => e.outerHTML.slice(0, 120))"""
+
+
 def photograph(page: Any, name: str, *, reload: bool = True) -> None:
     """The page at each width; `reload` draws it anew at that width, as a phone would load it
     (not for a page whose content lives only in the browser, like the classify results)."""
+    # Every control a screen reader meets has a name: a label, alt text, or its own words.
+    assert page.evaluate(UNLABELLED) == [], name
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.evaluate("document.getElementById('toast').classList.remove('show')")
     for width, (w, h) in WIDTHS.items():
@@ -203,6 +215,8 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
 
 
 def test_a_training_request_the_api_refuses_shows_the_api_s_reason(page: Any, stack: Any) -> None:
+    from playwright.sync_api import expect
+
     cloud, _, _ = stack
     page.goto(cloud.urls["console"] + "#/training")
     page.fill("#f-dataset", "datasets/nowhere")
@@ -211,6 +225,14 @@ def test_a_training_request_the_api_refuses_shows_the_api_s_reason(page: Any, st
     alert = page.get_by_role("alert")
     alert.wait_for()
     assert "hyperparameters.dropout" in alert.inner_text()  # pydantic's words, through the API
+    # A tuning range upside down: the same model's check, the same words.
+    page.fill("#f-dropout", "0.3")
+    page.check("#f-tune")
+    page.fill("#r-learning_rate-min", "0.1")
+    page.fill("#r-learning_rate-max", "0.01")
+    assert '"learning_rate": {' in page.locator("#training-form pre").text_content()  # the request shown as JSON
+    page.click("#f-submit")
+    expect(page.get_by_role("alert")).to_contain_text("range min 0.1 must be below max 0.01")
 
 
 def test_a_file_that_is_not_an_image_gets_a_clear_error(page: Any, stack: Any, tmp_path: Path) -> None:
