@@ -166,8 +166,8 @@ class LocalCloud:
         self._sagemaker: LocalSageMaker | None = None
         self._api: Any = None
         self._console: Any = None
-        self._console_user: tuple[str, str] | None = None
-        self._console_clients: list[str] = []
+        self._console_user: tuple[str, str, str] | None = None  # user pool, app client, username
+        self._resolver: cfn.Resolver | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._stdout: Any = sys.stdout
@@ -297,15 +297,14 @@ class LocalCloud:
             raise cfn.UnsupportedTemplate(f"local mode cannot provision {unknown}")
 
         notifications = provision_resources(template, resolver, client=boto3.client)
-        self._console_user = next(
-            (
-                (props["UserPoolId"], props["Username"])
-                for spec in cfn.resources(template, "AWS::Cognito::UserPoolUser").values()
-                if (props := resolver.resolve(spec["Properties"]))
-            ),
-            None,
-        )
-        self._console_clients = [resolver.refs[c] for c in cfn.resources(template, "AWS::Cognito::UserPoolClient")]
+        self._resolver = resolver
+        clients = {  # user pool → its app client
+            resolver.resolve(spec["Properties"])["UserPoolId"]: resolver.refs[logical]
+            for logical, spec in cfn.resources(template, "AWS::Cognito::UserPoolClient").items()
+        }
+        for spec in cfn.resources(template, "AWS::Cognito::UserPoolUser").values():
+            user = resolver.resolve(spec["Properties"])
+            self._console_user = (user["UserPoolId"], clients[user["UserPoolId"]], user["Username"])
         self._wire_functions(resolver, notifications)
         for bucket, configurations in notifications.items():
             if configurations:
@@ -546,11 +545,9 @@ class LocalCloud:
     def _start_api(self) -> str:
         from werkzeug.serving import make_server
 
+        assert self._resolver is not None
         api = self.template["Resources"]["Api"]["Properties"]
-        resolver = cfn.placeholder_resolver(
-            self.template, stack=STACK, region=REGION, account=ACCOUNT, parameters=self.parameters
-        )
-        gateway = _ApiGateway(self.routes, resolver.resolve(api), self.functions)
+        gateway = _ApiGateway(self.routes, self._resolver.resolve(api), self.functions)
         self._api = make_server("127.0.0.1", 0, gateway, threaded=True)
         thread = threading.Thread(target=self._api.serve_forever, daemon=True, name="api")
         thread.start()
@@ -562,13 +559,13 @@ class LocalCloud:
         import boto3
 
         assert self._console_user is not None
-        pool, username = self._console_user
+        pool, client, username = self._console_user
         cognito = boto3.client("cognito-idp")
         password = f"Local-{uuid.uuid4()}"  # a fresh one each time: nobody types it
         cognito.admin_set_user_password(UserPoolId=pool, Username=username, Password=password, Permanent=True)
         answer = cognito.admin_initiate_auth(
             UserPoolId=pool,
-            ClientId=self._console_clients[0],
+            ClientId=client,
             AuthFlow="ADMIN_USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": username, "PASSWORD": password},
         )
