@@ -259,17 +259,14 @@ CONSOLE_ROUTES = [
 ]
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *_: Any, **__: Any) -> None:
-        return None
-
-
 def _status(url: str, method: str, cookie: str | None) -> tuple[int, str]:
+    from vista.local.console import NoRedirects
+
     headers = {"Content-Type": "application/json"} | ({"Cookie": cookie} if cookie else {})
     body = b"{}" if method == "POST" else None
     request = urllib.request.Request(url, data=body, headers=headers, method=method)  # noqa: S310 (127.0.0.1)
     try:
-        with urllib.request.build_opener(_NoRedirects).open(request, timeout=30) as answer:
+        with urllib.request.build_opener(NoRedirects).open(request, timeout=30) as answer:
             return answer.status, ""
     except urllib.error.HTTPError as error:
         return error.code, error.headers.get("Location", "")

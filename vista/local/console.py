@@ -13,10 +13,11 @@ from urllib.parse import urlsplit
 
 from vista_app.sessions import SESSION_COOKIE, SIGN_IN_PATH
 
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "host", "content-length", "cookie"}
+# Not passed on: hop-by-hop headers, and the browser's own cookies (the session is the proxy's).
+DROPPED = {"connection", "keep-alive", "transfer-encoding", "host", "content-length", "cookie"}
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
+class NoRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *_: Any, **__: Any) -> None:
         return None  # the browser follows them, not the proxy
 
@@ -30,7 +31,7 @@ class ConsoleProxy:
         self.new_session = new_session
         self.session = ""
         self.lock = threading.Lock()
-        self.opener = urllib.request.build_opener(_NoRedirects)
+        self.opener = urllib.request.build_opener(NoRedirects)
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         from werkzeug.wrappers import Request, Response
@@ -51,7 +52,7 @@ class ConsoleProxy:
             if not self.session:
                 self.session = self.new_session()
             session = self.session
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in DROPPED}
         headers["Cookie"] = f"{SESSION_COOKIE}={session}"
         url = self.origin + request.full_path.rstrip("?")
         forwarded = urllib.request.Request(url, data=body or None, headers=headers, method=request.method)  # noqa: S310 (127.0.0.1)
@@ -63,4 +64,4 @@ class ConsoleProxy:
 
 
 def _kept(headers: Any) -> list[tuple[str, str]]:
-    return [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP]
+    return [(k, v) for k, v in headers if k.lower() not in DROPPED]

@@ -58,33 +58,33 @@ def _error(status: int, message: str, **extra: Any) -> Response[dict]:
 
 
 @app.exception_handler(RequestValidationError)
-def _invalid(error: RequestValidationError) -> Response[str]:
+def _invalid(error: RequestValidationError) -> Response[dict]:
     problems = [f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in error.errors()]
     return _error(400, "; ".join(problems))
 
 
 @app.exception_handler([InvalidImage, InvalidRequest, InvalidToken, ModelError, InvalidFeedback])
-def _bad_request(error: ValueError) -> Response[str]:
+def _bad_request(error: ValueError) -> Response[dict]:
     return _error(400, str(error))
 
 
 @app.exception_handler(UnsupportedMediaType)
-def _unsupported(error: UnsupportedMediaType) -> Response[str]:
+def _unsupported(error: UnsupportedMediaType) -> Response[dict]:
     return _error(415, str(error))
 
 
 @app.exception_handler([UnknownModel, UnknownPrediction, NotFoundError])
-def _not_found(error: Exception) -> Response[str]:
+def _not_found(error: Exception) -> Response[dict]:
     return _error(404, str(error).strip("'\""))
 
 
 @app.exception_handler(NoModelInService)
-def _no_model(error: NoModelInService) -> Response[str]:
+def _no_model(error: NoModelInService) -> Response[dict]:
     return _error(503, str(error))
 
 
 @app.exception_handler(EndpointBusy)
-def _busy(error: EndpointBusy) -> Response[str]:
+def _busy(error: EndpointBusy) -> Response[dict]:
     return _error(409, str(error))
 
 
