@@ -108,25 +108,32 @@ def test_a_signed_out_session_is_unauthorized_at_once(console: dict, context: An
         authorize(authorizer_event(f"vista_session={console['token']}"), context)
 
 
-def test_the_sign_in_route_redeems_cognito_s_code(console: dict, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_sign_in_route_redeems_cognito_s_code_with_the_browser_s_verifier(
+    console: dict, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from vista_app.handlers import console_authorizer
 
-    console["cognito"].create_user_pool_domain(Domain="vista-123456789012", UserPoolId=console["pool"])
     redeemed = []
 
-    def redeem(client: Any, code: str, redirect_uri: str) -> dict:
-        redeemed.append((client.client_id, code, redirect_uri))
+    def redeem(client: Any, code: str, redirect_uri: str, verifier: str) -> dict:
+        redeemed.append((client.client_id, code, redirect_uri, verifier))
         return {"access_token": console["token"], "expires_in": 3600}
 
     monkeypatch.setattr(console_authorizer, "redeem_code", redeem)
-    answer = authorize(authorizer_event(resource="/console/signin", code="one-time-code"), context)
+    event = authorizer_event("vista_pkce=the-verifier", resource="/console/signin", code="one-time-code")
+    answer = authorize(event, context)
     assert answer["context"]["session"] == console["token"] and answer["context"]["max_age"] == 3600
-    assert redeemed == [
-        (console["client"], "one-time-code", "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/v1/console/signin")
-    ]
+    uri = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/v1/console/signin"
+    assert redeemed == [(console["client"], "one-time-code", uri, "the-verifier")]
+    # A code without the verifier its trip to Cognito began with (another browser's, say) is refused.
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        authorize(authorizer_event(resource="/console/signin", code="one-time-code"), context)
+    assert len(redeemed) == 1
 
 
 def test_the_sign_in_route_without_a_code_points_to_cognito_s_sign_in_page(console: dict, context: Any) -> None:
+    from vista_app.sessions import code_challenge
+
     console["cognito"].create_user_pool_domain(Domain="vista-123456789012", UserPoolId=console["pool"])
     answer = authorize(authorizer_event(resource="/console/signin"), context)
     url = urlsplit(answer["context"]["sign_in_url"])
@@ -134,6 +141,13 @@ def test_the_sign_in_route_without_a_code_points_to_cognito_s_sign_in_page(conso
     query = parse_qs(url.query)
     assert query["client_id"] == [console["client"]] and query["response_type"] == ["code"]
     assert "aws.cognito.signin.user.admin" in query["scope"][0]  # what GetUser needs of the token
+    verifier = answer["context"]["verifier"]
+    assert len(verifier) >= 43 and query["code_challenge_method"] == ["S256"]
+    assert query["code_challenge"] == [code_challenge(verifier)]
+    # RFC 7636's own example
+    assert (
+        code_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    )
 
 
 def test_a_refused_code_is_unauthorized(console: dict, context: Any) -> None:
@@ -141,11 +155,13 @@ def test_a_refused_code_is_unauthorized(console: dict, context: Any) -> None:
 
     def refuse(request: Any, timeout: float) -> Any:
         assert request.full_url == "https://vista-1.auth.us-east-1.amazoncognito.com/oauth2/token"
-        assert parse_qs(request.data.decode())["grant_type"] == ["authorization_code"]
+        form = parse_qs(request.data.decode())
+        assert form["grant_type"] == ["authorization_code"] and form["code_verifier"] == ["v" * 43]
         raise urllib.error.HTTPError(request.full_url, 400, "invalid_grant", {}, io.BytesIO(b"{}"))
 
+    client = ConsoleClient("us-east-1_x", "client", "vista-1")
     with pytest.raises(SignInRefused, match="400"):
-        redeem_code(ConsoleClient("us-east-1_x", "client", "vista-1"), "used", "https://x/signin", opener=refuse)
+        redeem_code(client, "used", "https://x/signin", "v" * 43, opener=refuse)
 
 
 # ------------------------------------------------------------------ pages and sign-in routes
@@ -189,19 +205,34 @@ def test_the_console_calls_the_same_api_programs_call(aws: None, context: Any) -
     assert status == 200 and body == call(load_event("api_get_models"), context)[1]
 
 
+def cookies_set(answer: dict) -> dict[str, dict[str, str]]:
+    """Each Set-Cookie by name: its value and attributes."""
+    found = {}
+    for line in header(answer, "Set-Cookie"):
+        first, *attributes = (part.strip() for part in line.split(";"))
+        name, _, value = first.partition("=")
+        found[name] = {"value": value} | {a.partition("=")[0]: a.partition("=")[2] for a in attributes}
+    return found
+
+
 def test_signing_in_sets_an_http_only_session_cookie_for_the_console_only(aws: None, context: Any) -> None:
-    answer = respond(console_request("/console/signin", {"session": "token-value", "max_age": 3600}), context)
+    answer = respond(console_request("/console/signin", {"session": "token-value", "max_age": "3600"}), context)
     assert answer["statusCode"] == 302 and header(answer, "Location") == ["/v1/console/"]
-    [cookie] = header(answer, "Set-Cookie")
-    parts = {p.strip().split("=")[0]: p.strip() for p in cookie.split(";")}
-    assert parts["vista_session"] == "vista_session=token-value"
-    assert {"HttpOnly", "Secure"} <= set(parts) and parts["SameSite"] == "SameSite=Lax"
-    assert parts["Path"] == "Path=/v1/console" and parts["Max-Age"] == "Max-Age=3600"
-    to_cognito = respond(
-        console_request("/console/signin", {"sign_in_url": "https://pool.example/oauth2/authorize"}), context
-    )
-    assert header(to_cognito, "Location") == ["https://pool.example/oauth2/authorize"]
-    assert not header(to_cognito, "Set-Cookie")
+    cookies = cookies_set(answer)
+    session = cookies["vista_session"]
+    assert session["value"] == "token-value" and {"HttpOnly", "Secure"} <= set(session)
+    assert session["SameSite"] == "Lax" and session["Path"] == "/v1/console" and session["Max-Age"] == "3600"
+    assert cookies["vista_pkce"]["Max-Age"] == "0"  # the verifier is good for one code
+
+
+def test_leaving_for_cognito_keeps_the_pkce_verifier_for_the_way_back_only(aws: None, context: Any) -> None:
+    granted = {"sign_in_url": "https://pool.example/oauth2/authorize", "verifier": "v" * 64}
+    answer = respond(console_request("/console/signin", granted), context)
+    assert header(answer, "Location") == ["https://pool.example/oauth2/authorize"]
+    verifier = cookies_set(answer)["vista_pkce"]
+    assert verifier["value"] == "v" * 64 and verifier["Path"] == "/v1/console/signin"
+    assert {"HttpOnly", "Secure"} <= set(verifier) and verifier["SameSite"] == "Lax" and verifier["Max-Age"] == "600"
+    assert "vista_session" not in cookies_set(answer)
 
 
 def test_signing_out_clears_the_cookie_and_ends_the_cognito_session(aws: None, context: Any) -> None:
@@ -210,8 +241,14 @@ def test_signing_out_clears_the_cookie_and_ends_the_cognito_session(aws: None, c
         context,
     )
     assert answer["statusCode"] == 302 and header(answer, "Location")[0].startswith("https://vista-123456789012.auth.")
-    [cookie] = header(answer, "Set-Cookie")
-    assert cookie.startswith("vista_session=;") and "Max-Age=0" in cookie
+    assert cookies_set(answer)["vista_session"] == {
+        "value": "",
+        "Path": "/v1/console",
+        "Max-Age": "0",
+        "Secure": "",
+        "HttpOnly": "",
+        "SameSite": "Lax",
+    }
 
 
 # ------------------------------------------------------------------ API routes the console added

@@ -1,16 +1,19 @@
 """Web console sessions: a Cognito access token in an HttpOnly cookie.
 
 Cognito's managed sign-in page hands the browser back to /console/signin with a one-time
-code; the console's authorizer redeems it at the user pool's token endpoint and the API sets
-the cookie. Every later request is let in only while GetUser accepts the token (so a signed-out
-or revoked session ends at once) and the token was issued to this stack's client.
+code; the console's authorizer redeems it at the user pool's token endpoint, with the PKCE
+verifier the browser was given (in a cookie) on its way out, and the API sets the session
+cookie. Every later request is let in only while GetUser accepts the token (so a signed-out or
+revoked session ends at once) and the token was issued to this stack's client.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
+import secrets
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,6 +23,7 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 SESSION_COOKIE = "vista_session"
+VERIFIER_COOKIE = "vista_pkce"  # the PKCE verifier, between leaving for Cognito and coming back
 SIGN_IN_PATH = "/console/signin"
 
 
@@ -49,12 +53,14 @@ class ConsoleClient:
             raise SignInRefused(f"user pool {self.user_pool_id} has no domain for its sign-in pages")
         return f"https://{self.domain}.auth.{self.region}.amazoncognito.com"
 
-    def sign_in_url(self, redirect_uri: str) -> str:
+    def sign_in_url(self, redirect_uri: str, verifier: str) -> str:
         query = {
             "client_id": self.client_id,
             "response_type": "code",
             "scope": "openid email aws.cognito.signin.user.admin",
             "redirect_uri": redirect_uri,
+            "code_challenge": code_challenge(verifier),
+            "code_challenge_method": "S256",
         }
         return f"{self.base_url}/oauth2/authorize?{urllib.parse.urlencode(query)}"
 
@@ -80,15 +86,24 @@ def find_client(cognito: Any, user_pool_id: str, name: str) -> ConsoleClient:
         request["NextToken"] = page["NextToken"]
 
 
-def session_token(cookie_header: str | None) -> str | None:
-    if not cookie_header:
+def new_verifier() -> str:
+    return secrets.token_urlsafe(48)  # 64 characters, within RFC 7636's 43-128
+
+
+def code_challenge(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def cookie(header: str | None, name: str) -> str | None:
+    """A cookie's value from a Cookie header; None when absent, empty or unreadable."""
+    if not header:
         return None
     cookies: SimpleCookie = SimpleCookie()
     try:
-        cookies.load(cookie_header)
+        cookies.load(header)
     except CookieError:
         return None
-    morsel = cookies.get(SESSION_COOKIE)
+    morsel = cookies.get(name)
     return morsel.value if morsel and morsel.value else None
 
 
@@ -122,11 +137,23 @@ def check_session(cognito: Any, client: ConsoleClient, token: str) -> dict[str, 
 
 
 def redeem_code(
-    client: ConsoleClient, code: str, redirect_uri: str, *, opener: Callable[..., Any] = urllib.request.urlopen
+    client: ConsoleClient,
+    code: str,
+    redirect_uri: str,
+    verifier: str,
+    *,
+    opener: Callable[..., Any] = urllib.request.urlopen,
 ) -> dict[str, Any]:
-    """Exchange the sign-in page's code for tokens at the pool's token endpoint."""
+    """Exchange the sign-in page's code for tokens at the pool's token endpoint; the verifier
+    proves the code comes back to the browser that went for it."""
     form = urllib.parse.urlencode(
-        {"grant_type": "authorization_code", "client_id": client.client_id, "code": code, "redirect_uri": redirect_uri}
+        {
+            "grant_type": "authorization_code",
+            "client_id": client.client_id,
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier,
+        }
     ).encode()
     request = urllib.request.Request(  # noqa: S310 (https, the user pool's own domain)
         f"{client.base_url}/oauth2/token",

@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
-from vista_app.sessions import SESSION_COOKIE
+from vista_app.sessions import SESSION_COOKIE, SIGN_IN_PATH, VERIFIER_COOKIE
 
 router = Router()
 CONTENT_TYPES = {
@@ -75,22 +75,14 @@ def _asset(name: str) -> Response[str]:
     return Response(200, CONTENT_TYPES[suffix], body, headers=_security_headers(_s3_origin()))
 
 
-def _redirect(location: str, session: str = "", max_age: int | None = None) -> Response[str]:
-    """A redirect; with `max_age`, one that also sets (or, at 0, clears) the session cookie."""
+def _redirect(location: str, *cookies: Cookie) -> Response[str]:
     headers = {"Location": location, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-    cookies = []
-    if max_age is not None:
-        cookies.append(
-            Cookie(
-                SESSION_COOKIE,
-                session,
-                path=_console_path(),
-                http_only=True,
-                max_age=max_age,
-                same_site=SameSite.LAX_MODE,
-            )
-        )
-    return Response(302, "text/plain", "", headers=headers, cookies=cookies)
+    return Response(302, "text/plain", "", headers=headers, cookies=list(cookies))
+
+
+def _cookie(name: str, value: str, max_age: int, path: str) -> Cookie:
+    """HttpOnly, Secure and Lax (sent on the top-level redirect back from Cognito); 0 clears it."""
+    return Cookie(name, value, path=path, http_only=True, max_age=max_age, same_site=SameSite.LAX_MODE)
 
 
 @router.get("/console")
@@ -101,16 +93,23 @@ def home() -> Response[str]:
 @router.get("/console/signin")
 def sign_in() -> Response[str]:
     granted = _authorizer()
+    verifier_path = f"/{router.current_event.request_context.stage}{SIGN_IN_PATH}"
     if granted.get("sign_in_url"):
-        return _redirect(granted["sign_in_url"])
+        return _redirect(granted["sign_in_url"], _cookie(VERIFIER_COOKIE, granted["verifier"], 600, verifier_path))
     if granted.get("session"):
-        return _redirect(f"{_console_path()}/", granted["session"], int(granted["max_age"]))
+        return _redirect(
+            f"{_console_path()}/",
+            _cookie(SESSION_COOKIE, granted["session"], int(granted["max_age"]), _console_path()),
+            _cookie(VERIFIER_COOKIE, "", 0, verifier_path),  # used once
+        )
     return _redirect(f"{_console_path()}/")
 
 
 @router.get("/console/signout")
 def sign_out() -> Response[str]:
-    return _redirect(_authorizer().get("sign_out_url") or f"{_console_path()}/", max_age=0)
+    return _redirect(
+        _authorizer().get("sign_out_url") or f"{_console_path()}/", _cookie(SESSION_COOKIE, "", 0, _console_path())
+    )
 
 
 @router.get("/console/session")

@@ -20,13 +20,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from vista_app.aws import client
 from vista_app.config import settings
 from vista_app.sessions import (
+    SESSION_COOKIE,
     SIGN_IN_PATH,
+    VERIFIER_COOKIE,
     ConsoleClient,
     SignInRefused,
     check_session,
+    cookie,
     find_client,
+    new_verifier,
     redeem_code,
-    session_token,
 )
 
 logger = Logger()
@@ -50,11 +53,15 @@ def authorize(event: APIGatewayAuthorizerRequestEvent, cognito: Any, console: Co
     stage = event.request_context.stage
     host = event.headers.get("Host") or ""
     sign_in_uri = f"https://{host}/{stage}{SIGN_IN_PATH}"
-    token = session_token(event.headers.get("Cookie"))
+    cookies = event.headers.get("Cookie")
+    token = cookie(cookies, SESSION_COOKIE)
     if event.resource == SIGN_IN_PATH:
         code = (event.query_string_parameters or {}).get("code")
         if code:
-            tokens = redeem_code(console, code, sign_in_uri)
+            verifier = cookie(cookies, VERIFIER_COOKIE)
+            if not verifier:
+                raise SignInRefused("a sign-in code came back without the verifier it was asked for with")
+            tokens = redeem_code(console, code, sign_in_uri, verifier)
             session = check_session(cognito, console, tokens["access_token"])
             return {**session, "session": tokens["access_token"], "max_age": int(tokens.get("expires_in", 3600))}
         if token:
@@ -62,8 +69,10 @@ def authorize(event: APIGatewayAuthorizerRequestEvent, cognito: Any, console: Co
                 return check_session(cognito, console, token)
             except SignInRefused:
                 pass
-        # The one answer without credentials: the way to Cognito's sign-in page.
-        return {"sign_in_url": console.sign_in_url(sign_in_uri)}
+        # The one answer without credentials: the way to Cognito's sign-in page, with a fresh
+        # PKCE verifier for the API to keep in the browser until the code comes back.
+        verifier = new_verifier()
+        return {"sign_in_url": console.sign_in_url(sign_in_uri, verifier), "verifier": verifier}
     if not token:
         raise SignInRefused("no session cookie")
     session = check_session(cognito, console, token)
