@@ -587,6 +587,10 @@ class LocalCloud:
         return self._sagemaker
 
 
+# API Gateway's answer to an unknown route, or an IAM route called unsigned.
+MISSING_TOKEN = ("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
+
+
 class _ApiGateway:
     """HTTP requests → API Gateway REST proxy events → the api function → HTTP responses, with
     the API's authorizers: SigV4 by default (only its presence is checked: moto takes any
@@ -606,7 +610,9 @@ class _ApiGateway:
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         from werkzeug.wrappers import Request
 
-        request = Request(environ)
+        return self._handle(Request(environ))(environ, start_response)
+
+    def _handle(self, request: Any) -> Any:
         stage, _, path = request.path.lstrip("/").partition("/")
         path = "/" + path
         resource = path.rstrip("/") or "/"  # API Gateway takes /console/ for /console
@@ -615,21 +621,17 @@ class _ApiGateway:
             (None, None),
         )
         if route is None or found is None:  # what API Gateway answers for an unknown route
-            return self._refuse("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")(
-                environ, start_response
-            )
+            return self._refuse(*MISSING_TOKEN)
         event = self._proxy_event(request, route, found, stage, path)
         if route.authorizer is None:
             if self.iam_auth and not request.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256"):
-                return self._refuse("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")(
-                    environ, start_response
-                )
+                return self._refuse(*MISSING_TOKEN)
         else:
             refusal, granted = self._authorize(route.authorizer, event)
             if refusal:
-                return refusal(environ, start_response)
+                return refusal
             event["requestContext"]["authorizer"] = granted
-        return self._respond(route.function.invoke(event))(environ, start_response)
+        return self._respond(route.function.invoke(event))
 
     def _proxy_event(self, request: Any, route: Route, found: re.Match[str], stage: str, path: str) -> dict[str, Any]:
         body = request.get_data()
