@@ -75,15 +75,11 @@ def find_client(cognito: Any, user_pool_id: str, name: str) -> ConsoleClient:
     """The pool's client called `name` and the pool's domain (found at run time: the template
     cannot hand the functions the client's id without a dependency cycle through the API)."""
     domain = cognito.describe_user_pool(UserPoolId=user_pool_id)["UserPool"].get("Domain")
-    request: dict[str, Any] = {"UserPoolId": user_pool_id, "MaxResults": 60}
-    while True:
-        page = cognito.list_user_pool_clients(**request)
+    for page in cognito.get_paginator("list_user_pool_clients").paginate(UserPoolId=user_pool_id):
         for client in page["UserPoolClients"]:
             if client["ClientName"] == name:
                 return ConsoleClient(user_pool_id, client["ClientId"], domain)
-        if not page.get("NextToken"):
-            raise LookupError(f"user pool {user_pool_id} has no app client '{name}'")
-        request["NextToken"] = page["NextToken"]
+    raise LookupError(f"user pool {user_pool_id} has no app client '{name}'")
 
 
 def new_verifier() -> str:
