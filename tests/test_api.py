@@ -132,10 +132,14 @@ def test_models_leaderboard_and_manual_promotion(aws: None, context: Any, monkey
 
     updates = record_calls(monkeypatch, client("sagemaker"), "update_endpoint", {"EndpointArn": "arn"})
     status, promoted = call(request("api_post_models_promote", path={"name": names[0.88]}), context)
-    assert status == 200 and promoted["state"] == "champion"
+    # Accepted: promoting until the endpoint serves it (moto's endpoint never finishes an update).
+    assert status == 202 and promoted["state"] == "promoting"
     assert updates[0]["EndpointName"] == "vista-classifier"
     board = call(load_event("api_get_models"), context)[1]["items"]
-    assert {m["name"]: m["state"] for m in board} == {names[0.93]: "retired", names[0.88]: "champion"}
+    assert {m["name"]: m["state"] for m in board} == {names[0.93]: "champion", names[0.88]: "promoting"}
+    # Asked again while it is on its way: the same answer, no second update.
+    status, again = call(request("api_post_models_promote", path={"name": names[0.88]}), context)
+    assert status == 202 and again["state"] == "promoting" and len(updates) == 1
 
 
 def test_promoting_an_unknown_model_is_404(aws: None, context: Any) -> None:

@@ -188,7 +188,7 @@ def test_state_changes_not_ours_repeated_or_out_of_order_leave_the_right_state(a
     assert on_training_event.lambda_handler(state_change("someone-else-42"), context)["outcome"].startswith("ignored")
     # repeated: the completion delivered three times promotes once
     outcomes = [on_training_event.lambda_handler(state_change(name), context)["outcome"] for _ in range(3)]
-    assert outcomes == ["promoted", "model already champion", "model already champion"]
+    assert outcomes == ["promotion requested", "model already champion", "model already champion"]
     # out of order: an old InProgress event after completion changes nothing (the job is read back)
     stale = copy.deepcopy(state_change(name))
     stale["detail"]["TrainingJobStatus"] = "InProgress"

@@ -33,6 +33,11 @@ def endpoint_model() -> str:
     return config["ProductionVariants"][0]["ModelName"]
 
 
+def endpoint_event(detail: dict[str, Any]) -> dict[str, Any]:
+    event = load_event("on_training_event_endpoint_in_service")
+    return {**event, "detail": {**event["detail"], **detail}}
+
+
 def completed_model(context: Any, accuracy: float, key: str) -> str:
     name = start_job(context, key=key)
     write_metrics(name, accuracy)
@@ -47,7 +52,8 @@ def test_first_completed_job_becomes_champion_on_a_serverless_endpoint(aws: None
     # WHEN SageMaker says it completed
     result = deliver(state_change(name), context)
     # THEN the job is recorded, its model is champion and serves from the serverless endpoint
-    assert result["outcome"] == "promoted"
+    # (moto's endpoints are InService at once: the promotion goes all the way in one call)
+    assert result["outcome"] == "promotion requested" and result["state"] == "champion"
     job, model = records(name)
     assert job["status"] == "Completed" and job["model"] == name
     assert model["state"] == "champion" and model["accuracy"] == 0.91 and model["architecture"] == "resnet50"
@@ -91,26 +97,37 @@ def test_worse_challenger_is_rejected_and_the_champion_keeps_serving(aws: None, 
     challenger = completed_model(context, 0.90, "jobs/b.json")
     _, model = records(challenger)
     assert model["state"] == "rejected"
-    assert "does not beat champion" in model["reason"]
+    assert f"does not beat champion {champion}" in model["reason"]
     assert records(champion)[1]["state"] == "champion"
     assert endpoint_model() == champion
 
 
-def test_better_challenger_is_promoted_and_the_endpoint_updated(
+def test_better_challenger_is_promoting_until_the_endpoint_serves_it(
     aws: None, context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from vista_app.aws import client
 
     champion = completed_model(context, 0.90, "jobs/a.json")
-    # moto has no UpdateEndpoint: record what SageMaker would get
+    # moto has no UpdateEndpoint: record what SageMaker would get (its endpoint stays on the champion)
     updates = record_calls(monkeypatch, client("sagemaker"), "update_endpoint", {"EndpointArn": "arn"})
     challenger = completed_model(context, 0.95, "jobs/b.json")
-    assert records(challenger)[1]["state"] == "champion"
-    assert records(champion)[1]["state"] == "retired"
     [update] = updates
     assert update["EndpointName"] == "vista-classifier"
     config = boto3.client("sagemaker").describe_endpoint_config(EndpointConfigName=update["EndpointConfigName"])
     assert config["ProductionVariants"][0]["ModelName"] == challenger
+    # Until the endpoint says otherwise, the champion is the model it serves.
+    assert records(challenger)[1]["state"] == "promoting" and records(challenger)[1]["deploying_at"]
+    assert records(champion)[1]["state"] == "champion"
+    assert endpoint_model() == champion
+    # An endpoint event that shows the old config changes nothing (and asks nothing more of SageMaker).
+    detail = {"EndpointName": "vista-classifier", "EndpointStatus": "IN_SERVICE"}
+    assert deliver(endpoint_event(detail), context)["outcome"] == "nothing to do"
+    assert len(updates) == 1
+
+
+def test_endpoint_events_of_other_endpoints_are_ignored(aws: None, context: Any) -> None:
+    result = deliver(endpoint_event({"EndpointName": "someone-elses", "EndpointStatus": "FAILED"}), context)
+    assert result["outcome"].startswith("ignored")
 
 
 def test_a_repeated_event_changes_nothing(aws: None, context: Any) -> None:
@@ -175,7 +192,7 @@ def test_tuning_job_promotes_its_best_training_job(aws: None, context: Any, monk
 
     job, _ = records(name)
     _, model = records(best)
-    assert result["outcome"] == "promoted"
+    assert result["outcome"] == "promotion requested"
     assert job["status"] == "Completed" and job["best_training_job"] == best and job["trial_counts"]["Completed"] == 3
     # Every trial is in the record with its tuned value and objective, and the job costs what its trials cost.
     assert [(t["hyperparameters"]["dropout"], t["objective"]) for t in job["trials"]] == [

@@ -71,13 +71,19 @@ def test_classify_never_calls_the_endpoint_with_more_concurrency_than_it_has() -
     }
 
 
-def test_state_change_rules_only_match_this_stacks_jobs() -> None:
+def test_state_change_rules_only_match_this_stacks_jobs_and_endpoint() -> None:
     events = FUNCTIONS["OnTrainingEventFunction"]["Properties"]["Events"]
+    matched = {}
     for event in events.values():
         detail = event["Properties"]["Pattern"]["detail"]
         [(field, [matcher])] = detail.items()
-        assert field.endswith("JobName")
-        assert matcher == {"prefix": {"Fn::Sub": "${NamePrefix}-"}}
+        matched[field] = matcher
+    assert matched == {
+        "TrainingJobName": {"prefix": {"Fn::Sub": "${NamePrefix}-"}},
+        "HyperParameterTuningJobName": {"prefix": {"Fn::Sub": "${NamePrefix}-"}},
+        # the name every function gets as ENDPOINT_NAME
+        "EndpointName": TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["ENDPOINT_NAME"],
+    }
 
 
 def test_every_event_in_events_is_used_by_a_test() -> None:

@@ -18,8 +18,11 @@ from preprocessing import decode_resize
 SERVING_VERSION = "1"  # TF Serving finds "no versions of servable" without an integer folder
 
 
-def serving_function(model: keras.Model, classes: list[str], image_size: int) -> tf.types.experimental.Function:
+def serving_function(
+    model: keras.Model, classes: list[str], image_size: int, model_name: str = ""
+) -> tf.types.experimental.Function:
     names = tf.constant(classes)
+    name = tf.constant(model_name)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -34,14 +37,19 @@ def serving_function(model: keras.Model, classes: list[str], image_size: int) ->
             "probabilities": probabilities,
             "label": tf.gather(names, tf.argmax(probabilities, axis=-1)),
             "classes": tf.tile(names[tf.newaxis], [batch, 1]),
+            "model": tf.fill([batch], name),
         }
 
     return serve
 
 
-def export_savedmodel(model: keras.Model, classes: list[str], image_size: int, model_dir: str | Path) -> Path:
+def export_savedmodel(
+    model: keras.Model, classes: list[str], image_size: int, model_dir: str | Path, *, model_name: str = ""
+) -> Path:
+    """`model_name` is answered beside every prediction (`model`): the training job's name, so a
+    prediction made while the endpoint switches models is stamped with the one that answered."""
     target = Path(model_dir) / SERVING_VERSION
     archive = keras.export.ExportArchive()
-    archive.add_endpoint("serving_default", serving_function(model, classes, image_size))
+    archive.add_endpoint("serving_default", serving_function(model, classes, image_size, model_name))
     archive.write_out(str(target), verbose=False)
     return target

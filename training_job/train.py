@@ -74,23 +74,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     option("validation", default=env("SM_CHANNEL_VALIDATION"))
     option("test", default=env("SM_CHANNEL_TEST"))
     option("weights-dir", default=env("SM_CHANNEL_WEIGHTS"), help="a channel holding *_notop.h5 files")
-    option("model-dir", default=env("SM_MODEL_DIR", "model"))
+    option("model-dir", default="model", help="where the SavedModel goes (SM_MODEL_DIR, when set, wins)")
     option("output-data-dir", default=env("SM_OUTPUT_DATA_DIR", "output"))
-    option(
-        "checkpoint-dir",
-        type=_text,
-        default=env("SM_CHECKPOINT_DIR", "/opt/ml/checkpoints" if Path("/opt/ml/checkpoints").is_dir() else ""),
-    )
+    option("checkpoint-dir", type=_text, default=_default_checkpoint_dir(), help="resume from and save to here")
     option("hosts", type=json.loads, default=env("SM_HOSTS", '["localhost"]'))
     option("current-host", default=env("SM_CURRENT_HOST", "localhost"))
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         log.info("ignoring arguments this script does not use: %s", " ".join(unknown))
-    if str(args.model_dir).startswith("s3://"):  # the TF container's --model_dir; SageMaker uploads SM_MODEL_DIR
-        args.model_dir = env("SM_MODEL_DIR", "model")
+    if env("SM_MODEL_DIR"):
+        # SageMaker uploads SM_MODEL_DIR (/opt/ml/model) and nothing else. `--model_dir` is the TF
+        # container's, for TensorFlow's own S3 checkpoints: the SDK sends s3://..., and for a tuning
+        # trial without one the toolkit passes "None/<job>/model" (sagemaker-tensorflow-training-toolkit,
+        # training.py, main() and _model_dir_with_training_job). Never a place for the model.
+        args.model_dir = env("SM_MODEL_DIR")
     if not args.train:
         parser.error("no training data: pass --train DIR or set SM_CHANNEL_TRAIN")
     return args
+
+
+SAGEMAKER_CHECKPOINTS = "/opt/ml/checkpoints"  # CheckpointConfig's default LocalPath
+
+
+def _default_checkpoint_dir() -> str:
+    """SageMaker's checkpoint folder inside a SageMaker job (its container sets TRAINING_JOB_NAME),
+    never merely because a folder of that name exists on this machine."""
+    inside_a_job = bool(os.environ.get("TRAINING_JOB_NAME"))
+    return SAGEMAKER_CHECKPOINTS if inside_a_job and Path(SAGEMAKER_CHECKPOINTS).is_dir() else ""
 
 
 class EpochLog(keras.callbacks.Callback):
@@ -336,7 +346,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         keras.mixed_precision.set_global_policy("float32")
         serving = build_model(args.architecture, len(classes), **model_options).model
         serving.set_weights(model.get_weights())
-        export_savedmodel(serving, classes, args.image_size, args.model_dir)
+        export_savedmodel(serving, classes, args.image_size, args.model_dir, model_name=model_name())
         samples = [Path(p).read_bytes() for p in test_split.paths[:10]]
         metrics.update(report.serving_latency(args.model_dir, samples))
         print(f"serving_latency_ms={metrics['serving_latency_ms']:.2f}; (batch 1, CPU)", flush=True)
@@ -351,6 +361,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         )
         (output / "history.json").write_text(json.dumps(epoch_log.history()))
     return metrics
+
+
+def model_name() -> str:
+    """What the exported model calls itself in every answer: its training job's name (SageMaker's
+    container sets TRAINING_JOB_NAME), so a prediction names the model that really answered."""
+    return os.environ.get("TRAINING_JOB_NAME", "")
 
 
 def main(argv: list[str] | None = None) -> int:

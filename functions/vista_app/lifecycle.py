@@ -20,20 +20,14 @@ from botocore.exceptions import ClientError
 from vista_app.config import Settings
 from vista_app.costs import cost_per_1000_predictions, job_cost, sum_costs
 from vista_app.names import is_tuning_child
-from vista_app.records import Jobs, Models, now
+from vista_app.promotion import request_promotion
+from vista_app.records import Jobs, Models
 from vista_app.reports import write_job_report
 
 logger = logging.getLogger(__name__)
 
 TRAINING_EVENT = "SageMaker Training Job State Change"
 TUNING_EVENT = "SageMaker HyperParameter Tuning Job State Change"
-VARIANT = "AllTraffic"
-
-
-class EndpointBusy(RuntimeError):
-    """The endpoint is being created or updated; promotion must be retried later."""
-
-
 TERMINAL = ("Completed", "Failed", "Stopped")
 
 
@@ -225,7 +219,7 @@ def register_model(
     training_job = description["TrainingJobName"]
     metrics = read_metrics(s3, description)
     hyperparameters = {
-        k: _loads(v) for k, v in description.get("HyperParameters", {}).items() if not k.startswith("sagemaker_")
+        k: _loads(v) for k, v in description.get("HyperParameters", {}).items() if not k.startswith(("sagemaker_", "_"))
     }
     region = s3.meta.region_name
     record: dict[str, Any] = {
@@ -295,14 +289,16 @@ def read_metrics(s3: Any, description: dict[str, Any]) -> dict[str, Any]:
 
 
 def gate(model: dict[str, Any], *, settings: Settings, sagemaker: Any, models: Models) -> dict[str, Any]:
-    """Champion/challenger: promote only when there is no champion or the candidate beats it."""
-    champion = models.champion()
-    if champion is not None:
-        needed = champion["accuracy"] + settings.promotion_margin
+    """Champion/challenger: promote only when the candidate beats the model in service and every
+    model on its way there (a pending promotion is the next champion)."""
+    rivals = [m for m in (models.champion(), *models.in_state("promoting")) if m and m["name"] != model["name"]]
+    best = max(rivals, key=lambda m: m.get("accuracy") or 0, default=None)
+    if best is not None:
+        needed = (best.get("accuracy") or 0) + settings.promotion_margin
         if not model["accuracy"] > needed:
             reason = (
-                f"test accuracy {model['accuracy']:.4f} does not beat champion {champion['name']} "
-                f"({champion['accuracy']:.4f} + margin {settings.promotion_margin})"
+                f"test accuracy {model['accuracy']:.4f} does not beat {best['state']} {best['name']} "
+                f"({best.get('accuracy') or 0:.4f} + margin {settings.promotion_margin})"
             )
             models.update(
                 model["name"],
@@ -312,81 +308,8 @@ def gate(model: dict[str, Any], *, settings: Settings, sagemaker: Any, models: M
                 names={"#s": "state"},
             )
             return {"outcome": "rejected", "reason": reason}
-    promote(model, champion=champion, settings=settings, sagemaker=sagemaker, models=models)
-    return {"outcome": "promoted", "replaced": champion["name"] if champion else None}
-
-
-def promote(
-    model: dict[str, Any], *, champion: dict[str, Any] | None, settings: Settings, sagemaker: Any, models: Models
-) -> None:
-    """Serve `model` from the serverless endpoint, then record it as the champion."""
-    name = model["name"]
-    _create_if_missing(
-        sagemaker.create_model,
-        ModelName=name,
-        ExecutionRoleArn=settings.sagemaker_role_arn,
-        PrimaryContainer={"Image": settings.inference_image, "ModelDataUrl": model["artifact"]},
-    )
-    config_name = f"{name}-{settings.serverless_memory_mb}mb-{settings.serverless_max_concurrency}x"
-    _create_if_missing(
-        sagemaker.create_endpoint_config,
-        EndpointConfigName=config_name[:63],
-        ProductionVariants=[
-            {
-                "VariantName": VARIANT,
-                "ModelName": name,
-                "ServerlessConfig": {
-                    "MemorySizeInMB": settings.serverless_memory_mb,
-                    "MaxConcurrency": settings.serverless_max_concurrency,
-                },
-            }
-        ],
-    )
-    endpoint = settings.endpoint_name
-    try:
-        status = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointStatus"]
-    except ClientError as error:
-        if not _not_found(error):
-            raise
-        sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=config_name[:63])
-    else:
-        if status not in ("InService", "Failed"):
-            raise EndpointBusy(f"endpoint {endpoint} is {status}; promotion of {name} will be retried")
-        sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=config_name[:63])
-    if champion is not None and champion["name"] != name:
-        models.update(champion["name"], {"state": "retired", "retired_at": now()})
-    models.update(
-        name, {"state": "champion", "promoted_at": now(), "endpoint": endpoint, "endpoint_config": config_name[:63]}
-    )
-
-
-def _create_if_missing(create: Any, **kwargs: Any) -> None:
-    try:
-        create(**kwargs)
-    except ClientError as error:
-        if "already exist" not in error.response["Error"].get("Message", "").lower():
-            raise
-
-
-def _not_found(error: ClientError) -> bool:
-    message = error.response["Error"].get("Message", "").lower()
-    return error.response["Error"]["Code"] in ("ValidationException", "ResourceNotFound") and (
-        "could not find" in message or "not found" in message
-    )
-
-
-class UnknownModel(LookupError):
-    pass
-
-
-def promote_by_name(name: str, *, settings: Settings, sagemaker: Any, models: Models) -> dict[str, Any]:
-    """A person's decision: serve this model now, whatever the gate said."""
-    model = models.get(name)
-    if model is None:
-        raise UnknownModel(f"no model named {name}")
-    if model["state"] != "champion":
-        promote(model, champion=models.champion(), settings=settings, sagemaker=sagemaker, models=models)
-    return models.get(name) or model
+    promoted = request_promotion(model, settings=settings, sagemaker=sagemaker, models=models)
+    return {"outcome": "promotion requested", "state": promoted["state"], "replacing": best and best["name"]}
 
 
 def leaderboard(models: Models) -> list[dict[str, Any]]:

@@ -201,12 +201,22 @@ class Predictions(Repository):
 class Models(Repository):
     listing = "model"
 
+    def in_state(self, state: str) -> list[dict[str, Any]]:
+        """Every model in `state` (candidate, promoting, champion, ...), oldest first."""
+        query: dict[str, Any] = {
+            "IndexName": "by_state",
+            "KeyConditionExpression": "#s = :s",
+            "ExpressionAttributeNames": {"#s": "state"},
+            "ExpressionAttributeValues": {":s": state},
+        }
+        found = []
+        while True:
+            answer = self.table.query(**query)
+            found += [from_item(i) for i in answer["Items"]]
+            if "LastEvaluatedKey" not in answer:
+                return found
+            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
     def champion(self) -> dict[str, Any] | None:
-        answer = self.table.query(
-            IndexName="by_state",
-            KeyConditionExpression="#s = :s",
-            ExpressionAttributeNames={"#s": "state"},
-            ExpressionAttributeValues={":s": "champion"},
-        )
-        champions = sorted((from_item(i) for i in answer["Items"]), key=lambda m: m.get("promoted_at", ""))
+        champions = sorted(self.in_state("champion"), key=lambda m: m.get("promoted_at", ""))
         return champions[-1] if champions else None

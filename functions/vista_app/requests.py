@@ -18,6 +18,8 @@ ARCHITECTURES = (
     "mobilenetv3large",
 )
 Architecture = Literal[ARCHITECTURES]
+# Those with a pretrained base: train.py runs `epochs` with it frozen, then `fine_tune_epochs` more.
+PRETRAINED = ("vgg16", "resnet50", "resnet101", "resnet152", "efficientnetv2b0", "mobilenetv3large")
 
 DatasetPrefix = Annotated[
     str,
@@ -129,6 +131,23 @@ class TrainingRequest(Strict):
     def members(self) -> list[TrainingRequest]:
         """The one-architecture requests a comparison runs."""
         return [self.model_copy(update={"architecture": a, "architectures": None}) for a in self.architectures or []]
+
+    def most_epochs(self) -> int:
+        """The most epochs one job (or tuning trial) of this request can run: what train.py prints
+        an objective line for, and so what Hyperband counts as a trial's resource."""
+        hyperparameters, ranges = self.hyperparameters, self.tuning.ranges if self.tuning else {}
+
+        def highest(name: str) -> int:
+            spec = ranges.get(name)
+            if spec is None:
+                return int(getattr(hyperparameters, name))
+            return int(max(spec)) if isinstance(spec, list) else int(spec.max)
+
+        architectures = set(self.architectures or [self.architecture])
+        if isinstance(ranges.get("architecture"), list):
+            architectures = set(map(str, ranges["architecture"]))
+        fine_tunes = architectures & set(PRETRAINED) and highest("fine_tune_layers") > 0
+        return highest("epochs") + (highest("fine_tune_epochs") if fine_tunes else 0)
 
     @property
     def dataset_prefix(self) -> str:

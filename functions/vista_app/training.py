@@ -35,6 +35,8 @@ METRIC_DEFINITIONS = [{"Name": name, "Regex": rf"\b{name}=([-+0-9.eE]+|nan);"} f
 LAYOUTS = ({"train": "train/", "test": "test/"}, {"train": "seg_train/seg_train/", "test": "seg_test/seg_test/"})
 CHECKPOINT_DIR = "/opt/ml/checkpoints"
 GPU_FAMILIES = ("ml.p", "ml.g")
+# Hyperband stops no trial before it has run this many epochs (its rungs start there).
+HYPERBAND_MIN_EPOCHS = 3
 SCALING = {"auto": "Auto", "linear": "Linear", "log": "Logarithmic", "reverse_log": "ReverseLogarithmic"}
 
 
@@ -62,8 +64,9 @@ def find_channels(s3: Any, bucket: str, dataset_prefix: str) -> dict[str, str]:
     )
 
 
-def _hyperparameters(request: TrainingRequest, settings: Settings) -> dict[str, str]:
-    """Static hyperparameters, JSON-encoded as the SageMaker SDK sends them to script mode."""
+def _hyperparameters(request: TrainingRequest, settings: Settings, region: str) -> dict[str, str]:
+    """Static hyperparameters, JSON-encoded as the SageMaker SDK sends them to script mode (the
+    SDK always sends `sagemaker_region`: without it the training toolkit's region is "")."""
     values: dict[str, Any] = {
         "architecture": request.architecture,
         **request.hyperparameters.model_dump(exclude_none=True),
@@ -72,6 +75,7 @@ def _hyperparameters(request: TrainingRequest, settings: Settings) -> dict[str, 
         sagemaker_program="train.py",
         sagemaker_submit_directory=settings.training_code_uri,
         sagemaker_container_log_level=20,
+        sagemaker_region=region,
     )
     if request.spot:
         values["checkpoint_dir"] = CHECKPOINT_DIR
@@ -165,7 +169,7 @@ def create_job(
 ) -> str:
     """Call CreateTrainingJob or CreateHyperParameterTuningJob; returns the job's kind."""
     definition = _definition(request, settings, channels)
-    hyperparameters = _hyperparameters(request, settings)
+    hyperparameters = _hyperparameters(request, settings, sagemaker.meta.region_name)
     tags = [{"Key": "vista:stack-prefix", "Value": settings.name_prefix}]
     if request.spot:
         # A tuning job's trials each get their own folder below this one.
@@ -182,9 +186,20 @@ def create_job(
         for spec in kind:
             hyperparameters.pop(spec["Name"], None)
     definition["StaticHyperParameters"] = hyperparameters
+    config: dict[str, Any] = {}
+    if tuning.strategy == "Hyperband":
+        # Without MaxResource SageMaker infers it from the static `epochs` and stops each trial
+        # there, but transfer models train epochs + fine_tune_epochs and export only at the end.
+        # Hyperband counts each objective metric line as one unit (botocore's model,
+        # HyperbandStrategyConfig.MaxResource); train.py prints one per epoch, both phases.
+        most = request.most_epochs()
+        config["StrategyConfig"] = {
+            "HyperbandStrategyConfig": {"MinResource": min(HYPERBAND_MIN_EPOCHS, most), "MaxResource": most}
+        }
     sagemaker.create_hyper_parameter_tuning_job(
         HyperParameterTuningJobName=name,
         HyperParameterTuningJobConfig={
+            **config,
             "Strategy": tuning.strategy,
             "HyperParameterTuningJobObjective": {
                 "Type": "Minimize" if tuning.objective.endswith("loss") else "Maximize",

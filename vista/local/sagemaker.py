@@ -38,11 +38,14 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from vista.local import toolkit
+
 log = logging.getLogger("vista.local.sagemaker")
 NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 TUNING_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
 TRAINING_EVENT = "SageMaker Training Job State Change"
 TUNING_EVENT = "SageMaker HyperParameter Tuning Job State Change"
+ENDPOINT_EVENT = "SageMaker Endpoint State Change"
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 
 
@@ -178,10 +181,12 @@ class TuningJob:
 class Endpoint:
     name: str
     arn: str
-    config: str
+    config: str  # the config DescribeEndpoint shows: the one serving, or being created
     status: str = "Creating"
     created: datetime = field(default_factory=now)
+    modified: datetime = field(default_factory=now)
     failure: str | None = None
+    pending: str | None = None  # the config being deployed (PendingDeploymentSummary)
     serving: Any = None  # the loaded SavedModel's serving_default
     concurrency: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1))
     max_concurrency: int = 1
@@ -191,6 +196,25 @@ class Endpoint:
     peak: int = 0
     refused: int = 0  # calls beyond MaxConcurrency
     injected: int = 0  # faults answered on purpose
+
+    def describe(self, config: dict[str, Any]) -> dict[str, Any]:
+        described: dict[str, Any] = {
+            "EndpointName": self.name,
+            "EndpointArn": self.arn,
+            "EndpointConfigName": self.config,
+            "EndpointStatus": self.status,
+            "CreationTime": self.created,
+            "LastModifiedTime": self.modified,
+            "ProductionVariants": [
+                {"VariantName": v["VariantName"], "CurrentServerlessConfig": v.get("ServerlessConfig", {})}
+                for v in config["ProductionVariants"]
+            ],
+        }
+        if self.pending and self.pending != self.config:
+            described["PendingDeploymentSummary"] = {"EndpointConfigName": self.pending}
+        if self.failure:
+            described["FailureReason"] = self.failure
+        return described
 
 
 @dataclass
@@ -213,10 +237,14 @@ class LocalSageMaker:
         events: Any,
         logs: Any = None,
         python: str = sys.executable,
+        endpoint_delay_s: float = 2.0,
     ) -> None:
         """`logs`, if given, receives each training job's output as SageMaker streams it to
-        CloudWatch Logs (/aws/sagemaker/TrainingJobs, one stream per job and host)."""
+        CloudWatch Logs (/aws/sagemaker/TrainingJobs, one stream per job and host).
+        `endpoint_delay_s`: how long an endpoint stays Creating or Updating (minutes on AWS; a
+        few seconds here, so that tests meet those states)."""
         self.workdir, self.region, self.account = workdir, region, account
+        self.endpoint_delay_s = endpoint_delay_s
         self.s3, self.events, self.logs, self.python = s3, events, logs, python
         self.training: dict[str, TrainingJob] = {}
         self.tuning: dict[str, TuningJob] = {}
@@ -407,38 +435,52 @@ class LocalSageMaker:
             )
         )
         hosts = ["algo-1"]
-        (ml / "input" / "config" / "resourceconfig.json").write_text(
-            json.dumps({"current_host": hosts[0], "hosts": hosts, "network_interface_name": "eth0"})
-        )
-        arguments = []
-        for name in sorted(hyperparameters):
-            if name.startswith("sagemaker_"):
-                continue
-            value = _decoded(hyperparameters[name])
-            if checkpoint and value == checkpoint.get("LocalPath", "/opt/ml/checkpoints"):
-                value = str(checkpoints)
-            arguments += [f"--{name}", value if isinstance(value, str) else json.dumps(value)]
+        resource_config = {
+            "current_host": hosts[0],
+            "current_instance_type": request["ResourceConfig"]["InstanceType"],
+            "hosts": hosts,
+            "network_interface_name": "eth0",
+        }
+        (ml / "input" / "config" / "resourceconfig.json").write_text(json.dumps(resource_config))
+        # The TF container's own rules for what the script gets (vista/local/toolkit.py cites them).
+        user = toolkit.user_hyperparameters(hyperparameters, job.name)
+        if checkpoint:  # the job's LocalPath is this machine's checkpoint folder
+            local_path = checkpoint.get("LocalPath", "/opt/ml/checkpoints")
+            user = {k: str(checkpoints) if v == local_path else v for k, v in user.items()}
+        arguments = toolkit.to_cmd_args(user)
+        # What sagemaker-training's Environment.to_env_vars() exports, with this job's folders; and
+        # what SageMaker's platform sets in every training container (TRAINING_JOB_NAME).
+        sm = {
+            "hosts": hosts,
+            "network_interface_name": "eth0",
+            "hps": user,
+            "user_entry_point": program,
+            "resource_config": resource_config,
+            "output_data_dir": str(ml / "output" / "data"),
+            "channels": sorted(channels),
+            "current_host": hosts[0],
+            "current_instance_type": resource_config["current_instance_type"],
+            "module_name": str(program).removesuffix(".py"),
+            "input_dir": str(ml / "input"),
+            "input_config_dir": str(ml / "input" / "config"),
+            "output_dir": str(ml / "output"),
+            "num_cpus": os.cpu_count() or 1,
+            "num_gpus": 0,
+            "model_dir": str(ml / "model"),
+            "module_dir": code,
+            "user_args": arguments,
+            "output_intermediate_dir": str(ml / "output" / "intermediate"),
+            **{f"channel_{name}": path for name, path in channels.items()},
+            **{f"hp_{name}": value for name, value in user.items()},
+        }
+        sm["training_env"] = {k: v for k, v in sm.items() if not k.startswith(("channel_", "hp_"))}
         environment = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SM_"))},
-            "SM_MODEL_DIR": str(ml / "model"),
-            "SM_OUTPUT_DATA_DIR": str(ml / "output" / "data"),
-            "SM_OUTPUT_DIR": str(ml / "output"),
-            "SM_INPUT_DIR": str(ml / "input"),
-            "SM_INPUT_CONFIG_DIR": str(ml / "input" / "config"),
-            "SM_MODULE_DIR": code,
-            "SM_CHANNELS": json.dumps(sorted(channels)),
-            "SM_HOSTS": json.dumps(hosts),
-            "SM_CURRENT_HOST": hosts[0],
-            "SM_NUM_GPUS": "0",
-            "SM_NUM_CPUS": str(os.cpu_count() or 1),
-            "SM_HPS": json.dumps(
-                {k: _decoded(v) for k, v in hyperparameters.items() if not k.startswith("sagemaker_")}
-            ),
-            "SM_USER_ARGS": json.dumps(arguments),
-            "SM_CHECKPOINT_DIR": str(checkpoints) if checkpoint else "",
+            **{f"SM_{k.upper()}": toolkit.env_value(v) for k, v in sm.items()},
+            "TRAINING_JOB_NAME": job.name,
+            "SAGEMAKER_REGION": toolkit.region(hyperparameters),
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "PYTHONUNBUFFERED": "1",
-            **{f"SM_CHANNEL_{name.upper()}": path for name, path in channels.items()},
         }
         log_path = root / "training.log"
         log_path.write_text("")
@@ -620,9 +662,14 @@ class LocalSageMaker:
             tuned = _sample(config.get("ParameterRanges", {}), rng)
             trial_name = f"{name}-{index:03d}-{rng.getrandbits(32):08x}"
             request = {k: v for k, v in definition.items() if k not in ("StaticHyperParameters", "DefinitionName")}
-            request.update(
-                TrainingJobName=trial_name, HyperParameters={**definition.get("StaticHyperParameters", {}), **tuned}
-            )
+            # SageMaker adds the objective's name to every trial's hyperparameters: the TF container
+            # reacts to it (vista/local/toolkit.py).
+            hyperparameters = {
+                **definition.get("StaticHyperParameters", {}),
+                **tuned,
+                toolkit.TUNING_METRIC: objective["MetricName"],
+            }
+            request.update(TrainingJobName=trial_name, HyperParameters=hyperparameters)
             if "CheckpointConfig" in request:
                 request["CheckpointConfig"] = {
                     **request["CheckpointConfig"],
@@ -714,6 +761,13 @@ class LocalSageMaker:
             )
         return config
 
+    # Endpoints take time and refuse what SageMaker refuses (the DescribeEndpoint API reference,
+    # EndpointStatus): Create/UpdateEndpoint answer at once and finish `endpoint_delay_s` later;
+    # "DeleteEndpoint is the only operation that can be performed on a failed endpoint"; a failed
+    # update rolls back to the previous config (InService again, FailureReason set). Each state
+    # change is put on EventBridge as "SageMaker Endpoint State Change" (the SageMaker developer
+    # guide, "Events that Amazon SageMaker sends to EventBridge": EndpointStatus in upper snake
+    # case, e.g. IN_SERVICE).
     def op_create_endpoint(self, EndpointName: str, EndpointConfigName: str, **_: Any) -> dict[str, Any]:
         with self.lock:
             if EndpointName in self.endpoints:
@@ -723,43 +777,45 @@ class LocalSageMaker:
                 )
             self.op_describe_endpoint_config(EndpointConfigName)
             endpoint = Endpoint(EndpointName, self.arn("endpoint", EndpointName), EndpointConfigName)
+            endpoint.pending = EndpointConfigName
             self.endpoints[EndpointName] = endpoint
+        self._emit_endpoint(endpoint)
         threading.Thread(target=self._deploy, args=(endpoint, EndpointConfigName), daemon=True).start()
         return {"EndpointArn": endpoint.arn}
 
     def op_update_endpoint(self, EndpointName: str, EndpointConfigName: str, **_: Any) -> dict[str, Any]:
         with self.lock:
             endpoint = self._endpoint(EndpointName)
-            if endpoint.status not in ("InService", "Failed"):
+            if endpoint.status == "Failed":
+                raise SageMakerError("ValidationException", f'Cannot update failed endpoint "{endpoint.arn}".')
+            if endpoint.status != "InService":
                 raise SageMakerError("ValidationException", f'Cannot update in-progress endpoint "{endpoint.arn}".')
             self.op_describe_endpoint_config(EndpointConfigName)
-            endpoint.status = "Updating"
+            endpoint.status, endpoint.pending, endpoint.modified = "Updating", EndpointConfigName, now()
+        self._emit_endpoint(endpoint)
         threading.Thread(target=self._deploy, args=(endpoint, EndpointConfigName), daemon=True).start()
         return {"EndpointArn": endpoint.arn}
 
     def op_describe_endpoint(self, EndpointName: str) -> dict[str, Any]:
-        endpoint = self._endpoint(EndpointName)
-        config = self.configs[endpoint.config]
-        described = {
-            "EndpointName": endpoint.name,
-            "EndpointArn": endpoint.arn,
-            "EndpointConfigName": endpoint.config,
-            "EndpointStatus": endpoint.status,
-            "CreationTime": endpoint.created,
-            "LastModifiedTime": now(),
-            "ProductionVariants": [
-                {"VariantName": v["VariantName"], "CurrentServerlessConfig": v.get("ServerlessConfig", {})}
-                for v in config["ProductionVariants"]
-            ],
-        }
-        if endpoint.failure:
-            described["FailureReason"] = endpoint.failure
-        return described
+        with self.lock:
+            endpoint = self._endpoint(EndpointName)
+            return endpoint.describe(self.configs[endpoint.config])
 
     def op_delete_endpoint(self, EndpointName: str) -> dict[str, Any]:
         with self.lock:
-            self._endpoint(EndpointName)
-            del self.endpoints[EndpointName]
+            endpoint = self._endpoint(EndpointName)
+            if endpoint.status in ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"):
+                raise SageMakerError("ValidationException", f'Cannot update in-progress endpoint "{endpoint.arn}".')
+            endpoint.status, endpoint.modified = "Deleting", now()
+        self._emit_endpoint(endpoint)
+
+        def delete() -> None:
+            time.sleep(self.endpoint_delay_s / 2)
+            with self.lock:
+                if self.endpoints.get(EndpointName) is endpoint:
+                    del self.endpoints[EndpointName]
+
+        threading.Thread(target=delete, daemon=True).start()
         return {}
 
     def _endpoint(self, name: str) -> Endpoint:
@@ -768,35 +824,63 @@ class LocalSageMaker:
             raise SageMakerError("ValidationException", f'Could not find endpoint "{self.arn("endpoint", name)}".')
         return endpoint
 
+    def _emit_endpoint(self, endpoint: Endpoint) -> None:
+        with self.lock:
+            detail = {
+                "EndpointName": endpoint.name,
+                "EndpointArn": endpoint.arn,
+                "EndpointConfigName": endpoint.config,
+                "EndpointStatus": re.sub(r"(?<!^)(?=[A-Z])", "_", endpoint.status).upper(),
+                "CreationTime": endpoint.created,
+                "LastModifiedTime": endpoint.modified,
+                "Tags": {},
+            }
+            if endpoint.failure:
+                detail["FailureReason"] = endpoint.failure
+        self.emit(ENDPOINT_EVENT, detail, endpoint.arn)
+
     def _deploy(self, endpoint: Endpoint, config_name: str) -> None:
-        """Load the config's model (TF Serving's layout: the highest integer version folder)."""
+        """Bring up the config's model, `endpoint_delay_s` after the call: InService on it, or (it
+        cannot be loaded) Failed when creating, back on the previous config when updating."""
+        time.sleep(self.endpoint_delay_s)
+        try:
+            serving = self._load(endpoint, config_name)
+        except Exception as error:  # the endpoint fails, as SageMaker's would, with the reason
+            log.warning("endpoint %s could not deploy %s: %s", endpoint.name, config_name, error)
+            with self.lock:
+                endpoint.failure = (  # SageMaker's words, and what the container would have logged
+                    "The primary container for production variant AllTraffic did not pass the ping "
+                    f"health check. Please check CloudWatch logs for this endpoint. ({error})"
+                )
+                endpoint.status = "Failed" if endpoint.serving is None else "InService"
+                endpoint.pending, endpoint.modified = None, now()
+            self._emit_endpoint(endpoint)
+            return
+        variant = self.configs[config_name]["ProductionVariants"][0]
+        concurrency = variant.get("ServerlessConfig", {}).get("MaxConcurrency", 1)
+        with self.lock:
+            endpoint.serving, endpoint.config, endpoint.failure, endpoint.pending = serving, config_name, None, None
+            endpoint.concurrency = threading.Semaphore(concurrency)
+            endpoint.max_concurrency = concurrency
+            endpoint.status, endpoint.modified = "InService", now()
+        self._emit_endpoint(endpoint)
+
+    def _load(self, endpoint: Endpoint, config_name: str) -> Any:
+        """The config's SavedModel, as TF Serving loads it: the highest integer version folder."""
         import tensorflow as tf
 
         variant = self.configs[config_name]["ProductionVariants"][0]
         model = self.models[variant["ModelName"]]
         folder = self.workdir / "endpoints" / endpoint.name / config_name
-        try:
-            bucket, key = _s3_parts(model["PrimaryContainer"]["ModelDataUrl"])
-            shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir(parents=True)
-            with tarfile.open(fileobj=io.BytesIO(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())) as tar:
-                tar.extractall(folder, filter="data")
-            versions = sorted(
-                (p for p in folder.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)
-            )
-            if not versions:
-                raise ValueError(f"no versions of servable in {key}: expected <version>/saved_model.pb")
-            serving = tf.saved_model.load(str(versions[-1])).signatures["serving_default"]
-        except Exception as error:  # the endpoint fails, as SageMaker's would, with the reason
-            log.exception("endpoint %s failed to deploy", endpoint.name)
-            endpoint.status, endpoint.failure = "Failed", f"the model could not be loaded: {error}"
-            return
-        concurrency = variant.get("ServerlessConfig", {}).get("MaxConcurrency", 1)
-        with self.lock:
-            endpoint.serving, endpoint.config, endpoint.failure = serving, config_name, None
-            endpoint.concurrency = threading.Semaphore(concurrency)
-            endpoint.max_concurrency = concurrency
-            endpoint.status = "InService"
+        bucket, key = _s3_parts(model["PrimaryContainer"]["ModelDataUrl"])
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        with tarfile.open(fileobj=io.BytesIO(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())) as tar:
+            tar.extractall(folder, filter="data")
+        versions = sorted((p for p in folder.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+        if not versions:
+            raise ValueError(f"no versions of servable in {key}: expected <version>/saved_model.pb")
+        return tf.saved_model.load(str(versions[-1])).signatures["serving_default"]
 
     def invoke_endpoint(self, name: str, request: Request) -> Response:
         """InvokeEndpoint → TF Serving's REST predict API, as SageMaker's TF inference container serves it."""

@@ -25,7 +25,7 @@ from vista_app.costs import ledger, load_prices
 from vista_app.epochs import training_curves
 from vista_app.feedback import InvalidFeedback, UnknownPrediction, record_feedback
 from vista_app.images import InvalidImage
-from vista_app.lifecycle import EndpointBusy, UnknownModel, leaderboard, promote_by_name
+from vista_app.lifecycle import leaderboard
 from vista_app.names import job_name
 from vista_app.predictions import (
     MAX_IMAGE_BYTES,
@@ -34,6 +34,7 @@ from vista_app.predictions import (
     NoModelInService,
     classify_upload,
 )
+from vista_app.promotion import UnknownModel, promote_by_name
 from vista_app.records import InvalidToken, Jobs, Models, Predictions
 from vista_app.requests import InvalidRequest, TrainingRequest
 from vista_app.training import start_training
@@ -81,11 +82,6 @@ def _not_found(error: Exception) -> Response[dict]:
 @app.exception_handler(NoModelInService)
 def _no_model(error: NoModelInService) -> Response[dict]:
     return _error(503, str(error))
-
-
-@app.exception_handler(EndpointBusy)
-def _busy(error: EndpointBusy) -> Response[dict]:
-    return _error(409, str(error))
 
 
 def uploaded_image() -> bytes:
@@ -264,9 +260,13 @@ def costs() -> dict:
 
 @app.post("/models/<name>/promote")
 @tracer.capture_method
-def promote_model(name: str) -> dict:
+def promote_model(name: str) -> Response[dict]:
+    """Accepted: the model is `promoting` until the endpoint serves it (then `champion`), or `failed`
+    with SageMaker's reason. GET /models shows where it stands."""
     config = settings()
-    return promote_by_name(name, settings=config, sagemaker=client("sagemaker"), models=Models(config.models_table))
+    models = Models(config.models_table)
+    model = promote_by_name(name, settings=config, sagemaker=client("sagemaker"), models=models)
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=model)
 
 
 def _found(item: dict | None, kind: str, key: str) -> dict:

@@ -1,4 +1,5 @@
-"""EventBridge SageMaker training / tuning job state change → Jobs and Models records, promotion."""
+"""EventBridge: SageMaker training / tuning job state changes → Jobs and Models records and the gate;
+the endpoint's own state changes → the promotion's next step (vista_app.promotion)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from vista_app.aws import TRACED, client
 from vista_app.config import settings
 from vista_app.costs import load_prices
 from vista_app.lifecycle import Stack, on_job_state_change
+from vista_app.promotion import ENDPOINT_EVENT, on_endpoint_state_change
 from vista_app.records import Jobs, Models
 
 logger = Logger()
@@ -26,18 +28,20 @@ metrics = Metrics()
 @event_source(data_class=EventBridgeEvent)
 def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     config = settings()
-    s3 = client("s3")
-    stack = Stack(
-        settings=config,
-        sagemaker=client("sagemaker"),
-        s3=s3,
-        jobs=Jobs(config.jobs_table),
-        models=Models(config.models_table),
-        prices=load_prices(s3, config.data_bucket),
-    )
-    result = on_job_state_change(event.detail_type, event.detail, stack)
-    logger.info("job state change", extra=result)
-    metrics.add_metric("JobStateChanges", MetricUnit.Count, 1)
-    if result.get("outcome") == "promoted":
-        metrics.add_metric("ModelsPromoted", MetricUnit.Count, 1)
+    models = Models(config.models_table)
+    if event.detail_type == ENDPOINT_EVENT:
+        result = on_endpoint_state_change(event.detail, settings=config, sagemaker=client("sagemaker"), models=models)
+    else:
+        s3 = client("s3")
+        stack = Stack(
+            settings=config,
+            sagemaker=client("sagemaker"),
+            s3=s3,
+            jobs=Jobs(config.jobs_table),
+            models=models,
+            prices=load_prices(s3, config.data_bucket),
+        )
+        result = on_job_state_change(event.detail_type, event.detail, stack)
+    logger.info("state change", extra=result)
+    metrics.add_metric("StateChanges", MetricUnit.Count, 1)
     return result

@@ -1,0 +1,246 @@
+"""Serving a model on the serverless endpoint, driven by the endpoint's own state changes.
+
+A decision to serve a model (the gate's, or a person's) is recorded before anything else: the model
+becomes `promoting`, with the endpoint config it needs. `reconcile` then moves the endpoint towards
+the newest pending decision whenever the endpoint can take a call, and records only what the
+endpoint really does. SageMaker's facts behind each rule (DescribeEndpoint's EndpointStatus in the
+API reference; "SageMaker Endpoint State Change" in the developer guide's EventBridge page):
+
+- Create/UpdateEndpoint return at once and finish minutes later, or fail: nothing is recorded as
+  serving until DescribeEndpoint says InService on its config.
+- UpdateEndpoint is refused while the endpoint is Creating/Updating/...: the decision waits, and the
+  next state-change event (EventBridge → on_training_event) calls `reconcile` again.
+- A failed update is rolled back: InService again on the previous config, with a FailureReason.
+  The model that was being deployed is `failed` with that reason; the champion is untouched.
+- A failed create leaves the endpoint Failed, and "DeleteEndpoint is the only operation that can be
+  performed on a failed endpoint": the model it was created for is `failed` with SageMaker's
+  reason, the endpoint deleted and created again on the champion's config (service restored).
+
+A second decision while one is pending: the newest decision wins. A pending model that has not
+reached the endpoint when a newer one is applied ends `rejected`, its reason naming the newer one;
+one already being deployed finishes (champion, then replaced by the newer one at once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from vista_app.config import Settings
+from vista_app.records import Models, now
+
+ENDPOINT_EVENT = "SageMaker Endpoint State Change"
+VARIANT = "AllTraffic"
+BUSY = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
+# A failed endpoint is deleted in seconds; the wait stays well inside the function's timeout.
+DELETED_WAIT = {"Delay": 2, "MaxAttempts": 40}
+CLOCK_SKEW_S = 1  # SageMaker's clock against this function's
+MAX_STEPS = 6  # create, then (an emulator that is InService at once) champion, then the next
+
+
+class UnknownModel(LookupError):
+    pass
+
+
+def endpoint_config_name(model: str, settings: Settings) -> str:
+    return f"{model}-{settings.serverless_memory_mb}mb-{settings.serverless_max_concurrency}x"[:63]
+
+
+def request_promotion(model: dict[str, Any], *, settings: Settings, sagemaker: Any, models: Models) -> dict[str, Any]:
+    """Record the decision to serve `model` (`promoting`), then move the endpoint as far as it
+    goes now. Returns the model's record as it stands (promoting, champion, or failed)."""
+    name = model["name"]
+    _create_if_missing(
+        sagemaker.create_model,
+        ModelName=name,
+        ExecutionRoleArn=settings.sagemaker_role_arn,
+        PrimaryContainer={"Image": settings.inference_image, "ModelDataUrl": model["artifact"]},
+    )
+    config = endpoint_config_name(name, settings)
+    _create_if_missing(
+        sagemaker.create_endpoint_config,
+        EndpointConfigName=config,
+        ProductionVariants=[
+            {
+                "VariantName": VARIANT,
+                "ModelName": name,
+                "ServerlessConfig": {
+                    "MemorySizeInMB": settings.serverless_memory_mb,
+                    "MaxConcurrency": settings.serverless_max_concurrency,
+                },
+            }
+        ],
+    )
+    models.update(
+        name,
+        {"state": "promoting", "endpoint_config": config, "promotion_requested_at": now()},
+        remove=("deploying_at", "reason"),
+    )
+    reconcile(settings=settings, sagemaker=sagemaker, models=models, known=[name])
+    return models.get(name) or model
+
+
+def promote_by_name(name: str, *, settings: Settings, sagemaker: Any, models: Models) -> dict[str, Any]:
+    """A person's decision: serve this model, whatever the gate said."""
+    model = models.get(name)
+    if model is None:
+        raise UnknownModel(f"no model named {name}")
+    if model["state"] in ("champion", "promoting"):
+        return model
+    return request_promotion(model, settings=settings, sagemaker=sagemaker, models=models)
+
+
+def on_endpoint_state_change(
+    detail: dict[str, Any], *, settings: Settings, sagemaker: Any, models: Models
+) -> dict[str, Any]:
+    """An endpoint state-change event: only ours matters, and only as a cue to look (events come
+    more than once and out of order: the endpoint is described, never read from the event)."""
+    name = detail.get("EndpointName")
+    if name != settings.endpoint_name:
+        return {"endpoint": name, "outcome": "ignored: not this stack's endpoint"}
+    return {"endpoint": name, **reconcile(settings=settings, sagemaker=sagemaker, models=models)}
+
+
+def reconcile(*, settings: Settings, sagemaker: Any, models: Models, known: list[str] | None = None) -> dict[str, Any]:
+    """Move the endpoint one step at a time until it must be waited for; what was done, for the log.
+
+    `known`: models just set `promoting` (the state index is eventually consistent)."""
+    done: list[str] = []
+    for _ in range(MAX_STEPS):
+        step = _step(settings, sagemaker, models, known or [])
+        if step is None:
+            break
+        done.append(step)
+    return {"outcome": "; ".join(done) or "nothing to do", "champion": (models.champion() or {}).get("name")}
+
+
+def _pending(models: Models, known: list[str]) -> list[dict[str, Any]]:
+    """Models waiting to be served, oldest decision first (each read back consistently)."""
+    names = {m["name"] for m in models.in_state("promoting")} | set(known)
+    found = [models.get(name) for name in sorted(names)]
+    pending = [m for m in found if m and m["state"] == "promoting"]
+    return sorted(pending, key=lambda m: m.get("promotion_requested_at", ""))
+
+
+def _step(settings: Settings, sagemaker: Any, models: Models, known: list[str]) -> str | None:
+    """One call's worth of progress, or None when there is nothing to do or the endpoint is busy."""
+    endpoint = _describe(sagemaker, settings.endpoint_name)
+    pending = _pending(models, known)
+    champion = models.champion()
+    if endpoint is None:  # the newest decision; with none pending, the champion's config (restored)
+        target = pending[-1] if pending else champion
+        if target is None:
+            return None
+        return _deploy(sagemaker.create_endpoint, target, settings, models)
+    status, config = endpoint["EndpointStatus"], endpoint["EndpointConfigName"]
+    if status in BUSY:
+        return None
+    if status == "Failed":
+        reason = endpoint.get("FailureReason", "the endpoint failed")
+        for model in [*pending, *([champion] if champion else [])]:
+            if model.get("endpoint_config") == config:
+                _fail(models, model["name"], f"the endpoint could not serve it: {reason}")
+        sagemaker.delete_endpoint(EndpointName=settings.endpoint_name)
+        sagemaker.get_waiter("endpoint_deleted").wait(EndpointName=settings.endpoint_name, WaiterConfig=DELETED_WAIT)
+        return f"deleted the failed endpoint ({reason})"
+    # InService (or UpdateRollbackFailed: still serving its config).
+    serving = next((m for m in pending if m.get("endpoint_config") == config), None)
+    if serving is not None:
+        _crown(models, serving, settings.endpoint_name)
+        return f"{serving['name']} in service"
+    rolled_back = [m for m in pending if m.get("deploying_at") and _rolled_back(endpoint, m)]
+    for model in rolled_back:
+        _fail(models, model["name"], f"SageMaker rolled the endpoint back: {endpoint['FailureReason']}")
+    if rolled_back:
+        return f"{', '.join(m['name'] for m in rolled_back)} rolled back"
+    waiting = [m for m in pending if not m.get("deploying_at")]
+    if not waiting:
+        return None
+    newest = waiting[-1]
+    for older in waiting[:-1]:
+        models.update(
+            older["name"],
+            {"state": "rejected", "reason": f"superseded by {newest['name']}, promoted after it"},
+            condition="#s = :promoting",
+            values={":promoting": "promoting"},
+            names={"#s": "state"},
+        )
+    return _deploy(sagemaker.update_endpoint, newest, settings, models)
+
+
+def _describe(sagemaker: Any, name: str) -> dict[str, Any] | None:
+    try:
+        return sagemaker.describe_endpoint(EndpointName=name)
+    except ClientError as error:
+        if _not_found(error):
+            return None
+        raise
+
+
+def _deploy(call: Callable[..., Any], model: dict[str, Any], settings: Settings, models: Models) -> str | None:
+    """CreateEndpoint or UpdateEndpoint on the model's config; None when SageMaker is busy with
+    another call (a concurrent delivery got there first: its state change will come)."""
+    config = model.get("endpoint_config") or endpoint_config_name(model["name"], settings)
+    try:
+        call(EndpointName=settings.endpoint_name, EndpointConfigName=config)
+    except ClientError as error:
+        message = error.response["Error"].get("Message", "")
+        if "in-progress" in message or "already existing" in message:
+            return None
+        raise
+    if model["state"] == "promoting":
+        models.update(
+            model["name"],
+            {"deploying_at": now()},
+            condition="#s = :p",
+            values={":p": "promoting"},
+            names={"#s": "state"},
+        )
+    return f"{call.__name__.replace('_', ' ')} on {model['name']}"
+
+
+def _rolled_back(endpoint: dict[str, Any], model: dict[str, Any]) -> bool:
+    """The endpoint came back on another config, with a failure, after this model's deploy began."""
+    modified = endpoint.get("LastModifiedTime")
+    began = datetime.fromisoformat(model["deploying_at"]).timestamp() - CLOCK_SKEW_S
+    return bool(endpoint.get("FailureReason")) and (modified is None or modified.timestamp() >= began)
+
+
+def _crown(models: Models, model: dict[str, Any], endpoint: str) -> None:
+    """The endpoint serves `model`: it is the champion, and no other model is."""
+    models.update(
+        model["name"],
+        {"state": "champion", "promoted_at": now(), "endpoint": endpoint},
+        remove=("deploying_at",),
+    )
+    for other in models.in_state("champion"):
+        if other["name"] != model["name"]:
+            models.update(
+                other["name"],
+                {"state": "retired", "retired_at": now(), "reason": f"replaced by {model['name']}"},
+                condition="#s = :champion",
+                values={":champion": "champion"},
+                names={"#s": "state"},
+            )
+
+
+def _fail(models: Models, name: str, reason: str) -> None:
+    models.update(name, {"state": "failed", "reason": reason[:1000]}, remove=("deploying_at",))
+
+
+def _create_if_missing(create: Callable[..., Any], **kwargs: Any) -> None:
+    try:
+        create(**kwargs)
+    except ClientError as error:
+        if "already exist" not in error.response["Error"].get("Message", "").lower():
+            raise
+
+
+def _not_found(error: ClientError) -> bool:
+    message = error.response["Error"].get("Message", "").lower()
+    return error.response["Error"]["Code"] in ("ValidationException", "ResourceNotFound") and (
+        "could not find" in message or "not found" in message
+    )

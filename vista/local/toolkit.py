@@ -1,0 +1,99 @@
+"""What SageMaker's TensorFlow training container does between the job and the script.
+
+Reproduced from the containers' own source, not from what train.py expects:
+- aws/sagemaker-training-toolkit, `environment.py`: `read_hyperparameters()` JSON-decodes each value
+  of hyperparameters.json (a value that is not JSON stays a string); `Environment` splits off
+  `params.SAGEMAKER_HYPERPARAMETERS` and every `sagemaker_*` name (the user's hyperparameters are
+  the rest), takes the region from `sagemaker_region` (exported as SAGEMAKER_REGION, "" without it),
+  and `to_env_vars()` gives the SM_* variables (`mapping.to_env_vars`: strings as they are, None as
+  "", anything else compact sorted JSON).
+- `mapping.to_cmd_args`: the user's hyperparameters sorted by name, `--name value`, each value
+  `str()`-ed (True → "True"; a dict → "k=v,k=v").
+- aws/sagemaker-tensorflow-training-toolkit, `training.py` `main()`: when `_tuning_objective_metric`
+  is among the hyperparameters (the tuner adds it to every trial), `model_dir` becomes
+  `_model_dir_with_training_job(model_dir, job)`: unchanged under /opt/ml, else
+  `<model_dir>/<job>/model`, so "None/<job>/model" when the job has no `model_dir`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+# sagemaker-training, params.py: SAGEMAKER_HYPERPARAMETERS (never passed to the script).
+SAGEMAKER_HYPERPARAMETERS = (
+    "sagemaker_program",
+    "sagemaker_submit_directory",
+    "sagemaker_enable_cloudwatch_metrics",
+    "sagemaker_region",
+    "sagemaker_container_log_level",
+    "sagemaker_job_name",
+    "default_user_module_name",
+    "_tuning_objective_metric",
+    "sagemaker_s3_output",
+)
+TUNING_METRIC = "_tuning_objective_metric"
+
+
+def decoded(hyperparameters: dict[str, str]) -> dict[str, Any]:
+    """environment.read_hyperparameters(): each value JSON-decoded where it can be."""
+    values = {}
+    for name, value in hyperparameters.items():
+        try:
+            values[name] = json.loads(value)
+        except (ValueError, TypeError):
+            values[name] = value
+    return values
+
+
+def split(hyperparameters: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the toolkit's own, the user's): mapping.split_by_criteria(keys=..., prefix="sagemaker_")."""
+    own = {k: v for k, v in hyperparameters.items() if k in SAGEMAKER_HYPERPARAMETERS or k.startswith("sagemaker_")}
+    return own, {k: v for k, v in hyperparameters.items() if k not in own}
+
+
+def model_dir_with_training_job(model_dir: Any, job_name: str) -> str:
+    """training.py _model_dir_with_training_job, None included."""
+    if model_dir and str(model_dir).startswith("/opt/ml"):
+        return str(model_dir)
+    return f"{model_dir}/{job_name}/model"
+
+
+def user_hyperparameters(hyperparameters: dict[str, str], job_name: str) -> dict[str, Any]:
+    """The hyperparameters the TF container hands the script, for a job's hyperparameters.json."""
+    values = decoded(hyperparameters)
+    _, user = split(values)
+    if TUNING_METRIC in values:
+        user["model_dir"] = model_dir_with_training_job(values.get("model_dir"), job_name)
+    return user
+
+
+def _text(value: Any) -> str:
+    """mapping._decode: None → "", anything else str()."""
+    return "" if value is None else str(value)
+
+
+def to_cmd_args(user: dict[str, Any]) -> list[str]:
+    """mapping.to_cmd_args."""
+    arguments = []
+    for name in sorted(user):
+        value = user[name]
+        if isinstance(value, dict):
+            value = ",".join(f"{k}={v}" for k, v in sorted(value.items()))
+        arguments += [f"--{name}" if len(name) > 1 else f"-{name}", _text(value)]
+    return arguments
+
+
+def env_value(value: Any) -> str:
+    """mapping.to_env_vars' format_value."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def region(hyperparameters: dict[str, str]) -> str:
+    """SAGEMAKER_REGION: `sagemaker_region`, or "" (the container's boto3 session may have none)."""
+    own, _ = split(decoded(hyperparameters))
+    return str(own.get("sagemaker_region") or "")
