@@ -24,6 +24,27 @@ def test_post_a_jpeg_body_and_read_it_back(endpoint: FakeEndpoint, champion: str
     assert status == 200 and fetched == created
 
 
+def test_a_retried_post_gets_the_first_answer_not_a_second_record(
+    endpoint: FakeEndpoint, champion: str, context: Any
+) -> None:
+    # GIVEN a POST whose answer the client never saw (API Gateway cut it at 29 s), sent again
+    event = load_event("api_post_predictions_jpeg")
+    first_status, first = call(event, context)
+    again_status, again = call(event, context)
+    # THEN the second gets the first's record, without a second inference
+    assert (first_status, again_status) == (201, 200) and again == first and endpoint.calls == 1
+    # An Idempotency-Key names the request, whatever its body; another key is another request.
+    keyed = request("api_post_predictions_jpeg", body=base64.b64encode(image_bytes(color=(1, 2, 3))).decode(), b64=True)
+    keyed["headers"]["Idempotency-Key"] = "order-7"
+    assert call(keyed, context)[0] == 201
+    retry = request("api_post_predictions_jpeg", body=base64.b64encode(image_bytes(color=(9, 9, 9))).decode(), b64=True)
+    retry["headers"]["Idempotency-Key"] = "order-7"
+    assert call(retry, context)[0] == 200 and endpoint.calls == 2
+    retry["headers"]["Idempotency-Key"] = "x" * 256
+    status, refused = call(retry, context)
+    assert status == 400 and "Idempotency-Key" in refused["message"]
+
+
 def test_post_json_with_base64(endpoint: FakeEndpoint, champion: str, context: Any) -> None:
     status, created = call(load_event("api_post_predictions_json"), context)
     assert status == 201 and created["source"] == "api" and len(created["probabilities"]) == 6

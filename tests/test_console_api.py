@@ -165,6 +165,12 @@ def test_a_refused_code_is_unauthorized(console: dict, context: Any) -> None:
 
 
 # ------------------------------------------------------------------ pages and sign-in routes
+def console_authorizer_client(console: dict[str, Any]) -> Any:
+    from vista_app.handlers import console_authorizer
+
+    return console_authorizer.console_client()
+
+
 def console_request(path: str, authorizer: dict | None = None, **changes: Any) -> dict:
     event = copy.deepcopy(load_event("api_console_get_models"))
     event["path"] = path
@@ -235,11 +241,19 @@ def test_leaving_for_cognito_keeps_the_pkce_verifier_for_the_way_back_only(aws: 
     assert "vista_session" not in cookies_set(answer)
 
 
-def test_signing_out_clears_the_cookie_and_ends_the_cognito_session(aws: None, context: Any) -> None:
-    answer = respond(
-        console_request("/console/signout", load_event("api_console_get_models")["requestContext"]["authorizer"]),
-        context,
-    )
+def test_signing_out_revokes_the_session_clears_the_cookie_and_ends_the_cognito_session(
+    console: dict[str, Any], context: Any
+) -> None:
+    from vista_app.sessions import SignInRefused, check_session
+
+    event = console_request("/console/signout", load_event("api_console_get_models")["requestContext"]["authorizer"])
+    event["headers"]["Cookie"] = f"vista_session={console['token']}"
+    client = console_authorizer_client(console)
+    assert check_session(console["cognito"], client, console["token"])["email"] == console["user"]
+    answer = respond(event, context)
+    # The token itself is dead, not only the browser's copy of it.
+    with pytest.raises(SignInRefused, match="expired or was revoked"):
+        check_session(console["cognito"], client, console["token"])
     assert answer["statusCode"] == 302 and header(answer, "Location")[0].startswith("https://vista-123456789012.auth.")
     assert cookies_set(answer)["vista_session"] == {
         "value": "",

@@ -190,3 +190,46 @@ def test_the_vista_command_against_the_local_cloud(
     assert capsys.readouterr().err.strip() == (
         "vista: error: POST /models/no-such-model/promote: 404 no model named no-such-model"
     )
+
+
+def test_a_tuning_job_started_as_the_tf_toolkit_starts_trials_serves_its_best_model(
+    cloud: Any, target: Any, trained: str
+) -> None:
+    import io
+    import tarfile
+
+    from tests.conftest import image_bytes
+    from vista.cli import submit_training, watch_job
+
+    # GIVEN a tuning job: each trial gets `_tuning_objective_metric` from SageMaker and, with no
+    # model_dir hyperparameter, `--model_dir None/<trial>/model` from the TF container
+    request = {
+        "dataset": "datasets/scenes",
+        "architecture": "base_cnn",
+        "instance_type": "ml.m5.xlarge",
+        "spot": False,
+        "hyperparameters": {"epochs": 2, "image_size": 48, "batch_size": 16, "weights": "none"},
+        "tuning": {
+            "max_jobs": 2,
+            "max_parallel_jobs": 1,
+            "strategy": "Random",
+            "ranges": {"dropout": {"min": 0.1, "max": 0.3}},
+        },
+    }
+    job = submit_training(target, request, "e2e tuning")
+    assert watch_job(target, job, timeout_s=300, out=open(os.devnull, "w")) == 0  # noqa: SIM115
+    record = wait_for(lambda: (lambda j: j if j.get("model") else None)(target.api("GET", f"/training-jobs/{job}")))
+    best = record["best_training_job"]
+    sagemaker = target.client("sagemaker")
+    trial = sagemaker.describe_training_job(TrainingJobName=best)
+    assert trial["HyperParameters"]["_tuning_objective_metric"] == "val_accuracy"
+    assert "sagemaker_region" in trial["HyperParameters"]
+    # THEN the best trial's model.tar.gz holds the SavedModel (not an empty /opt/ml/model) ...
+    bucket, _, key = trial["ModelArtifacts"]["S3ModelArtifacts"].removeprefix("s3://").partition("/")
+    with tarfile.open(fileobj=io.BytesIO(target.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())) as tar:
+        assert "1/saved_model.pb" in tar.getnames()
+    # ... and, promoted (the gate may have kept the champion: a person decides), it serves and answers as itself
+    target.api("POST", f"/models/{best}/promote")
+    wait_for(lambda: (champion(target) or {}).get("name") == best)
+    answer = target.api("POST", "/predictions", body=image_bytes(), content_type="image/jpeg")
+    assert answer["status"] == "OK" and answer["model"] == best

@@ -12,7 +12,6 @@ import base64
 import hashlib
 import json
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
@@ -111,7 +110,9 @@ class Classifier:
             "label": label,
             "confidence": probabilities[label],
             "probabilities": probabilities,
-            "model": self.model,
+            # The model that answered names itself (the SavedModel's `model` output, its training
+            # job): right even while the endpoint switches models. Older models do not: the champion.
+            "model": prediction.get("model") or self.model,
             "latency_ms": latency_ms,
             "format": info.format,
             "width": info.width,
@@ -168,15 +169,34 @@ UPLOADS_PREFIX = "artifacts/uploads/"
 IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg"}
 
 
+def upload_id(data: bytes, *, model: str | None, idempotency_key: str | None = None) -> str:
+    """The id of an image POSTed to the API, the same when the same request comes again: from the
+    client's Idempotency-Key, else from the image's bytes and the model asked (a retry after a
+    timeout finds the first answer; the same image asked of a newer champion is a new question)."""
+    basis = f"key/{idempotency_key}" if idempotency_key else f"image/{model}/{hashlib.sha256(data).hexdigest()}"
+    return hashlib.sha256(basis.encode()).hexdigest()[:32]
+
+
 def classify_upload(
-    data: bytes, *, s3: Any, bucket: str, classifier: Classifier, predictions: Predictions
-) -> dict[str, Any]:
+    data: bytes,
+    *,
+    s3: Any,
+    bucket: str,
+    classifier: Classifier,
+    predictions: Predictions,
+    idempotency_key: str | None = None,
+) -> tuple[dict[str, Any], bool]:
     """An image POSTed to the API: classified synchronously, kept (feedback may make it training
-    data) and recorded. Bad images raise InvalidImage and are not kept."""
-    prediction_id = uuid.uuid4().hex
+    data) and recorded; (the record, whether it is new). A request seen before gets its first
+    answer, with no second inference. Bad images raise InvalidImage and are not kept."""
+    prediction_id = upload_id(data, model=classifier.model, idempotency_key=idempotency_key)
+    earlier = predictions.get(prediction_id)
+    if earlier is not None:
+        return earlier, False
     fields = classifier.classify(data)
     extension = {"PNG": "png", "JPEG": "jpg"}[fields["format"]]
     key = f"{UPLOADS_PREFIX}{prediction_id}.{extension}"
     s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=IMAGE_TYPES[extension])
     record = {"id": prediction_id, "source": "api", "bucket": bucket, "key": key, **fields}
-    return predictions.create(record) or record
+    created = predictions.create(record)
+    return (created, True) if created else (predictions.get(prediction_id) or record, False)

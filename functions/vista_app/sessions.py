@@ -132,6 +132,19 @@ def check_session(cognito: Any, client: ConsoleClient, token: str) -> dict[str, 
     return {"user": user["Username"], "email": attributes.get("email", "")}
 
 
+def revoke_session(cognito: Any, token: str | None) -> bool:
+    """Sign the session's user out: GlobalSignOut invalidates the access, ID and refresh tokens
+    Cognito issued to them (Cognito's /logout only ends the managed sign-in page's own cookie).
+    False when there was nothing live to revoke."""
+    if not token:
+        return False
+    try:
+        cognito.global_sign_out(AccessToken=token)
+    except (cognito.exceptions.NotAuthorizedException, cognito.exceptions.UserNotFoundException):
+        return False
+    return True
+
+
 def redeem_code(
     client: ConsoleClient,
     code: str,

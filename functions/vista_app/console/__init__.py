@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
-from vista_app.sessions import SESSION_COOKIE, SIGN_IN_PATH, VERIFIER_COOKIE
+from vista_app.sessions import SESSION_COOKIE, SIGN_IN_PATH, VERIFIER_COOKIE, cookie, revoke_session
 
 router = Router()
 CONTENT_TYPES = {
@@ -107,6 +107,13 @@ def sign_in() -> Response[str]:
 
 @router.get("/console/signout")
 def sign_out() -> Response[str]:
+    """Revoke the session's tokens, clear the cookie, then end Cognito's own sign-in session. An
+    answer API Gateway cached for this cookie (ReauthorizeEvery: 300 s) may still let a copy of it
+    in for up to five minutes; every other request with it is refused at once."""
+    from vista_app.aws import client
+
+    headers = {k.lower(): v for k, v in (router.current_event.headers or {}).items()}
+    revoke_session(client("cognito-idp"), cookie(headers.get("cookie"), SESSION_COOKIE))
     return _redirect(
         _authorizer().get("sign_out_url") or f"{_console_path()}/", _cookie(SESSION_COOKIE, "", 0, _console_path())
     )

@@ -121,15 +121,27 @@ def create_prediction() -> Response[dict]:
         config.max_image_pixels,
         config.review_below,
     )
-    record = classify_upload(
+    record, new = classify_upload(
         data,
         s3=client("s3"),
         bucket=config.data_bucket,
         classifier=classifier,
         predictions=Predictions(config.predictions_table),
+        idempotency_key=idempotency_key(),
     )
+    if not new:  # a retry: the first answer again, as Idempotency-Key servers answer a replay
+        return Response(200, content_types.APPLICATION_JSON, record, headers={"Idempotent-Replayed": "true"})
     metrics.add_metric("ApiPredictions", MetricUnit.Count, 1)
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=record)
+
+
+def idempotency_key() -> str | None:
+    """The request's Idempotency-Key header (the IETF httpapi draft's name), if any."""
+    headers = {k.lower(): v for k, v in (app.current_event.headers or {}).items()}
+    key = headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= 255:
+        raise InvalidRequest("Idempotency-Key must be 1 to 255 characters")
+    return key
 
 
 @app.get("/predictions")
