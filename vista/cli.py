@@ -333,6 +333,12 @@ LEADERBOARD = [
 def cmd_models(args: argparse.Namespace, target: Target) -> int:
     models = target.api("GET", "/models")["items"]
     show(models, LEADERBOARD, args.json, models)
+    if not args.json:  # what is on its way to the endpoint, and why what failed failed, in full
+        for model in models:
+            if model["state"] == "promoting":
+                print(f"{model['name']} promoting: serves once the endpoint has switched to it", file=sys.stderr)
+            elif model["state"] == "failed":
+                print(f"{model['name']} failed: {model.get('reason', 'no reason given')}", file=sys.stderr)
     return 0
 
 
@@ -494,8 +500,10 @@ def cmd_feedback(args: argparse.Namespace, target: Target) -> int:
 
 def cmd_promote(args: argparse.Namespace, target: Target) -> int:
     model = target.api("POST", f"/models/{args.name}/promote")
-    show([model], ["name", "state", "accuracy", "endpoint"], args.json, model)
-    return 0
+    show([model], ["name", "state", "accuracy", "endpoint_config", "reason"], args.json, model)
+    if model["state"] == "promoting" and not args.json:
+        print("promoting: it serves once the endpoint has switched to it (`vista models` shows when)", file=sys.stderr)
+    return 0 if model["state"] in ("promoting", "champion") else 1
 
 
 # ---------------------------------------------------------------------------- parser

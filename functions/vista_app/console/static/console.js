@@ -360,20 +360,24 @@ pages.models = async (main) => {
   const chosen = decodeURIComponent(location.hash.split("/")[2] || "") || all[0].name;
   const model = all.find((m) => m.name === chosen) || all[0];
   main.append(modelDetails(model, all));
+  // A promotion is done when the endpoint has switched (minutes on AWS): look again until then.
+  if (all.some((m) => m.state === "promoting")) every(POLL_MS, async () => { render(); return false; });
 };
 
 function modelDetails(model, all) {
   const metrics = model.metrics || {};
   const champion = all.find((m) => m.state === "champion");
   const section = h("section", { class: "panel", id: "model-details", "aria-labelledby": "model-title" });
-  const promote = h("button", { type: "button", text: "Promote to champion", disabled: model.state === "champion" || model.state === "rejected" });
+  const promote = h("button", { type: "button", text: "Promote to champion", disabled: ["champion", "promoting", "rejected", "failed"].includes(model.state) });
   promote.addEventListener("click", async () => {
     const replacing = champion ? ` It replaces ${champion.name} (${pct(champion.accuracy)}) on the endpoint.` : "";
     if (!(await confirmDialog(`Promote ${model.name}?`, `Every prediction will come from this model (${pct(model.accuracy)} test accuracy).${replacing}`, "Promote"))) return;
     promote.disabled = true;
     try {
-      await api(`models/${encodeURIComponent(model.name)}/promote`, { method: "POST" });
-      toast(`${model.name} is the champion now`);
+      const promoted = await api(`models/${encodeURIComponent(model.name)}/promote`, { method: "POST" });
+      toast(promoted.state === "champion" ? `${model.name} is the champion now`
+        : promoted.state === "promoting" ? `${model.name} is being promoted: it serves once the endpoint has switched to it`
+        : `${model.name}: ${promoted.reason || promoted.state}`);
       render();
     } catch (error) {
       section.append(errorBox(error));
