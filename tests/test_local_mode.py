@@ -207,7 +207,7 @@ def test_a_tuning_job_started_as_the_tf_toolkit_starts_trials_serves_its_best_mo
         "dataset": "datasets/scenes",
         "architecture": "base_cnn",
         "instance_type": "ml.m5.xlarge",
-        "spot": False,
+        "spot": True,
         "hyperparameters": {"epochs": 2, "image_size": 48, "batch_size": 16, "weights": "none"},
         "tuning": {
             "max_jobs": 2,
@@ -224,6 +224,15 @@ def test_a_tuning_job_started_as_the_tf_toolkit_starts_trials_serves_its_best_mo
     trial = sagemaker.describe_training_job(TrainingJobName=best)
     assert trial["HyperParameters"]["_tuning_objective_metric"] == "val_accuracy"
     assert "sagemaker_region" in trial["HyperParameters"]
+    # Both trials trained from epoch 1 with the one checkpoint prefix the tuning job has, each in its own folder.
+    trials = [t["name"] for t in record["trials"]]
+    for name in trials:
+        final = sagemaker.describe_training_job(TrainingJobName=name)["FinalMetricDataList"]
+        assert next(m["Value"] for m in final if m["MetricName"] == "epoch") == 2
+    listed = target.client("s3").list_objects_v2(
+        Bucket=cloud.outputs["DataBucketName"], Prefix=f"artifacts/checkpoints/{job}/", Delimiter="/"
+    )
+    assert sorted(p["Prefix"].rsplit("/", 2)[-2] for p in listed["CommonPrefixes"]) == sorted(trials)
     # THEN the best trial's model.tar.gz holds the SavedModel (not an empty /opt/ml/model) ...
     bucket, _, key = trial["ModelArtifacts"]["S3ModelArtifacts"].removeprefix("s3://").partition("/")
     with tarfile.open(fileobj=io.BytesIO(target.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())) as tar:

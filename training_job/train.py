@@ -88,6 +88,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         # trial without one the toolkit passes "None/<job>/model" (sagemaker-tensorflow-training-toolkit,
         # training.py, main() and _model_dir_with_training_job). Never a place for the model.
         args.model_dir = env("SM_MODEL_DIR")
+    if args.checkpoint_dir and env("TRAINING_JOB_NAME"):
+        # A tuning job's trials share one CheckpointConfig (it is part of the TrainingJobDefinition)
+        # and SageMaker adds no suffix of its own: each job keeps its checkpoints in a folder named
+        # after it, so a trial never resumes another's and a restarted one finds its own.
+        args.checkpoint_dir = str(Path(args.checkpoint_dir) / env("TRAINING_JOB_NAME"))
     if not args.train:
         parser.error("no training data: pass --train DIR or set SM_CHANNEL_TRAIN")
     return args

@@ -172,7 +172,8 @@ def create_job(
     hyperparameters = _hyperparameters(request, settings, sagemaker.meta.region_name)
     tags = [{"Key": "vista:stack-prefix", "Value": settings.name_prefix}]
     if request.spot:
-        # A tuning job's trials each get their own folder below this one.
+        # A tuning job's trials all get this one prefix: train.py keeps each job's checkpoints in
+        # a folder named after the job (TRAINING_JOB_NAME).
         definition["CheckpointConfig"] = {
             "S3Uri": f"s3://{settings.data_bucket}/artifacts/checkpoints/{name}/",
             "LocalPath": CHECKPOINT_DIR,

@@ -670,11 +670,8 @@ class LocalSageMaker:
                 toolkit.TUNING_METRIC: objective["MetricName"],
             }
             request.update(TrainingJobName=trial_name, HyperParameters=hyperparameters)
-            if "CheckpointConfig" in request:
-                request["CheckpointConfig"] = {
-                    **request["CheckpointConfig"],
-                    "S3Uri": request["CheckpointConfig"]["S3Uri"].rstrip("/") + f"/{trial_name}/",
-                }
+            # Every trial gets the definition's CheckpointConfig as it is: the API has one for the
+            # whole tuning job, and SageMaker's checkpoint guide says it adds no suffix or prefix.
             trial = self._new_training_job(request, tuning_arn=tuning.arn)
             trial.tuned = tuned
             tuning.trials.append(trial_name)
