@@ -242,3 +242,50 @@ def test_a_tuning_job_started_as_the_tf_toolkit_starts_trials_serves_its_best_mo
     wait_for(lambda: (champion(target) or {}).get("name") == best)
     answer = target.api("POST", "/predictions", body=image_bytes(), content_type="image/jpeg")
     assert answer["status"] == "OK" and answer["model"] == best
+
+
+def test_the_local_sagemaker_stops_a_hyperband_trial_at_max_resource(target: Any, trained: str) -> None:
+    import io
+    import tarfile
+
+    # GIVEN Vista's last tuning job's definition, tuned with Hyperband by hand with MaxResource 1
+    sagemaker = target.client("sagemaker")
+    [last] = [j for j in target.api("GET", "/training-jobs")["items"] if j.get("kind") == "tuning"][:1]
+    described = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=last["name"])
+    config = {
+        **described["HyperParameterTuningJobConfig"],
+        "Strategy": "Hyperband",
+        "TrainingJobEarlyStoppingType": "Off",
+        "ResourceLimits": {"MaxNumberOfTrainingJobs": 1, "MaxParallelTrainingJobs": 1},
+    }
+    definition = described["TrainingJobDefinition"]
+    # WHEN MaxResource can be neither read nor inferred, SageMaker refuses the job
+    static = {k: v for k, v in definition["StaticHyperParameters"].items() if k != "epochs"}
+    with pytest.raises(ClientError, match="Hyperband could not infer MaxResource"):
+        sagemaker.create_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName="vista-hyperband-0",
+            HyperParameterTuningJobConfig=config,
+            TrainingJobDefinition={**definition, "StaticHyperParameters": static},
+        )
+    # WHEN it is 1 (the trial would print 2 epochs, then export)
+    config["StrategyConfig"] = {"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 1}}
+    sagemaker.create_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName="vista-hyperband-1",
+        HyperParameterTuningJobConfig=config,
+        TrainingJobDefinition=definition,
+    )
+    # THEN the trial is stopped after its first objective value, with the model it had then: none
+    summaries = wait_for(
+        lambda: [
+            s
+            for s in sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
+                HyperParameterTuningJobName="vista-hyperband-1"
+            )["TrainingJobSummaries"]
+            if s["TrainingJobStatus"] == "Stopped"
+        ]
+    )
+    trial = sagemaker.describe_training_job(TrainingJobName=summaries[0]["TrainingJobName"])
+    assert next(m["Value"] for m in trial["FinalMetricDataList"] if m["MetricName"] == "epoch") == 1
+    bucket, _, key = trial["ModelArtifacts"]["S3ModelArtifacts"].removeprefix("s3://").partition("/")
+    with tarfile.open(fileobj=io.BytesIO(target.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())) as tar:
+        assert "1/saved_model.pb" not in tar.getnames()

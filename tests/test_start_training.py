@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import BUCKET
 from tests.fakes import answer, response
 from tests.support import REQUEST, put_request_event, upload_dataset
+from vista_app.requests import parse_training_request
 
 
 def run(event: dict[str, Any], context: Any) -> list[dict[str, Any]]:
@@ -39,6 +40,7 @@ def test_the_example_event_starts_a_spot_training_job(aws: None, context: Any) -
     assert hyperparameters["learning_rate"] == "0.001"
     assert hyperparameters["sagemaker_program"] == '"train.py"'
     assert hyperparameters["sagemaker_submit_directory"] == f'"s3://{BUCKET}/artifacts/code/sourcedir.tar.gz"'
+    assert hyperparameters["sagemaker_region"] == '"us-east-1"'  # the SDK always sends it; the toolkit needs it
     assert described["AlgorithmSpecification"]["TrainingImage"].endswith("tensorflow-training:2.19-gpu-py312")
     assert described["EnableManagedSpotTraining"] is True
     assert described["StoppingCondition"] == {"MaxRuntimeInSeconds": 7200, "MaxWaitTimeInSeconds": 14400}
@@ -89,6 +91,42 @@ def test_a_tuning_request_starts_a_tuning_job(aws: None, context: Any) -> None:
     static = described["TrainingJobDefinition"]["StaticHyperParameters"]
     assert "learning_rate" not in static and "architecture" not in static  # tuned, not static
     assert static["dropout"] == "0.3"
+
+
+def test_hyperband_stops_no_trial_before_it_has_trained_every_epoch_it_runs(aws: None, context: Any) -> None:
+    # GIVEN a transfer model tuned with Hyperband: train.py runs epochs + fine_tune_epochs (one
+    # objective line each) and exports only at the end
+    upload_dataset()
+    tuning = {
+        "strategy": "Hyperband",
+        "max_jobs": 4,
+        "max_parallel_jobs": 2,
+        "ranges": {"dropout": {"min": 0.1, "max": 0.5}},
+    }
+    request = {**REQUEST, "hyperparameters": {"epochs": 8, "fine_tune_epochs": 4}, "tuning": tuning}
+    [job] = run(put_request_event("jobs/hyperband.json", request), context)
+    described = boto3.client("sagemaker").describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=job["name"])
+    config = described["HyperParameterTuningJobConfig"]
+    # THEN SageMaker is told more than the most a trial reports (not left to infer 8 from `epochs`)
+    assert config["StrategyConfig"] == {"HyperbandStrategyConfig": {"MinResource": 3, "MaxResource": 13}}
+    assert config["TrainingJobEarlyStoppingType"] == "Off"  # Hyperband stops trials itself
+    # A CNN has no fine-tuning phase; a tuned epochs range counts at its top.
+    cnn = {**request, "architecture": "fine_cnn", "tuning": {**tuning, "ranges": {"epochs": {"min": 5, "max": 20}}}}
+    assert parse_training_request(cnn).most_epochs() == 20
+
+
+def test_staged_weights_are_the_job_s_weights_channel(aws: None, context: Any) -> None:
+    upload_dataset()
+    s3 = boto3.client("s3")
+    s3.put_object(
+        Bucket=BUCKET, Key="weights/imagenet/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", Body=b"h5"
+    )
+    [job] = run(put_request_event("jobs/offline.json", {**REQUEST, "weights_prefix": "weights/imagenet"}), context)
+    described = boto3.client("sagemaker").describe_training_job(TrainingJobName=job["name"])
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in described["InputDataConfig"]}
+    assert channels["weights"] == f"s3://{BUCKET}/weights/imagenet/"
+    [refused] = run(put_request_event("jobs/empty.json", {**REQUEST, "weights_prefix": "weights/none-here"}), context)
+    assert refused["status"] == "Failed" and "no *_notop.h5 files under" in refused["failure_reason"]
 
 
 def test_sagemaker_refusing_the_job_is_recorded_with_its_message(aws: None, context: Any) -> None:

@@ -164,6 +164,49 @@ def test_weights_come_from_a_channel_when_the_job_has_no_network(tmp_path: Path)
         resolve_weights("vgg16", "imagenet", str(tmp_path))
 
 
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # Keras's legacy HDF5 writer
+@pytest.mark.parametrize(
+    ("architecture", "keras_file"),
+    [
+        ("resnet50", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+        ("vgg16", "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    ],
+)
+def test_a_job_starts_from_exactly_the_weights_in_its_weights_channel(
+    architecture: str, keras_file: str, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    import h5py
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+
+    from architectures import APPLICATIONS
+    from train import weights_digest
+
+    # GIVEN a no-top base's weights saved as Keras publishes its ImageNet files (legacy HDF5, its file
+    # name), staged in a `weights` channel as a network-isolated SageMaker job would get them
+    keras.utils.set_random_seed(5)
+    base = APPLICATIONS[architecture].factory(include_top=False, weights=None, input_shape=(32, 32, 3))
+    channel = tmp_path / "input" / "data" / "weights"
+    channel.mkdir(parents=True)
+    with h5py.File(channel / keras_file, "w") as file:
+        legacy_h5_format.save_weights_to_hdf5_group(file, base)
+    expected = weights_digest(base)
+    keras.backend.clear_session()
+    # WHEN a job for that architecture starts with weights=imagenet and that channel
+    environment = sagemaker_environment(tmp_path, tiny_dataset) | {"SM_CHANNEL_WEIGHTS": str(channel)}
+    result = run_train(
+        [
+            *("--architecture", architecture, "--weights", "imagenet", "--image-size", "32"),
+            *("--epochs", "1", "--fine-tune-epochs", "0", "--batch-size", "16", "--augment", "false"),
+        ],
+        environment,
+    )
+    # THEN it starts from exactly those weights (not ImageNet's from the internet, nor random ones)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"base_weights={keras_file}; base_sha256={expected};" in result.stdout
+
+
 def test_the_stack_and_training_agree_on_hyperparameters_and_architectures() -> None:
     from architectures import BUILDERS
     from train import parse_args

@@ -12,6 +12,7 @@ ends with metrics.json, pictures, and a TF Serving SavedModel that takes image b
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -227,6 +228,14 @@ def fit_phase(
     return reached
 
 
+def weights_digest(model: keras.Model) -> str:
+    """SHA-256 of a model's weights, in order: the same for the same weights, however loaded."""
+    digest = hashlib.sha256()
+    for weight in model.get_weights():
+        digest.update(np.ascontiguousarray(weight, dtype=np.float32).tobytes())
+    return digest.hexdigest()
+
+
 def train(args: argparse.Namespace) -> dict[str, Any]:
     keras.utils.set_random_seed(args.seed)
     if args.xla:
@@ -274,6 +283,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
+    if base is not None:  # which pretrained weights the job really starts from, checkable against the file
+        print(f"base_weights={Path(weights).name if weights else 'none'}; base_sha256={weights_digest(base)};")
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     print(
         f"architecture={args.architecture}; parameters={model.count_params()}; "

@@ -107,6 +107,14 @@ class TrainingRequest(Strict):
     architectures: list[Architecture] | None = Field(None, min_length=2)
     hyperparameters: Hyperparameters = Hyperparameters()
     tuning: Tuning | None = None
+    weights_prefix: str | None = Field(
+        None,
+        pattern=r"^weights/[A-Za-z0-9._-]{1,100}/?$",
+        description=(
+            "where Keras's ImageNet *_notop.h5 files are staged in the data bucket (weights/<name>/): "
+            "given to the job as its `weights` channel, so it needs no internet access"
+        ),
+    )
     instance_type: InstanceType = "ml.g5.xlarge"
     instance_count: int = Field(1, ge=1, le=16)
     spot: bool = True

@@ -64,6 +64,18 @@ def find_channels(s3: Any, bucket: str, dataset_prefix: str) -> dict[str, str]:
     )
 
 
+def find_weights(s3: Any, bucket: str, prefix: str) -> str:
+    """The S3 prefix of staged pretrained weights (Keras's *_notop.h5 files), for a `weights` channel."""
+    prefix = prefix.rstrip("/") + "/"
+    answer = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1000)
+    if not any("notop" in item["Key"] and item["Key"].endswith(".h5") for item in answer.get("Contents", [])):
+        raise InvalidRequest(
+            f"no *_notop.h5 files under s3://{bucket}/{prefix}: stage Keras's ImageNet files there "
+            "(e.g. resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5)"
+        )
+    return f"s3://{bucket}/{prefix}"
+
+
 def _hyperparameters(request: TrainingRequest, settings: Settings, region: str) -> dict[str, str]:
     """Static hyperparameters, JSON-encoded as the SageMaker SDK sends them to script mode (the
     SDK always sends `sagemaker_region`: without it the training toolkit's region is "")."""
@@ -191,11 +203,13 @@ def create_job(
     if tuning.strategy == "Hyperband":
         # Without MaxResource SageMaker infers it from the static `epochs` and stops each trial
         # there, but transfer models train epochs + fine_tune_epochs and export only at the end.
-        # Hyperband counts each objective metric line as one unit (botocore's model,
-        # HyperbandStrategyConfig.MaxResource); train.py prints one per epoch, both phases.
+        # Hyperband counts each objective metric line as one unit and "once a job reaches the
+        # MaxResource value, it is stopped" (botocore's model, HyperbandStrategyConfig): train.py
+        # prints one per epoch, both phases, so one more than the most it prints lets a trial
+        # that is not stopped early export its model.
         most = request.most_epochs()
         config["StrategyConfig"] = {
-            "HyperbandStrategyConfig": {"MinResource": min(HYPERBAND_MIN_EPOCHS, most), "MaxResource": most}
+            "HyperbandStrategyConfig": {"MinResource": min(HYPERBAND_MIN_EPOCHS, most), "MaxResource": most + 1}
         }
     sagemaker.create_hyper_parameter_tuning_job(
         HyperParameterTuningJobName=name,
@@ -258,6 +272,8 @@ def start_training(
         request = parse_training_request(load())
         check_instance_type(sagemaker, request.instance_type)
         channels = find_channels(s3, settings.data_bucket, request.dataset_prefix)
+        if request.weights_prefix:
+            channels["weights"] = find_weights(s3, settings.data_bucket, request.weights_prefix)
     except InvalidRequest as error:
         return _fail(jobs, name, request, f"invalid training request: {error}")
     if not request.architectures:

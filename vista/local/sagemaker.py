@@ -99,6 +99,8 @@ class TrainingJob:
     tuned: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
     interrupted: bool = False  # a spot interruption: the job restarts from its checkpoints
+    # Hyperband: (objective metric, MaxResource): the trial is stopped once it has reported that many.
+    resource_limit: tuple[str, int] | None = None
 
     @property
     def name(self) -> str:
@@ -500,9 +502,8 @@ class LocalSageMaker:
             self._download_prefix(checkpoint["S3Uri"], checkpoints)
             job.secondary = "Restarting"
             self._emit_training(job)
-        if job.secondary == "Stopping":
-            return "Stopped", "Stopped"
-        if code_ != 0:
+        stopped = job.secondary == "Stopping"
+        if code_ != 0 and not stopped:
             failure_file = ml / "output" / "failure"
             tail = log_path.read_text().strip().splitlines()[-3:]
             if failure_file.exists():
@@ -513,6 +514,8 @@ class LocalSageMaker:
                 reason = " ".join(tail)
             job.failure = f"AlgorithmError: {reason}"[:1024]
             return "Failed", "Failed"
+        # A stopped job's model and output are uploaded as they are (SageMaker stops it with SIGTERM
+        # and saves what /opt/ml/model holds), so a trial stopped before it exported has an empty model.
         job.secondary = "Uploading"
         output = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
         bucket, prefix = _s3_parts(f"{output}/{job.name}/output")
@@ -522,7 +525,7 @@ class LocalSageMaker:
                 for path in sorted(folder.iterdir()):
                     tar.add(path, arcname=path.name)
             self.s3.put_object(Bucket=bucket, Key=f"{prefix}/{archive}".lstrip("/"), Body=buffer.getvalue())
-        return "Completed", "Completed"
+        return ("Stopped", "Stopped") if stopped else ("Completed", "Completed")
 
     def _run_script(
         self, job: TrainingJob, command: list[str], ml: Path, environment: dict[str, str], log_path: Path
@@ -543,6 +546,7 @@ class LocalSageMaker:
                 text=True,
             )
             assert job.process.stdout is not None
+            reported = 0
             for line in job.process.stdout:
                 log_file.write(line)
                 log_file.flush()
@@ -554,6 +558,11 @@ class LocalSageMaker:
                             job.metrics[name] = float(match.group(1))
                         except ValueError:
                             continue
+                        if job.resource_limit and name == job.resource_limit[0]:
+                            reported += 1
+                            if reported >= job.resource_limit[1]:  # "Once a job reaches MaxResource, it is stopped"
+                                job.secondary = "Stopping"
+                                job.process.terminate()
             return job.process.wait()
 
     def _log_stream(self, job: TrainingJob) -> Callable[[str], None]:
@@ -601,6 +610,7 @@ class LocalSageMaker:
                 "'hyperParameterTuningJobName' failed to satisfy constraint: Member must have "
                 "length less than or equal to 32",
             )
+        _hyperband_max_resource(request)  # refused here, as SageMaker refuses it, when it cannot be known
         with self.lock:
             if name in self.tuning:
                 raise SageMakerError("ResourceInUse", f"Hyperparameter tuning job with name {name} already exists")
@@ -674,13 +684,16 @@ class LocalSageMaker:
             # whole tuning job, and SageMaker's checkpoint guide says it adds no suffix or prefix.
             trial = self._new_training_job(request, tuning_arn=tuning.arn)
             trial.tuned = tuned
+            max_resource = _hyperband_max_resource(tuning.request)
+            if max_resource:
+                trial.resource_limit = (objective["MetricName"], max_resource)
             tuning.trials.append(trial_name)
             tuning.counters["InProgress"] += 1
             self._emit_training(trial)
             self._run_training(trial)
             tuning.counters["InProgress"] -= 1
             value = trial.metrics.get(objective["MetricName"])
-            if trial.status == "Completed" and value is not None:
+            if trial.status in ("Completed", "Stopped") and value is not None:
                 tuning.counters["Completed"] += 1
                 better = tuning.best is None or (
                     value > tuning.best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
@@ -694,7 +707,7 @@ class LocalSageMaker:
                         "CreationTime": trial.created,
                         "TrainingStartTime": trial.started,
                         "TrainingEndTime": trial.ended,
-                        "TrainingJobStatus": "Completed",
+                        "TrainingJobStatus": trial.status,
                         "TunedHyperParameters": tuned,
                         "ObjectiveStatus": "Succeeded",
                         "FinalHyperParameterTuningJobObjectiveMetric": {
@@ -951,6 +964,26 @@ def _model_error(status: int, message: str) -> Response:
         "message": f'Received client error ({status}) from primary with message "{{"error": "{message}"}}".',
     }
     return Response(json.dumps(body), 424, content_type="application/json", headers={"x-amzn-ErrorType": "ModelError"})
+
+
+# botocore's model, HyperbandStrategyConfig.MaxResource: inferred from these static hyperparameters.
+HYPERBAND_EPOCH_KEYS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
+
+
+def _hyperband_max_resource(request: dict[str, Any]) -> int | None:
+    """How many objective reports a Hyperband trial may make before it is stopped; None for other
+    strategies. Without MaxResource SageMaker infers it from the static epochs, or refuses the job."""
+    config = request["HyperParameterTuningJobConfig"]
+    if config.get("Strategy") != "Hyperband":
+        return None
+    given = config.get("StrategyConfig", {}).get("HyperbandStrategyConfig", {}).get("MaxResource")
+    if given:
+        return int(given)
+    static = request["TrainingJobDefinition"].get("StaticHyperParameters", {})
+    for key in HYPERBAND_EPOCH_KEYS:
+        if key in static:
+            return int(_decoded(static[key]))
+    raise SageMakerError("ValidationException", "Hyperband could not infer MaxResource: set HyperbandStrategyConfig")
 
 
 def _sample(ranges: dict[str, list[dict[str, Any]]], rng: random.Random) -> dict[str, str]:
