@@ -26,7 +26,7 @@ from typing import Any
 def train_champion(target: Any, data: Path) -> str:
     """A small fine_cnn on the synthetic scenes, promoted and in service."""
     from vista.cli import submit_training, upload_dataset, watch_job
-    from vista.demo import wait_for_endpoint
+    from vista.demo import wait_for, wait_for_endpoint
 
     upload_dataset(target, data, "load")
     request = {
@@ -40,6 +40,12 @@ def train_champion(target: Any, data: Path) -> str:
     with open("/dev/null", "w") as quiet:
         assert watch_job(target, job, timeout_s=600, out=quiet) == 0
     wait_for_endpoint(target, 300)
+    wait_for(  # the champion once the endpoint serves it
+        "the champion",
+        lambda: any(m["name"] == job and m["state"] == "champion" for m in target.api("GET", "/models")["items"]),
+        120,
+        0.5,
+    )
     return job
 
 

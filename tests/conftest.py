@@ -71,6 +71,9 @@ def local_cloud(workdir: Path, **options: Any) -> Iterator[Any]:
     try:
         cloud.start()
         yield cloud
+        from tests.support import assert_at_rest
+
+        assert_at_rest()  # whatever the module did, the cloud ends consistent
     finally:
         cloud.stop()
         os.environ.clear()

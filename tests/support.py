@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import io
 import json
@@ -153,3 +154,47 @@ def png_header_only(width: int, height: int) -> bytes:
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+def answering_model(endpoint: str = "vista-classifier") -> str:
+    """The model the endpoint really serves: its answer names it."""
+    body = json.dumps({"instances": [{"b64": base64.b64encode(image_bytes()).decode()}]})
+    answer = boto3.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName=endpoint, ContentType="application/json", Body=body
+    )
+    return json.loads(answer["Body"].read())["predictions"][0]["model"]
+
+
+def settled(endpoint: str = "vista-classifier", timeout_s: float = 90) -> list[dict[str, Any]]:
+    """Every model, once none is on its way to the endpoint and the endpoint is not changing."""
+    from vista.demo import wait_for
+    from vista_app.config import settings
+    from vista_app.records import Models
+
+    sagemaker, models = boto3.client("sagemaker"), Models(settings().models_table)
+
+    def done() -> list[dict[str, Any]] | None:
+        every = list(models.all())
+        if any(m["state"] == "promoting" for m in every):
+            return None
+        try:
+            status = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointStatus"]
+        except sagemaker.exceptions.ClientError:  # no endpoint: done only if nothing is meant to be served
+            status = None if any(m["state"] == "champion" for m in every) else "none"
+        return every if status in ("InService", "none") else None
+
+    return wait_for("the promotions to settle", done, timeout_s, 0.2)
+
+
+def assert_at_rest(endpoint: str = "vista-classifier") -> None:
+    """The local cloud at rest: the champion in DynamoDB is the model the endpoint's config serves
+    (and answers as), nothing is left promoting, and no candidate, failed or rejected model lacks
+    its reason."""
+    every = settled(endpoint)
+    champions = [m for m in every if m["state"] == "champion"]
+    if champions:
+        [champion] = champions
+        assert champion["name"] == answering_model(endpoint)
+        described = boto3.client("sagemaker").describe_endpoint(EndpointName=endpoint)
+        assert champion["endpoint_config"] == described["EndpointConfigName"]
+    assert all(m.get("reason") for m in every if m["state"] in ("candidate", "failed", "rejected")), every

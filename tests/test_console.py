@@ -210,7 +210,8 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
     promote.click()
     expect(page.locator("#confirm")).to_contain_text(board[0]["name"])  # says what it replaces
     page.locator("#confirm-ok").click()
-    expect(page.locator("#model-details .badge").first).to_have_text("champion")
+    # promoting until the endpoint serves it; the page looks again until then
+    expect(page.locator("#model-details .badge").first).to_have_text("champion", timeout=60_000)
     assert next(m for m in target.api("GET", "/models")["items"] if m["name"] == runner_up)["state"] == "champion"
 
 

@@ -217,7 +217,7 @@ def test_a_reclaimed_spot_instance_resumes_from_its_checkpoint(cloud: Any, targe
 def test_stale_and_repeated_job_events_leave_the_final_state(cloud: Any, target: Any, champion: str) -> None:
     def serving() -> list[str] | None:
         models = target.api("GET", "/models")["items"]
-        settled = all(m["state"] != "candidate" for m in models)  # earlier tests' models decided
+        settled = all(m["state"] not in ("candidate", "promoting") for m in models)  # earlier models decided
         return [m["name"] for m in models if m["state"] == "champion"] if settled else None
 
     before = wait_for("promotions to settle", serving, 120)

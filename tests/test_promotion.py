@@ -9,9 +9,7 @@ under `--model_dir`), registered as a candidate the way on_training_event regist
 
 from __future__ import annotations
 
-import base64
 import io
-import json
 import tarfile
 import tempfile
 from collections.abc import Iterator
@@ -22,7 +20,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import BUCKET, image_bytes, local_cloud
+from tests.conftest import BUCKET, local_cloud
+from tests.support import answering_model, assert_at_rest, settled
 
 pytestmark = pytest.mark.slow
 ENDPOINT = "vista-classifier"
@@ -100,41 +99,10 @@ def endpoint() -> dict[str, Any]:
     return boto3.client("sagemaker").describe_endpoint(EndpointName=ENDPOINT)
 
 
-def answering_model() -> str:
-    """The model the endpoint really serves: its answer names it."""
-    body = json.dumps({"instances": [{"b64": base64.b64encode(image_bytes()).decode()}]})
-    answer = boto3.client("sagemaker-runtime").invoke_endpoint(
-        EndpointName=ENDPOINT, ContentType="application/json", Body=body
-    )
-    return json.loads(answer["Body"].read())["predictions"][0]["model"]
-
-
-def settled() -> list[dict[str, Any]]:
-    """Every model, once none is on its way to the endpoint and the endpoint is not changing."""
-
-    def done() -> list[dict[str, Any]] | None:
-        every = list(models().all())
-        if any(m["state"] == "promoting" for m in every):
-            return None
-        try:
-            status = endpoint()["EndpointStatus"]
-        except ClientError:  # no endpoint: done only if nothing is meant to be served
-            status = None if any(m["state"] == "champion" for m in every) else "none"
-        return every if status in ("InService", "none") else None
-
-    return wait_for("the promotions to settle", done)
-
-
 @pytest.fixture(autouse=True)
 def at_rest(cloud: Any, archives: dict[str, str]) -> Iterator[None]:
-    """After each test: the champion in DynamoDB is what the endpoint's config serves, nothing is
-    left promoting, and nothing is a candidate (or failed, or rejected) without a reason."""
     yield
-    every = settled()
-    champions = [m for m in every if m["state"] == "champion"]
-    assert [m["name"] for m in champions] == [answering_model()]
-    assert champions[0]["endpoint_config"] == endpoint()["EndpointConfigName"]
-    assert all(m.get("reason") for m in every if m["state"] in ("candidate", "failed", "rejected")), every
+    assert_at_rest()
 
 
 def test_a_failed_create_leaves_the_candidate_failed_and_restores_the_champion(

@@ -98,19 +98,24 @@ def run_demo(*, train_per_class: int, test_per_class: int, epochs: int, image_si
             raise CommandError(f"training job {job} did not complete")
 
         step("promotion: the champion/challenger gate and the serverless endpoint")
+        # promoting until the endpoint serves it: the champion only then (or failed, with the reason)
         model = wait_for(
             "the model's promotion",
             lambda: next(
-                (m for m in target.api("GET", "/models")["items"] if m["name"] == job and m["state"] != "candidate"),
+                (
+                    m
+                    for m in target.api("GET", "/models")["items"]
+                    if m["name"] == job and m["state"] not in ("candidate", "promoting")
+                ),
                 None,
             ),
-            120,
+            240,
         )
         print(f"model {model['name']}: {model['state']} (test accuracy {model['accuracy']:.1%})")
         if model["state"] != "champion":
             raise CommandError(f"the model was {model['state']}: {model.get('reason')}")
         wait_for_endpoint(target, 180)
-        print(f"endpoint {cloud.outputs['EndpointName']} is InService")
+        print(f"endpoint {cloud.outputs['EndpointName']} is InService, serving {model['name']}")
 
         step("dropping the held-out test images into inbox/")
         images = sorted((data / "seg_test" / "seg_test").rglob("*.jpg"))

@@ -143,7 +143,12 @@ def _step(settings: Settings, sagemaker: Any, models: Models, known: list[str]) 
         for model in [*pending, *([champion] if champion else [])]:
             if model.get("endpoint_config") == config:
                 _fail(models, model["name"], f"the endpoint could not serve it: {reason}")
-        sagemaker.delete_endpoint(EndpointName=settings.endpoint_name)
+        try:
+            sagemaker.delete_endpoint(EndpointName=settings.endpoint_name)
+        except ClientError as error:  # a concurrent delivery is deleting it: that one carries on
+            if "in-progress" in error.response["Error"].get("Message", "") or _not_found(error):
+                return None
+            raise
         sagemaker.get_waiter("endpoint_deleted").wait(EndpointName=settings.endpoint_name, WaiterConfig=DELETED_WAIT)
         return f"deleted the failed endpoint ({reason})"
     # InService (or UpdateRollbackFailed: still serving its config).
