@@ -216,8 +216,11 @@ def test_a_reclaimed_spot_instance_resumes_from_its_checkpoint(cloud: Any, targe
 
 def test_stale_and_repeated_job_events_leave_the_final_state(cloud: Any, target: Any, champion: str) -> None:
     def serving() -> list[str] | None:
+        # Earlier tests' jobs all registered and their models decided (and served, if promoted).
+        jobs = target.api("GET", "/training-jobs", query={"limit": 100})["items"]
         models = target.api("GET", "/models")["items"]
-        settled = all(m["state"] not in ("candidate", "promoting") for m in models)  # earlier models decided
+        registered = all(j["status"] != "Completed" or j.get("model") for j in jobs)
+        settled = registered and all(m["state"] not in ("candidate", "promoting") for m in models)
         return [m["name"] for m in models if m["state"] == "champion"] if settled else None
 
     before = wait_for("promotions to settle", serving, 120)

@@ -215,21 +215,8 @@ def _rolled_back(endpoint: dict[str, Any], model: dict[str, Any]) -> bool:
 
 
 def _crown(models: Models, model: dict[str, Any], endpoint: str) -> None:
-    """The endpoint serves `model`: it is the champion, and no other model is."""
-    models.update(
-        model["name"],
-        {"state": "champion", "promoted_at": now(), "endpoint": endpoint},
-        remove=("deploying_at",),
-    )
-    for other in models.in_state("champion"):
-        if other["name"] != model["name"]:
-            models.update(
-                other["name"],
-                {"state": "retired", "retired_at": now(), "reason": f"replaced by {model['name']}"},
-                condition="#s = :champion",
-                values={":champion": "champion"},
-                names={"#s": "state"},
-            )
+    """The endpoint serves `model`: it is the champion, and no other model is (one transaction)."""
+    models.crown(model["name"], endpoint=endpoint, replacing=[m["name"] for m in models.in_state("champion")])
 
 
 def _fail(models: Models, name: str, reason: str) -> None:

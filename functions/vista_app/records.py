@@ -217,6 +217,37 @@ class Models(Repository):
                 return found
             query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
+    def crown(self, name: str, *, endpoint: str, replacing: list[str]) -> None:
+        """`name` becomes the champion and each of `replacing` retired, in one transaction: no
+        reader ever sees two champions, or none. (The resource's client takes and gives plain
+        values, as the table does.)"""
+        stamp = now()
+
+        def update(key: str, fields: dict[str, Any], remove: tuple[str, ...] = ()) -> dict[str, Any]:
+            fields = to_item({**fields, "updated_at": stamp})
+            expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+            names = {f"#f{i}": field for i, field in enumerate(fields)}
+            if remove:
+                expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+                names |= {f"#r{i}": field for i, field in enumerate(remove)}
+            return {
+                "Update": {
+                    "TableName": self.table.name,
+                    "Key": {self.key: key},
+                    "UpdateExpression": expression,
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": {f":v{i}": v for i, v in enumerate(fields.values())},
+                }
+            }
+
+        crowned = update(name, {"state": "champion", "promoted_at": stamp, "endpoint": endpoint}, ("deploying_at",))
+        retired = [
+            update(other, {"state": "retired", "retired_at": stamp, "reason": f"replaced by {name}"})
+            for other in replacing
+            if other != name
+        ]
+        self.table.meta.client.transact_write_items(TransactItems=[crowned, *retired])
+
     def champion(self) -> dict[str, Any] | None:
         champions = sorted(self.in_state("champion"), key=lambda m: m.get("promoted_at", ""))
         return champions[-1] if champions else None
