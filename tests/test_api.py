@@ -112,6 +112,12 @@ def test_post_training_job_starts_it(aws: None, context: Any) -> None:
     assert status == 200 and fetched["name"] == job["name"]
     status, listing = call(load_event("api_get_training_jobs"), context)
     assert [j["name"] for j in listing["items"]] == [job["name"]]
+    # With an Idempotency-Key, a retried POST gets the job the first one started, and starts nothing.
+    keyed = load_event("api_post_training_jobs")
+    keyed["headers"]["Idempotency-Key"] = "nightly-2026-12-01"
+    first, again = call(keyed, context)[1], call(keyed, context)[1]
+    assert first["name"] == again["name"] != job["name"]
+    assert len(boto3.client("sagemaker").list_training_jobs()["TrainingJobSummaries"]) == 2
 
 
 @pytest.mark.parametrize(

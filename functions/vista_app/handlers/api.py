@@ -211,7 +211,8 @@ def get_prediction(prediction_id: str) -> dict:
 def create_training_job(request: TrainingRequest) -> Response[dict]:
     config = settings()
     jobs = Jobs(config.jobs_table)
-    name = job_name(config.name_prefix, f"api/{uuid.uuid4()}")
+    # A retried POST with the same Idempotency-Key names the same job, which starts once.
+    name = job_name(config.name_prefix, f"api/{idempotency_key() or uuid.uuid4()}")
     job = start_training(
         load=lambda: request.model_dump(mode="json", exclude_unset=True),
         name=name,
