@@ -112,8 +112,7 @@ def sign_out() -> Response[str]:
     in for up to five minutes; every other request with it is refused at once."""
     from vista_app.aws import client
 
-    headers = {k.lower(): v for k, v in (router.current_event.headers or {}).items()}
-    revoke_session(client("cognito-idp"), cookie(headers.get("cookie"), SESSION_COOKIE))
+    revoke_session(client("cognito-idp"), cookie(router.current_event.headers.get("Cookie"), SESSION_COOKIE))
     return _redirect(
         _authorizer().get("sign_out_url") or f"{_console_path()}/", _cookie(SESSION_COOKIE, "", 0, _console_path())
     )

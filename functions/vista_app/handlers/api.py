@@ -87,7 +87,7 @@ def _no_model(error: NoModelInService) -> Response[dict]:
 def uploaded_image() -> bytes:
     """The image of a POST /predictions: the raw body (image/jpeg, image/png) or JSON {"image": base64}."""
     event = app.current_event
-    content_type = (event.headers.get("content-type") or event.headers.get("Content-Type") or "").split(";")[0]
+    content_type = (event.headers.get("Content-Type") or "").split(";")[0]
     content_type = content_type.strip().lower()
     body = event.body or ""
     if content_type == "application/json":
@@ -137,8 +137,7 @@ def create_prediction() -> Response[dict]:
 
 def idempotency_key() -> str | None:
     """The request's Idempotency-Key header (the IETF httpapi draft's name), if any."""
-    headers = {k.lower(): v for k, v in (app.current_event.headers or {}).items()}
-    key = headers.get("idempotency-key")
+    key = app.current_event.headers.get("Idempotency-Key")  # Powertools' headers ignore case
     if key is not None and not 1 <= len(key) <= 255:
         raise InvalidRequest("Idempotency-Key must be 1 to 255 characters")
     return key
