@@ -57,6 +57,16 @@ def _decode_token(token: str | None) -> dict[str, Any] | None:
         raise InvalidToken("next_token is not one this API returned") from None
 
 
+def _set_and_remove(changes: dict[str, Any], remove: tuple[str, ...]) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """An UpdateExpression that sets `changes` and removes `remove`, with its names and values."""
+    expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(changes)))
+    names = {f"#f{i}": field for i, field in enumerate(changes)}
+    if remove:
+        expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+        names |= {f"#r{i}": field for i, field in enumerate(remove)}
+    return expression, names, {f":v{i}": value for i, value in enumerate(changes.values())}
+
+
 class InvalidToken(ValueError):
     pass
 
@@ -100,25 +110,18 @@ class Repository:
     ) -> bool:
         """Set fields of an existing item (and remove the fields in `remove`); False when
         `condition` does not hold."""
-        changes = {**changes, "updated_at": now()}
-        names = {f"#f{i}": field for i, field in enumerate(changes)} | (names or {})
-        names |= {f"#r{i}": field for i, field in enumerate(remove)}
-        expression_values = {f":v{i}": value for i, value in enumerate(changes.values())}
-        expression_values.update(values or {})
-        parts = [f"#f{i} = :v{i}" for i in range(len(changes))]
+        update, set_names, set_values = _set_and_remove({**changes, "updated_at": now()}, remove)
+        names = set_names | (names or {}) | {f"#{self.key}": self.key}
         expression = f"attribute_exists(#{self.key})"
-        names[f"#{self.key}"] = self.key
         if condition:
             expression += f" AND ({condition})"
         try:
             self.table.update_item(
                 Key={self.key: key},
-                UpdateExpression="SET "
-                + ", ".join(parts)
-                + (" REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove))) if remove else ""),
+                UpdateExpression=update,
                 ConditionExpression=expression,
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues=to_item(expression_values),
+                ExpressionAttributeValues=to_item(set_values | (values or {})),
             )
         except ClientError as error:
             if is_conditional_failure(error):
@@ -224,19 +227,14 @@ class Models(Repository):
         stamp = now()
 
         def update(key: str, fields: dict[str, Any], remove: tuple[str, ...] = ()) -> dict[str, Any]:
-            fields = to_item({**fields, "updated_at": stamp})
-            expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
-            names = {f"#f{i}": field for i, field in enumerate(fields)}
-            if remove:
-                expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
-                names |= {f"#r{i}": field for i, field in enumerate(remove)}
+            expression, names, values = _set_and_remove({**fields, "updated_at": stamp}, remove)
             return {
                 "Update": {
                     "TableName": self.table.name,
                     "Key": {self.key: key},
                     "UpdateExpression": expression,
                     "ExpressionAttributeNames": names,
-                    "ExpressionAttributeValues": {f":v{i}": v for i, v in enumerate(fields.values())},
+                    "ExpressionAttributeValues": to_item(values),
                 }
             }
 
