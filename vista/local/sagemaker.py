@@ -46,6 +46,7 @@ TUNING_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
 TRAINING_EVENT = "SageMaker Training Job State Change"
 TUNING_EVENT = "SageMaker HyperParameter Tuning Job State Change"
 ENDPOINT_EVENT = "SageMaker Endpoint State Change"
+IN_PROGRESS = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")  # EndpointStatus values
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 
 
@@ -70,6 +71,11 @@ def _event_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return int(value.timestamp() * 1000)
     raise TypeError(type(value).__name__)
+
+
+def _snake(name: str) -> str:
+    """CamelCase → Camel_Case: API operations as method names, endpoint statuses as events spell them."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name)
 
 
 def _decoded(value: str) -> Any:
@@ -270,7 +276,7 @@ class LocalSageMaker:
                 response = self.invoke_endpoint(match.group(1), request)
             else:
                 operation = request.headers.get("X-Amz-Target", "").removeprefix("SageMaker.")
-                handler = getattr(self, "op_" + re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower(), None)
+                handler = getattr(self, "op_" + _snake(operation).lower(), None)
                 if handler is None:
                     raise SageMakerError(
                         "UnknownOperationException",
@@ -666,6 +672,7 @@ class LocalSageMaker:
         limits = config["ResourceLimits"]
         rng = random.Random(tuning.request["HyperParameterTuningJobName"])  # noqa: S311 (a search, not a secret)
         name = tuning.request["HyperParameterTuningJobName"]
+        max_resource = _hyperband_max_resource(tuning.request)
         for index in range(1, limits["MaxNumberOfTrainingJobs"] + 1):
             if self.stopping.is_set():
                 break
@@ -684,7 +691,6 @@ class LocalSageMaker:
             # whole tuning job, and SageMaker's checkpoint guide says it adds no suffix or prefix.
             trial = self._new_training_job(request, tuning_arn=tuning.arn)
             trial.tuned = tuned
-            max_resource = _hyperband_max_resource(tuning.request)
             if max_resource:
                 trial.resource_limit = (objective["MetricName"], max_resource)
             tuning.trials.append(trial_name)
@@ -814,7 +820,7 @@ class LocalSageMaker:
     def op_delete_endpoint(self, EndpointName: str) -> dict[str, Any]:
         with self.lock:
             endpoint = self._endpoint(EndpointName)
-            if endpoint.status in ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"):
+            if endpoint.status in IN_PROGRESS:
                 raise SageMakerError("ValidationException", f'Cannot update in-progress endpoint "{endpoint.arn}".')
             endpoint.status, endpoint.modified = "Deleting", now()
         self._emit_endpoint(endpoint)
@@ -840,7 +846,7 @@ class LocalSageMaker:
                 "EndpointName": endpoint.name,
                 "EndpointArn": endpoint.arn,
                 "EndpointConfigName": endpoint.config,
-                "EndpointStatus": re.sub(r"(?<!^)(?=[A-Z])", "_", endpoint.status).upper(),
+                "EndpointStatus": _snake(endpoint.status).upper(),  # InService → IN_SERVICE
                 "CreationTime": endpoint.created,
                 "LastModifiedTime": endpoint.modified,
                 "Tags": {},
