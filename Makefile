@@ -10,6 +10,7 @@ VENV := .venv
 SAM_VENV := .venv-sam
 SDK_VENV := .venv-sdk
 CHECKOV_VENV := .venv-checkov
+TOOLKIT_VENV := .venv-toolkit
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -49,6 +50,9 @@ $(SDK_VENV)/.stamp: requirements/sdk.txt
 $(CHECKOV_VENV)/.stamp: requirements/checkov.txt
 	$(call make_venv,$(CHECKOV_VENV),requirements/checkov.txt)
 
+$(TOOLKIT_VENV)/.stamp: requirements/toolkit.txt
+	$(call make_venv,$(TOOLKIT_VENV),requirements/toolkit.txt)
+
 lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -65,7 +69,7 @@ $(CHROMIUM):
 	$$(test "$$(id -u)" = 0 || echo sudo) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $$(test "$$(id -u)" = 0 || echo sudo) apt-get install -y -qq chromium >/dev/null
 
-test: lint validate $(CHROMIUM)
+test: lint validate $(TOOLKIT_VENV)/.stamp $(CHROMIUM)
 	$(VENV)/bin/pytest
 
 # sam build needs a python3.12 on PATH (the functions' runtime); no Docker.

@@ -64,16 +64,21 @@ def clear_caches() -> None:
 @contextlib.contextmanager
 def local_cloud(workdir: Path, **options: Any) -> Iterator[Any]:
     """A LocalCloud for a test module; the process's environment and clients as they were after it."""
+    from tests.oracles import Wire
     from vista.local.cloud import LocalCloud
 
     saved = dict(os.environ)
     cloud = LocalCloud(workdir, **options)
+    wire = Wire()
     try:
         cloud.start()
+        cloud.sagemaker_server.observers.append(wire)
         yield cloud
         from tests.support import assert_at_rest
 
         assert_at_rest()  # whatever the module did, the cloud ends consistent
+        # Every answer the local SageMaker gave the module, held against botocore's model for it.
+        assert not wire.found, "\n".join(dict.fromkeys(wire.found))
     finally:
         cloud.stop()
         os.environ.clear()

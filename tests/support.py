@@ -173,7 +173,7 @@ def settled(endpoint: str = "vista-classifier", timeout_s: float = 90) -> list[d
 
     sagemaker, models = boto3.client("sagemaker"), Models(settings().models_table)
 
-    def done() -> list[dict[str, Any]] | None:
+    def done() -> tuple[list[dict[str, Any]]] | None:  # a tuple: no models at all is settled too
         every = list(models.all())
         if any(m["state"] == "promoting" for m in every):
             return None
@@ -181,9 +181,9 @@ def settled(endpoint: str = "vista-classifier", timeout_s: float = 90) -> list[d
             status = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointStatus"]
         except sagemaker.exceptions.ClientError:  # no endpoint: done only if nothing is meant to be served
             status = None if any(m["state"] == "champion" for m in every) else "none"
-        return every if status in ("InService", "none") else None
+        return (every,) if status in ("InService", "none") else None
 
-    return wait_for("the promotions to settle", done, timeout_s, 0.2)
+    return wait_for("the promotions to settle", done, timeout_s, 0.2)[0]
 
 
 def assert_at_rest(endpoint: str = "vista-classifier") -> None:

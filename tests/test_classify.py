@@ -98,7 +98,7 @@ def test_a_model_error_is_a_failed_record(endpoint: FakeEndpoint, context: Any) 
 
 
 def test_no_endpoint_yet_is_retried_later(endpoint: FakeEndpoint, context: Any) -> None:
-    endpoint.error = (400, "ValidationException", "Endpoint vista-classifier of account 123456789012 not found.")
+    endpoint.error = (400, "ValidationError", "Endpoint vista-classifier of account 123456789012 not found.")
     result = classify(sqs_batch(("inbox/a.jpg", image_bytes())), context)
     assert result == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
     assert predictions() == []

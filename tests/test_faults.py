@@ -186,7 +186,8 @@ def test_a_killed_training_job_fails_with_a_reason_and_the_champion_stays(
         "the failure",
         lambda: (lambda j: j if j["status"] == "Failed" else None)(target.api("GET", f"/training-jobs/{job}")),
     )
-    assert "killed by signal 9" in record["failure_reason"]
+    # The toolkit's words for it: ExecuteUserScriptError with the process's exit status (-9: SIGKILL).
+    assert record["failure_reason"].startswith("AlgorithmError: ExecuteUserScriptError:\nExitCode -9")
     assert next(m for m in target.api("GET", "/models")["items"] if m["state"] == "champion")["name"] == champion
 
 

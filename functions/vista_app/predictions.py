@@ -98,7 +98,8 @@ class Classifier:
             message = error.response["Error"].get("Message", "")
             if code == "ModelError":
                 raise ModelError(f"the model could not classify this image: {message}") from None
-            if code == "ValidationException" and "not found" in message.lower():
+            # sagemaker-runtime names an unknown endpoint a ValidationError ("Endpoint X of account Y not found.").
+            if code == "ValidationError" and "not found" in message.lower():
                 raise NoModelInService(f"endpoint {self.endpoint} does not exist yet: {message}") from None
             raise
         latency_ms = round((time.perf_counter() - started) * 1000, 1)

@@ -7,134 +7,33 @@ bucket, queue, table and route, comes from the template: there is no second list
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import io
 import json
 import logging
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 import urllib.request
 import uuid
 import warnings
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 from vista import template as cfn
+from vista.local.apigateway import ApiGateway, Route, route_for
+from vista.local.event_sources import EventSources, Source
+from vista.local.lambda_runtime import ACCOUNT, REGION, STACK, Function, FunctionLogs
 from vista.local.provision import notification_filter, provision_resources
-from vista.local.sagemaker import LocalSageMaker
+from vista.local.sagemaker import LocalSageMaker, SageMakerServer
 
 log = logging.getLogger("vista.local")
 ROOT = Path(__file__).resolve().parents[2]
-REGION, ACCOUNT, STACK = "us-east-1", "123456789012", "vista"
 STATE_FILE = ROOT / ".vista" / "local.json"
 # What a deploy must be given and local mode gives itself: the console's user (nobody signs in
 # locally: the local console proxy holds this user's session).
 LOCAL_PARAMETERS = {"ConsoleAdminEmail": "console@vista.local"}
-# Where the handlers' own retries go (Lambda's async invocation retries twice, then the destination).
-ASYNC_ATTEMPTS = 3
-_invocation = threading.local()
-
-
-class FunctionLogs(io.TextIOBase):
-    """sys.stdout while the local cloud runs: what a function prints (Powertools' JSON logs, EMF
-    metrics) goes to functions.log, as Lambda sends it to CloudWatch Logs; the rest to the terminal."""
-
-    def __init__(self, terminal: Any, path: Path) -> None:
-        self.terminal = terminal
-        self.log = open(path, "a", buffering=1)  # noqa: SIM115 (closed by close())
-
-    def write(self, text: str) -> int:
-        return (self.log if getattr(_invocation, "active", False) else self.terminal).write(text)
-
-    def flush(self) -> None:
-        self.terminal.flush()
-        self.log.flush()
-
-    def isatty(self) -> bool:
-        return self.terminal.isatty()
-
-    def close(self) -> None:
-        self.log.close()
-
-
-@dataclass
-class LambdaContext:
-    function_name: str
-    memory_limit_in_mb: int
-    timeout_s: int
-    aws_request_id: str
-    invoked_function_arn: str
-    log_group_name: str
-    log_stream_name: str
-    started: float
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.started + self.timeout_s - time.monotonic()) * 1000))
-
-
-@dataclass
-class Function:
-    """One AWS::Serverless::Function: its handler, resolved against Globals."""
-
-    name: str
-    handler: str
-    timeout: int
-    memory: int
-
-    def invoke(self, event: dict[str, Any]) -> Any:
-        module, attribute = self.handler.rsplit(".", 1)
-        handler = getattr(import_module(module), attribute)
-        context = LambdaContext(
-            function_name=f"{STACK}-{self.name}",
-            memory_limit_in_mb=self.memory,
-            timeout_s=self.timeout,
-            aws_request_id=str(uuid.uuid4()),
-            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-{self.name}",
-            log_group_name=f"/aws/lambda/{STACK}-{self.name}",
-            log_stream_name="local",
-            started=time.monotonic(),
-        )
-        _invocation.active = True
-        try:
-            return handler(event, context)
-        finally:
-            _invocation.active = False
-
-
-@dataclass
-class Route:
-    method: str  # or ANY
-    pattern: re.Pattern[str]
-    resource: str
-    function: Function
-    authorizer: str | None  # a Lambda authorizer of the API's; None: the API's default
-
-    @property
-    def greedy(self) -> bool:
-        return "+}" in self.resource
-
-
-@dataclass
-class Source:
-    """Messages waiting for a function: an SQS event source, or a queue standing in for an
-    S3 notification or an EventBridge rule (the event is the message body)."""
-
-    function: Function
-    queue_url: str
-    queue_arn: str
-    kind: str  # "sqs" | "event"
-    batch_size: int = 1
-    concurrency: int = 1
 
 
 class LocalCloud:
@@ -157,7 +56,6 @@ class LocalCloud:
         self.visibility_timeout_s = visibility_timeout_s
         self.deliveries = deliveries
         self.template = cfn.load()
-        self.sources: list[Source] = []
         self.routes: list[Route] = []
         self.functions: dict[str, Function] = {}
         self.outputs: dict[str, str] = {}
@@ -168,8 +66,8 @@ class LocalCloud:
         self._console: Any = None
         self._console_user: tuple[str, str, str] | None = None  # user pool, app client, username
         self._resolver: cfn.Resolver | None = None
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self.dispatcher: EventSources | None = None
+        self._sagemaker_server: SageMakerServer | None = None
         self._stdout: Any = sys.stdout
 
     # ------------------------------------------------------------------ start / stop
@@ -208,13 +106,15 @@ class LocalCloud:
             events=self.events,
             logs=boto3.client("logs"),
         )
-        self.urls["sagemaker"] = self._sagemaker.start()
+        self._sagemaker_server = SageMakerServer(self._sagemaker)
+        self.urls["sagemaker"] = self._sagemaker_server.start()
+        self.dispatcher = EventSources(self.sqs, self.s3, deliveries=self.deliveries)
         os.environ.update(
             AWS_ENDPOINT_URL_SAGEMAKER=self.urls["sagemaker"], AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=self.urls["sagemaker"]
         )
         try:
             self.provision()
-            self._start_dispatcher()
+            self.dispatcher.start()
             self.urls["api"] = self._start_api()
             if self._console_user:
                 self.urls["console"] = self._start_console()
@@ -229,11 +129,12 @@ class LocalCloud:
         return self.urls
 
     def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=10)
+        if self.dispatcher:
+            self.dispatcher.stop()
         if self._sagemaker:
             self._sagemaker.stop()
+        if self._sagemaker_server:
+            self._sagemaker_server.stop()
         for server in (self._console, self._api):
             if server:
                 server.shutdown()
@@ -328,6 +229,8 @@ class LocalCloud:
         template = self.template
         globals_ = template.get("Globals", {}).get("Function", {})
         environments = set()
+        assert self.dispatcher is not None
+        sources = self.dispatcher.sources
         for logical, spec in cfn.resources(template, "AWS::Serverless::Function").items():
             props = spec["Properties"]
             function = Function(
@@ -337,13 +240,14 @@ class LocalCloud:
                 int(props.get("MemorySize", globals_.get("MemorySize", 128))),
             )
             self.functions[logical] = function
+            on_failure = self._on_failure_queue(props)
             environments.add(json.dumps(cfn.function_environment(template, resolver, logical), sort_keys=True))
             for event_name, event in props.get("Events", {}).items():
                 kind, event_props = event["Type"], resolver.resolve(event.get("Properties", {}))
                 if kind == "SQS":
                     arn = event_props["Queue"]
                     url = self.sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[1])["QueueUrl"]
-                    self.sources.append(
+                    sources.append(
                         Source(
                             function,
                             url,
@@ -351,11 +255,12 @@ class LocalCloud:
                             "sqs",
                             int(event_props.get("BatchSize", 10)),
                             int(event_props.get("ScalingConfig", {}).get("MaximumConcurrency", 2)),
+                            "ReportBatchItemFailures" in event_props.get("FunctionResponseTypes", []),
                         )
                     )
                 elif kind in ("S3", "EventBridgeRule"):
                     url, arn = self._dispatch_queue(f"{STACK}-{logical}-{event_name}")
-                    self.sources.append(Source(function, url, arn, "event"))
+                    sources.append(Source(function, url, arn, "event", on_failure=on_failure))
                     if kind == "S3":
                         bucket = event_props["Bucket"]
                         events = event_props["Events"]
@@ -375,17 +280,11 @@ class LocalCloud:
                         self.events.put_rule(Name=rule, EventPattern=json.dumps(event_props["Pattern"]))
                         self.events.put_targets(Rule=rule, Targets=[{"Id": "dispatch", "Arn": arn}])
                 elif kind == "Api":
-                    path = event_props["Path"]
-                    pattern = re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(path))
-                    pattern = re.sub(r"\\{(\w+)\\\+\\}", r"(?P<\1>.+)", pattern)  # a greedy {proxy+}
-                    authorizer = event_props.get("Auth", {}).get("Authorizer")
-                    self.routes.append(
-                        Route(event_props["Method"].upper(), re.compile(f"^{pattern}$"), path, function, authorizer)
-                    )
+                    self.routes.append(route_for(function, event_props))
                 else:
                     raise cfn.UnsupportedTemplate(f"local mode cannot deliver {kind} events ({logical}.{event_name})")
         if self.visibility_timeout_s is not None:
-            for source in self.sources:
+            for source in sources:
                 if source.kind == "sqs":
                     self.sqs.set_queue_attributes(
                         QueueUrl=source.queue_url, Attributes={"VisibilityTimeout": str(self.visibility_timeout_s)}
@@ -405,6 +304,12 @@ class LocalCloud:
 
         aws.reset()
         config.settings.cache_clear()
+
+    def _on_failure_queue(self, props: dict[str, Any]) -> str | None:
+        """The URL of a function's asynchronous OnFailure destination queue, if it has one."""
+        destination = props.get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure", {})
+        target = destination.get("Destination", {}).get("Fn::GetAtt", [None])[0]
+        return self.sqs.get_queue_url(QueueName=f"{STACK}-{target}")["QueueUrl"] if target else None
 
     def _dispatch_queue(self, name: str) -> tuple[str, str]:
         url = self.sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "10"})["QueueUrl"]
@@ -430,124 +335,13 @@ class LocalCloud:
                 bucket, _, key = uri.removeprefix("s3://").partition("/")
                 self.s3.upload_file(str(Path(artifacts) / "sourcedir.tar.gz"), bucket, key)
 
-    # ------------------------------------------------------------------ dispatcher
-    def _start_dispatcher(self) -> None:
-        for source in self.sources:
-            thread = threading.Thread(
-                target=self._poll, args=(source,), daemon=True, name=f"dispatch-{source.function.name}"
-            )
-            thread.start()
-            self._threads.append(thread)
-
-    def _poll(self, source: Source) -> None:
-        pool = ThreadPoolExecutor(source.concurrency, thread_name_prefix=source.function.name)
-        in_flight: set[Future] = set()
-        while not self._stop.is_set():
-            in_flight = {f for f in in_flight if not f.done()}
-            # Each batch is invoked `deliveries` times at once; every invocation counts against
-            # the event source's concurrency, as each would in Lambda.
-            if in_flight and (len(in_flight) + 1) * self.deliveries > source.concurrency:
-                time.sleep(0.05)
-                continue
-            try:
-                messages = self.sqs.receive_message(
-                    QueueUrl=source.queue_url,
-                    MaxNumberOfMessages=source.batch_size,
-                    AttributeNames=["All"],
-                    MessageAttributeNames=["All"],
-                ).get("Messages", [])
-            except Exception:  # the server is going away at shutdown
-                if self._stop.is_set():
-                    break
-                raise
-            if not messages:
-                time.sleep(0.2)
-                continue
-            deliver = self._deliver_batch if source.kind == "sqs" else self._deliver_event
-            in_flight.add(pool.submit(deliver, source, messages))
-        pool.shutdown(wait=True, cancel_futures=True)
-
-    def _deliver_batch(self, source: Source, messages: list[dict[str, Any]]) -> None:
-        """An SQS event source: the batch as Lambda sends it, partial failures left on the queue."""
-        event = {
-            "Records": [
-                {
-                    "messageId": m["MessageId"],
-                    "receiptHandle": m["ReceiptHandle"],
-                    "body": m["Body"],
-                    "attributes": m.get("Attributes", {}),
-                    "messageAttributes": m.get("MessageAttributes", {}),
-                    "md5OfBody": m["MD5OfBody"],
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": source.queue_arn,
-                    "awsRegion": REGION,
-                }
-                for m in messages
-            ]
-        }
-        failed: set[str] = set()
-        for outcome in self._invoke_repeatedly(source, event):
-            if isinstance(outcome, BaseException):
-                log.error("%s failed on a batch of %d: %r", source.function.name, len(messages), outcome)
-                failed |= {m["MessageId"] for m in messages}
-            else:
-                failed |= {item["itemIdentifier"] for item in (outcome or {}).get("batchItemFailures", [])}
-        done = [m for m in messages if m["MessageId"] not in failed]
-        for chunk in range(0, len(done), 10):
-            self.sqs.delete_message_batch(
-                QueueUrl=source.queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[chunk : chunk + 10])
-                ],
-            )
-
-    def _deliver_event(self, source: Source, messages: list[dict[str, Any]]) -> None:
-        """An asynchronous invocation (S3 notification, EventBridge rule): retried, then dropped
-        into the function's on-failure destination, as Lambda does."""
-        for message in messages:
-            event = json.loads(message["Body"])
-            if event.get("Event") == "s3:TestEvent":
-                self.sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
-                continue
-            errors = [o for o in self._invoke_repeatedly(source, event) if isinstance(o, BaseException)]
-            if errors:
-                attempts = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-                log.error("%s failed (attempt %d of %d): %r", source.function.name, attempts, ASYNC_ATTEMPTS, errors[0])
-                if attempts < ASYNC_ATTEMPTS:
-                    continue
-                self._on_failure(source, event)
-            self.sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-    def _invoke_repeatedly(self, source: Source, event: dict[str, Any]) -> list[Any]:
-        """Invoke once, or `deliveries` times at once; each outcome is a result or the exception."""
-
-        def deliver() -> Any:  # each delivery gets its own copy, as each would arrive from the service
-            return source.function.invoke(json.loads(json.dumps(event)))
-
-        outcomes: list[Any] = []
-        with ThreadPoolExecutor(self.deliveries) as pool:
-            for future in [pool.submit(deliver) for _ in range(self.deliveries)]:
-                try:
-                    outcomes.append(future.result())
-                except Exception as error:
-                    outcomes.append(error)
-        return outcomes
-
-    def _on_failure(self, source: Source, event: dict[str, Any]) -> None:
-        spec = self.template["Resources"][source.function.name]["Properties"]
-        destination = spec.get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure", {})
-        target = destination.get("Destination", {}).get("Fn::GetAtt", [None])[0]
-        if target:
-            url = self.sqs.get_queue_url(QueueName=f"{STACK}-{target}")["QueueUrl"]
-            self.sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"requestPayload": event}))
-
     # ------------------------------------------------------------------ API Gateway
     def _start_api(self) -> str:
         from werkzeug.serving import make_server
 
         assert self._resolver is not None
         api = self.template["Resources"]["Api"]["Properties"]
-        gateway = _ApiGateway(self.routes, self._resolver.resolve(api), self.functions)
+        gateway = ApiGateway(self.routes, self._resolver.resolve(api), self.functions)
         self._api = make_server("127.0.0.1", 0, gateway, threaded=True)
         thread = threading.Thread(target=self._api.serve_forever, daemon=True, name="api")
         thread.start()
@@ -586,136 +380,7 @@ class LocalCloud:
         assert self._sagemaker is not None
         return self._sagemaker
 
-
-# API Gateway's answer to an unknown route, or an IAM route called unsigned.
-MISSING_TOKEN = ("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
-
-
-class _ApiGateway:
-    """HTTP requests → API Gateway REST proxy events → the api function → HTTP responses, with
-    the API's authorizers: SigV4 by default (only its presence is checked: moto takes any
-    signature), or a route's Lambda REQUEST authorizer, invoked as API Gateway invokes it, and
-    the API's gateway responses for what they refuse."""
-
-    def __init__(self, routes: list[Route], api: dict[str, Any], functions: dict[str, Function]) -> None:
-        # API Gateway prefers an exact resource to a greedy {proxy+} one.
-        self.routes = sorted(routes, key=lambda r: r.greedy)
-        self.binary = {t.replace("~1", "/") for t in api.get("BinaryMediaTypes", [])}
-        auth = api.get("Auth", {})
-        self.iam_auth = auth.get("DefaultAuthorizer") == "AWS_IAM"
-        self.authorizers = auth.get("Authorizers", {})
-        self.functions = {f"{STACK}-{name}": function for name, function in functions.items()}
-        self.gateway_responses = api.get("GatewayResponses", {})
-
-    def __call__(self, environ: dict, start_response: Callable) -> Any:
-        from werkzeug.wrappers import Request
-
-        return self._handle(Request(environ))(environ, start_response)
-
-    def _handle(self, request: Any) -> Any:
-        stage, _, path = request.path.lstrip("/").partition("/")
-        path = "/" + path
-        resource = path.rstrip("/") or "/"  # API Gateway takes /console/ for /console
-        route, found = next(
-            ((r, m) for r in self.routes if r.method in (request.method, "ANY") and (m := r.pattern.match(resource))),
-            (None, None),
-        )
-        if route is None or found is None:  # what API Gateway answers for an unknown route
-            return self._refuse(*MISSING_TOKEN)
-        event = self._proxy_event(request, route, found, stage, path)
-        if route.authorizer is None:
-            if self.iam_auth and not request.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256"):
-                return self._refuse(*MISSING_TOKEN)
-        else:
-            refusal, granted = self._authorize(route.authorizer, event)
-            if refusal:
-                return refusal
-            event["requestContext"]["authorizer"] = granted
-        return self._respond(route.function.invoke(event))
-
-    def _proxy_event(self, request: Any, route: Route, found: re.Match[str], stage: str, path: str) -> dict[str, Any]:
-        body = request.get_data()
-        content_type = (request.content_type or "").split(";")[0].strip()
-        is_binary = content_type in self.binary
-        headers = dict(request.headers.items())
-        return {
-            "resource": route.resource,
-            "path": path,
-            "httpMethod": request.method,
-            "headers": headers,
-            "multiValueHeaders": {k: request.headers.getlist(k) for k in headers},
-            "queryStringParameters": request.args.to_dict() or None,
-            "multiValueQueryStringParameters": {k: request.args.getlist(k) for k in request.args} or None,
-            "pathParameters": found.groupdict() or None,
-            "stageVariables": None,
-            "requestContext": {
-                "resourcePath": route.resource,
-                "httpMethod": request.method,
-                "path": f"/{stage}{path}",
-                "stage": stage,
-                "accountId": ACCOUNT,
-                "requestId": str(uuid.uuid4()),
-                "protocol": "HTTP/1.1",
-                "requestTimeEpoch": int(time.time() * 1000),
-                "apiId": "local",
-                "identity": {
-                    "sourceIp": request.remote_addr,
-                    "userAgent": request.user_agent.string,
-                    "accessKey": "local",
-                    "userArn": f"arn:aws:iam::{ACCOUNT}:user/local",
-                    "caller": "local",
-                    "accountId": ACCOUNT,
-                },
-            },
-            "body": (base64.b64encode(body).decode() if is_binary else body.decode("utf-8", "replace"))
-            if body
-            else None,
-            "isBase64Encoded": bool(body) and is_binary,
-        }
-
-    def _authorize(self, name: str, event: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        """(a refusal, None) or (None, the context the authorizer let the request in with)."""
-        spec = self.authorizers[name]
-        headers = {k.lower(): v for k, v in event["headers"].items()}
-        # Without every identity source, API Gateway refuses before calling the authorizer.
-        if any(h.lower() not in headers for h in spec.get("Identity", {}).get("Headers", [])):
-            return self._refuse("UNAUTHORIZED", 401, "Unauthorized"), {}
-        context = event["requestContext"]
-        request = {
-            "type": "REQUEST",
-            "methodArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:local/{context['stage']}/"
-            f"{event['httpMethod']}{event['path']}",
-            **{k: event[k] for k in ("resource", "path", "httpMethod", "headers", "multiValueHeaders")},
-            **{k: event[k] for k in ("queryStringParameters", "pathParameters", "stageVariables")},
-            "requestContext": context,
-        }
-        try:
-            answer = self.functions[spec["FunctionArn"].rsplit(":", 1)[1]].invoke(request)
-        except Exception as error:  # what API Gateway makes of an authorizer's failure
-            if str(error) == "Unauthorized":
-                return self._refuse("UNAUTHORIZED", 401, "Unauthorized"), {}
-            log.warning("authorizer %s failed: %s", name, error)
-            return self._refuse("AUTHORIZER_FAILURE", 500, None), {}
-        statements = answer.get("policyDocument", {}).get("Statement", [])
-        allowed = any(s["Effect"] == "Allow" for s in statements) and not any(s["Effect"] == "Deny" for s in statements)
-        if not allowed:
-            return self._refuse("ACCESS_DENIED", 403, "User is not authorized to access this resource"), {}
-        return None, {**answer.get("context", {}), "principalId": answer.get("principalId")}
-
-    def _refuse(self, kind: str, status: int, message: str | None) -> Any:
-        from werkzeug.wrappers import Response
-
-        custom = self.gateway_responses.get(kind, {})
-        headers = {k: v.strip("'") for k, v in custom.get("ResponseParameters", {}).get("Headers", {}).items()}
-        body = json.dumps({"message": message})
-        return Response(body, int(custom.get("StatusCode", status)), headers=headers, content_type="application/json")
-
-    def _respond(self, answer: dict[str, Any]) -> Any:
-        from werkzeug.wrappers import Response
-
-        payload = answer.get("body") or ""
-        data = base64.b64decode(payload) if answer.get("isBase64Encoded") else payload.encode()
-        headers = list((answer.get("headers") or {}).items())
-        headers += [(k, v) for k, values in (answer.get("multiValueHeaders") or {}).items() for v in values]
-        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
-        return Response(data, answer.get("statusCode", 200), headers=headers)
+    @property
+    def sagemaker_server(self) -> SageMakerServer:
+        assert self._sagemaker_server is not None
+        return self._sagemaker_server

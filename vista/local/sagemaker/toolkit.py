@@ -18,6 +18,8 @@ Reproduced from the containers' own source, not from what train.py expects:
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 # sagemaker-training, params.py: SAGEMAKER_HYPERPARAMETERS (never passed to the script).
@@ -97,3 +99,79 @@ def region(hyperparameters: dict[str, str]) -> str:
     """SAGEMAKER_REGION: `sagemaker_region`, or "" (the container's boto3 session may have none)."""
     own, _ = split(decoded(hyperparameters))
     return str(own.get("sagemaker_region") or "")
+
+
+def env_vars(
+    ml: Path,
+    job_name: str,
+    hyperparameters: dict[str, str],
+    user: dict[str, Any],
+    channels: dict[str, str],
+    resource_config: dict[str, Any],
+    input_data_config: dict[str, Any],
+    framework_module: str,
+) -> dict[str, str]:
+    """environment.Environment(...).to_env_vars(), for a single-host job whose /opt/ml is `ml`: SM_<NAME>
+    for each of its entries, SM_CHANNEL_<NAME> and SM_HP_<NAME> one by one, and SM_TRAINING_ENV the
+    whole Environment as `dict(env)` gives it. `user`: the user's hyperparameters as the TF container
+    leaves them (it rewrites env.hyperparameters' model_dir in place for a trial, so SM_HPS shows that).
+    The test suite compares this, on the same job, with the real toolkit's answer (.venv-toolkit)."""
+    own, _ = split(decoded(hyperparameters))
+    program = str(own.get("sagemaker_program", ""))
+    group = resource_config["current_group_name"]
+    groups = {g["instance_group_name"]: g for g in resource_config["instance_groups"]}
+    properties: dict[str, Any] = {
+        "additional_framework_parameters": {k: v for k, v in own.items() if k not in SAGEMAKER_HYPERPARAMETERS},
+        "channel_input_dirs": channels,
+        "current_host": resource_config["current_host"],
+        "current_instance_group": group,
+        "current_instance_group_hosts": groups[group]["hosts"],
+        "current_instance_type": resource_config["current_instance_type"],
+        "distribution_hosts": [],  # the hosts of distribution_instance_groups: none asked for
+        "distribution_instance_groups": [],
+        "framework_module": framework_module or None,
+        "hosts": resource_config["hosts"],
+        "hyperparameters": user,
+        "input_config_dir": str(ml / "input" / "config"),
+        "input_data_config": input_data_config,
+        "input_dir": str(ml / "input"),
+        "instance_groups": list(groups),
+        "instance_groups_dict": groups,
+        "is_hetero": len(groups) > 1,
+        "is_master": True,
+        "is_modelparallel_enabled": None,
+        "is_smddpmprun_installed": False,
+        "is_smddprun_installed": False,
+        "job_name": job_name,
+        "log_level": int(own.get("sagemaker_container_log_level", 20)),  # logging.INFO
+        "master_hostname": resource_config["hosts"][0],
+        "model_dir": str(ml / "model"),
+        "module_dir": str(own.get("sagemaker_submit_directory", "")),
+        "module_name": program.removesuffix(".py"),
+        "network_interface_name": resource_config["network_interface_name"],
+        "num_cpus": os.cpu_count() or 1,
+        "num_gpus": 0,
+        "num_neurons": 0,
+        "output_data_dir": str(ml / "output" / "data"),
+        "output_dir": str(ml / "output"),
+        "output_intermediate_dir": str(ml / "output" / "intermediate"),
+        "resource_config": resource_config,
+        "topology": [],
+        "user_entry_point": program,
+    }
+    renamed = {"hps": "hyperparameters", "framework_params": "additional_framework_parameters"}
+    env: dict[str, Any] = {
+        name: properties[renamed.get(name, name)]
+        for name in (
+            *("hosts", "network_interface_name", "hps", "user_entry_point", "framework_params", "resource_config"),
+            *("input_data_config", "output_data_dir", "current_host", "current_instance_type"),
+            *("current_instance_group", "current_instance_group_hosts", "instance_groups", "instance_groups_dict"),
+            *("distribution_instance_groups", "is_hetero", "module_name", "log_level", "framework_module"),
+            *("input_dir", "input_config_dir", "output_dir", "num_cpus", "num_gpus", "num_neurons", "model_dir"),
+            *("module_dir", "output_intermediate_dir"),
+        )
+    }
+    env.update(channels=sorted(channels), training_env=properties, user_args=to_cmd_args(user))
+    env.update({f"channel_{name}": path for name, path in channels.items()})
+    env.update({f"hp_{name}": value for name, value in user.items()})
+    return {f"SM_{k.upper()}": env_value(v) for k, v in env.items()}

@@ -1,0 +1,427 @@
+"""A local SageMaker: the control-plane and runtime calls Vista makes, answered as SageMaker answers.
+
+This module holds the operations and their state; `server.py` turns HTTP into calls of them,
+`container.py` runs training jobs, `tuner.py` tuning jobs, `serving.py` the endpoints' model, and
+`errors.py` names AWS's errors. Responses are shaped as botocore's output shapes say (the oracle
+tests validate every one strictly); the rules each operation follows are cited beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vista.local.sagemaker import errors, serving, tuner
+from vista.local.sagemaker.container import ScriptModeContainer, s3_parts
+from vista.local.sagemaker.state import (
+    TRAINING_EVENT_KEYS,
+    TUNING_EVENT_KEYS,
+    Endpoint,
+    TrainingJob,
+    TuningJob,
+    event_detail,
+    listed,
+    now,
+)
+
+log = logging.getLogger("vista.local.sagemaker")
+# botocore's TrainingJobName and HyperParameterTuningJobName patterns.
+NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+TUNING_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
+TRAINING_EVENT = "SageMaker Training Job State Change"
+TUNING_EVENT = "SageMaker HyperParameter Tuning Job State Change"
+ENDPOINT_EVENT = "SageMaker Endpoint State Change"
+IN_PROGRESS = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")  # EndpointStatus values
+
+
+def snake(name: str) -> str:
+    """CamelCase → Camel_Case: API operations as method names, endpoint statuses as events spell them."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name)
+
+
+def _event_default(value: Any) -> Any:
+    """EventBridge details carry times as epoch milliseconds."""
+    if hasattr(value, "timestamp"):
+        return int(value.timestamp() * 1000)
+    raise TypeError(type(value).__name__)
+
+
+@dataclass
+class Faults:
+    """Faults a test injects into InvokeEndpoint."""
+
+    throttle_rate: float = 0.0  # this share of calls answered with ThrottlingException
+    down: bool = False  # every call answered ServiceUnavailable
+    rng: random.Random = field(default_factory=lambda: random.Random(0))  # noqa: S311 (not a secret)
+
+
+class LocalSageMaker:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        region: str,
+        account: str,
+        s3: Any,
+        events: Any,
+        logs: Any = None,
+        python: str = sys.executable,
+        endpoint_delay_s: float = 2.0,
+    ) -> None:
+        """`logs`, if given, receives each training job's output as SageMaker streams it to
+        CloudWatch Logs (/aws/sagemaker/TrainingJobs, one stream per job and host).
+        `endpoint_delay_s`: how long an endpoint stays Creating or Updating (minutes on AWS; a
+        few seconds here, so that tests meet those states)."""
+        self.workdir, self.region, self.account = workdir, region, account
+        self.endpoint_delay_s = endpoint_delay_s
+        self.s3, self.events = s3, events
+        self.container = ScriptModeContainer(workdir, s3=s3, logs=logs, python=python, region=region)
+        self.training: dict[str, TrainingJob] = {}
+        self.tuning: dict[str, TuningJob] = {}
+        self.models: dict[str, dict[str, Any]] = {}
+        self.configs: dict[str, dict[str, Any]] = {}
+        self.endpoints: dict[str, Endpoint] = {}
+        self.lock = threading.RLock()
+        self.stopping = threading.Event()
+        self.faults = Faults()
+
+    def arn(self, kind: str, name: str) -> str:
+        return f"arn:aws:sagemaker:{self.region}:{self.account}:{kind}/{name.lower()}"
+
+    def operation(self, name: str) -> Any:
+        """The method for an API operation (CreateTrainingJob → op_create_training_job), or None."""
+        return getattr(self, "op_" + snake(name).lower(), None)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        with self.lock:
+            for job in self.training.values():
+                if job.process and job.process.poll() is None:
+                    job.process.kill()
+
+    def emit(self, detail_type: str, detail: dict[str, Any], resource: str) -> None:
+        self.events.put_events(
+            Entries=[
+                {
+                    "Source": "aws.sagemaker",
+                    "DetailType": detail_type,
+                    "Resources": [resource],
+                    "Detail": json.dumps(detail, default=_event_default),
+                }
+            ]
+        )
+
+    # ------------------------------------------------------------------ training jobs
+    def op_create_training_job(self, **request: Any) -> dict[str, Any]:
+        job = self.new_training_job(request)
+        self.emit_training(job)
+        threading.Thread(target=self.run_training, args=(job,), daemon=True, name=job.name).start()
+        return {"TrainingJobArn": job.arn}
+
+    def new_training_job(self, request: dict[str, Any], tuning_arn: str | None = None) -> TrainingJob:
+        name = request["TrainingJobName"]
+        if not NAME.match(name):
+            raise errors.pattern_mismatch(name, "trainingJobName", NAME.pattern)
+        with self.lock:
+            if name in self.training:
+                raise errors.in_use(
+                    "Training job names must be unique within an AWS account and region, and a training job "
+                    f"with this name already exists ({self.arn('training-job', name)})"
+                )
+            job = TrainingJob(request, self.arn("training-job", name), tuning_arn=tuning_arn)
+            self.training[name] = job
+        return job
+
+    def _training_job(self, name: str) -> TrainingJob:
+        job = self.training.get(name)
+        if job is None:
+            raise errors.job_not_found()
+        return job
+
+    def op_describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
+        with self.lock:
+            return self._training_job(TrainingJobName).describe()
+
+    def op_list_training_jobs(self, **request: Any) -> dict[str, Any]:
+        # The API reference: SortBy defaults to CreationTime, SortOrder to Ascending.
+        with self.lock:
+            rows, token = listed(
+                self.training.values(),
+                request,
+                summary=TrainingJob.summary,
+                sort_by="CreationTime",
+                sort_order="Ascending",
+            )
+        return {"TrainingJobSummaries": rows, **({"NextToken": token} if token else {})}
+
+    def op_stop_training_job(self, TrainingJobName: str) -> dict[str, Any]:
+        """StopTrainingJob: the job goes Stopping at once, and Stopped when its process has ended
+        (SageMaker sends SIGTERM and, 120 s later, SIGKILL); a job that has already ended cannot be
+        stopped ("The training job ... has already been completed"-style ValidationException)."""
+        with self.lock:
+            job = self._training_job(TrainingJobName)
+            if job.status != "InProgress":
+                raise errors.validation(f"The request was rejected because the training job is in status {job.status}.")
+            job.status, job.secondary = "Stopping", "Stopping"
+            process = job.process
+        if process and process.poll() is None:
+            process.terminate()
+        self.emit_training(job)
+        return {}
+
+    def kill_training(self, name: str, *, spot_interruption: bool = False) -> None:
+        """Kill a training job's process, as a crash would; or, as a reclaimed spot instance
+        would, with the job restarted from its checkpoints (managed spot training)."""
+        job = self.training[name]
+        if job.process is None or job.process.poll() is not None:
+            raise ValueError(f"training job {name} has no running process")
+        job.interrupted = spot_interruption and "CheckpointConfig" in job.request
+        job.process.kill()
+
+    def emit_training(self, job: TrainingJob) -> None:
+        with self.lock:
+            detail = event_detail(job.describe(), TRAINING_EVENT_KEYS, job.request.get("Tags", []))
+        self.emit(TRAINING_EVENT, detail, job.arn)
+
+    def run_training(self, job: TrainingJob) -> None:
+        try:
+            status, secondary = self.container.run(job, self.emit_training)
+        except Exception as error:  # a broken job must end Failed, never hang InProgress
+            log.exception("training job %s failed", job.name)
+            status, secondary, job.failure = "Failed", "Failed", f"ClientError: {error}"[:1024]
+        with self.lock:
+            job.status, job.secondary, job.ended = status, secondary, now()
+        self.emit_training(job)
+
+    # ------------------------------------------------------------------ tuning jobs
+    def op_create_hyper_parameter_tuning_job(self, **request: Any) -> dict[str, Any]:
+        name = request["HyperParameterTuningJobName"]
+        if not TUNING_NAME.match(name):
+            raise errors.validation(
+                f"1 validation error detected: Value '{name}' at 'hyperParameterTuningJobName' failed to satisfy "
+                "constraint: Member must have length less than or equal to 32"
+            )
+        tuner.hyperband_max_resource(request)  # refused here, as SageMaker refuses it, when it cannot be known
+        with self.lock:
+            if name in self.tuning:
+                raise errors.in_use(f"Hyperparameter tuning job with name {name} already exists")
+            job = TuningJob(request, self.arn("hyper-parameter-tuning-job", name))
+            self.tuning[name] = job
+        self.emit_tuning(job)
+        threading.Thread(target=tuner.run_tuning, args=(self, job), daemon=True, name=name).start()
+        return {"HyperParameterTuningJobArn": job.arn}
+
+    def emit_tuning(self, tuning: TuningJob) -> None:
+        with self.lock:
+            detail = event_detail(tuning.describe(), TUNING_EVENT_KEYS, tuning.request.get("Tags", []))
+        self.emit(TUNING_EVENT, detail, tuning.arn)
+
+    def _tuning_job(self, name: str) -> TuningJob:
+        job = self.tuning.get(name)
+        if job is None:
+            raise errors.tuning_not_found(name)
+        return job
+
+    def op_describe_hyper_parameter_tuning_job(self, HyperParameterTuningJobName: str) -> dict[str, Any]:
+        with self.lock:
+            return self._tuning_job(HyperParameterTuningJobName).describe()
+
+    def op_list_training_jobs_for_hyper_parameter_tuning_job(
+        self, HyperParameterTuningJobName: str, **request: Any
+    ) -> dict[str, Any]:
+        # The API reference: SortBy defaults to Name, SortOrder to Ascending, MaxResults to 10.
+        with self.lock:
+            tuning = self._tuning_job(HyperParameterTuningJobName)
+            metric = tuning.request["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]["MetricName"]
+            trials = [job for job in self.training.values() if job.tuning_arn == tuning.arn]
+            rows, token = listed(
+                trials,
+                request,
+                summary=lambda job: job.trial_summary(HyperParameterTuningJobName, metric),
+                sort_by="Name",
+                sort_order="Ascending",
+            )
+        return {"TrainingJobSummaries": rows, **({"NextToken": token} if token else {})}
+
+    # ------------------------------------------------------------------ models and endpoints
+    def op_create_model(self, **request: Any) -> dict[str, Any]:
+        name = request["ModelName"]
+        with self.lock:
+            if name in self.models:
+                raise errors.already_exists("model", self.arn("model", name))
+            self.models[name] = {**request, "ModelArn": self.arn("model", name), "CreationTime": now()}
+        return {"ModelArn": self.arn("model", name)}
+
+    def op_describe_model(self, ModelName: str) -> dict[str, Any]:
+        model = self.models.get(ModelName)
+        if model is None:
+            raise errors.not_found("model", self.arn("model", ModelName))
+        return model
+
+    def op_create_endpoint_config(self, **request: Any) -> dict[str, Any]:
+        name = request["EndpointConfigName"]
+        with self.lock:
+            if name in self.configs:
+                raise errors.already_exists("endpoint configuration", self.arn("endpoint-config", name))
+            for variant in request["ProductionVariants"]:
+                if variant["ModelName"] not in self.models:
+                    raise errors.not_found("model", self.arn("model", variant["ModelName"]))
+            self.configs[name] = {
+                **request,
+                "EndpointConfigArn": self.arn("endpoint-config", name),
+                "CreationTime": now(),
+            }
+        return {"EndpointConfigArn": self.arn("endpoint-config", name)}
+
+    def op_describe_endpoint_config(self, EndpointConfigName: str) -> dict[str, Any]:
+        config = self.configs.get(EndpointConfigName)
+        if config is None:
+            raise errors.not_found("endpoint configuration", self.arn("endpoint-config", EndpointConfigName))
+        return config
+
+    # Endpoints take time and refuse what SageMaker refuses (the DescribeEndpoint API reference,
+    # EndpointStatus): Create/UpdateEndpoint answer at once and finish `endpoint_delay_s` later;
+    # "DeleteEndpoint is the only operation that can be performed on a failed endpoint"; a failed
+    # update rolls back to the previous config (InService again, FailureReason set). Each state
+    # change is put on EventBridge as "SageMaker Endpoint State Change" (the SageMaker developer
+    # guide, "Events that Amazon SageMaker sends to EventBridge": EndpointStatus in upper snake
+    # case, e.g. IN_SERVICE).
+    def op_create_endpoint(self, EndpointName: str, EndpointConfigName: str, **_: Any) -> dict[str, Any]:
+        with self.lock:
+            if EndpointName in self.endpoints:
+                raise errors.already_exists("endpoint", self.arn("endpoint", EndpointName))
+            self.op_describe_endpoint_config(EndpointConfigName)
+            endpoint = Endpoint(EndpointName, self.arn("endpoint", EndpointName), EndpointConfigName)
+            endpoint.pending = EndpointConfigName
+            self.endpoints[EndpointName] = endpoint
+        self._emit_endpoint(endpoint)
+        threading.Thread(target=self._deploy, args=(endpoint, EndpointConfigName), daemon=True).start()
+        return {"EndpointArn": endpoint.arn}
+
+    def op_update_endpoint(self, EndpointName: str, EndpointConfigName: str, **_: Any) -> dict[str, Any]:
+        with self.lock:
+            endpoint = self._endpoint(EndpointName)
+            if endpoint.status == "Failed":
+                raise errors.validation(f'Cannot update failed endpoint "{endpoint.arn}".')
+            if endpoint.status != "InService":
+                raise errors.validation(f'Cannot update in-progress endpoint "{endpoint.arn}".')
+            self.op_describe_endpoint_config(EndpointConfigName)
+            endpoint.status, endpoint.pending, endpoint.modified = "Updating", EndpointConfigName, now()
+        self._emit_endpoint(endpoint)
+        threading.Thread(target=self._deploy, args=(endpoint, EndpointConfigName), daemon=True).start()
+        return {"EndpointArn": endpoint.arn}
+
+    def op_describe_endpoint(self, EndpointName: str) -> dict[str, Any]:
+        with self.lock:
+            endpoint = self._endpoint(EndpointName)
+            return endpoint.describe(self.configs[endpoint.config])
+
+    def op_delete_endpoint(self, EndpointName: str) -> dict[str, Any]:
+        with self.lock:
+            endpoint = self._endpoint(EndpointName)
+            if endpoint.status in IN_PROGRESS:
+                raise errors.validation(f'Cannot update in-progress endpoint "{endpoint.arn}".')
+            endpoint.status, endpoint.modified = "Deleting", now()
+        self._emit_endpoint(endpoint)
+
+        def delete() -> None:
+            time.sleep(self.endpoint_delay_s / 2)
+            with self.lock:
+                if self.endpoints.get(EndpointName) is endpoint:
+                    del self.endpoints[EndpointName]
+
+        threading.Thread(target=delete, daemon=True).start()
+        return {}
+
+    def _endpoint(self, name: str) -> Endpoint:
+        endpoint = self.endpoints.get(name)
+        if endpoint is None:
+            raise errors.not_found("endpoint", self.arn("endpoint", name))
+        return endpoint
+
+    def _emit_endpoint(self, endpoint: Endpoint) -> None:
+        with self.lock:
+            detail = {
+                "EndpointName": endpoint.name,
+                "EndpointArn": endpoint.arn,
+                "EndpointConfigName": endpoint.config,
+                "EndpointStatus": snake(endpoint.status).upper(),  # InService → IN_SERVICE
+                "CreationTime": endpoint.created,
+                "LastModifiedTime": endpoint.modified,
+                "Tags": {},
+            }
+            if endpoint.failure:
+                detail["FailureReason"] = endpoint.failure
+        self.emit(ENDPOINT_EVENT, detail, endpoint.arn)
+
+    def _deploy(self, endpoint: Endpoint, config_name: str) -> None:
+        """Bring up the config's model, `endpoint_delay_s` after the call: InService on it, or (it
+        cannot be loaded) Failed when creating, back on the previous config when updating."""
+        time.sleep(self.endpoint_delay_s)
+        try:
+            model = self._load(endpoint, config_name)
+        except Exception as error:  # the endpoint fails, as SageMaker's would, with the reason
+            log.warning("endpoint %s could not deploy %s: %s", endpoint.name, config_name, error)
+            with self.lock:
+                endpoint.failure = (  # SageMaker's words, and what the container would have logged
+                    "The primary container for production variant AllTraffic did not pass the ping "
+                    f"health check. Please check CloudWatch logs for this endpoint. ({error})"
+                )
+                endpoint.status = "Failed" if endpoint.serving is None else "InService"
+                endpoint.pending, endpoint.modified = None, now()
+            self._emit_endpoint(endpoint)
+            return
+        variant = self.configs[config_name]["ProductionVariants"][0]
+        concurrency = variant.get("ServerlessConfig", {}).get("MaxConcurrency", 1)
+        with self.lock:
+            endpoint.serving, endpoint.config, endpoint.failure, endpoint.pending = model, config_name, None, None
+            endpoint.concurrency = threading.Semaphore(concurrency)
+            endpoint.max_concurrency = concurrency
+            endpoint.status, endpoint.modified = "InService", now()
+        self._emit_endpoint(endpoint)
+
+    def _load(self, endpoint: Endpoint, config_name: str) -> Any:
+        variant = self.configs[config_name]["ProductionVariants"][0]
+        model = self.models[variant["ModelName"]]
+        bucket, key = s3_parts(model["PrimaryContainer"]["ModelDataUrl"])
+        archive = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return serving.load(archive, self.workdir / "endpoints" / endpoint.name / config_name)
+
+    def invoke_endpoint(self, name: str, body: bytes, content_type: str) -> bytes:
+        """InvokeEndpoint → the TF inference container's TF Serving (serving.py); refused beyond
+        the serverless MaxConcurrency, as SageMaker throttles it."""
+        endpoint = self.endpoints.get(name)
+        if endpoint is None or (endpoint.status != "InService" and endpoint.serving is None):
+            raise errors.endpoint_not_found(name, self.account)
+        with self.lock:
+            endpoint.calls += 1
+            if self.faults.down:
+                endpoint.injected += 1
+                raise errors.unavailable()
+            if self.faults.rng.random() < self.faults.throttle_rate:
+                endpoint.injected += 1
+                raise errors.throttled()
+        if not endpoint.concurrency.acquire(blocking=False):
+            with self.lock:
+                endpoint.refused += 1
+            raise errors.throttled()
+        with self.lock:
+            endpoint.in_flight += 1
+            endpoint.peak = max(endpoint.peak, endpoint.in_flight)
+        try:
+            return json.dumps(serving.predict(endpoint.serving, body, content_type)).encode()
+        except serving.ServingError as error:
+            stream = f"arn:aws:logs:{self.region}:{self.account}:log-group:/aws/sagemaker/Endpoints/{name}"
+            raise errors.model_error(error.status, str(error), stream) from None
+        finally:
+            with self.lock:
+                endpoint.in_flight -= 1
+            endpoint.concurrency.release()
