@@ -86,6 +86,10 @@ class TrainingJob:
     def name(self) -> str:
         return self.request["TrainingJobName"]
 
+    @property
+    def modified(self) -> datetime:
+        return self.ended or self.started or self.created
+
     def describe(self) -> dict[str, Any]:
         request = self.request
         output = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
@@ -95,7 +99,7 @@ class TrainingJob:
             "TrainingJobStatus": self.status,
             "SecondaryStatus": self.secondary,
             "CreationTime": self.created,
-            "LastModifiedTime": self.ended or self.started or self.created,
+            "LastModifiedTime": self.modified,
             "ModelArtifacts": {"S3ModelArtifacts": f"{output}/{self.name}/output/model.tar.gz"},
             "FinalMetricDataList": [
                 {"MetricName": k, "Value": v, "Timestamp": self.ended or now()} for k, v in self.metrics.items()
@@ -122,7 +126,7 @@ class TrainingJob:
             "TrainingJobArn": self.arn,
             "CreationTime": self.created,
             "TrainingJobStatus": self.status,
-            "LastModifiedTime": self.ended or self.started or self.created,
+            "LastModifiedTime": self.modified,
         }
         if self.ended:
             row["TrainingEndTime"] = self.ended

@@ -37,7 +37,7 @@ def run_tuning(sagemaker: LocalSageMaker, tuning: TuningJob) -> None:
         trial_name = f"{name}-{index:03d}-{rng.getrandbits(32):08x}"
         request = {k: v for k, v in definition.items() if k not in ("StaticHyperParameters", "DefinitionName")}
         # SageMaker adds the objective's name to every trial's hyperparameters: the TF container
-        # reacts to it (vista/local/toolkit.py).
+        # reacts to it (toolkit.py).
         hyperparameters = {
             **definition.get("StaticHyperParameters", {}),
             **tuned,
