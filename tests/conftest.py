@@ -62,8 +62,9 @@ def clear_caches() -> None:
 
 
 @contextlib.contextmanager
-def local_cloud(workdir: Path, **options: Any) -> Iterator[Any]:
-    """A LocalCloud for a test module; the process's environment and clients as they were after it."""
+def local_cloud(workdir: Path, *, refusals_expected: bool = False, **options: Any) -> Iterator[Any]:
+    """A LocalCloud for a test module; the process's environment and clients as they were after it.
+    Unless `refusals_expected`, no function may have been refused a call by its role."""
     from tests.oracles import Wire
     from vista.local.cloud import LocalCloud
 
@@ -79,6 +80,8 @@ def local_cloud(workdir: Path, **options: Any) -> Iterator[Any]:
         assert_at_rest()  # whatever the module did, the cloud ends consistent
         # Every answer the local SageMaker gave the module, held against botocore's model for it.
         assert not wire.found, "\n".join(dict.fromkeys(wire.found))
+        # The template's roles are enough for everything the module did (least privilege holds).
+        assert refusals_expected or not cloud.iam.refused, cloud.iam.refused
     finally:
         cloud.stop()
         os.environ.clear()

@@ -5,13 +5,12 @@ Lambda's rule for partial batch responses. moto in this process: no local cloud 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import quote_plus
 
 import boto3
 
-from tests.conftest import BUCKET, EVENTS
+from tests.conftest import BUCKET, load_event
 
 
 def test_moto_s3_notifications_are_completed_as_s3_sends_them(aws: None) -> None:
@@ -37,7 +36,7 @@ def test_sqs_records_have_lambdas_casing_and_partial_failures_need_report_batch_
     from vista.local.event_sources import EventSources, Source, sqs_record
     from vista.local.lambda_runtime import Function
 
-    sample = json.loads((EVENTS / "aws_sqs_receive_message.json").read_text())["Records"][0]
+    sample = load_event("aws_sqs_receive_message")["Records"][0]
     sqs = boto3.client("sqs")
     url = sqs.create_queue(QueueName="oracle-batch")["QueueUrl"]
     sqs.send_message(

@@ -207,3 +207,21 @@ def test_tuning_job_promotes_its_best_training_job(aws: None, context: Any, monk
         model["state"] == "champion" and model["job"] == name and model["hyperparameters"]["architecture"] == "fine_cnn"
     )
     assert json.loads(json.dumps(model))["billable_seconds"] == 330
+
+
+def test_a_stale_crown_is_refused_so_there_is_never_a_second_champion(aws: None) -> None:
+    # GIVEN b crowned by one delivery, then c crowned over it by the next
+    from vista_app.config import settings
+    from vista_app.records import Models
+
+    models = Models(settings().models_table)
+    for name in ("vista-b", "vista-c"):
+        models.create({"name": name, "state": "promoting", "artifact": f"s3://x/{name}.tar.gz"})
+    assert models.crown("vista-b", endpoint="vista-classifier", replacing=[])
+    assert models.crown("vista-c", endpoint="vista-classifier", replacing=["vista-b"])
+    # WHEN a delivery that read b as still promoting (and no champion) crowns it late
+    late = models.crown("vista-b", endpoint="vista-classifier", replacing=[])
+    # THEN the transaction is refused and c stays the only champion
+    assert late is False
+    assert [m["name"] for m in models.in_state("champion")] == ["vista-c"]
+    assert models.get("vista-b")["state"] == "retired"

@@ -3,6 +3,7 @@ CloudFormation (JSON on stdout). Runs in .venv-sam, where aws-sam-cli brings the
 it pins a pydantic the functions' environment cannot share.
 
     .venv-sam/bin/python tools/translate_template.py > translated.json
+    .venv-sam/bin/python tools/translate_template.py changed.json   # another template (YAML or JSON)
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ class NoManagedPolicies:
 
 
 def main() -> int:
-    template = yaml_parse(TEMPLATE.read_text())
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else TEMPLATE
+    template = yaml_parse(path.read_text())
     # Local paths are what `sam package` replaces with S3 locations.
     template["Globals"]["Function"]["CodeUri"] = "s3://bucket/code.zip"
     for spec in template["Resources"].values():

@@ -109,6 +109,14 @@ def _default_checkpoint_dir() -> str:
     return SAGEMAKER_CHECKPOINTS if inside_a_job and Path(SAGEMAKER_CHECKPOINTS).is_dir() else ""
 
 
+def write_atomically(path: Path, text: str) -> None:
+    """A job killed mid-write (a Spot interruption, StopTrainingJob's SIGTERM then SIGKILL) must not
+    leave a half-written file for the restarted job to choke on: write beside, then rename."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
 class EpochLog(keras.callbacks.Callback):
     """One `name=value;` line per epoch (SageMaker's metric definitions parse it) and a
     history that survives a restart (kept beside the checkpoints)."""
@@ -134,11 +142,11 @@ class EpochLog(keras.callbacks.Callback):
         }
         seconds = time.perf_counter() - self.started
         line = f"epoch={epoch + 1}; " + " ".join(f"{k}={v:.4f};" for k, v in values.items() if v is not None)
-        print(f"{line} seconds={seconds:.1f};", flush=True)
         self.epochs = {e: v for e, v in self.epochs.items() if e < epoch + 1}
         self.epochs[epoch + 1] = {k: v for k, v in logs.items()}
         if self.path:
-            self.path.write_text(json.dumps(self.epochs))
+            write_atomically(self.path, json.dumps(self.epochs))
+        print(f"{line} seconds={seconds:.1f};", flush=True)  # once the epoch's history is kept
 
     def history(self) -> dict[str, list[float]]:
         keys = sorted({k for values in self.epochs.values() for k in values})
@@ -224,7 +232,7 @@ def fit_phase(
     reached = history.epoch[-1] + 1 if history.epoch else first_epoch + epochs
     if done_file:
         model.save_weights(checkpoint_dir / f"{phase}.weights.h5")
-        done_file.write_text(json.dumps({"epochs": reached}))
+        write_atomically(done_file, json.dumps({"epochs": reached}))
     return reached
 
 

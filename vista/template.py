@@ -170,6 +170,14 @@ def placeholder_resolver(
             attributes[(logical, "Arn")] = f"arn:aws:lambda:{region}:{account}:function:{name}"
         elif spec["Type"] == "AWS::Serverless::LayerVersion":
             refs[logical] = f"arn:aws:lambda:{region}:{account}:layer:{name}:1"
+        elif spec["Type"] == "AWS::DynamoDB::Table":
+            refs[logical] = name
+            attributes[(logical, "Arn")] = f"arn:aws:dynamodb:{region}:{account}:table/{name}"
+        elif spec["Type"] == "AWS::Logs::LogGroup":  # CloudFormation's log group Arn ends in :*
+            refs[logical] = name
+            attributes[(logical, "Arn")] = f"arn:aws:logs:{region}:{account}:log-group:{name}:*"
+        elif spec["Type"] == "AWS::IAM::ManagedPolicy":
+            refs[logical] = f"arn:aws:iam::{account}:policy/{name}"
         else:
             refs[logical] = name
     # Buckets named in the template (with Sub over parameters) keep that name.

@@ -154,7 +154,8 @@ def _step(settings: Settings, sagemaker: Any, models: Models, known: list[str]) 
     # InService (or UpdateRollbackFailed: still serving its config).
     serving = next((m for m in pending if m.get("endpoint_config") == config), None)
     if serving is not None:
-        _crown(models, serving, settings.endpoint_name)
+        if not _crown(models, serving, settings.endpoint_name):
+            return f"{serving['name']}: a concurrent delivery changed the champions first; looking again"
         return f"{serving['name']} in service"
     rolled_back = [m for m in pending if m.get("deploying_at") and _rolled_back(endpoint, m)]
     for model in rolled_back:
@@ -214,9 +215,10 @@ def _rolled_back(endpoint: dict[str, Any], model: dict[str, Any]) -> bool:
     return bool(endpoint.get("FailureReason")) and (modified is None or modified.timestamp() >= began)
 
 
-def _crown(models: Models, model: dict[str, Any], endpoint: str) -> None:
-    """The endpoint serves `model`: it is the champion, and no other model is (one transaction)."""
-    models.crown(model["name"], endpoint=endpoint, replacing=[m["name"] for m in models.in_state("champion")])
+def _crown(models: Models, model: dict[str, Any], endpoint: str) -> bool:
+    """The endpoint serves `model`: it is the champion, and no other model is (one transaction,
+    refused if another delivery crowned in between: the step is then taken again on fresh reads)."""
+    return models.crown(model["name"], endpoint=endpoint, replacing=[m["name"] for m in models.in_state("champion")])
 
 
 def _fail(models: Models, name: str, reason: str) -> None:

@@ -220,31 +220,41 @@ class Models(Repository):
                 return found
             query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
-    def crown(self, name: str, *, endpoint: str, replacing: list[str]) -> None:
-        """`name` becomes the champion and each of `replacing` retired, in one transaction: no
-        reader ever sees two champions, or none. (The resource's client takes and gives plain
-        values, as the table does.)"""
+    def crown(self, name: str, *, endpoint: str, replacing: list[str]) -> bool:
+        """`name` (still `promoting`) becomes the champion and each of `replacing` (still
+        champions) retired, in one transaction: no reader ever sees two champions, or none.
+        False when either no longer holds (a concurrent delivery crowned first: look again).
+        (The resource's client takes and gives plain values, as the table does.)"""
         stamp = now()
 
-        def update(key: str, fields: dict[str, Any], remove: tuple[str, ...] = ()) -> dict[str, Any]:
+        def update(key: str, fields: dict[str, Any], was: str, remove: tuple[str, ...] = ()) -> dict[str, Any]:
             expression, names, values = _set_and_remove({**fields, "updated_at": stamp}, remove)
             return {
                 "Update": {
                     "TableName": self.table.name,
                     "Key": {self.key: key},
                     "UpdateExpression": expression,
-                    "ExpressionAttributeNames": names,
-                    "ExpressionAttributeValues": to_item(values),
+                    "ConditionExpression": "#state = :was",
+                    "ExpressionAttributeNames": names | {"#state": "state"},
+                    "ExpressionAttributeValues": to_item(values | {":was": was}),
                 }
             }
 
-        crowned = update(name, {"state": "champion", "promoted_at": stamp, "endpoint": endpoint}, ("deploying_at",))
+        crowned = update(
+            name, {"state": "champion", "promoted_at": stamp, "endpoint": endpoint}, "promoting", ("deploying_at",)
+        )
         retired = [
-            update(other, {"state": "retired", "retired_at": stamp, "reason": f"replaced by {name}"})
+            update(other, {"state": "retired", "retired_at": stamp, "reason": f"replaced by {name}"}, "champion")
             for other in replacing
             if other != name
         ]
-        self.table.meta.client.transact_write_items(TransactItems=[crowned, *retired])
+        try:
+            self.table.meta.client.transact_write_items(TransactItems=[crowned, *retired])
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "TransactionCanceledException":
+                return False
+            raise
+        return True
 
     def champion(self) -> dict[str, Any] | None:
         champions = sorted(self.in_state("champion"), key=lambda m: m.get("promoted_at", ""))

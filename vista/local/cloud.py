@@ -24,7 +24,8 @@ from typing import Any
 from vista import template as cfn
 from vista.local.apigateway import ApiGateway, Route, route_for
 from vista.local.event_sources import EventSources, Source
-from vista.local.lambda_runtime import ACCOUNT, REGION, STACK, Function, FunctionLogs
+from vista.local.iam import Enforcer, Request, Role, function_roles
+from vista.local.lambda_runtime import ACCOUNT, REGION, STACK, Function, FunctionLogs, invoking
 from vista.local.provision import notification_filter, provision_resources
 from vista.local.sagemaker import LocalSageMaker, SageMakerServer
 
@@ -34,6 +35,9 @@ STATE_FILE = ROOT / ".vista" / "local.json"
 # What a deploy must be given and local mode gives itself: the console's user (nobody signs in
 # locally: the local console proxy holds this user's session).
 LOCAL_PARAMETERS = {"ConsoleAdminEmail": "console@vista.local"}
+# What Lambda polls an SQS event source with, as the function's role (with-sqs.html, "Execution
+# role permissions"): a role without them and the event source mapping is refused.
+SQS_POLLING = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 
 
 class LocalCloud:
@@ -45,8 +49,10 @@ class LocalCloud:
         parameters: dict[str, str] | None = None,
         visibility_timeout_s: int | None = None,
         deliveries: int = 1,
+        template: dict[str, Any] | None = None,
     ) -> None:
-        """`parameters` override the template's, as a deploy's would; `visibility_timeout_s`
+        """`template` replaces template.yaml (a test's variant of it); `parameters` override the
+        template's, as a deploy's would; `visibility_timeout_s`
         shortens the SQS event sources' queues' (so retries and the DLQ come in seconds, not
         minutes); `deliveries` delivers every event that many times at once (S3, SQS and
         EventBridge promise at least once)."""
@@ -55,7 +61,7 @@ class LocalCloud:
         self.parameters = {**LOCAL_PARAMETERS, **(parameters or {})}
         self.visibility_timeout_s = visibility_timeout_s
         self.deliveries = deliveries
-        self.template = cfn.load()
+        self.template = template or cfn.load()
         self.routes: list[Route] = []
         self.functions: dict[str, Function] = {}
         self.outputs: dict[str, str] = {}
@@ -69,6 +75,7 @@ class LocalCloud:
         self.dispatcher: EventSources | None = None
         self._sagemaker_server: SageMakerServer | None = None
         self._stdout: Any = sys.stdout
+        self.iam: Enforcer | None = None
 
     # ------------------------------------------------------------------ start / stop
     def start(self) -> dict[str, str]:
@@ -129,6 +136,10 @@ class LocalCloud:
         return self.urls
 
     def stop(self) -> None:
+        if self.iam:
+            import boto3
+
+            self.iam.uninstall(boto3._get_default_session())
         if self.dispatcher:
             self.dispatcher.stop()
         if self._sagemaker:
@@ -138,9 +149,10 @@ class LocalCloud:
         for server in (self._console, self._api):
             if server:
                 server.shutdown()
-        if self._moto:
+        if self._moto:  # once: stop() follows a failed start() too
             self._reset_moto()
             self._moto.stop()
+            self._moto = None
         if isinstance(sys.stdout, FunctionLogs):
             sys.stdout.close()
             sys.stdout = self._stdout
@@ -199,6 +211,12 @@ class LocalCloud:
 
         notifications = provision_resources(template, resolver, client=boto3.client)
         self._resolver = resolver
+        # Each function calls AWS with its own role (iam.py): on the default session, which the
+        # functions' clients come from once _wire_functions has made them anew.
+        self.iam = Enforcer(
+            function_roles(template, resolver, stack=STACK, account=ACCOUNT), invoking, region=REGION, account=ACCOUNT
+        )
+        self.iam.install(boto3._get_default_session())
         clients = {  # user pool → its app client
             resolver.resolve(spec["Properties"])["UserPoolId"]: resolver.refs[logical]
             for logical, spec in cfn.resources(template, "AWS::Cognito::UserPoolClient").items()
@@ -240,12 +258,16 @@ class LocalCloud:
                 int(props.get("MemorySize", globals_.get("MemorySize", 128))),
             )
             self.functions[logical] = function
-            on_failure = self._on_failure_queue(props)
+            assert self.iam is not None
+            role = self.iam.roles[logical]
+            on_failure = self._on_failure_queue(props, role)
             environments.add(json.dumps(cfn.function_environment(template, resolver, logical), sort_keys=True))
             for event_name, event in props.get("Events", {}).items():
                 kind, event_props = event["Type"], resolver.resolve(event.get("Properties", {}))
                 if kind == "SQS":
                     arn = event_props["Queue"]
+                    for action in SQS_POLLING:
+                        role.require(Request(action, arn), f"Lambda cannot poll {arn} for {logical}")
                     url = self.sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[1])["QueueUrl"]
                     sources.append(
                         Source(
@@ -305,11 +327,16 @@ class LocalCloud:
         aws.reset()
         config.settings.cache_clear()
 
-    def _on_failure_queue(self, props: dict[str, Any]) -> str | None:
-        """The URL of a function's asynchronous OnFailure destination queue, if it has one."""
+    def _on_failure_queue(self, props: dict[str, Any], role: Role) -> str | None:
+        """The URL of a function's asynchronous OnFailure destination queue, if it has one: Lambda
+        sends there with the function's role (invocation-async-retain-records.html)."""
         destination = props.get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure", {})
         target = destination.get("Destination", {}).get("Fn::GetAtt", [None])[0]
-        return self.sqs.get_queue_url(QueueName=f"{STACK}-{target}")["QueueUrl"] if target else None
+        if not target:
+            return None
+        arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{STACK}-{target}"
+        role.require(Request("sqs:SendMessage", arn), "Lambda cannot send failed invocations to their destination")
+        return self.sqs.get_queue_url(QueueName=f"{STACK}-{target}")["QueueUrl"]
 
     def _dispatch_queue(self, name: str) -> tuple[str, str]:
         url = self.sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "10"})["QueueUrl"]

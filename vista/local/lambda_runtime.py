@@ -18,6 +18,11 @@ REGION, ACCOUNT, STACK = "us-east-1", "123456789012", "vista"
 _invocation = threading.local()
 
 
+def invoking() -> str | None:
+    """The logical id of the function this thread is running, if any (whose role its AWS calls use)."""
+    return getattr(_invocation, "function", None)
+
+
 class FunctionLogs(io.TextIOBase):
     """sys.stdout while the local cloud runs: what a function prints (Powertools' JSON logs, EMF
     metrics) goes to functions.log, as Lambda sends it to CloudWatch Logs; the rest to the terminal."""
@@ -27,7 +32,7 @@ class FunctionLogs(io.TextIOBase):
         self.log = open(path, "a", buffering=1)  # noqa: SIM115 (closed by close())
 
     def write(self, text: str) -> int:
-        return (self.log if getattr(_invocation, "active", False) else self.terminal).write(text)
+        return (self.log if invoking() else self.terminal).write(text)
 
     def flush(self) -> None:
         self.terminal.flush()
@@ -77,8 +82,8 @@ class Function:
             log_stream_name="local",
             started=time.monotonic(),
         )
-        _invocation.active = True
+        _invocation.function = self.name
         try:
             return handler(event, context)
         finally:
-            _invocation.active = False
+            _invocation.function = None

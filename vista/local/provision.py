@@ -116,7 +116,7 @@ def provision_resources(
             s3.put_bucket_policy(
                 Bucket=props["Bucket"], Policy=json.dumps({**props["PolicyDocument"], "Statement": statements})
             )
-        return notifications
+    return notifications
 
 
 # What moto's CreateUserPool takes of CloudFormation's UserPool properties (the same names).

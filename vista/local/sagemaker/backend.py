@@ -375,14 +375,14 @@ class LocalSageMaker:
                     "The primary container for production variant AllTraffic did not pass the ping "
                     f"health check. Please check CloudWatch logs for this endpoint. ({error})"
                 )
-                endpoint.status = "Failed" if endpoint.serving is None else "InService"
+                endpoint.status = "Failed" if endpoint.model is None else "InService"
                 endpoint.pending, endpoint.modified = None, now()
             self._emit_endpoint(endpoint)
             return
         variant = self.configs[config_name]["ProductionVariants"][0]
         concurrency = variant.get("ServerlessConfig", {}).get("MaxConcurrency", 1)
         with self.lock:
-            endpoint.serving, endpoint.config, endpoint.failure, endpoint.pending = model, config_name, None, None
+            endpoint.model, endpoint.config, endpoint.failure, endpoint.pending = model, config_name, None, None
             endpoint.concurrency = threading.Semaphore(concurrency)
             endpoint.max_concurrency = concurrency
             endpoint.status, endpoint.modified = "InService", now()
@@ -399,7 +399,7 @@ class LocalSageMaker:
         """InvokeEndpoint → the TF inference container's TF Serving (serving.py); refused beyond
         the serverless MaxConcurrency, as SageMaker throttles it."""
         endpoint = self.endpoints.get(name)
-        if endpoint is None or (endpoint.status != "InService" and endpoint.serving is None):
+        if endpoint is None or (endpoint.status != "InService" and endpoint.model is None):
             raise errors.endpoint_not_found(name, self.account)
         with self.lock:
             endpoint.calls += 1
@@ -417,7 +417,7 @@ class LocalSageMaker:
             endpoint.in_flight += 1
             endpoint.peak = max(endpoint.peak, endpoint.in_flight)
         try:
-            return json.dumps(serving.predict(endpoint.serving, body, content_type)).encode()
+            return json.dumps(serving.predict(endpoint.model, body, content_type)).encode()
         except serving.ServingError as error:
             stream = f"arn:aws:logs:{self.region}:{self.account}:log-group:/aws/sagemaker/Endpoints/{name}"
             raise errors.model_error(error.status, str(error), stream) from None

@@ -211,7 +211,7 @@ class Endpoint:
     modified: datetime = field(default_factory=now)
     failure: str | None = None
     pending: str | None = None  # the config being deployed (PendingDeploymentSummary)
-    serving: Any = None  # the loaded SavedModel's serving_default
+    model: Any = None  # the loaded SavedModel TF Serving serves
     concurrency: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1))
     max_concurrency: int = 1
     # What happened, for the reliability tests and the load benchmark.
