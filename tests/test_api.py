@@ -178,3 +178,11 @@ def test_unknown_route_is_404(aws: None, context: Any) -> None:
     event = request("api_get_models")
     event["path"] = event["resource"] = "/nope"
     assert call(event, context)[0] == 404
+
+
+def test_sams_aws_proxy_sample_event_is_answered(aws: None, context: Any) -> None:
+    """`sam local generate-event apigateway aws-proxy --method GET --resource /models --path models
+    --body "" --stage v1` (events/aws_apigateway_aws_proxy.json): a query parameter the route does not
+    take, stage variables, an empty base64 body."""
+    status, answer = call(load_event("aws_apigateway_aws_proxy"), context)
+    assert status == 200 and answer["items"] == []

@@ -353,3 +353,17 @@ def test_a_comparison_can_be_posted_to_the_api(aws: None, context: Any) -> None:
     )
     status, job = call(request("api_post_training_jobs", body=body), context)
     assert status == 202 and job["kind"] == "comparison" and len(job["members"]) == 2, job
+
+
+def test_sams_request_authorizer_sample_event_is_refused_then_let_in_with_a_session(
+    console: dict, context: Any
+) -> None:
+    """`sam local generate-event apigateway request-authorizer` (events/aws_apigateway_request_authorizer.json):
+    no cookie at all is Unauthorized; the same request with a live session is allowed on its own API and stage."""
+    sample = load_event("aws_apigateway_request_authorizer")
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        authorize(copy.deepcopy(sample), context)
+    sample["headers"]["Cookie"] = f"vista_session={console['token']}"
+    [statement] = authorize(sample, context)["policyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Resource"] == ["arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/*/*"]

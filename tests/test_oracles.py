@@ -27,6 +27,7 @@ from tests.conftest import BUCKET, EVENTS, local_cloud
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLKIT_PYTHON = ROOT / ".venv-toolkit" / "bin" / "python"
+SDK_PYTHON = ROOT / ".venv-sdk" / "bin" / "python"
 
 
 @pytest.fixture(scope="module")
@@ -184,6 +185,64 @@ def test_list_training_jobs_pages_filters_and_sorts_as_the_api_reference_says(cl
     )
     with pytest.raises(ClientError):
         sagemaker().list_training_jobs(NextToken="not-a-token")
+
+
+@pytest.mark.skipif(not SDK_PYTHON.exists(), reason="make creates .venv-sdk (sagemaker-core)")
+def test_the_sagemaker_sdk_reads_the_local_resources_into_its_own_shapes(cloud: Any) -> None:
+    from vista_app.config import settings
+
+    # GIVEN a job that completed, one that crashed, a model and a serverless endpoint config
+    done, crashed = (
+        start("oracle-sdk", {"train.py": "print('done')\n"}),
+        start("oracle-sdk-crash", {"train.py": "raise SystemExit(3)\n"}),
+    )
+    ended(done), ended(crashed)
+    sagemaker().create_model(
+        ModelName="oracle-sdk-model",
+        ExecutionRoleArn=settings().sagemaker_role_arn,
+        PrimaryContainer={"Image": settings().inference_image, "ModelDataUrl": f"s3://{BUCKET}/none/model.tar.gz"},
+    )
+    sagemaker().create_endpoint_config(
+        EndpointConfigName="oracle-sdk-config",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "oracle-sdk-model",
+                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 1},
+            }
+        ],
+    )
+    # WHEN the SageMaker SDK reads them (its resource classes validate every field they parse)
+    spec = {
+        "region": "us-east-1",
+        "training_jobs": [done, crashed],
+        "models": ["oracle-sdk-model"],
+        "endpoint_configs": ["oracle-sdk-config"],
+    }
+    result = subprocess.run(
+        [str(SDK_PYTHON), str(ROOT / "tests" / "sdk_reads.py"), json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    # THEN it reads what boto3 reads
+    assert result.returncode == 0, result.stderr[-3000:]
+    read = json.loads(result.stdout)
+    assert (
+        read["training_jobs"][done]["status"] == "Completed" and read["training_jobs"][done]["secondary"] == "Completed"
+    )
+    assert read["training_jobs"][crashed]["status"] == "Failed"
+    assert read["training_jobs"][crashed]["failure_reason"].startswith("AlgorithmError: ExecuteUserScriptError")
+    assert read["training_jobs"][done]["hyperparameters"]["sagemaker_program"] == '"train.py"'
+    assert read["models"] == {"oracle-sdk-model": settings().inference_image}
+    assert read["endpoint_configs"] == {"oracle-sdk-config": "oracle-sdk-model"}
+    every = [
+        job["TrainingJobName"]
+        for page in sagemaker().get_paginator("list_training_jobs").paginate()
+        for job in page["TrainingJobSummaries"]
+    ]
+    assert sorted(read["listed"]) == sorted(every) and {done, crashed} <= set(every)
 
 
 def test_invoking_an_endpoint_that_does_not_exist_is_sagemaker_runtimes_validation_error(cloud: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
@@ -196,3 +197,19 @@ def test_bad_comparisons_are_refused_with_a_reason(request_: dict, message: str)
 
     with pytest.raises(InvalidRequest, match=message):
         parse_training_request({"dataset": "datasets/intel", **request_})
+
+
+def test_sams_s3_put_sample_event_starts_a_job_for_its_decoded_key(aws: None, context: Any) -> None:
+    """`sam local generate-event s3 put` (events/aws_s3_put.json, as generated): no versionId, a
+    URL-encoded key ("+" as %2B) and an ETag that is not the object's."""
+    from urllib.parse import unquote_plus
+
+    from tests.conftest import load_event
+
+    upload_dataset()
+    event = load_event("aws_s3_put")
+    key = unquote_plus(event["Records"][0]["s3"]["object"]["key"])
+    assert key == "jobs/sample+request.json"
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=json.dumps(REQUEST).encode())
+    [job] = run(event, context)
+    assert job["status"] == "InProgress" and job["source"] == f"s3://{BUCKET}/{key}"
