@@ -79,10 +79,10 @@ build: $(SAM_VENV)/.stamp
 image-uris: $(SDK_VENV)/.stamp
 	$(SDK_VENV)/bin/python tools/image_uris.py
 
-bench: $(VENV)/.stamp
+bench: $(VENV)/.stamp $(SAM_VENV)/.stamp
 	TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=functions:training_job $(VENV)/bin/python -m benchmarks
 
-load: $(VENV)/.stamp
+load: $(VENV)/.stamp $(SAM_VENV)/.stamp
 	TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=functions:training_job $(VENV)/bin/python -m benchmarks.load --images 1000
 
 # 6 classes x (80 train + 20 test) synthetic scenes; train.py carves 15% of train for validation.
@@ -93,13 +93,13 @@ train-example: $(VENV)/.stamp
 		--train data/seg_train --test data/seg_test --model-dir model --output-data-dir output \
 		--architecture fine_cnn --epochs 30 --image-size 96 --early-stopping-patience 8 --weights none
 
-demo: $(VENV)/.stamp
+demo: $(VENV)/.stamp $(SAM_VENV)/.stamp
 	$(VENV)/bin/vista demo
 
-up: $(VENV)/.stamp
+up: $(VENV)/.stamp $(SAM_VENV)/.stamp
 	$(VENV)/bin/vista up
 
-screenshots: $(VENV)/.stamp $(CHROMIUM)
+screenshots: $(VENV)/.stamp $(SAM_VENV)/.stamp $(CHROMIUM)
 	VISTA_SCREENSHOTS=docs/screenshots $(VENV)/bin/pytest -q tests/test_console.py -k trains
 
 clean:

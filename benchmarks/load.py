@@ -26,16 +26,10 @@ from typing import Any
 def train_champion(target: Any, data: Path) -> str:
     """A small fine_cnn on the synthetic scenes, promoted and in service."""
     from vista.cli import submit_training, upload_dataset, watch_job
-    from vista.demo import wait_for, wait_for_endpoint
+    from vista.demo import cpu_request, wait_for, wait_for_endpoint
 
     upload_dataset(target, data, "load")
-    request = {
-        "dataset": "datasets/load",
-        "architecture": "fine_cnn",
-        "instance_type": "ml.m5.xlarge",
-        "spot": False,
-        "hyperparameters": {"epochs": 3, "image_size": 48, "batch_size": 32, "weights": "none"},
-    }
+    request = cpu_request("datasets/load", "fine_cnn", epochs=3, image_size=48)
     job = submit_training(target, request, "load")
     with open("/dev/null", "w") as quiet:
         assert watch_job(target, job, timeout_s=600, out=quiet) == 0

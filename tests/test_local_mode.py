@@ -48,17 +48,11 @@ def champion(target: Any) -> dict[str, Any] | None:
 @pytest.fixture(scope="module")
 def trained(cloud: Any, target: Any, scenes: Path) -> str:
     from vista.cli import submit_training, upload_dataset, watch_job
-    from vista.demo import wait_for_endpoint
+    from vista.demo import cpu_request, wait_for_endpoint
 
     assert upload_dataset(target, scenes, "scenes") == {"uploaded": 78, "unchanged": 0}
     assert upload_dataset(target, scenes, "scenes") == {"uploaded": 0, "unchanged": 78}
-    request = {
-        "dataset": "datasets/scenes",
-        "architecture": "base_cnn",
-        "instance_type": "ml.m5.xlarge",
-        "spot": True,
-        "hyperparameters": {"epochs": 3, "image_size": 48, "batch_size": 16, "weights": "none"},
-    }
+    request = cpu_request("datasets/scenes", "base_cnn", epochs=3, image_size=48, batch_size=16, spot=True)
     job = submit_training(target, request, "e2e request")
     assert watch_job(target, job, timeout_s=300) == 0
     wait_for(lambda: (champion(target) or {}).get("name") == job)
@@ -124,19 +118,14 @@ def test_a_failing_job_ends_failed_and_leaves_the_champion(
     from PIL import Image
 
     from vista.cli import submit_training, upload_dataset, watch_job
+    from vista.demo import cpu_request
 
     for split in ("seg_train/seg_train", "seg_test/seg_test"):
         folder = tmp_path / "one" / split / "forest"
         folder.mkdir(parents=True)
         Image.new("RGB", (32, 32), (20, 120, 20)).save(folder / "0.jpg")
     upload_dataset(target, tmp_path / "one", "one-class")
-    request = {
-        "dataset": "datasets/one-class",
-        "architecture": "base_cnn",
-        "instance_type": "ml.m5.xlarge",
-        "spot": False,
-        "hyperparameters": {"epochs": 1, "image_size": 32, "weights": "none"},
-    }
+    request = cpu_request("datasets/one-class", "base_cnn", epochs=1, image_size=32)
     job = submit_training(target, request, "bad dataset")
     assert watch_job(target, job, timeout_s=180, out=open(os.devnull, "w")) == 1  # noqa: SIM115
     record = wait_for(
@@ -200,15 +189,11 @@ def test_a_tuning_job_started_as_the_tf_toolkit_starts_trials_serves_its_best_mo
 
     from tests.conftest import image_bytes
     from vista.cli import submit_training, watch_job
+    from vista.demo import cpu_request
 
     # GIVEN a tuning job: each trial gets `_tuning_objective_metric` from SageMaker and, with no
     # model_dir hyperparameter, `--model_dir None/<trial>/model` from the TF container
-    request = {
-        "dataset": "datasets/scenes",
-        "architecture": "base_cnn",
-        "instance_type": "ml.m5.xlarge",
-        "spot": True,
-        "hyperparameters": {"epochs": 2, "image_size": 48, "batch_size": 16, "weights": "none"},
+    request = cpu_request("datasets/scenes", "base_cnn", epochs=2, image_size=48, batch_size=16, spot=True) | {
         "tuning": {
             "max_jobs": 2,
             "max_parallel_jobs": 1,

@@ -38,6 +38,34 @@ def wait_for(what: str, check: Any, timeout_s: float, interval: float = 1.0) -> 
     raise CommandError(f"gave up waiting for {what} after {timeout_s:.0f} s")
 
 
+def cpu_request(
+    dataset: str,
+    architecture: str,
+    *,
+    epochs: int,
+    image_size: int,
+    batch_size: int = 32,
+    instance_type: str = "ml.m5.xlarge",
+    spot: bool = False,
+    **hyperparameters: Any,
+) -> dict[str, Any]:
+    """A training request for a CPU instance, without ImageNet weights (nothing to download): the
+    demo's, the load benchmark's and the end-to-end tests' (local and deployed)."""
+    return {
+        "dataset": dataset,
+        "architecture": architecture,
+        "instance_type": instance_type,
+        "spot": spot,
+        "hyperparameters": {
+            "epochs": epochs,
+            "image_size": image_size,
+            "batch_size": batch_size,
+            "weights": "none",
+            **hyperparameters,
+        },
+    }
+
+
 def wait_for_endpoint(target: Target, timeout_s: float) -> None:
     """Until the stack's serverless endpoint is InService (a promotion creates or updates it)."""
     from botocore.exceptions import ClientError
@@ -79,20 +107,9 @@ def run_demo(*, train_per_class: int, test_per_class: int, epochs: int, image_si
         upload_dataset(target, data, "scenes")
 
         step(f"requesting training: fine_cnn, {epochs} epochs at {image_size}x{image_size}, on this CPU")
-        request = {
-            "dataset": "datasets/scenes",
-            "architecture": "fine_cnn",
-            "instance_type": "ml.m5.xlarge",
-            "spot": False,
-            "max_runtime_s": 3600,
-            "hyperparameters": {
-                "epochs": epochs,
-                "image_size": image_size,
-                "batch_size": 32,
-                "weights": "none",
-                "early_stopping_patience": 8,
-            },
-        }
+        request = cpu_request(
+            "datasets/scenes", "fine_cnn", epochs=epochs, image_size=image_size, early_stopping_patience=8
+        ) | {"max_runtime_s": 3600}
         job = submit_training(target, request, "demo")
         if watch_job(target, job) != 0:
             raise CommandError(f"training job {job} did not complete")

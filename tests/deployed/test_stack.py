@@ -16,27 +16,17 @@ and its predictions: `vista --stack NAME ...` shows them; delete the stack (sam 
 from __future__ import annotations
 
 import os
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from vista.demo import wait_for
+
 STACK = os.environ.get("VISTA_STACK")
 pytestmark = pytest.mark.skipif(not STACK, reason="no deployed stack: set VISTA_STACK (see tests/deployed)")
 CLASSES = {"buildings", "forest", "glacier", "mountain", "sea", "street"}
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout_s: float, every_s: float = 10) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(every_s)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -60,21 +50,19 @@ def trained(target: Any, scenes: Path) -> str:
     """A small CPU job on the synthetic scenes, promoted by hand (the gate may keep a better
     champion) and serving."""
     from vista.cli import submit_training, upload_dataset, watch_job
+    from vista.demo import cpu_request
 
     dataset = f"deployed-test-{uuid.uuid4().hex[:8]}"
     upload_dataset(target, scenes, dataset)
-    request = {
-        "dataset": f"datasets/{dataset}",
-        "architecture": "base_cnn",
-        "instance_type": "ml.m5.large",
-        "spot": False,
-        "max_runtime_s": 1800,
-        "hyperparameters": {"epochs": 3, "image_size": 64, "batch_size": 16, "weights": "none"},
-    }
+    request = cpu_request(
+        f"datasets/{dataset}", "base_cnn", epochs=3, image_size=64, batch_size=16, instance_type="ml.m5.large"
+    ) | {"max_runtime_s": 1800}
     job = submit_training(target, request, dataset, timeout_s=300)
     with open(os.devnull, "w") as quiet:
         assert watch_job(target, job, timeout_s=3600, out=quiet) == 0
-    wait_for("the model's record", lambda: any(m["name"] == job for m in target.api("GET", "/models")["items"]), 300)
+    wait_for(
+        "the model's record", lambda: any(m["name"] == job for m in target.api("GET", "/models")["items"]), 300, 10
+    )
     target.api("POST", f"/models/{job}/promote")
     wait_for(
         "the model in service",
@@ -104,7 +92,7 @@ def test_an_inbox_image_is_classified_into_the_predictions_table(target: Any, tr
         )["Items"]
         return items[0] if items else None
 
-    record = wait_for(f"a prediction for {key}", recorded, 600)
+    record = wait_for(f"a prediction for {key}", recorded, 600, 10)
     assert record["status"] == "OK" and record["model"] == trained and record["label"] in CLASSES
 
 

@@ -394,7 +394,9 @@ class Enforcer:
 
     def _authorize(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> Any:
         function = self.caller()
-        if function is None:
+        # Unsigned operations (Cognito's GetUser, InitiateAuth, ...: `"auth": ["smithy.api#noAuth"]`
+        # in their service model) are authorised by their tokens, never by IAM.
+        if function is None or model.resolved_auth_type == "none":
             return None
         role = self.roles[function]
         signing = model.service_model.signing_name
