@@ -1,35 +1,39 @@
-"""Local mode's event sources held to what AWS sends: S3's notification records (moto's, completed),
+"""Local mode's event sources held to what AWS sends: S3's notification records (moto's, made as S3 makes them),
 Lambda's SQS records (the sample event of `sam local generate-event sqs receive-message`), and
 Lambda's rule for partial batch responses. moto in this process: no local cloud here.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
-from urllib.parse import quote_plus
 
 import boto3
 
 from tests.conftest import BUCKET, load_event
 
 
-def test_moto_s3_notifications_are_completed_as_s3_sends_them(aws: None) -> None:
-    """moto leaves out versionId and sequencer and encodes '/' as %2F; S3 does neither."""
-    from vista.local.event_sources import complete_s3_event
+def test_s3_notifications_carry_each_puts_own_version_as_s3_sends_them(aws: None) -> None:
+    """moto leaves out versionId and sequencer and encodes '/' as %2F; S3 does neither. The same bytes
+    put twice in a row are two versions, two records, each naming its own."""
+    from vista.local.s3 import send_records_as_s3_does
 
-    s3 = boto3.client("s3")
+    send_records_as_s3_does()
+    s3, sqs = boto3.client("s3"), boto3.client("sqs")
+    url = sqs.create_queue(QueueName="oracle-notifications")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(
+        Bucket=BUCKET,
+        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
+    )
     key = "jobs/a folder/my request.json"
-    first = s3.put_object(Bucket=BUCKET, Key=key, Body=b"{}")
-    second = s3.put_object(Bucket=BUCKET, Key=key, Body=b"{}")  # the same bytes again: a new version
-    record = {
-        "eventSource": "aws:s3",
-        "eventName": "ObjectCreated:Put",
-        "s3": {"bucket": {"name": BUCKET}, "object": {"key": quote_plus(key), "eTag": second["ETag"].strip('"')}},
-    }
-    completed = complete_s3_event({"Records": [record]}, s3)["Records"][0]["s3"]["object"]
-    assert completed["key"] == "jobs/a+folder/my+request.json"
-    assert completed["versionId"] == second["VersionId"] != first["VersionId"]
-    assert completed["sequencer"]
+    versions = [s3.put_object(Bucket=BUCKET, Key=key, Body=b"{}")["VersionId"] for _ in range(2)]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    bodies = [json.loads(m["Body"]) for m in messages]
+    records = [b["Records"][0]["s3"]["object"] for b in bodies if "Records" in b]  # not S3's s3:TestEvent
+    assert [r["key"] for r in records] == ["jobs/a+folder/my+request.json"] * 2
+    assert [r["versionId"] for r in records] == versions and versions[0] != versions[1]
+    assert records[0]["sequencer"] < records[1]["sequencer"]
 
 
 def test_sqs_records_have_lambdas_casing_and_partial_failures_need_report_batch_item_failures(aws: None) -> None:
@@ -54,7 +58,7 @@ def test_sqs_records_have_lambdas_casing_and_partial_failures_need_report_batch_
         "dataType": "String",
     }
     # A function answering a partial failure without FunctionResponseTypes: Lambda ignores the answer.
-    sources = EventSources(sqs, boto3.client("s3"))
+    sources = EventSources(sqs)
     function = Function("Partial", "tests.test_event_sources.fail_every_item", 3, 128)
     sources._deliver_batch(Source(function, url, "arn", "sqs", report_batch_item_failures=False), [message])
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]

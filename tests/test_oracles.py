@@ -245,6 +245,26 @@ def test_the_sagemaker_sdk_reads_the_local_resources_into_its_own_shapes(cloud: 
     assert sorted(read["listed"]) == sorted(every) and {done, crashed} <= set(every)
 
 
+def test_an_identical_request_dropped_again_is_a_second_job_as_on_aws(cloud: Any) -> None:
+    """S3 gives every put its own versionId and job names come from it (moto's notifications carry
+    none: the dispatcher completes them), so the same bytes again are a new request, not a redelivery."""
+    from vista_app.config import settings
+    from vista_app.names import job_name
+
+    key = "jobs/oracle again.json"
+    body = json.dumps({"dataset": "datasets/oracle-none", "architecture": "base_cnn", "instance_type": "ml.m5.large"})
+    versions = [boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=body)["VersionId"] for _ in range(2)]
+    jobs = boto3.resource("dynamodb").Table(settings().jobs_table)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        mine = [i for i in jobs.scan()["Items"] if i.get("source") == f"s3://{BUCKET}/{key}"]
+        if len(mine) == 2:
+            break
+        time.sleep(0.5)
+    assert sorted(i["name"] for i in mine) == sorted(job_name("vista", f"{BUCKET}/{key}/{v}") for v in versions)
+    assert all(i["status"] == "Failed" and "datasets/oracle-none" in i["failure_reason"] for i in mine)
+
+
 def test_invoking_an_endpoint_that_does_not_exist_is_sagemaker_runtimes_validation_error(cloud: Any) -> None:
     with pytest.raises(ClientError) as missing:
         boto3.client("sagemaker-runtime").invoke_endpoint(EndpointName="nothing-here", Body=b"{}")

@@ -79,6 +79,10 @@ class ApiGateway:
         self.functions = {f"{STACK}-{name}": function for name, function in functions.items()}
         self.gateway_responses = api.get("GatewayResponses", {})
 
+    def close(self) -> None:
+        """Stop taking integrations; one still running ends on its own (Lambda's does too)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         from werkzeug.wrappers import Request
 

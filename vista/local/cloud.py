@@ -27,6 +27,7 @@ from vista.local.event_sources import EventSources, Source
 from vista.local.iam import Enforcer, Request, Role, function_roles
 from vista.local.lambda_runtime import ACCOUNT, REGION, STACK, Function, FunctionLogs, invoking
 from vista.local.provision import notification_filter, provision_resources
+from vista.local.s3 import send_records_as_s3_does
 from vista.local.sagemaker import LocalSageMaker, SageMakerServer
 
 log = logging.getLogger("vista.local")
@@ -69,6 +70,7 @@ class LocalCloud:
         self._moto: Any = None
         self._sagemaker: LocalSageMaker | None = None
         self._api: Any = None
+        self._gateway: ApiGateway | None = None
         self._console: Any = None
         self._console_user: tuple[str, str, str] | None = None  # user pool, app client, username
         self._resolver: cfn.Resolver | None = None
@@ -87,6 +89,7 @@ class LocalCloud:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._stdout = sys.stdout
         sys.stdout = FunctionLogs(sys.stdout, self.workdir / "functions.log")
+        send_records_as_s3_does()
         self._moto = ThreadedMotoServer("127.0.0.1", 0, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
@@ -115,7 +118,7 @@ class LocalCloud:
         )
         self._sagemaker_server = SageMakerServer(self._sagemaker)
         self.urls["sagemaker"] = self._sagemaker_server.start()
-        self.dispatcher = EventSources(self.sqs, self.s3, deliveries=self.deliveries)
+        self.dispatcher = EventSources(self.sqs, deliveries=self.deliveries)
         os.environ.update(
             AWS_ENDPOINT_URL_SAGEMAKER=self.urls["sagemaker"], AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=self.urls["sagemaker"]
         )
@@ -149,6 +152,8 @@ class LocalCloud:
         for server in (self._console, self._api):
             if server:
                 server.shutdown()
+        if self._gateway:
+            self._gateway.close()
         if self._moto:  # once: stop() follows a failed start() too
             self._reset_moto()
             self._moto.stop()
@@ -368,8 +373,8 @@ class LocalCloud:
 
         assert self._resolver is not None
         api = self.template["Resources"]["Api"]["Properties"]
-        gateway = ApiGateway(self.routes, self._resolver.resolve(api), self.functions)
-        self._api = make_server("127.0.0.1", 0, gateway, threaded=True)
+        self._gateway = ApiGateway(self.routes, self._resolver.resolve(api), self.functions)
+        self._api = make_server("127.0.0.1", 0, self._gateway, threaded=True)
         thread = threading.Thread(target=self._api.serve_forever, daemon=True, name="api")
         thread.start()
         return f"http://127.0.0.1:{self._api.server_port}/{api.get('StageName', 'v1')}"

@@ -10,9 +10,7 @@
 - An S3 notification or EventBridge rule is an asynchronous invocation: the event is a queue's
   message body here (moto delivers S3 and EventBridge to SQS), retried twice, then sent to the
   function's OnFailure destination, as Lambda's asynchronous invocation does.
-- moto's S3 records lack what S3 sends: `versionId` on a versioned bucket and `sequencer`, and encode
-  `/` in keys as %2F. They are completed here, from the bucket itself, as S3 would have sent them
-  (the S3 user guide, "Event message structure": the key URL-encoded as a form value, `/` kept).
+- S3's records come as S3 makes them (versionId, sequencer, `/` kept in keys): see s3.py.
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote_plus, unquote_plus
 
 from vista.local.lambda_runtime import REGION, Function
 
@@ -76,32 +73,11 @@ def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
     return record
 
 
-def complete_s3_event(event: dict[str, Any], s3: Any) -> dict[str, Any]:
-    """moto's S3 notification as S3 sends it: the key encoded with `/` kept, the object's versionId
-    (the version whose ETag the record names) on a versioned bucket, and a sequencer."""
-    for record in event.get("Records", []):
-        if record.get("eventSource") != "aws:s3":
-            continue
-        bucket, obj = record["s3"]["bucket"]["name"], record["s3"]["object"]
-        key = unquote_plus(obj["key"])
-        obj["key"] = quote_plus(key, safe="/")
-        obj.setdefault("sequencer", f"{time.time_ns():016X}")
-        if "versionId" in obj or not record["eventName"].startswith("ObjectCreated"):
-            continue
-        if s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
-            continue
-        versions = s3.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
-        matching = [v for v in versions if v["Key"] == key and v["ETag"].strip('"') == obj.get("eTag")]
-        if matching:
-            obj["versionId"] = max(matching, key=lambda v: v["LastModified"])["VersionId"]
-    return event
-
-
 class EventSources:
-    def __init__(self, sqs: Any, s3: Any, *, deliveries: int = 1) -> None:
+    def __init__(self, sqs: Any, *, deliveries: int = 1) -> None:
         """`deliveries`: every event is delivered that many times at once (S3, SQS and
         EventBridge promise at least once)."""
-        self.sqs, self.s3, self.deliveries = sqs, s3, deliveries
+        self.sqs, self.deliveries = sqs, deliveries
         self.sources: list[Source] = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -171,7 +147,6 @@ class EventSources:
             if event.get("Event") == "s3:TestEvent":
                 self.sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
                 continue
-            event = complete_s3_event(event, self.s3)
             errors = [o for o in self._invoke_repeatedly(source.function.invoke, event) if isinstance(o, BaseException)]
             if errors:
                 attempts = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))

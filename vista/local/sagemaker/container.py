@@ -81,7 +81,8 @@ class ScriptModeContainer:
             uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
             channels[name] = self.download_prefix(uri, ml / "input" / "data" / name)
         hyperparameters = dict(request.get("HyperParameters", {}))
-        own, _ = toolkit.split(toolkit.decoded(hyperparameters))
+        values = toolkit.decoded(hyperparameters)  # as the toolkit reads hyperparameters.json, once
+        own, _ = toolkit.split(values)
         code, program = own.get("sagemaker_submit_directory", ""), own.get("sagemaker_program", "train.py")
         if not str(code).startswith("s3://"):
             job.failure = "ClientError: sagemaker_submit_directory must be an s3:// URI"
@@ -94,21 +95,19 @@ class ScriptModeContainer:
         if checkpoint:  # a restarted job finds what its last run left, as with spot training
             self.download_prefix(checkpoint["S3Uri"], checkpoints)
         resource_config, input_data_config = self._write_config(ml, request, hyperparameters)
-        user = toolkit.user_hyperparameters(hyperparameters, job.name)
+        user = toolkit.user_hyperparameters(values, job.name)
         if checkpoint:  # the job's LocalPath is this machine's checkpoint folder
             local_path = checkpoint.get("LocalPath", "/opt/ml/checkpoints")
             user = {k: str(checkpoints) if v == local_path else v for k, v in user.items()}
         arguments = toolkit.to_cmd_args(user)
         environment = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SM_"))},
-            **toolkit.env_vars(
-                ml, job.name, hyperparameters, user, channels, resource_config, input_data_config, FRAMEWORK_MODULE
-            ),
+            **toolkit.env_vars(ml, job.name, own, user, channels, resource_config, input_data_config, FRAMEWORK_MODULE),
             "SAGEMAKER_TRAINING_MODULE": FRAMEWORK_MODULE,
             # The platform's, in every training container.
             "TRAINING_JOB_NAME": job.name,
             "AWS_REGION": self.region,
-            "SAGEMAKER_REGION": toolkit.region(hyperparameters),
+            "SAGEMAKER_REGION": toolkit.region(own),
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "PYTHONUNBUFFERED": "1",
         }

@@ -61,9 +61,8 @@ def model_dir_with_training_job(model_dir: Any, job_name: str) -> str:
     return f"{model_dir}/{job_name}/model"
 
 
-def user_hyperparameters(hyperparameters: dict[str, str], job_name: str) -> dict[str, Any]:
-    """The hyperparameters the TF container hands the script, for a job's hyperparameters.json."""
-    values = decoded(hyperparameters)
+def user_hyperparameters(values: dict[str, Any], job_name: str) -> dict[str, Any]:
+    """The hyperparameters the TF container hands the script, of a job's decoded hyperparameters.json."""
     _, user = split(values)
     if TUNING_METRIC in values:
         user["model_dir"] = model_dir_with_training_job(values.get("model_dir"), job_name)
@@ -95,16 +94,16 @@ def env_value(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
-def region(hyperparameters: dict[str, str]) -> str:
-    """SAGEMAKER_REGION: `sagemaker_region`, or "" (the container's boto3 session may have none)."""
-    own, _ = split(decoded(hyperparameters))
+def region(own: dict[str, Any]) -> str:
+    """SAGEMAKER_REGION, of the toolkit's own hyperparameters: `sagemaker_region`, or "" (the
+    container's boto3 session may have none)."""
     return str(own.get("sagemaker_region") or "")
 
 
 def env_vars(
     ml: Path,
     job_name: str,
-    hyperparameters: dict[str, str],
+    own: dict[str, Any],
     user: dict[str, Any],
     channels: dict[str, str],
     resource_config: dict[str, Any],
@@ -113,10 +112,10 @@ def env_vars(
 ) -> dict[str, str]:
     """environment.Environment(...).to_env_vars(), for a single-host job whose /opt/ml is `ml`: SM_<NAME>
     for each of its entries, SM_CHANNEL_<NAME> and SM_HP_<NAME> one by one, and SM_TRAINING_ENV the
-    whole Environment as `dict(env)` gives it. `user`: the user's hyperparameters as the TF container
+    whole Environment as `dict(env)` gives it. `own`: the toolkit's and `sagemaker_*` hyperparameters,
+    decoded; `user`: the user's hyperparameters as the TF container
     leaves them (it rewrites env.hyperparameters' model_dir in place for a trial, so SM_HPS shows that).
     The test suite compares this, on the same job, with the real toolkit's answer (.venv-toolkit)."""
-    own, _ = split(decoded(hyperparameters))
     program = str(own.get("sagemaker_program", ""))
     group = resource_config["current_group_name"]
     groups = {g["instance_group_name"]: g for g in resource_config["instance_groups"]}

@@ -1,0 +1,40 @@
+"""S3 in local mode is moto's, with its notification records made as S3 makes them.
+
+moto's records (moto/s3/notifications.py `_get_s3_event`) leave out what S3 sends and encode keys
+otherwise. The S3 user guide's "Event message structure" (notification-content-structure.html):
+`versionId` is the version the event is about on a versioning-enabled bucket; `sequencer` orders
+the events of one key (a hexadecimal string that grows); the key is URL-encoded as a form value,
+with `/` kept. Added where moto makes each record, from the very object it is about: looked up
+afterwards, a quick second put of the same bytes could not be told from the first, and a second
+request would pass for a redelivery of the first.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+from urllib.parse import quote_plus
+
+_sequence = itertools.count()
+
+
+def send_records_as_s3_does() -> None:
+    """Wrap moto's record maker, once per process (moto's S3 lives in this process)."""
+    from moto.s3 import notifications
+
+    if getattr(notifications._get_s3_event, "as_s3_does", False):
+        return
+    moto_record = notifications._get_s3_event
+
+    def record(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
+        event = moto_record(event_name, bucket, key, notification_id)
+        obj = event["Records"][0]["s3"]["object"]
+        obj["key"] = quote_plus(key.name, safe="/")
+        obj["sequencer"] = f"{time.time_ns():016X}{next(_sequence) % 256:02X}"
+        if bucket.is_versioned:
+            obj["versionId"] = key.version_id
+        return event
+
+    record.as_s3_does = True  # type: ignore[attr-defined]
+    notifications._get_s3_event = record
