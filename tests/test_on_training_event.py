@@ -225,3 +225,20 @@ def test_a_stale_crown_is_refused_so_there_is_never_a_second_champion(aws: None)
     assert late is False
     assert [m["name"] for m in models.in_state("champion")] == ["vista-c"]
     assert models.get("vista-b")["state"] == "retired"
+
+
+def test_the_developer_guides_sample_job_events_go_through_the_handler(aws: None, context: Any) -> None:
+    """events/aws_sagemaker_*_state_change.json: the SageMaker developer guide's samples, as AWS sends
+    them (the whole Describe answer, other jobs' names), through the handler."""
+    # GIVEN one of this stack's jobs finished, announced by the sample training-job event
+    name = start_job(context)
+    write_metrics(name, 0.88)
+    result = deliver(state_change(name, "aws_sagemaker_training_job_state_change"), context)
+    # THEN it is recorded and promoted as with any completion
+    assert result["outcome"] == "promotion requested"
+    assert records(name)[0]["status"] == "Completed" and records(name)[1]["accuracy"] == 0.88
+    # AND the sample tuning-job event, about a job this stack never started, changes nothing
+    sample = load_event("aws_sagemaker_tuning_job_state_change")
+    outcome = deliver(sample, context)["outcome"]
+    assert outcome == "ignored: not a job this stack started"
+    assert records(sample["detail"]["HyperParameterTuningJobName"]) == (None, None)
