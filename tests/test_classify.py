@@ -69,6 +69,33 @@ def test_a_new_version_of_the_same_key_is_a_new_prediction(endpoint: FakeEndpoin
     assert len(predictions()) == 2
 
 
+def test_the_same_bytes_put_twice_are_two_versions_and_two_predictions(endpoint: FakeEndpoint, context: Any) -> None:
+    classify(sqs_batch(("inbox/a.jpg", image_bytes())), context)
+    classify(sqs_batch(("inbox/a.jpg", image_bytes())), context)
+    assert len({r["version_id"] for r in predictions()}) == 2
+
+
+def test_without_a_version_an_overwrite_is_never_read_as_the_earlier_object(
+    endpoint: FakeEndpoint, context: Any
+) -> None:
+    """A notification with no versionId (a bucket without versioning) names its object by ETag: read
+    with IfMatch, an object overwritten in between is not classified in the first one's name."""
+    import json
+
+    first, second = image_bytes(color=(1, 2, 3)), image_bytes(color=(200, 100, 0))
+    early, late = sqs_batch(("inbox/a.jpg", first)), sqs_batch(("inbox/a.jpg", second))
+    for event in (early, late):
+        body = json.loads(event["Records"][0]["body"])
+        del body["Records"][0]["s3"]["object"]["versionId"]
+        event["Records"][0]["body"] = json.dumps(body)
+    classify(early, context)  # delivered after the overwrite
+    classify(late, context)
+    records = sorted(predictions(), key=lambda r: r["status"])
+    assert [r["status"] for r in records] == ["FAILED", "OK"]
+    assert "was replaced before it was read" in records[0]["error"]
+    assert records[1]["label"] == label_of(second) and endpoint.calls == 1
+
+
 def test_throttling_is_retried_with_backoff(endpoint: FakeEndpoint, context: Any) -> None:
     endpoint.throttle = 2
     assert classify(sqs_batch(("inbox/a.jpg", image_bytes())), context) == {"batchItemFailures": []}

@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import image_bytes
 from tests.support import png_header_only
-from vista_app.images import InvalidImage, inspect_image
+from vista_app.images import ImageInfo, InvalidImage, inspect_image
 
 LIMITS = {"max_bytes": 3_000_000, "max_pixels": 40_000_000}
 
@@ -48,6 +48,18 @@ def test_truncated_jpeg_is_refused() -> None:
     data = image_bytes("JPEG", (200, 200))
     with pytest.raises(InvalidImage, match="truncated JPEG"):
         inspect_image(data[: len(data) // 2], **LIMITS)
+
+
+def test_a_motion_photo_is_read_by_its_image_data_not_its_last_bytes() -> None:
+    """Google's and Samsung's motion photos: a complete JPEG, then an MP4 after its end-of-image marker."""
+    import os
+
+    jpeg = image_bytes("JPEG", (320, 240))
+    video = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + os.urandom(4096) + b"\xff\xd9\x00\x01"
+    assert inspect_image(jpeg + video, **LIMITS) == ImageInfo("JPEG", 320, 240)
+    # ... while image data cut short is truncated, though its last bytes are zero padding
+    with pytest.raises(InvalidImage, match="truncated JPEG"):
+        inspect_image(jpeg[:-200] + b"\x00" * 64, **LIMITS)
 
 
 def test_png_with_bad_crc_is_refused() -> None:

@@ -69,9 +69,13 @@ def _guess(data: bytes) -> str:
 
 
 def _jpeg(data: bytes) -> ImageInfo:
+    """The frame size, once the image data is known to be complete: every marker segment walked,
+    through each scan's entropy-coded data (where a 0xFF byte is always followed by 0x00 or a
+    restart marker, ITU-T T.81 B.1.1.5), up to the end-of-image marker. What follows it is not the
+    image's: Google's and Samsung's motion photos append their video there."""
     size: tuple[int, int] | None = None
     pos = 2
-    while pos + 4 <= len(data):
+    while pos + 2 <= len(data):
         if data[pos] != 0xFF:
             raise InvalidImage(f"corrupt JPEG: bad marker at byte {pos}")
         marker = data[pos + 1]
@@ -79,22 +83,37 @@ def _jpeg(data: bytes) -> ImageInfo:
             pos += 1
             continue
         if marker == 0xD9:
-            break
+            if size is None:
+                raise InvalidImage("corrupt JPEG: no frame header (SOF) before the image data")
+            return ImageInfo("JPEG", *size)
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:
             pos += 2
             continue
+        if pos + 4 > len(data):
+            break
         (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
         if marker in JPEG_SOF and pos + 9 <= len(data):
             height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
             size = (width, height)
-        if marker == 0xDA:  # start of scan: entropy-coded data runs to the end marker
-            break
         pos += 2 + length
-    if size is None:
-        raise InvalidImage("corrupt JPEG: no frame header (SOF) before the image data")
-    if not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
-        raise InvalidImage("truncated JPEG: the end-of-image marker is missing")
-    return ImageInfo("JPEG", *size)
+        if marker == 0xDA:  # start of scan: its entropy-coded data runs to the next marker
+            if size is None:
+                raise InvalidImage("corrupt JPEG: no frame header (SOF) before the image data")
+            pos = _end_of_scan(data, pos)
+    raise InvalidImage("truncated JPEG: the image data ends before its end-of-image marker")
+
+
+def _end_of_scan(data: bytes, pos: int) -> int:
+    """Where the marker after a scan's entropy-coded data starts (len(data) if none does)."""
+    while True:
+        pos = data.find(b"\xff", pos)
+        if pos < 0 or pos + 1 >= len(data):
+            return len(data)
+        follower = data[pos + 1]
+        if follower == 0x00 or 0xD0 <= follower <= 0xD7:  # a stuffed 0xFF, a restart marker
+            pos += 2
+            continue
+        return pos
 
 
 def _png(data: bytes) -> ImageInfo:

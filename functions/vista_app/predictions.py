@@ -154,14 +154,24 @@ class ModelError(ValueError):
 
 
 def _read(s3: Any, image: S3Image) -> bytes:
+    """Exactly the object the notification is about: its version, or, on a bucket without versions,
+    the bytes of its ETag (GetObject's IfMatch), so an overwrite is never read as the earlier object."""
     request = {"Bucket": image.bucket, "Key": image.key}
     if image.version_id:
         request["VersionId"] = image.version_id
+    elif image.etag:
+        request["IfMatch"] = image.etag
     try:
         return s3.get_object(**request)["Body"].read(MAX_IMAGE_BYTES + 1)
     except ClientError as error:
-        if error.response["Error"]["Code"] in ("NoSuchKey", "NoSuchVersion", "404"):
+        code = error.response["Error"]["Code"]
+        if code in ("NoSuchKey", "NoSuchVersion", "404"):
             raise ObjectGone(f"s3://{image.bucket}/{image.key} no longer exists") from None
+        if code in ("PreconditionFailed", "412"):
+            raise ObjectGone(
+                f"s3://{image.bucket}/{image.key} was replaced before it was read (its ETag {image.etag} is gone):"
+                " the newer object is classified on its own"
+            ) from None
         raise
 
 
