@@ -331,6 +331,51 @@ def test_exported_model_answers_image_bytes_like_the_model_in_memory(tmp_path: P
     assert answer["classes"].numpy().tolist() == [[c.encode() for c in classes]] * 4
 
 
+# What a camera stores for each EXIF Orientation: the upright picture turned the other way
+# (exif_transpose undoes it).
+STORED_AS = {6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
+
+
+def as_a_phone_stores_it(upright: Image.Image, orientation: int) -> bytes:
+    """A JPEG of `upright` as a phone saves a portrait photo: sideways pixels + the Orientation tag."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    upright.transpose(STORED_AS[orientation]).save(buffer, "JPEG", quality=95, exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("orientation", [6, 8])
+def test_a_portrait_photo_is_read_upright_in_training_and_in_serving(tmp_path: Path, orientation: int) -> None:
+    import keras
+    import tensorflow as tf
+    from PIL import ImageOps
+
+    from architectures import build_model
+    from export import export_savedmodel
+    from preprocessing import decode_resize, exif_orientation
+    from synthetic import scene
+
+    # GIVEN a portrait picture, as a phone stores it and as it really stands (pixels turned upright)
+    upright = scene("mountain", np.random.default_rng(orientation), 240).resize((180, 240))
+    phone = as_a_phone_stores_it(upright, orientation)
+    turned = encode(ImageOps.exif_transpose(Image.open(io.BytesIO(phone))), "JPEG")
+    assert Image.open(io.BytesIO(phone)).size == (240, 180)  # the pixels are landscape
+    assert int(exif_orientation(tf.constant(phone))) == orientation
+    # WHEN training's decode and the exported model read both
+    decoded = [decode_resize(tf.constant(data), 64).numpy() for data in (phone, turned)]
+    keras.utils.set_random_seed(2)
+    classes = ["forest", "mountain", "sea"]
+    export_savedmodel(build_model("fine_cnn", 3, image_size=64, augment=False).model, classes, 64, tmp_path)
+    serve = tf.saved_model.load(str(tmp_path / "1")).signatures["serving_default"]
+    answers = serve(image_bytes=tf.constant([phone, turned]))["probabilities"].numpy()
+    # THEN they see the same upright picture (JPEG's own re-encoding apart) and answer alike
+    assert np.abs(decoded[0] - decoded[1]).mean() < 4
+    np.testing.assert_allclose(answers[0], answers[1], atol=0.01)
+    sideways = decode_resize(tf.constant(encode(upright.transpose(STORED_AS[orientation]), "JPEG")), 64).numpy()
+    assert np.abs(decoded[0] - sideways).mean() > 4 * np.abs(decoded[0] - decoded[1]).mean()
+
+
 def test_a_bad_dataset_fails_with_a_reason_sagemaker_can_show(tmp_path: Path) -> None:
     (tmp_path / "data" / "forest").mkdir(parents=True)
     Image.new("RGB", (8, 8)).save(tmp_path / "data" / "forest" / "0.png")
