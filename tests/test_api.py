@@ -58,7 +58,7 @@ def test_post_json_with_base64(endpoint: FakeEndpoint, champion: str, context: A
         ('{"picture": "abc"}', "application/json", False, 400, 'a JSON body must be {"image"'),
         ("{not json", "application/json", False, 400, 'a JSON body must be {"image"'),
         ("hello", "text/plain", False, 415, "content type 'text/plain' is not supported"),
-        (base64.b64encode(b"\xff" * 3_200_000).decode(), "image/jpeg", True, 400, "the limit is"),
+        (base64.b64encode(b"\xff" * (15 * 1024 * 1024 + 1)).decode(), "image/jpeg", True, 400, "the limit is"),
     ],
 )
 def test_bad_uploads_are_4xx_with_a_reason_and_cost_nothing(

@@ -56,11 +56,11 @@ def bad_crc_png() -> bytes:
 
 
 def big_jpeg() -> bytes:
-    """A real JPEG of about 6 MB (random pixels do not compress)."""
+    """A real JPEG of about 17 MB, over the 15 MB limit (random pixels do not compress)."""
     import numpy as np
     from PIL import Image
 
-    pixels = np.random.default_rng(0).integers(0, 256, (1400, 1400, 3), dtype=np.uint8)
+    pixels = np.random.default_rng(0).integers(0, 256, (3000, 3000, 3), dtype=np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, "JPEG", quality=100)
     return buffer.getvalue()
@@ -78,8 +78,8 @@ INBOX = {
     "inbox/animation.gif": (pillow("GIF"), "FAILED", "GIF"),
     "inbox/photo.webp": (pillow("WEBP"), "FAILED", "WebP"),
     "inbox/scan.tiff": (pillow("TIFF"), "FAILED", "TIFF"),
-    "inbox/bomb.png": (png_header_only(10_000, 10_000), "FAILED", "100,000,000 pixels"),
-    "inbox/six-megabytes.jpg": (None, "FAILED", f"the limit is {MAX_IMAGE_BYTES:,}"),  # filled in below
+    "inbox/bomb.png": (png_header_only(20_000, 20_000), "FAILED", "400,000,000 pixels"),
+    "inbox/sixteen-megabytes.jpg": (None, "FAILED", f"the limit is {MAX_IMAGE_BYTES:,}"),  # filled in below
     "inbox/deleted.jpg": (None, "FAILED", "no longer exists"),
     "inbox/with spaces/a photo.jpg": (JPEG, "OK", None),
     "inbox/plus+sign.jpg": (JPEG, "OK", None),
@@ -133,7 +133,9 @@ def test_every_bad_inbox_object_ends_as_one_failed_record_with_its_reason(
     endpoint: FakeEndpoint, context: Any, champion: str
 ) -> None:
     # GIVEN one batch with every kind of bad object, and good images under awkward keys
-    objects = {key: (big_jpeg() if key.endswith("six-megabytes.jpg") else data) for key, (data, _, _) in INBOX.items()}
+    objects = {
+        key: (big_jpeg() if key.endswith("sixteen-megabytes.jpg") else data) for key, (data, _, _) in INBOX.items()
+    }
     batch = sqs_batch(*objects.items())
     # WHEN classify takes it
     assert classify(batch, context) == {"batchItemFailures": []}

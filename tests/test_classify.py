@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import BUCKET, image_bytes, load_event
 from tests.fakes import FakeEndpoint, answer, label_of
-from tests.support import by_key, classify, predictions, sqs_batch
+from tests.support import by_key, camera_jpeg, classify, predictions, sqs_batch
 from vista_app.predictions import S3Image
 
 
@@ -94,6 +94,26 @@ def test_without_a_version_an_overwrite_is_never_read_as_the_earlier_object(
     assert [r["status"] for r in records] == ["FAILED", "OK"]
     assert "was replaced before it was read" in records[0]["error"]
     assert records[1]["label"] == label_of(second) and endpoint.calls == 1
+
+
+def test_a_camera_photo_of_any_size_is_classified_from_a_few_tens_of_kb(endpoint: FakeEndpoint, context: Any) -> None:
+    """A 12 MP photo of 3-8 MB and a 48 MP one: reduced in Lambda for the model (its record says it
+    reads 150x150), so the endpoint gets tens of KB, not a payload over its 4 MB limit."""
+    import base64
+
+    from vista_app.config import settings
+    from vista_app.records import Models
+
+    Models(settings().models_table).update("vista-champion", {"hyperparameters": {"image_size": 150}})
+    twelve, forty_eight = camera_jpeg(4000, 3000), camera_jpeg(8000, 6000, noise=6, quality=85)
+    assert len(twelve) > 3_145_680  # refused before: the endpoint's payload limit on the raw bytes
+    classify(sqs_batch(("inbox/12mp.jpg", twelve), ("inbox/48mp.jpg", forty_eight)), context)
+    records = by_key()
+    assert {k: r["status"] for k, r in records.items()} == {"inbox/12mp.jpg": "OK", "inbox/48mp.jpg": "OK"}
+    assert (records["inbox/48mp.jpg"]["width"], records["inbox/48mp.jpg"]["height"]) == (8000, 6000)
+    assert records["inbox/12mp.jpg"]["bytes"] == len(twelve) and records["inbox/12mp.jpg"]["sent_bytes"] < 100_000
+    sent = [len(base64.b64decode(p["instances"][0]["b64"])) for p in endpoint.payloads]
+    assert len(sent) == 2 and max(sent) < 100_000
 
 
 def test_throttling_is_retried_with_backoff(endpoint: FakeEndpoint, context: Any) -> None:

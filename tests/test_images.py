@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import image_bytes
-from tests.support import png_header_only
+from tests.support import camera_jpeg, png_header_only
 from vista_app.images import ImageInfo, InvalidImage, inspect_image
 
 LIMITS = {"max_bytes": 3_000_000, "max_pixels": 40_000_000}
@@ -83,3 +83,33 @@ def test_decompression_bomb_is_refused_from_its_header() -> None:
 def test_oversize_file_is_refused_before_parsing() -> None:
     with pytest.raises(InvalidImage, match="the limit is 1,000"):
         inspect_image(image_bytes("PNG", (100, 100)) + b"\x00" * 1000, max_bytes=1000, max_pixels=10**9)
+
+
+@pytest.mark.parametrize("orientation", [None, 6])
+def test_a_camera_photo_is_reduced_to_what_the_model_reads_and_read_the_same(orientation: int | None) -> None:
+    import tensorflow as tf
+
+    from preprocessing import decode_resize, exif_orientation
+    from vista_app.images import reduce_for_model
+
+    # GIVEN a 12 MP photo of 3-8 MB (a portrait one stored sideways, with its Orientation tag)
+    photo = camera_jpeg(4000, 3000, orientation=orientation)
+    assert 3_000_000 <= len(photo) <= 8_000_000
+    info = inspect_image(photo, max_bytes=15 * 1024 * 1024, max_pixels=100_000_000)
+    # WHEN it is reduced for a model reading 150x150
+    reduced = reduce_for_model(photo, info, 150)
+    # THEN a few tens of KB go to the endpoint, 300 px on the shorter side, its orientation kept, and
+    # the model's own decode reads it as it reads the original
+    assert len(reduced) < 100_000
+    assert inspect_image(reduced, **LIMITS) == ImageInfo("JPEG", 400, 300)
+    assert int(exif_orientation(tf.constant(reduced))) == (orientation or 1)
+    original, small = (decode_resize(tf.constant(data), 150).numpy() for data in (photo, reduced))
+    other = decode_resize(tf.constant(camera_jpeg(4000, 3000, orientation=orientation, seed=1)), 150).numpy()
+    assert abs(original - small).mean() < 3.0 < 10 * 3.0 < abs(original - other).mean()  # of 255
+
+
+def test_an_image_no_bigger_than_the_model_needs_is_sent_as_it_is() -> None:
+    from vista_app.images import reduce_for_model
+
+    data = image_bytes("JPEG", (300, 200))
+    assert reduce_for_model(data, inspect_image(data, **LIMITS), 150) is data

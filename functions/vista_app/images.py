@@ -1,13 +1,21 @@
-"""Check image bytes before paying for inference.
+"""Check image bytes before paying for inference, and make a camera's photo small enough to send.
 
-Reads only headers and chunk structure (no decoding, no Pillow in the Lambda
-package): the format by its magic bytes, the pixel size, and whether the file is
-complete. The endpoint decodes for real; this turns what it would reject, or what
-would waste its time, into a clear reason up front.
+`inspect_image` reads only headers and chunk structure (no decoding): the format by its magic
+bytes, the pixel size, and whether the file is complete, so what the endpoint would reject, or
+what would waste its time, gets a clear reason up front (a decompression bomb is refused by its
+declared pixels, before anything decodes it).
+
+`reduce_for_model` turns a photo of any size a camera makes into a few tens of KB for the endpoint:
+a JPEG decoded at a reduced scale (libjpeg's DCT scaling via Pillow's `draft`: a fraction of a full
+decode), resized so its shorter side is twice the model's input, and re-encoded with the EXIF
+Orientation kept, so the model's own decode turns it upright exactly as it would the original
+(training_job/preprocessing.py). Pillow is imported only there: functions that never reduce do not
+pay for it at cold start.
 """
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from dataclasses import dataclass
@@ -136,3 +144,34 @@ def _png(data: bytes) -> ImageInfo:
             return ImageInfo("PNG", *size)
         pos = end
     raise InvalidImage("truncated PNG: the IEND chunk is missing")
+
+
+ORIENTATION = 0x0112  # the EXIF tag
+REDUCED_QUALITY = 90
+# An image whose shorter side is at most this many times the model's input is sent as it is.
+SIDE_PER_INPUT = 2
+
+
+def reduce_for_model(data: bytes, info: ImageInfo, image_size: int) -> bytes:
+    """The bytes to send for a model that reads `image_size` x `image_size`: `data` itself when it is
+    no bigger than needed, else a JPEG whose shorter side is SIDE_PER_INPUT x `image_size`."""
+    target = SIDE_PER_INPUT * image_size
+    if min(info.width, info.height) <= target:
+        return data
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = None  # inspect_image has held the declared pixels to the limit
+    with Image.open(io.BytesIO(data)) as image:
+        image.draft("RGB", (target, target))  # JPEG: decoded at 1/2, 1/4 or 1/8 scale, still >= target
+        orientation = image.getexif().get(ORIENTATION)
+        pixels = image.convert("RGB")
+    scale = target / min(pixels.size)
+    if scale < 1:
+        size = (max(1, round(pixels.width * scale)), max(1, round(pixels.height * scale)))
+        pixels = pixels.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    exif = Image.Exif()
+    if orientation:
+        exif[ORIENTATION] = orientation
+    reduced = io.BytesIO()
+    pixels.save(reduced, "JPEG", quality=REDUCED_QUALITY, exif=exif.tobytes())
+    return reduced.getvalue()

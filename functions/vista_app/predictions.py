@@ -18,13 +18,18 @@ from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
-from vista_app.images import InvalidImage, inspect_image
+from vista_app.images import InvalidImage, inspect_image, reduce_for_model
 from vista_app.records import Predictions
 
 # A serverless endpoint takes at most 4 MB per request; the image travels base64-encoded
-# inside {"instances": [{"b64": ...}]}, so at most 3/4 of it can be image.
+# inside {"instances": [{"b64": ...}]}, so at most 3/4 of it can be image. A photo is reduced
+# first (images.reduce_for_model), so what a camera makes fits whatever its size.
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
-MAX_IMAGE_BYTES = (MAX_PAYLOAD_BYTES - 64) * 3 // 4
+MAX_SENT_BYTES = (MAX_PAYLOAD_BYTES - 64) * 3 // 4
+# The largest photo taken from S3 (Amazon Rekognition's limit for S3 images is 15 MB).
+MAX_IMAGE_BYTES = 15 * 1024 * 1024
+# The input size assumed of a model whose record does not say (the largest a request may ask).
+DEFAULT_IMAGE_SIZE = 600
 
 
 class NoModelInService(RuntimeError):
@@ -82,12 +87,29 @@ class Classifier:
     model: str | None
     max_pixels: int
     review_below: float
+    image_size: int = DEFAULT_IMAGE_SIZE  # the served model's input: what a photo is reduced for
+
+    @classmethod
+    def for_champion(cls, runtime: Any, settings: Any, champion: dict[str, Any] | None) -> Classifier:
+        """The classifier of the champion on record (None: no model yet)."""
+        size = ((champion or {}).get("hyperparameters") or {}).get("image_size")
+        return cls(
+            runtime,
+            settings.endpoint_name,
+            champion["name"] if champion else None,
+            settings.max_image_pixels,
+            settings.review_below,
+            int(size) if size else DEFAULT_IMAGE_SIZE,
+        )
 
     def classify(self, data: bytes) -> dict[str, Any]:
         """Check and classify image bytes; the fields of an OK record, flagged for review (a sparse
         index lists them) when the model's confidence is below `review_below`."""
         info = inspect_image(data, max_bytes=MAX_IMAGE_BYTES, max_pixels=self.max_pixels)
-        payload = json.dumps({"instances": [{"b64": base64.b64encode(data).decode()}]})
+        sent = reduce_for_model(data, info, self.image_size)
+        if len(sent) > MAX_SENT_BYTES:  # a PNG too big to send that is not big in pixels
+            raise InvalidImage(f"{info.format} is {len(sent):,} bytes for the endpoint; at most {MAX_SENT_BYTES:,}")
+        payload = json.dumps({"instances": [{"b64": base64.b64encode(sent).decode()}]})
         started = time.perf_counter()
         try:
             answer = self.runtime.invoke_endpoint(
@@ -119,6 +141,7 @@ class Classifier:
             "width": info.width,
             "height": info.height,
             "bytes": len(data),
+            "sent_bytes": len(sent),
         }
         if probabilities[label] < self.review_below:
             fields["review"] = REVIEW_NEEDED

@@ -114,13 +114,7 @@ def create_prediction() -> Response[dict]:
     champion = models.champion()
     if champion is None:
         raise NoModelInService("no model has been promoted yet: train one first")
-    classifier = Classifier(
-        client("sagemaker-runtime"),
-        config.endpoint_name,
-        champion["name"],
-        config.max_image_pixels,
-        config.review_below,
-    )
+    classifier = Classifier.for_champion(client("sagemaker-runtime"), config, champion)
     record, new = classify_upload(
         data,
         s3=client("s3"),

@@ -55,13 +55,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     classify_once = idempotent_function(
         data_keyword_argument="image", config=idempotency, persistence_store=idempotency_store(config.idempotency_table)
     )(classify)
-    classifier = Classifier(
-        client("sagemaker-runtime"),
-        config.endpoint_name,
-        champion["name"] if champion else None,
-        config.max_image_pixels,
-        config.review_below,
-    )
+    classifier = Classifier.for_champion(client("sagemaker-runtime"), config, champion)
     handler = functools.partial(record_handler, classify_once=classify_once, classifier=classifier)
     result = process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
     metrics.add_metric("MessagesLeftToRetry", MetricUnit.Count, len(result["batchItemFailures"]))
