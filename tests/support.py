@@ -198,25 +198,3 @@ def assert_at_rest(endpoint: str = "vista-classifier") -> None:
         described = boto3.client("sagemaker").describe_endpoint(EndpointName=endpoint)
         assert champion["endpoint_config"] == described["EndpointConfigName"]
     assert all(m.get("reason") for m in every if m["state"] in ("candidate", "failed", "rejected")), every
-
-
-def camera_jpeg(
-    width: int, height: int, *, orientation: int | None = None, seed: int = 0, noise: int = 20, quality: int = 92
-) -> bytes:
-    """A photo as a camera makes it: a scene with sensor noise, as a JPEG (12 MP: 3-8 MB)."""
-    import io
-
-    import numpy as np
-    from PIL import Image
-
-    from synthetic import scene
-
-    rng = np.random.default_rng(seed)
-    base = np.asarray(scene("mountain", rng, 256).resize((width, height)), dtype=np.int16)
-    noisy = np.clip(base + rng.integers(-noise, noise + 1, base.shape, dtype=np.int16), 0, 255).astype(np.uint8)
-    exif = Image.Exif()
-    if orientation:
-        exif[0x0112] = orientation
-    buffer = io.BytesIO()
-    Image.fromarray(noisy).save(buffer, "JPEG", quality=quality, exif=exif.tobytes())
-    return buffer.getvalue()

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from synthetic import camera_jpeg
 from tests.conftest import BUCKET, image_bytes, load_event
 from tests.fakes import FakeEndpoint, answer, label_of
-from tests.support import by_key, camera_jpeg, classify, predictions, sqs_batch
+from tests.support import by_key, classify, predictions, sqs_batch
 from vista_app.predictions import S3Image
 
 

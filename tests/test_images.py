@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from synthetic import camera_jpeg
 from tests.conftest import image_bytes
-from tests.support import camera_jpeg, png_header_only
+from tests.support import png_header_only
 from vista_app.images import ImageInfo, InvalidImage, inspect_image
 
 LIMITS = {"max_bytes": 3_000_000, "max_pixels": 40_000_000}
@@ -113,3 +114,21 @@ def test_an_image_no_bigger_than_the_model_needs_is_sent_as_it_is() -> None:
 
     data = image_bytes("JPEG", (300, 200))
     assert reduce_for_model(data, inspect_image(data, **LIMITS), 150) is data
+
+
+def test_no_handler_imports_pillow_at_cold_start() -> None:
+    """Pillow is imported where a photo is reduced, never on the import path Lambda's init pays for."""
+    import subprocess
+    import sys
+
+    from benchmarks.cold_start import lambda_environment
+
+    code = (
+        "import sys, vista_app.handlers.classify, vista_app.handlers.api, vista_app.handlers.on_training_event; "
+        "print('PIL' in sys.modules)"
+    )
+    imported = subprocess.run(
+        [sys.executable, "-c", code], env=lambda_environment("ClassifyFunction"), capture_output=True, text=True
+    )
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    assert imported.stdout.strip() == "False"
