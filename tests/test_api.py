@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.conftest import image_bytes, load_event
+from tests.conftest import BUCKET, image_bytes, load_event
 from tests.fakes import FakeEndpoint, label_of
 from tests.support import REQUEST, call, request, start_job, state_change, upload_dataset, write_metrics
 
@@ -186,3 +186,31 @@ def test_sams_aws_proxy_sample_event_is_answered(aws: None, context: Any) -> Non
     take, stage variables, an empty base64 body."""
     status, answer = call(load_event("aws_apigateway_aws_proxy"), context)
     assert status == 200 and answer["items"] == []
+
+
+def test_an_upload_is_a_presigned_put_written_once_and_classified_as_the_id_it_promised(
+    endpoint: FakeEndpoint, champion: str, context: Any
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from tests.support import classify, sqs_batch
+
+    # GIVEN an upload asked for
+    status, upload = call(request("api_post_uploads"), context)
+    assert status == 201 and upload["upload"]["method"] == "PUT"
+    assert upload["key"] == f"inbox/uploads/{upload['id']}.jpg" and upload["poll"] == f"/predictions/{upload['id']}"
+    assert "X-Amz-Signature=" in upload["upload"]["url"] and "if-none-match" in upload["upload"]["url"].lower()
+    assert upload["upload"]["headers"] == {"Content-Type": "image/jpeg", "If-None-Match": "*"}
+    # WHEN the photo is put there (as the URL's signed headers say) and S3 announces it
+    event = sqs_batch((upload["key"], image_bytes()))
+    with pytest.raises(ClientError, match="PreconditionFailed"):  # written once: a second PUT is refused
+        boto3.client("s3").put_object(Bucket=BUCKET, Key=upload["key"], Body=b"again", IfNoneMatch="*")
+    classify(event, context)
+    # THEN the prediction is the one promised
+    status, prediction = call(request("api_get_prediction", path={"prediction_id": upload["id"]}), context)
+    assert status == 200 and prediction["status"] == "OK" and prediction["key"] == upload["key"]
+
+
+def test_an_upload_of_anything_but_jpeg_or_png_is_refused(aws: None, context: Any) -> None:
+    status, answer = call(request("api_post_uploads", body=json.dumps({"content_type": "image/gif"})), context)
+    assert status == 400 and "content_type" in answer["message"], answer

@@ -106,6 +106,29 @@ def test_the_api_predicts_and_lists_models(target: Any, trained: str, scenes: Pa
     assert target.api("GET", "/models")["items"][0]["name"] == trained
 
 
+def test_camera_photos_too_big_for_a_request_are_uploaded_and_classified(
+    target: Any, trained: str, tmp_path: Path
+) -> None:
+    """A 12 MP photo of 3-8 MB and a 48 MP one: over what a synchronous POST carries, so `vista
+    predict` asks POST /uploads, PUTs to the presigned URL, and reads the inbox's prediction."""
+    from synthetic import camera_jpeg
+    from vista.cli import SYNCHRONOUS_MAX_BYTES, predict_image
+
+    for name, photo in {
+        "12mp.jpg": camera_jpeg(4000, 3000),
+        "48mp.jpg": camera_jpeg(8000, 6000, noise=6, quality=85, orientation=6),
+    }.items():
+        path = tmp_path / name
+        path.write_bytes(photo)
+        assert len(photo) > SYNCHRONOUS_MAX_BYTES
+        answer = predict_image(target, path)
+        assert answer["status"] == "OK" and answer["model"] == trained, answer
+        assert answer["key"].startswith("inbox/uploads/") and answer["sent_bytes"] < 100_000
+    # A body over what Lambda takes is refused by AWS itself, in AWS's words
+    with pytest.raises(Exception, match="413 Request Too Long"):
+        target.api("POST", "/predictions", body=photo, content_type="image/jpeg")
+
+
 def test_an_unsigned_api_call_is_refused(cloud: Any, trained: str) -> None:
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(cloud.urls["api"] + "/models", timeout=10)  # noqa: S310 (127.0.0.1)

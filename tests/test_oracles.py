@@ -319,14 +319,14 @@ def context_authorizer(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     }
 
 
-def gateway(handler: str, *, timeout_s: float = 29.0, authorizer: bool = False) -> Any:
+def gateway(handler: str, *, timeout_s: float = 29.0, authorizer: bool = False, method: str = "get") -> Any:
     from werkzeug.test import Client
 
     from vista.local.apigateway import ApiGateway, route_for
     from vista.local.lambda_runtime import Function
 
     function = Function("Api", f"tests.test_oracles.{handler}", 30, 128)
-    route = {"Path": "/things", "Method": "get", **({"Auth": {"Authorizer": "Check"}} if authorizer else {})}
+    route = {"Path": "/things", "Method": method, **({"Auth": {"Authorizer": "Check"}} if authorizer else {})}
     api = {
         "Auth": {
             "Authorizers": {"Check": {"FunctionArn": "arn:aws:lambda:us-east-1:1:function:vista-Check", "Identity": {}}}
@@ -348,6 +348,16 @@ def test_api_gateway_rest_rules_query_strings_authorizer_context_and_the_integra
     }
     late = gateway("slow_handler", timeout_s=0.5).get("/v1/things")
     assert late.status_code == 504 and late.json == {"message": "Endpoint request timed out"}
+
+
+def test_api_gateway_and_lambda_refuse_payloads_over_their_limits_as_aws_does() -> None:
+    client = gateway("echo_handler", method="post")
+    signed = {"Authorization": "AWS4-HMAC-SHA256 Credential=local"}
+    assert client.post("/v1/things", data=b"a" * 1000, headers=signed).status_code == 200
+    over_lambda = client.post("/v1/things", data=b"a" * (6 * 1024 * 1024), headers=signed)
+    assert over_lambda.status_code == 413 and over_lambda.json == {"message": "Request Too Long"}
+    over_gateway = client.post("/v1/things", data=b"a" * (10 * 1024 * 1024 + 1), headers=signed)
+    assert over_gateway.status_code == 413 and over_gateway.text == "HTTP content length exceeded 10485760 bytes."
 
 
 def test_tf_serving_accepts_and_refuses_what_its_rest_api_does(tmp_path: Path) -> None:

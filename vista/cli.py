@@ -14,6 +14,7 @@ import logging
 import signal
 import sys
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -293,15 +294,45 @@ def watch_job(target: Target, name: str, *, as_json: bool = False, timeout_s: fl
     raise CommandError(f"gave up waiting for {name} (still {job.get('status')})")
 
 
+# The most a synchronous POST /predictions carries: API Gateway base64s the body into the function's
+# event, which Lambda holds to 6 MB. A larger photo goes through POST /uploads (straight to S3).
+SYNCHRONOUS_MAX_BYTES = 4 * 1024 * 1024
+
+
+def predict_image(target: Target, path: Path, *, timeout_s: float = 180) -> dict[str, Any]:
+    """One photo classified: in the request itself, or, too big for it, uploaded to S3 with the
+    URL POST /uploads gives and its prediction polled until the inbox has classified it."""
+    data = path.read_bytes()
+    content_type = IMAGE_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    if len(data) <= SYNCHRONOUS_MAX_BYTES:
+        return target.api("POST", "/predictions", body=data, content_type=content_type)
+    if content_type not in ("image/jpeg", "image/png"):
+        raise CommandError(f"{path}: a photo over {SYNCHRONOUS_MAX_BYTES:,} bytes must be a .jpg or .png")
+    body = json.dumps({"content_type": content_type}).encode()
+    upload = target.api("POST", "/uploads", body=body, content_type="application/json")
+    put = urllib.request.Request(  # noqa: S310 (the stack's own presigned S3 URL)
+        upload["upload"]["url"], data=data, method="PUT", headers=upload["upload"]["headers"]
+    )
+    with urllib.request.urlopen(put, timeout=300):  # noqa: S310 (the stack's own presigned S3 URL)
+        pass
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            return target.api("GET", upload["poll"])
+        except CommandError as error:
+            if ": 404 " not in str(error):
+                raise
+        time.sleep(1)
+    raise CommandError(f"{path} was uploaded ({upload['key']}) but not classified within {timeout_s:.0f} s")
+
+
 def cmd_predict(args: argparse.Namespace, target: Target) -> int:
     rows = []
     for image in args.images:
         path = Path(image)
         if not path.is_file():
             raise CommandError(f"{path} does not exist")
-        content_type = IMAGE_TYPES.get(path.suffix.lower(), "application/octet-stream")
-        answer = target.api("POST", "/predictions", body=path.read_bytes(), content_type=content_type)
-        rows.append({"image": str(path), **answer})
+        rows.append({"image": str(path), **predict_image(target, path)})
     show(rows, ["image", "label", "confidence", "model", "latency_ms", "id"], args.json)
     return 0
 

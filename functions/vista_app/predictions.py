@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
@@ -52,7 +54,11 @@ class S3Image:
 
     @property
     def id(self) -> str:
-        """Deterministic, so a redelivered notification finds the same record."""
+        """Deterministic, so a redelivered notification finds the same record; for an upload
+        (written once under the name POST /uploads gave it), the id it promised."""
+        upload = UPLOAD_KEY.match(self.key)
+        if upload:
+            return upload.group(1)
         return hashlib.sha256(f"{self.bucket}/{self.key}/{self.version}".encode()).hexdigest()[:32]
 
 
@@ -201,6 +207,31 @@ def _read(s3: Any, image: S3Image) -> bytes:
 REVIEW_NEEDED = "needed"
 UPLOADS_PREFIX = "artifacts/uploads/"
 IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg"}
+# POST /uploads: a photo too big for a synchronous request goes straight to S3, under a name made
+# for it and written once (If-None-Match: *), and is classified from the inbox like any other.
+UPLOADS_INBOX = "inbox/uploads/"
+UPLOAD_KEY = re.compile(r"^inbox/uploads/([0-9a-f]{32})\.(?:jpg|png)$")
+UPLOAD_LINK_SECONDS = 900
+
+
+def new_upload(content_type: str, *, s3: Any, bucket: str) -> dict[str, Any]:
+    """Where to PUT one photo (a presigned S3 URL and the headers it was signed with), and the id
+    of the prediction it will become (GET /predictions/{id} once classified)."""
+    extension = {v: k for k, v in IMAGE_TYPES.items()}[content_type]
+    prediction_id = uuid.uuid4().hex
+    key = f"{UPLOADS_INBOX}{prediction_id}.{extension}"
+    headers = {"Content-Type": content_type, "If-None-Match": "*"}
+    url = s3.generate_presigned_url(
+        "put_object",
+        Params={"Bucket": bucket, "Key": key, "ContentType": content_type, "IfNoneMatch": "*"},
+        ExpiresIn=UPLOAD_LINK_SECONDS,
+    )
+    return {
+        "id": prediction_id,
+        "key": key,
+        "upload": {"method": "PUT", "url": url, "headers": headers, "max_bytes": MAX_IMAGE_BYTES},
+        "expires_in": UPLOAD_LINK_SECONDS,
+    }
 
 
 def upload_id(data: bytes, *, model: str | None, idempotency_key: str | None = None) -> str:

@@ -6,6 +6,13 @@ Gateway runs them (SigV4 by default, checked for presence only: moto takes any s
 Lambda REQUEST authorizer, invoked with the request's identity sources); what API Gateway refuses is
 answered with the API's gateway responses. The integration times out at 29 s (the REST API quota,
 "Integration timeout ... 50 milliseconds - 29 seconds") with 504 "Endpoint request timed out".
+
+Payloads are held to the two limits in front of a function: API Gateway's 10 MB request body (its
+quotas page: "Payload size 10 MB", not adjustable) and Lambda's synchronous request, the whole event
+JSON (Lambda's quotas: 6 MB; the Invoke API refuses more than 6,291,456 bytes). What clients get
+is what was observed of AWS (koki-develop/lgtm-generator#10, reapit/foundations#4338): over 10 MB a
+413 in plain text from API Gateway's front door, over Lambda's limit a 413 `{"message": "Request
+Too Long"}`; neither can be replaced by a gateway response, so neither says more.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ from vista.local.lambda_runtime import ACCOUNT, REGION, STACK, Function
 
 log = logging.getLogger("vista.local")
 INTEGRATION_TIMEOUT_S = 29.0
+MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_EVENT_BYTES = 6 * 1024 * 1024
 
 
 def route_for(function: Function, event: dict[str, Any]) -> Route:
@@ -89,6 +98,10 @@ class ApiGateway:
         return self._handle(Request(environ))(environ, start_response)
 
     def _handle(self, request: Any) -> Any:
+        from werkzeug.wrappers import Response
+
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            return Response(f"HTTP content length exceeded {MAX_BODY_BYTES} bytes.", 413, content_type="text/plain")
         stage, _, path = request.path.lstrip("/").partition("/")
         path = "/" + path
         resource = path.rstrip("/") or "/"  # API Gateway takes /console/ for /console
@@ -107,6 +120,9 @@ class ApiGateway:
             if refusal:
                 return refusal
             event["requestContext"]["authorizer"] = granted
+        if len(json.dumps(event)) > MAX_EVENT_BYTES:  # Lambda refuses the invocation; the function never runs
+            headers = {"x-amzn-ErrorType": "BadRequestException"}
+            return Response(json.dumps({"message": "Request Too Long"}), 413, headers, content_type="application/json")
         # The integration timeout: the client gets 504 while the function runs on, as on AWS.
         call = self._pool.submit(route.function.invoke, event)
         try:

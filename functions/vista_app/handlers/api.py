@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -33,6 +33,7 @@ from vista_app.predictions import (
     ModelError,
     NoModelInService,
     classify_upload,
+    new_upload,
 )
 from vista_app.promotion import UnknownModel, promote_by_name
 from vista_app.records import InvalidToken, Jobs, Models, Predictions
@@ -127,6 +128,21 @@ def create_prediction() -> Response[dict]:
         return Response(200, content_types.APPLICATION_JSON, record, headers={"Idempotent-Replayed": "true"})
     metrics.add_metric("ApiPredictions", MetricUnit.Count, 1)
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=record)
+
+
+class UploadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    content_type: Literal["image/jpeg", "image/png"] = "image/jpeg"
+
+
+@app.post("/uploads")
+def create_upload(upload: UploadRequest) -> Response[dict]:
+    """A photo of any size up to MAX_IMAGE_BYTES, without the synchronous request's payload limit
+    (Lambda's 6 MB, base64 included): PUT it to the URL given, then GET /predictions/{id}."""
+    config = settings()
+    answer = new_upload(upload.content_type, s3=client("s3"), bucket=config.data_bucket)
+    answer["poll"] = f"/predictions/{answer['id']}"
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=answer)
 
 
 def idempotency_key() -> str | None:
