@@ -136,12 +136,15 @@ def test_a_failed_create_leaves_the_candidate_failed_and_restores_the_champion(
     # THEN it is accepted as promoting; SageMaker's create fails; the candidate is failed with the
     # reason and the endpoint is made again on the champion's config
     assert accepted["state"] == "promoting"
-    wait_for("the endpoint to fail", lambda: endpoint()["EndpointStatus"] == "Failed" or None)
+    # (The Failed endpoint itself lasts only until the next state change deletes it: the candidate's
+    # record is what stays.)
+    wait_for("the candidate to fail", lambda: models().get("vista-empty")["state"] == "failed" or None)
     every = {m["name"]: m for m in settled()}
     assert every["vista-empty"]["state"] == "failed"
     assert "did not pass the ping health check" in every["vista-empty"]["reason"]
     assert "no versions of servable" in every["vista-empty"]["reason"]
     assert every["vista-a"]["state"] == "champion"
+    assert endpoint()["EndpointConfigName"] == endpoint_config_name("vista-a", config)  # service restored
 
 
 def test_a_promotion_while_the_endpoint_updates_is_applied_when_it_is_in_service(
