@@ -129,6 +129,24 @@ def test_camera_photos_too_big_for_a_request_are_uploaded_and_classified(
         target.api("POST", "/predictions", body=photo, content_type="image/jpeg")
 
 
+def test_two_quick_overwrites_of_one_key_are_two_records_each_of_its_own_version(
+    cloud: Any, target: Any, trained: str, scenes: Path
+) -> None:
+    s3, bucket, key = target.client("s3"), cloud.outputs["DataBucketName"], "inbox/e2e/overwritten.jpg"
+    first, second = (next((scenes / "seg_test" / "seg_test" / c).glob("*.jpg")).read_bytes() for c in ("sea", "forest"))
+    assert len(first) != len(second)  # so a record's size says which bytes it classified
+    versions = {s3.put_object(Bucket=bucket, Key=key, Body=data)["VersionId"]: len(data) for data in (first, second)}
+    table = boto3.resource("dynamodb").Table(cloud.outputs["PredictionsTableName"])
+
+    def both() -> list[dict[str, Any]] | None:
+        found = [i for i in table.scan()["Items"] if i.get("key") == key]
+        return found if len(found) == 2 else None
+
+    records = wait_for(both, 120)
+    assert {r["version_id"]: int(r["bytes"]) for r in records} == versions
+    assert all(r["status"] == "OK" for r in records)
+
+
 def test_an_unsigned_api_call_is_refused(cloud: Any, trained: str) -> None:
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(cloud.urls["api"] + "/models", timeout=10)  # noqa: S310 (127.0.0.1)
