@@ -116,3 +116,12 @@ def test_a_bad_function_environment_is_refused_with_every_problem_named() -> Non
     assert "SERVERLESS_MEMORY_MB=512 is outside [1024, 6144]" in message
     parsed = Settings.from_environment({key: os.environ[key] for key in ENVIRONMENT_KEYS})
     assert parsed.serverless_memory_mb == 3072 and parsed.promotion_margin == 0.0 and parsed.name_prefix == "vista"
+
+
+def test_pillow_is_in_a_layer_of_only_the_functions_that_reduce_photos() -> None:
+    """classify and api reduce a camera's photo (images.reduce_for_model); no other package carries Pillow."""
+    with_layer = {name for name, f in FUNCTIONS.items() if {"Ref": "ImagingLayer"} in f["Properties"].get("Layers", [])}
+    assert with_layer == {"ClassifyFunction", "ApiFunction"}
+    root = Path(__file__).resolve().parent.parent
+    assert "pillow==" in (root / "layers" / "imaging" / "requirements.txt").read_text()
+    assert "pillow" not in (root / "functions" / "requirements.txt").read_text().lower()
