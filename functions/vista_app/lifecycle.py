@@ -157,17 +157,16 @@ def settle_comparison(parent: str, stack: Stack) -> dict[str, Any]:
     }
     if not names:
         changes["failure_reason"] = "no member job produced a model: see each job's failure reason"
-    jobs.update(parent, changes)
     board = [m for m in leaderboard(stack.models) if m["name"] in names]
-    if board:
-        report = write_job_report(
-            jobs.get(parent) or comparison | changes,
+    if board:  # the report first: a comparison reads Completed only once its report is there
+        changes["report"] = write_job_report(
+            comparison | changes,
             leaderboard=board,
             s3=stack.s3,
             bucket=stack.settings.data_bucket,
             tuning_jobs=[m for m in members if m.get("trials")],
         )
-        jobs.update(parent, {"report": report})
+    jobs.update(parent, changes)
     return {"name": parent, "outcome": changes["status"]}
 
 
