@@ -23,6 +23,7 @@ from typing import Any
 
 from vista import template as cfn
 from vista.local.apigateway import ApiGateway, Route, route_for
+from vista.local.dynamodb import isolate_as_dynamodb_does
 from vista.local.event_sources import EventSources, Source
 from vista.local.iam import Enforcer, Request, Role, function_roles
 from vista.local.lambda_runtime import ACCOUNT, REGION, STACK, Function, FunctionLogs, invoking
@@ -90,6 +91,7 @@ class LocalCloud:
         self._stdout = sys.stdout
         sys.stdout = FunctionLogs(sys.stdout, self.workdir / "functions.log")
         send_records_as_s3_does()
+        isolate_as_dynamodb_does()
         self._moto = ThreadedMotoServer("127.0.0.1", 0, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
