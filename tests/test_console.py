@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 
+from synthetic import camera_jpeg
 from tests.conftest import local_cloud
 
 pytestmark = pytest.mark.slow
@@ -245,6 +246,38 @@ def test_a_file_that_is_not_an_image_gets_a_clear_error(page: Any, stack: Any, t
     alert = page.locator("#results article").get_by_role("alert")
     alert.wait_for()
     assert alert.inner_text()  # the API's reason, shown on the image's card
+
+
+def test_a_photo_too_big_for_a_request_goes_to_s3_and_comes_back_classified(page: Any, stack: Any) -> None:
+    """Over the synchronous limit the page asks POST /uploads for a link, PUTs the photo to S3 from
+    the browser (the bucket's CORS rule, the page's connect-src) and shows the inbox's answer."""
+    from vista.cli import SYNCHRONOUS_MAX_BYTES
+    from vista.demo import wait_for_endpoint
+
+    cloud, target, _ = stack
+    wait_for_endpoint(target, 120)
+    photo = camera_jpeg(4000, 3000, orientation=6)
+    assert len(photo) > SYNCHRONOUS_MAX_BYTES
+    page.goto(cloud.urls["console"] + "#/classify")
+    page.set_input_files("#images", files=[{"name": "phone.jpg", "mimeType": "image/jpeg", "buffer": photo}])
+    card = page.locator("#results article").first
+    card.locator(".label").wait_for(timeout=120_000)
+    classes = target.api("GET", "/models")["items"][0]["classes"]
+    assert card.locator(".label").text_content() in classes
+    uploaded = [p for p in target.api("GET", "/predictions")["items"] if p["key"].startswith("inbox/uploads/")]
+    assert len(uploaded) == 1 and uploaded[0]["status"] == "OK" and uploaded[0]["bytes"] == len(photo)
+    assert uploaded[0]["sent_bytes"] < SYNCHRONOUS_MAX_BYTES // 10  # reduced before the endpoint
+
+
+def test_the_console_and_the_cli_send_the_same_photos_synchronously() -> None:
+    import math
+    import re
+
+    from vista.cli import SYNCHRONOUS_MAX_BYTES
+
+    script = (ROOT / "functions" / "vista_app" / "console" / "static" / "console.js").read_text()
+    (expression,) = re.findall(r"^const SYNCHRONOUS_MAX_BYTES = ([\d *]+);$", script, re.M)
+    assert math.prod(int(n) for n in expression.split("*")) == SYNCHRONOUS_MAX_BYTES
 
 
 CONSOLE_ROUTES = [

@@ -28,7 +28,7 @@ from vista.local.event_sources import EventSources, Source
 from vista.local.iam import Enforcer, Request, Role, function_roles
 from vista.local.lambda_runtime import ACCOUNT, REGION, STACK, Function, FunctionLogs, invoking
 from vista.local.provision import notification_filter, provision_resources
-from vista.local.s3 import send_records_as_s3_does
+from vista.local.s3 import answer_cors_as_s3_does, send_records_as_s3_does
 from vista.local.sagemaker import LocalSageMaker, SageMakerServer
 
 log = logging.getLogger("vista.local")
@@ -91,6 +91,7 @@ class LocalCloud:
         self._stdout = sys.stdout
         sys.stdout = FunctionLogs(sys.stdout, self.workdir / "functions.log")
         send_records_as_s3_does()
+        answer_cors_as_s3_does()
         isolate_as_dynamodb_does()
         self._moto = ThreadedMotoServer("127.0.0.1", 0, verbose=False)
         self._moto.start()
@@ -407,7 +408,26 @@ class LocalCloud:
         proxy = ConsoleProxy(self.urls["api"], self.console_session)
         self._console = make_server("127.0.0.1", 0, proxy, threaded=True)
         threading.Thread(target=self._console.serve_forever, daemon=True, name="console").start()
-        return f"http://127.0.0.1:{self._console.server_port}/"
+        origin = f"http://127.0.0.1:{self._console.server_port}"
+        self._allow_cors_from(origin)
+        return f"{origin}/"
+
+    def _allow_cors_from(self, console: str) -> None:
+        """The buckets' CORS rules name the API's origin, where the console's pages come from on AWS;
+        here they come from the console's own address."""
+        import boto3
+
+        assert self._resolver is not None
+        api = self._resolver.resolve({"Fn::Sub": "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}"})
+        s3 = boto3.client("s3")
+        for logical, spec in cfn.resources(self.template, "AWS::S3::Bucket").items():
+            if "CorsConfiguration" not in spec["Properties"]:
+                continue
+            bucket = self._resolver.refs[logical]
+            rules = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
+            for rule in rules:
+                rule["AllowedOrigins"] = [console if o == api else o for o in rule["AllowedOrigins"]]
+            s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
 
     @property
     def sagemaker(self) -> LocalSageMaker:

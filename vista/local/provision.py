@@ -13,6 +13,13 @@ from typing import Any
 from vista import template as cfn
 
 
+def cors_configuration(cloudformation: dict[str, Any]) -> dict[str, Any]:
+    """AWS::S3::Bucket CorsConfiguration as PutBucketCors takes it (CloudFormation's CorsRule says
+    Id, ExposedHeaders and MaxAge where the API says ID, ExposeHeaders and MaxAgeSeconds)."""
+    names = {"Id": "ID", "ExposedHeaders": "ExposeHeaders", "MaxAge": "MaxAgeSeconds"}
+    return {"CORSRules": [{names.get(k, k): v for k, v in rule.items()} for rule in cloudformation["CorsRules"]]}
+
+
 def notification_filter(spec: dict[str, Any]) -> dict[str, Any]:
     return {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in spec["S3Key"]["Rules"]]}}
 
@@ -95,6 +102,8 @@ def provision_resources(
                         ]
                     }
                 call(Bucket=bucket, **{argument: value})
+        if "CorsConfiguration" in props:
+            s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=cors_configuration(props["CorsConfiguration"]))
         notifications[bucket] = [
             {
                 "QueueArn": q["Queue"],

@@ -38,3 +38,13 @@ def send_records_as_s3_does() -> None:
 
     record.as_s3_does = True  # type: ignore[attr-defined]
     notifications._get_s3_event = record
+
+
+def answer_cors_as_s3_does() -> None:
+    """moto's server wraps every service in flask-cors (moto/moto_server/werkzeug_app.py: any origin,
+    any method, unless MOTO_DISABLE_GLOBAL_CORS); S3 answers a browser's cross-origin request by the
+    bucket's CORS rules alone, and refuses a preflight no rule allows with 403 (the S3 user guide's
+    "Using cross-origin resource sharing", cors.html). Off before the server makes its apps."""
+    from moto.moto_server import werkzeug_app
+
+    werkzeug_app.DISABLE_GLOBAL_CORS = True

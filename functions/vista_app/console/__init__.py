@@ -43,12 +43,13 @@ def _console_path() -> str:
     return f"/{router.current_event.request_context.stage}/console"
 
 
-def _security_headers(images_from: str) -> dict[str, str]:
-    # Thumbnails are presigned S3 URLs; everything else comes from the console's own origin.
+def _security_headers(s3: str) -> dict[str, str]:
+    # Thumbnails are presigned S3 URLs, and big photos are PUT to one (POST /uploads); everything
+    # else comes from the console's own origin.
     return {
         "Content-Security-Policy": (
-            "default-src 'self'; img-src 'self' data: blob: "
-            f"{images_from}; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'self'"
+            f"default-src 'self'; img-src 'self' data: blob: {s3}; connect-src 'self' {s3}; "
+            "style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'self'"
         ),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",  # the sign-in code must not leak from the URL

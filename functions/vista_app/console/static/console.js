@@ -237,6 +237,33 @@ function predictionSummary(prediction) {
   ];
 }
 
+// A photo over this goes straight to S3 (POST /uploads, then a PUT to the URL it gives): API Gateway
+// base64s a request's body into Lambda's 6 MB event. vista/cli.py's SYNCHRONOUS_MAX_BYTES (a test holds them equal).
+const SYNCHRONOUS_MAX_BYTES = 4 * 1024 * 1024;
+const UPLOAD_WAIT_S = 180;
+
+async function classifyFile(file, progress) {
+  if (file.size <= SYNCHRONOUS_MAX_BYTES) {
+    return api("predictions", { method: "POST", headers: { "Content-Type": file.type || "application/octet-stream" }, body: file });
+  }
+  if (!["image/jpeg", "image/png"].includes(file.type)) throw new Error(`${file.name} is ${int(file.size)} bytes: a photo this big must be a JPEG or PNG.`);
+  const { id, upload } = await api("uploads", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ content_type: file.type }) });
+  if (file.size > upload.max_bytes) throw new Error(`${file.name} is ${int(file.size)} bytes; the most an image may be is ${int(upload.max_bytes)}.`);
+  progress(`Uploading ${(file.size / 1048576).toFixed(1)} MB…`);
+  const put = await fetch(upload.url, { method: upload.method, headers: upload.headers, body: file });
+  if (!put.ok) throw new Error(`The upload to S3 failed: ${put.status} ${put.statusText}`);
+  progress("Uploaded; classifying…");
+  for (const deadline = Date.now() + UPLOAD_WAIT_S * 1000; Date.now() < deadline;) {
+    try {
+      return await api(`predictions/${encodeURIComponent(id)}`);
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 404) throw error; // 404: not classified yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  throw new Error(`${file.name} was uploaded but not classified within ${UPLOAD_WAIT_S} s: look for it on the Predictions page.`);
+}
+
 // ------------------------------------------------------------------ pages
 const pages = {};
 
@@ -252,7 +279,7 @@ pages.classify = async (main) => {
     const card = h("article", { class: "card", "aria-busy": "true" }, preview, body);
     results.prepend(card);
     try {
-      const prediction = await api("predictions", { method: "POST", headers: { "Content-Type": file.type || "application/octet-stream" }, body: file });
+      const prediction = await classifyFile(file, (text) => put(body, h("div", { class: "meta", text: file.name }), h("p", { class: "muted", text })));
       put(body,
         ...predictionSummary(prediction),
         probabilityChart(prediction),
