@@ -261,7 +261,8 @@ def test_a_photo_too_big_for_a_request_goes_to_s3_and_comes_back_classified(page
     page.goto(cloud.urls["console"] + "#/classify")
     page.set_input_files("#images", files=[{"name": "phone.jpg", "mimeType": "image/jpeg", "buffer": photo}])
     card = page.locator("#results article").first
-    card.locator(".label").wait_for(timeout=120_000)
+    card.locator(".label, [role=alert]").first.wait_for(timeout=120_000)
+    assert card.get_by_role("alert").count() == 0, card.get_by_role("alert").inner_text()
     classes = target.api("GET", "/models")["items"][0]["classes"]
     assert card.locator(".label").text_content() in classes
     uploaded = [p for p in target.api("GET", "/predictions")["items"] if p["key"].startswith("inbox/uploads/")]
