@@ -25,27 +25,16 @@ from typing import Any
 
 def train_champion(target: Any, data: Path) -> str:
     """A small fine_cnn on the synthetic scenes, promoted and in service."""
-    from vista.cli import submit_training, upload_dataset, watch_job
-    from vista.demo import cpu_request, wait_for, wait_for_endpoint
+    from vista import client
 
-    upload_dataset(target, data, "load")
-    request = cpu_request("datasets/load", "fine_cnn", epochs=3, image_size=48)
-    job = submit_training(target, request, "load")
-    with open("/dev/null", "w") as quiet:
-        assert watch_job(target, job, timeout_s=600, out=quiet) == 0
-    wait_for_endpoint(target, 300)
-    wait_for(  # the champion once the endpoint serves it
-        "the champion",
-        lambda: any(m["name"] == job and m["state"] == "champion" for m in target.api("GET", "/models")["items"]),
-        120,
-        0.5,
-    )
-    return job
+    client.upload_dataset(target, data, "load")
+    request = client.cpu_request("datasets/load", "fine_cnn", epochs=3, image_size=48)
+    return client.train_champion(target, request, "load", timeout_s=600)["name"]
 
 
 def measure(cloud: Any, target: Any, images: list[Path], prefix: str = "inbox/load") -> dict[str, Any]:
     """Drop every image at once (8 uploads in parallel) and wait for their records."""
-    from vista.demo import wait_for
+    from vista.client import wait_for
     from vista_app.records import Predictions
 
     s3 = target.client("s3")

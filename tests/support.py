@@ -167,7 +167,7 @@ def answering_model(endpoint: str = "vista-classifier") -> str:
 
 def settled(endpoint: str = "vista-classifier", timeout_s: float = 90) -> list[dict[str, Any]]:
     """Every model, once none is on its way to the endpoint and the endpoint is not changing."""
-    from vista.demo import wait_for
+    from vista.client import wait_for
     from vista_app.config import settings
     from vista_app.records import Models
 

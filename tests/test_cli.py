@@ -6,14 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from vista import cli, target
+from vista import target
+from vista.cli import main
 
 
 def test_commands_need_a_running_local_cloud(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(target, "STATE_FILE", tmp_path / "local.json")
-    assert cli.main(["models"]) == 1
+    assert main(["models"]) == 1
     assert capsys.readouterr().err == (
         "vista: error: the local cloud is not running: start it with `vista up` (or pass --stack)\n"
     )
@@ -22,14 +23,14 @@ def test_commands_need_a_running_local_cloud(
 def test_a_bad_training_request_is_refused_before_anything_is_uploaded(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli.Target, "local", classmethod(lambda cls: cls({}, "us-east-1", None)))
-    assert cli.main(["train", "--architecture", "alexnet"]) == 1
+    monkeypatch.setattr(target.Target, "local", classmethod(lambda cls: cls({}, "us-east-1", None)))
+    assert main(["train", "--architecture", "alexnet"]) == 1
     assert "invalid training request: architecture: Input should be" in capsys.readouterr().err
 
 
 def test_dataset_synth_writes_the_intel_layout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert (
-        cli.main(["dataset", "synth", str(tmp_path), "--train-per-class", "1", "--test-per-class", "1", "--size", "32"])
+        main(["dataset", "synth", str(tmp_path), "--train-per-class", "1", "--test-per-class", "1", "--size", "32"])
         == 0
     )
     assert len(list(tmp_path.glob("seg_train/seg_train/*/*.jpg"))) == 6

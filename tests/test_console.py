@@ -41,7 +41,7 @@ TRAINING_S = 300
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from synthetic import generate
-    from vista.cli import upload_dataset
+    from vista.client import upload_dataset
     from vista.target import Target
 
     with local_cloud(tmp_path_factory.mktemp("console")) as cloud:
@@ -112,7 +112,7 @@ def photograph(page: Any, name: str, *, reload: bool = True) -> None:
 def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any, stack: Any) -> None:
     from playwright.sync_api import expect
 
-    from vista.demo import wait_for_endpoint
+    from vista.client import wait_for_endpoint
 
     cloud, target, scenes = stack
     page.goto(cloud.urls["console"])
@@ -251,8 +251,7 @@ def test_a_file_that_is_not_an_image_gets_a_clear_error(page: Any, stack: Any, t
 def test_a_photo_too_big_for_a_request_goes_to_s3_and_comes_back_classified(page: Any, stack: Any) -> None:
     """Over the synchronous limit the page asks POST /uploads for a link, PUTs the photo to S3 from
     the browser (the bucket's CORS rule, the page's connect-src) and shows the inbox's answer."""
-    from vista.cli import SYNCHRONOUS_MAX_BYTES
-    from vista.demo import wait_for_endpoint
+    from vista.client import SYNCHRONOUS_MAX_BYTES, wait_for_endpoint
 
     cloud, target, _ = stack
     wait_for_endpoint(target, 120)
@@ -274,7 +273,7 @@ def test_the_console_and_the_cli_send_the_same_photos_synchronously() -> None:
     import math
     import re
 
-    from vista.cli import SYNCHRONOUS_MAX_BYTES
+    from vista.client import SYNCHRONOUS_MAX_BYTES
 
     script = (ROOT / "functions" / "vista_app" / "console" / "static" / "console.js").read_text()
     (expression,) = re.findall(r"^const SYNCHRONOUS_MAX_BYTES = ([\d *]+);$", script, re.M)

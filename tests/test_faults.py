@@ -5,7 +5,6 @@ with a reason, the champion stays put. Every event here is delivered three times
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections import Counter
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import local_cloud
+from vista.client import wait_for
 
 pytestmark = pytest.mark.slow
 DELIVERIES = 3
@@ -34,12 +34,6 @@ def scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("scenes")
     generate(out, train_per_class=8, test_per_class=10, size=48, seed=3)
     return out
-
-
-def wait_for(what: str, check: Any, timeout_s: float = 180) -> Any:
-    from vista.demo import wait_for as wait
-
-    return wait(what, check, timeout_s, 0.3)
 
 
 def epoch(cloud: Any, job: str) -> float:
@@ -62,17 +56,13 @@ def request(**changes: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def champion(cloud: Any, target: Any, scenes: Path) -> str:
-    from vista.cli import submit_training, upload_dataset, watch_job
-    from vista.demo import wait_for_endpoint
+    from vista import client
 
-    upload_dataset(target, scenes, "faults")
+    client.upload_dataset(target, scenes, "faults")
     # The request's S3 event comes three times: one job starts.
-    job = submit_training(target, request(), "faults")
-    assert watch_job(target, job, timeout_s=240, out=open(os.devnull, "w")) == 0  # noqa: SIM115
+    job = client.train_champion(target, request(), "faults", timeout_s=240)["name"]
     sources = [j["source"] for j in target.api("GET", "/training-jobs")["items"]]
     assert sources.count(f"s3://{cloud.outputs['DataBucketName']}/jobs/faults.json") == 1
-    wait_for("the champion", lambda: any(m["state"] == "champion" for m in target.api("GET", "/models")["items"]))
-    wait_for_endpoint(target, 180)
     return job
 
 
@@ -177,7 +167,7 @@ def test_a_dynamodb_failure_mid_batch_loses_and_doubles_nothing(
 def test_a_killed_training_job_fails_with_a_reason_and_the_champion_stays(
     cloud: Any, target: Any, champion: str
 ) -> None:
-    from vista.cli import submit_training
+    from vista.client import submit_training
 
     job = submit_training(target, request(hyperparameters={"epochs": 200, "early_stopping_patience": 200}), "crash")
     wait_for("training to start", lambda: epoch(cloud, job) >= 1)
@@ -192,7 +182,7 @@ def test_a_killed_training_job_fails_with_a_reason_and_the_champion_stays(
 
 
 def test_a_reclaimed_spot_instance_resumes_from_its_checkpoint(cloud: Any, target: Any, champion: str) -> None:
-    from vista.cli import submit_training
+    from vista.client import submit_training
 
     epochs = 8
     spec = request(spot=True, hyperparameters={"epochs": epochs, "early_stopping_patience": epochs})

@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import local_cloud
 from tests.support import settled
+from vista.client import wait_for
 
 pytestmark = pytest.mark.slow
 WINDOW = 144  # every field image: retraining starts once all are labelled, and learns from them all
@@ -27,12 +28,6 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     parameters = {"RetrainWindow": str(WINDOW), "RetrainBelowAccuracyPercent": "90"}
     with local_cloud(tmp_path_factory.mktemp("loop"), parameters=parameters) as cloud:
         yield Target(cloud.outputs, "us-east-1", boto3.Session(region_name="us-east-1")), cloud
-
-
-def wait_for(what: str, check: Any, timeout_s: float = 300) -> Any:
-    from vista.demo import wait_for as wait
-
-    return wait(what, check, timeout_s, 0.5)
 
 
 def last_json(out: str) -> Any:
@@ -49,8 +44,8 @@ def test_comparison_leaderboard_feedback_retraining_and_promotion(
     target: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from synthetic import generate
-    from vista.cli import main, submit_training, upload_dataset, wait_for_comparison
-    from vista.demo import wait_for_endpoint
+    from vista.cli import main
+    from vista.client import finished_comparison, submit_training, upload_dataset, wait_for_endpoint
 
     target, cloud = target
     bucket = cloud.outputs["DataBucketName"]
@@ -73,7 +68,7 @@ def test_comparison_leaderboard_feedback_retraining_and_promotion(
             "early_stopping_patience": 12,
         },
     }
-    comparison = wait_for_comparison(target, submit_training(target, request, "loop compare"), timeout_s=300)
+    comparison = finished_comparison(target, submit_training(target, request, "loop compare"), timeout_s=300)
     # THEN both models are on a leaderboard, best first, each with its cost, latency and serving estimate
     assert comparison["status"] == "Completed" and len(comparison["models"]) == 2, comparison
     board = target.api("GET", "/models")["items"]

@@ -4,7 +4,6 @@ endpoint → inbox → SQS → classify → DynamoDB, and the API, on the same h
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import local_cloud
+from vista.client import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -35,29 +35,18 @@ def scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def wait_for(check: Any, timeout_s: float = 120) -> Any:
-    from vista.demo import wait_for as wait
-
-    return wait("the local cloud", check, timeout_s, 0.5)
-
-
 def champion(target: Any) -> dict[str, Any] | None:
     return next((m for m in target.api("GET", "/models")["items"] if m["state"] == "champion"), None)
 
 
 @pytest.fixture(scope="module")
 def trained(cloud: Any, target: Any, scenes: Path) -> str:
-    from vista.cli import submit_training, upload_dataset, watch_job
-    from vista.demo import cpu_request, wait_for_endpoint
+    from vista import client
 
-    assert upload_dataset(target, scenes, "scenes") == {"uploaded": 78, "unchanged": 0}
-    assert upload_dataset(target, scenes, "scenes") == {"uploaded": 0, "unchanged": 78}
-    request = cpu_request("datasets/scenes", "base_cnn", epochs=3, image_size=48, batch_size=16, spot=True)
-    job = submit_training(target, request, "e2e request")
-    assert watch_job(target, job, timeout_s=300) == 0
-    wait_for(lambda: (champion(target) or {}).get("name") == job)
-    wait_for_endpoint(target, 120)
-    return job
+    assert client.upload_dataset(target, scenes, "scenes") == {"uploaded": 78, "unchanged": 0}
+    assert client.upload_dataset(target, scenes, "scenes") == {"uploaded": 0, "unchanged": 78}
+    request = client.cpu_request("datasets/scenes", "base_cnn", epochs=3, image_size=48, batch_size=16, spot=True)
+    return client.train_champion(target, request, "e2e request", timeout_s=300)["name"]
 
 
 def test_training_request_to_champion_on_the_serverless_endpoint(cloud: Any, target: Any, trained: str) -> None:
@@ -88,7 +77,7 @@ def test_inbox_images_are_classified_once_each(cloud: Any, target: Any, trained:
     def mine() -> list[dict[str, Any]]:
         return [i for i in table.scan()["Items"] if i.get("key", "").startswith("inbox/e2e/")]
 
-    records = wait_for(lambda: (lambda r: r if len(r) >= len(images) + 1 else None)(mine()), 180)
+    records = wait_for("the local cloud", lambda: (lambda r: r if len(r) >= len(images) + 1 else None)(mine()), 180)
     assert len({r["key"] for r in records}) == len(records) == len(images) + 1
     by_key = {r["key"]: r for r in records}
     assert by_key["inbox/e2e/notes+été.jpg"]["status"] == "FAILED"
@@ -112,7 +101,7 @@ def test_camera_photos_too_big_for_a_request_are_uploaded_and_classified(
     """A 12 MP photo of 3-8 MB and a 48 MP one: over what a synchronous POST carries, so `vista
     predict` asks POST /uploads, PUTs to the presigned URL, and reads the inbox's prediction."""
     from synthetic import camera_jpeg
-    from vista.cli import SYNCHRONOUS_MAX_BYTES, predict_image
+    from vista.client import SYNCHRONOUS_MAX_BYTES, predict_image
 
     for name, photo in {
         "12mp.jpg": camera_jpeg(4000, 3000),
@@ -142,7 +131,7 @@ def test_two_quick_overwrites_of_one_key_are_two_records_each_of_its_own_version
         found = [i for i in table.scan()["Items"] if i.get("key") == key]
         return found if len(found) == 2 else None
 
-    records = wait_for(both, 120)
+    records = wait_for("both records", both, 120)
     assert {r["version_id"]: int(r["bytes"]) for r in records} == versions
     assert all(r["status"] == "OK" for r in records)
 
@@ -158,8 +147,7 @@ def test_a_failing_job_ends_failed_and_leaves_the_champion(
 ) -> None:
     from PIL import Image
 
-    from vista.cli import submit_training, upload_dataset, watch_job
-    from vista.demo import cpu_request
+    from vista.client import cpu_request, finished_job, submit_training, upload_dataset
 
     for split in ("seg_train/seg_train", "seg_test/seg_test"):
         folder = tmp_path / "one" / split / "forest"
@@ -168,9 +156,10 @@ def test_a_failing_job_ends_failed_and_leaves_the_champion(
     upload_dataset(target, tmp_path / "one", "one-class")
     request = cpu_request("datasets/one-class", "base_cnn", epochs=1, image_size=32)
     job = submit_training(target, request, "bad dataset")
-    assert watch_job(target, job, timeout_s=180, out=open(os.devnull, "w")) == 1  # noqa: SIM115
+    assert finished_job(target, job, timeout_s=180)["status"] == "Failed"
     record = wait_for(
-        lambda: (lambda j: j if j.get("failure_reason") else None)(target.api("GET", f"/training-jobs/{job}"))
+        "the local cloud",
+        lambda: (lambda j: j if j.get("failure_reason") else None)(target.api("GET", f"/training-jobs/{job}")),
     )
     assert record["status"] == "Failed" and "at least 2 are needed" in record["failure_reason"]
     assert champion(target)["name"] == trained
@@ -229,8 +218,7 @@ def test_a_tuning_job_started_as_the_tf_toolkit_starts_trials_serves_its_best_mo
     import tarfile
 
     from tests.conftest import image_bytes
-    from vista.cli import submit_training, watch_job
-    from vista.demo import cpu_request
+    from vista.client import cpu_request, finished_job, submit_training
 
     # GIVEN a tuning job: each trial gets `_tuning_objective_metric` from SageMaker and, with no
     # model_dir hyperparameter, `--model_dir None/<trial>/model` from the TF container
@@ -243,8 +231,10 @@ def test_a_tuning_job_started_as_the_tf_toolkit_starts_trials_serves_its_best_mo
         },
     }
     job = submit_training(target, request, "e2e tuning")
-    assert watch_job(target, job, timeout_s=300, out=open(os.devnull, "w")) == 0  # noqa: SIM115
-    record = wait_for(lambda: (lambda j: j if j.get("model") else None)(target.api("GET", f"/training-jobs/{job}")))
+    assert finished_job(target, job, timeout_s=300)["status"] == "Completed"
+    record = wait_for(
+        "the local cloud", lambda: (lambda j: j if j.get("model") else None)(target.api("GET", f"/training-jobs/{job}"))
+    )
     best = record["best_training_job"]
     sagemaker = target.client("sagemaker")
     trial = sagemaker.describe_training_job(TrainingJobName=best)
@@ -265,7 +255,7 @@ def test_a_tuning_job_started_as_the_tf_toolkit_starts_trials_serves_its_best_mo
         assert "1/saved_model.pb" in tar.getnames()
     # ... and, promoted (the gate may have kept the champion: a person decides), it serves and answers as itself
     target.api("POST", f"/models/{best}/promote")
-    wait_for(lambda: (champion(target) or {}).get("name") == best)
+    wait_for("the local cloud", lambda: (champion(target) or {}).get("name") == best)
     answer = target.api("POST", "/predictions", body=image_bytes(), content_type="image/jpeg")
     assert answer["status"] == "OK" and answer["model"] == best
 
@@ -302,13 +292,14 @@ def test_the_local_sagemaker_stops_a_hyperband_trial_at_max_resource(target: Any
     )
     # THEN the trial is stopped after its first objective value, with the model it had then: none
     summaries = wait_for(
+        "the local cloud",
         lambda: [
             s
             for s in sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
                 HyperParameterTuningJobName="vista-hyperband-1"
             )["TrainingJobSummaries"]
             if s["TrainingJobStatus"] == "Stopped"
-        ]
+        ],
     )
     trial = sagemaker.describe_training_job(TrainingJobName=summaries[0]["TrainingJobName"])
     assert next(m["Value"] for m in trial["FinalMetricDataList"] if m["MetricName"] == "epoch") == 1

@@ -133,7 +133,7 @@ def test_a_statement_removed_from_the_template_fails_the_flow_with_access_denied
     cloud: Any, target: Any, tmp_path: Path
 ) -> None:
     from synthetic import generate
-    from vista.cli import upload_dataset
+    from vista.client import upload_dataset
     from vista.target import CommandError
 
     # GIVEN the API's role without StartJobs, and a dataset to train on

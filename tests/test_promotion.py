@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import BUCKET, local_cloud
 from tests.support import answering_model, assert_at_rest, settled
+from vista.client import wait_for
 
 pytestmark = pytest.mark.slow
 ENDPOINT = "vista-classifier"
@@ -38,12 +39,6 @@ def models() -> Any:
     from vista_app.records import Models
 
     return Models(settings().models_table)
-
-
-def wait_for(what: str, check: Any, timeout_s: float = 90) -> Any:
-    from vista.demo import wait_for as wait
-
-    return wait(what, check, timeout_s, 0.2)
 
 
 def savedmodel_archive(name: str | None) -> bytes:

@@ -7,72 +7,18 @@ and a non-zero exit.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import importlib.util
 import json
 import logging
 import signal
 import sys
 import time
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from vista import client
+from vista.project import ROOT, training_module
 from vista.target import CommandError, Target
-
-ROOT = Path(__file__).resolve().parent.parent
-IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
-TERMINAL = ("Completed", "Failed", "Stopped")
-
-
-def training_module(name: str) -> ModuleType:
-    """A module of training_job/ (a folder of scripts SageMaker runs, not an installed package)."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "training_job" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-# ---------------------------------------------------------------------------- output
-
-
-def show(rows: list[dict[str, Any]], columns: list[str], as_json: bool, raw: Any = None) -> None:
-    if as_json:
-        print(json.dumps(raw if raw is not None else rows, indent=2, default=str))
-        return
-    if not rows:
-        print("(none)")
-        return
-    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
-    for row in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    text = str(value)
-    return text if len(text) <= 70 else "..." + text[-67:]  # the end of a path or name says most
-
-
-def progress(done: int, total: int, label: str) -> None:
-    """A bar redrawn in place on a terminal; a line per quarter when stderr is a file or pipe."""
-    width = 30
-    filled = int(width * done / max(total, 1))
-    bar = f"{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
-    if sys.stderr.isatty():
-        print(f"\r{bar}", end="\n" if done >= total else "", file=sys.stderr, flush=True)
-    elif done in {0, total} or done * 4 // max(total, 1) != (done - 1) * 4 // max(total, 1):
-        print(bar, file=sys.stderr, flush=True)
-
+from vista.terminal import progress, show, watch_job
 
 # ---------------------------------------------------------------------------- commands
 
@@ -128,70 +74,18 @@ def cmd_dataset_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def upload_dataset(target: Target, folder: Path, name: str, workers: int = 8) -> dict[str, int]:
-    """Upload every image under `folder` to datasets/<name>/, in parallel, skipping files whose
-    size and MD5 (the ETag of a single-part upload) match what is there already."""
-    s3 = target.client("s3")
-    bucket = target.output("DataBucketName")
-    prefix = f"datasets/{name}/"
-    existing = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        existing.update({o["Key"]: (o["Size"], o["ETag"].strip('"')) for o in page.get("Contents", [])})
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_TYPES)
-    if not files:
-        raise CommandError(f"no JPEG or PNG images under {folder}")
-    todo = []
-    for path in files:
-        key = prefix + path.relative_to(folder).as_posix()
-        data_size = path.stat().st_size
-        known = existing.get(key)
-        if known and known[0] == data_size and known[1] == hashlib.md5(path.read_bytes()).hexdigest():  # noqa: S324
-            continue
-        todo.append((path, key))
-    done = 0
-    progress(0, len(todo), "uploading")
-
-    def put(item: tuple[Path, str]) -> None:
-        s3.upload_file(str(item[0]), bucket, item[1], ExtraArgs={"ContentType": IMAGE_TYPES[item[0].suffix.lower()]})
-
-    with ThreadPoolExecutor(workers) as pool:
-        for _ in pool.map(put, todo):
-            done += 1
-            if done % 10 == 0 or done == len(todo):
-                progress(done, len(todo), "uploading")
-    return {"uploaded": len(todo), "unchanged": len(files) - len(todo)}
-
-
 def cmd_dataset_upload(args: argparse.Namespace, target: Target) -> int:
     folder = Path(args.dir)
     if not folder.is_dir():
         raise CommandError(f"{folder} is not a folder")
-    counts = upload_dataset(target, folder, args.name or folder.name)
+    counts = client.upload_dataset(
+        target, folder, args.name or folder.name, progress=lambda done, total: progress(done, total, "uploading")
+    )
     print(
         f"{counts['uploaded']} uploaded, {counts['unchanged']} unchanged: "
         f"s3://{target.output('DataBucketName')}/datasets/{args.name or folder.name}/"
     )
     return 0
-
-
-def submit_training(target: Target, request: dict[str, Any], request_name: str, timeout_s: float = 60) -> str:
-    """Drop a training request into jobs/ (the way S3 users train) and wait for the stack to take
-    it; returns the job's name (its Jobs record names the request as its source)."""
-    bucket = target.output("DataBucketName")
-    key = f"jobs/{request_name}.json"
-    sent = time.time()
-    target.client("s3").put_object(
-        Bucket=bucket, Key=key, Body=json.dumps(request).encode(), ContentType="application/json"
-    )
-    source = f"s3://{bucket}/{key}"
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for job in target.api("GET", "/training-jobs", query={"limit": 20})["items"]:
-            created = datetime.fromisoformat(job["created_at"]).timestamp()
-            if job["source"] == source and created >= sent - 1 and not job.get("comparison"):  # not a member
-                return job["name"]
-        time.sleep(0.5)
-    raise CommandError(f"the stack did not pick up {source} within {timeout_s:.0f} s")
 
 
 def training_request(args: argparse.Namespace) -> dict[str, Any]:
@@ -216,20 +110,10 @@ def training_request(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def validate_request(request: dict[str, Any]) -> None:
-    """The stack's own validation, before anything is uploaded."""
-    from vista_app.requests import InvalidRequest, parse_training_request
-
-    try:
-        parse_training_request(request)
-    except InvalidRequest as error:
-        raise CommandError(f"invalid training request: {error}") from None
-
-
 def cmd_train(args: argparse.Namespace, target: Target) -> int:
     request = json.loads(Path(args.request).read_text()) if args.request else training_request(args)
-    validate_request(request)
-    name = submit_training(target, request, args.name or time.strftime("request-%Y%m%d-%H%M%S"))
+    client.validate_request(request)
+    name = client.submit_training(target, request, args.name or time.strftime("request-%Y%m%d-%H%M%S"))
     if args.json:
         print(json.dumps({"job": name}))
     else:
@@ -245,94 +129,13 @@ def cmd_jobs(args: argparse.Namespace, target: Target) -> int:
     return 0
 
 
-def watch_job(target: Target, name: str, *, as_json: bool = False, timeout_s: float = 3 * 3600, out: Any = None) -> int:
-    """Follow a job until it ends: status changes and each new epoch's metrics as they come."""
-    out = out or sys.stdout
-    sagemaker = target.client("sagemaker")
-    seen: tuple = ()
-    deadline = time.monotonic() + timeout_s
-    job: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        try:
-            job = target.api("GET", f"/training-jobs/{name}")
-        except CommandError as error:
-            if " 404 " not in str(error):
-                raise
-            job = {"name": name, "status": "Requested"}
-        metrics: dict[str, float] = {}
-        if job.get("kind", "training") == "training" and job["status"] not in ("Requested", "Starting", "Failed"):
-            try:
-                described = sagemaker.describe_training_job(TrainingJobName=name)
-                metrics = {m["MetricName"]: m["Value"] for m in described.get("FinalMetricDataList", [])}
-                job["secondary_status"] = described.get("SecondaryStatus")
-            except Exception:  # noqa: S110 (live metrics are a nicety; the Jobs record is the answer)
-                pass
-        state = (job["status"], job.get("secondary_status"), metrics.get("epoch"))
-        if state != seen:
-            seen = state
-            line = {"job": name, "status": job["status"], "detail": job.get("secondary_status"), **metrics}
-            if as_json:
-                print(json.dumps(line), file=out, flush=True)
-            else:
-                shown = " ".join(
-                    f"{k}={v:.4g}"
-                    for k, v in metrics.items()
-                    if k in ("epoch", "train_accuracy", "val_accuracy", "val_loss", "test_accuracy")
-                )
-                print(
-                    f"{time.strftime('%H:%M:%S')} {name} {job['status']}"
-                    f"{' / ' + job['secondary_status'] if job.get('secondary_status') else ''} {shown}".rstrip(),
-                    file=out,
-                    flush=True,
-                )
-        if job["status"] in TERMINAL:
-            if job["status"] != "Completed":
-                print(f"{name} {job['status']}: {job.get('failure_reason', 'no reason given')}", file=out)
-                return 1
-            return 0
-        time.sleep(2)
-    raise CommandError(f"gave up waiting for {name} (still {job.get('status')})")
-
-
-# The most a synchronous POST /predictions carries: API Gateway base64s the body into the function's
-# event, which Lambda holds to 6 MB. A larger photo goes through POST /uploads (straight to S3).
-SYNCHRONOUS_MAX_BYTES = 4 * 1024 * 1024
-
-
-def predict_image(target: Target, path: Path, *, timeout_s: float = 180) -> dict[str, Any]:
-    """One photo classified: in the request itself, or, too big for it, uploaded to S3 with the
-    URL POST /uploads gives and its prediction polled until the inbox has classified it."""
-    data = path.read_bytes()
-    content_type = IMAGE_TYPES.get(path.suffix.lower(), "application/octet-stream")
-    if len(data) <= SYNCHRONOUS_MAX_BYTES:
-        return target.api("POST", "/predictions", body=data, content_type=content_type)
-    if content_type not in ("image/jpeg", "image/png"):
-        raise CommandError(f"{path}: a photo over {SYNCHRONOUS_MAX_BYTES:,} bytes must be a .jpg or .png")
-    body = json.dumps({"content_type": content_type}).encode()
-    upload = target.api("POST", "/uploads", body=body, content_type="application/json")
-    put = urllib.request.Request(  # noqa: S310 (the stack's own presigned S3 URL)
-        upload["upload"]["url"], data=data, method="PUT", headers=upload["upload"]["headers"]
-    )
-    with urllib.request.urlopen(put, timeout=300):  # noqa: S310 (the stack's own presigned S3 URL)
-        pass
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            return target.api("GET", upload["poll"])
-        except CommandError as error:
-            if ": 404 " not in str(error):
-                raise
-        time.sleep(1)
-    raise CommandError(f"{path} was uploaded ({upload['key']}) but not classified within {timeout_s:.0f} s")
-
-
 def cmd_predict(args: argparse.Namespace, target: Target) -> int:
     rows = []
     for image in args.images:
         path = Path(image)
         if not path.is_file():
             raise CommandError(f"{path} does not exist")
-        rows.append({"image": str(path), **predict_image(target, path)})
+        rows.append({"image": str(path), **client.predict_image(target, path)})
     show(rows, ["image", "label", "confidence", "model", "latency_ms", "id"], args.json)
     return 0
 
@@ -391,10 +194,13 @@ def cmd_compare(args: argparse.Namespace, target: Target) -> int:
             "strategy": "Bayesian",
             "ranges": TUNED_RANGES,
         }
-    validate_request(request)
-    name = submit_training(target, request, args.name or time.strftime("compare-%Y%m%d-%H%M%S"))
+    client.validate_request(request)
+    name = client.submit_training(target, request, args.name or time.strftime("compare-%Y%m%d-%H%M%S"))
     print(f"comparison {name} requested: {', '.join(request['architectures'])}", file=sys.stderr)
-    comparison = wait_for_comparison(target, name, timeout_s=args.timeout)
+    for job in client.member_states(target, name, timeout_s=args.timeout):
+        state = job["status"] + (f" ({job['failure_reason']})" if job.get("failure_reason") else "")
+        print(f"{time.strftime('%H:%M:%S')} {job['name']} {job.get('architecture')}: {state}", file=sys.stderr)
+    comparison = target.api("GET", f"/training-jobs/{name}")
     board = [m for m in target.api("GET", "/models")["items"] if m["name"] in comparison.get("models", [])]
     show(board, LEADERBOARD, args.json, {"comparison": comparison, "leaderboard": board})
     if comparison.get("report") and not args.json:
@@ -402,58 +208,10 @@ def cmd_compare(args: argparse.Namespace, target: Target) -> int:
     return 0 if comparison["status"] == "Completed" else 1
 
 
-def wait_for_comparison(target: Target, name: str, *, timeout_s: float) -> dict[str, Any]:
-    """Poll the comparison until every member job has ended, printing each member's changes."""
-    deadline = time.monotonic() + timeout_s
-    seen: dict[str, str] = {}
-    while time.monotonic() < deadline:
-        comparison = target.api("GET", f"/training-jobs/{name}")
-        for member in comparison.get("members", []):
-            job = target.api("GET", f"/training-jobs/{member}")
-            state = job["status"] + (f" ({job['failure_reason']})" if job.get("failure_reason") else "")
-            if seen.get(member) != state:
-                seen[member] = state
-                print(f"{time.strftime('%H:%M:%S')} {member} {job.get('architecture')}: {state}", file=sys.stderr)
-        if comparison["status"] in TERMINAL:
-            return comparison
-        time.sleep(2)
-    raise CommandError(f"gave up waiting for comparison {name}")
-
-
 def cmd_report(args: argparse.Namespace, target: Target) -> int:
-    path, models, pictures = write_report(target, args.model, Path(args.out))
+    path, models, pictures = client.write_report(target, args.model, Path(args.out))
     print(f"{path} ({models} model(s), {pictures} pictures beside it)")
     return 0
-
-
-def write_report(target: Target, model: str | None, folder: Path) -> tuple[Path, int, int]:
-    """A self-contained HTML page of one model, or of every model, with its PNGs beside it;
-    returns its path and how many models and pictures it holds."""
-    from vista_app.reports import PICTURES, build_report, read_outputs
-
-    board = target.api("GET", "/models")["items"]
-    focus = [m for m in board if m["name"] == model] if model else board
-    if model and not focus:
-        raise CommandError(f"no model named {model}")
-    s3 = target.client("s3")
-    outputs = {m["name"]: read_outputs(s3, m) for m in focus}
-    jobs = {m["job"]: target.api("GET", f"/training-jobs/{m['job']}") for m in focus if m.get("job")}
-    page = build_report(
-        title=f"Vista report: {model or 'all models'}",
-        leaderboard=board,
-        focus=focus,
-        outputs=outputs,
-        tuning_jobs=[j for j in jobs.values() if j.get("trials")],
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.html").write_text(page)
-    pictures = 0
-    for name, found in outputs.items():
-        for picture in PICTURES:
-            if picture in found:
-                (folder / f"{name}-{picture}").write_bytes(found[picture])
-                pictures += 1
-    return folder / "report.html", len(focus), pictures
 
 
 def cmd_costs(args: argparse.Namespace, target: Target) -> int:
@@ -482,30 +240,8 @@ def cmd_costs(args: argparse.Namespace, target: Target) -> int:
     return 0
 
 
-def redrive(sqs: Any, dead_letter_url: str, queue_url: str) -> int:
-    """Move every message of a dead-letter queue back to its queue; returns how many moved.
-    Each is deleted from the dead-letter queue only once the queue has taken it."""
-    moved = 0
-    while True:
-        messages = sqs.receive_message(
-            QueueUrl=dead_letter_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=60
-        ).get("Messages", [])
-        if not messages:
-            return moved
-        sent = sqs.send_message_batch(
-            QueueUrl=queue_url, Entries=[{"Id": str(i), "MessageBody": m["Body"]} for i, m in enumerate(messages)]
-        )
-        if sent.get("Failed"):
-            raise CommandError(f"the queue refused {len(sent['Failed'])} message(s): {sent['Failed'][0]}")
-        sqs.delete_message_batch(
-            QueueUrl=dead_letter_url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
-        )
-        moved += len(messages)
-
-
 def cmd_redrive(args: argparse.Namespace, target: Target) -> int:
-    moved = redrive(target.client("sqs"), target.output("InboxDeadLetterQueueUrl"), target.output("InboxQueueUrl"))
+    moved = client.redrive(target)
     print(f"{moved} message(s) moved from the inbox dead-letter queue back to the inbox queue")
     return 0
 

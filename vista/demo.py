@@ -17,8 +17,10 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from vista.cli import ROOT, progress, submit_training, training_module, upload_dataset, watch_job, write_report
-from vista.target import CommandError, Target
+from vista import client
+from vista.project import ROOT, training_module
+from vista.target import Target
+from vista.terminal import job_line, progress
 from vista_app.records import Predictions
 
 WORKDIR = ROOT / ".vista" / "demo"
@@ -26,62 +28,6 @@ WORKDIR = ROOT / ".vista" / "demo"
 
 def step(text: str) -> None:
     print(f"\n== {text}", flush=True)
-
-
-def wait_for(what: str, check: Any, timeout_s: float, interval: float = 1.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise CommandError(f"gave up waiting for {what} after {timeout_s:.0f} s")
-
-
-def cpu_request(
-    dataset: str,
-    architecture: str,
-    *,
-    epochs: int,
-    image_size: int,
-    batch_size: int = 32,
-    instance_type: str = "ml.m5.xlarge",
-    spot: bool = False,
-    **hyperparameters: Any,
-) -> dict[str, Any]:
-    """A training request for a CPU instance, without ImageNet weights (nothing to download): the
-    demo's, the load benchmark's and the end-to-end tests' (local and deployed)."""
-    return {
-        "dataset": dataset,
-        "architecture": architecture,
-        "instance_type": instance_type,
-        "spot": spot,
-        "hyperparameters": {
-            "epochs": epochs,
-            "image_size": image_size,
-            "batch_size": batch_size,
-            "weights": "none",
-            **hyperparameters,
-        },
-    }
-
-
-def wait_for_endpoint(target: Target, timeout_s: float) -> None:
-    """Until the stack's serverless endpoint is InService (a promotion creates or updates it)."""
-    from botocore.exceptions import ClientError
-
-    sagemaker = target.client("sagemaker")
-    name = target.output("EndpointName")
-
-    def in_service() -> bool:
-        try:
-            return sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
-        except ClientError as error:  # not created yet: the promotion may still be on its way
-            if "Could not find endpoint" in error.response["Error"].get("Message", ""):
-                return False
-            raise
-
-    wait_for("the endpoint", in_service, timeout_s)
 
 
 def run_demo(*, train_per_class: int, test_per_class: int, epochs: int, image_size: int, verbose: bool = False) -> int:
@@ -104,35 +50,20 @@ def run_demo(*, train_per_class: int, test_per_class: int, epochs: int, image_si
             data, train_per_class=train_per_class, test_per_class=test_per_class, size=150, seed=7
         )
         step("uploading it to datasets/scenes/")
-        upload_dataset(target, data, "scenes")
+        client.upload_dataset(target, data, "scenes", progress=lambda done, total: progress(done, total, "uploading"))
 
         step(f"requesting training: fine_cnn, {epochs} epochs at {image_size}x{image_size}, on this CPU")
-        request = cpu_request(
+        request = client.cpu_request(
             "datasets/scenes", "fine_cnn", epochs=epochs, image_size=image_size, early_stopping_patience=8
         ) | {"max_runtime_s": 3600}
-        job = submit_training(target, request, "demo")
-        if watch_job(target, job) != 0:
-            raise CommandError(f"training job {job} did not complete")
-
-        step("promotion: the champion/challenger gate and the serverless endpoint")
-        # promoting until the endpoint serves it: the champion only then (or failed, with the reason)
-        model = wait_for(
-            "the model's promotion",
-            lambda: next(
-                (
-                    m
-                    for m in target.api("GET", "/models")["items"]
-                    if m["name"] == job and m["state"] not in ("candidate", "promoting")
-                ),
-                None,
-            ),
-            240,
+        # the job followed to Completed, then the champion/challenger gate and the serverless endpoint
+        model = client.train_champion(
+            target, request, "demo", timeout_s=3600, on_state=lambda job: print(job_line(job), flush=True)
         )
-        print(f"model {model['name']}: {model['state']} (test accuracy {model['accuracy']:.1%})")
-        if model["state"] != "champion":
-            raise CommandError(f"the model was {model['state']}: {model.get('reason')}")
-        wait_for_endpoint(target, 180)
-        print(f"endpoint {cloud.outputs['EndpointName']} is InService, serving {model['name']}")
+        job = model["name"]
+        step("promotion: the champion/challenger gate and the serverless endpoint")
+        print(f"model {job}: {model['state']} (test accuracy {model['accuracy']:.1%})")
+        print(f"endpoint {cloud.outputs['EndpointName']} is InService, serving {job}")
 
         step("dropping the held-out test images into inbox/")
         images = sorted((data / "seg_test" / "seg_test").rglob("*.jpg"))
@@ -147,9 +78,9 @@ def run_demo(*, train_per_class: int, test_per_class: int, epochs: int, image_si
             progress(len(items), len(images), "classified")
             return items if len(items) >= len(images) else None
 
-        records = wait_for("every prediction", recorded, 600)
+        records = client.wait_for("every prediction", recorded, 600)
         summary = summarise(records, len(images))
-        report, _, _ = write_report(target, None, WORKDIR / "results")
+        report, _, _ = client.write_report(target, None, WORKDIR / "results")
 
         step("the API")
         sample = images[0]

@@ -11,7 +11,10 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from vista.local.cloud import STATE_FILE
+from vista.project import ROOT
+
+# Where a running local cloud (`vista up`) says where it listens; read here, written by it.
+STATE_FILE = ROOT / ".vista" / "local.json"
 
 
 class CommandError(Exception):

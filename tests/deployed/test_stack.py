@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from vista.demo import wait_for
+from vista.client import wait_for
 
 STACK = os.environ.get("VISTA_STACK")
 pytestmark = pytest.mark.skipif(not STACK, reason="no deployed stack: set VISTA_STACK (see tests/deployed)")
@@ -49,28 +49,14 @@ def scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def trained(target: Any, scenes: Path) -> str:
     """A small CPU job on the synthetic scenes, promoted by hand (the gate may keep a better
     champion) and serving."""
-    from vista.cli import submit_training, upload_dataset, watch_job
-    from vista.demo import cpu_request
+    from vista import client
 
     dataset = f"deployed-test-{uuid.uuid4().hex[:8]}"
-    upload_dataset(target, scenes, dataset)
-    request = cpu_request(
+    client.upload_dataset(target, scenes, dataset)
+    request = client.cpu_request(
         f"datasets/{dataset}", "base_cnn", epochs=3, image_size=64, batch_size=16, instance_type="ml.m5.large"
     ) | {"max_runtime_s": 1800}
-    job = submit_training(target, request, dataset, timeout_s=300)
-    with open(os.devnull, "w") as quiet:
-        assert watch_job(target, job, timeout_s=3600, out=quiet) == 0
-    wait_for(
-        "the model's record", lambda: any(m["name"] == job for m in target.api("GET", "/models")["items"]), 300, 10
-    )
-    target.api("POST", f"/models/{job}/promote")
-    wait_for(
-        "the model in service",
-        lambda: any(m["name"] == job and m["state"] == "champion" for m in target.api("GET", "/models")["items"]),
-        1800,
-        20,
-    )
-    return job
+    return client.train_champion(target, request, dataset, promote=True, timeout_s=3600)["name"]
 
 
 def test_the_trained_model_is_the_champion_with_its_metrics(target: Any, trained: str) -> None:

@@ -30,10 +30,10 @@ from vista.local.lambda_runtime import ACCOUNT, REGION, STACK, Function, Functio
 from vista.local.provision import notification_filter, provision_resources
 from vista.local.s3 import answer_cors_as_s3_does, send_records_as_s3_does
 from vista.local.sagemaker import LocalSageMaker, SageMakerServer
+from vista.project import ROOT
+from vista.target import STATE_FILE
 
 log = logging.getLogger("vista.local")
-ROOT = Path(__file__).resolve().parents[2]
-STATE_FILE = ROOT / ".vista" / "local.json"
 # What a deploy must be given and local mode gives itself: the console's user (nobody signs in
 # locally: the local console proxy holds this user's session).
 LOCAL_PARAMETERS = {"ConsoleAdminEmail": "console@vista.local"}

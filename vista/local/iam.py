@@ -39,9 +39,9 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from vista import template as cfn
+from vista.project import ROOT
 
 log = logging.getLogger("vista.local.iam")
-ROOT = Path(__file__).resolve().parents[2]
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 MANAGED_POLICIES = json.loads((Path(__file__).with_name("aws_managed_policies.json")).read_text())["policies"]
 # The error code each service's 403 carries (their service models' AccessDenied shapes).

@@ -238,7 +238,7 @@ function predictionSummary(prediction) {
 }
 
 // A photo over this goes straight to S3 (POST /uploads, then a PUT to the URL it gives): API Gateway
-// base64s a request's body into Lambda's 6 MB event. vista/cli.py's SYNCHRONOUS_MAX_BYTES (a test holds them equal).
+// base64s a request's body into Lambda's 6 MB event. vista/client.py's SYNCHRONOUS_MAX_BYTES (a test holds them equal).
 const SYNCHRONOUS_MAX_BYTES = 4 * 1024 * 1024;
 const UPLOAD_WAIT_S = 180;
 
