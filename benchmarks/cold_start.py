@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from vista import template as cfn
+from vista.local.lambda_runtime import ACCOUNT, REGION
 
 ROOT = Path(__file__).resolve().parent.parent
-REGION, ACCOUNT = "us-east-1", "123456789012"
 BASELINE = "import boto3"
 
 

@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"  # moto's default account
-STACK = "vista"
+from vista.local.lambda_runtime import ACCOUNT, REGION, STACK  # ACCOUNT: moto's default account
+
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 
 # Before anything creates a boto3 client or imports a handler.

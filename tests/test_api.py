@@ -153,6 +153,10 @@ def test_models_leaderboard_and_manual_promotion(aws: None, context: Any, monkey
     status, board = call(load_event("api_get_models"), context)
     assert status == 200
     assert [(m["name"], m["state"]) for m in board["items"]] == [(names[0.93], "champion"), (names[0.88], "rejected")]
+    # the columns the report shows, for the console and the command to show alike
+    from vista_app.leaderboard import COLUMNS
+
+    assert [(c["key"], c["title"], c["unit"]) for c in board["columns"]] == list(COLUMNS)
 
     from tests.fakes import record_calls
     from vista_app.aws import client

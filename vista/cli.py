@@ -148,25 +148,10 @@ def cmd_predictions(args: argparse.Namespace, target: Target) -> int:
     return 0
 
 
-LEADERBOARD = [
-    "name",
-    "state",
-    "architecture",
-    "accuracy",
-    "macro_f1",
-    "loss",
-    "parameters",
-    "training_seconds",
-    "billable_seconds",
-    "training_cost",
-    "serving_latency_ms",
-    "cost_per_1000_predictions",
-]
-
-
 def cmd_models(args: argparse.Namespace, target: Target) -> int:
-    models = target.api("GET", "/models")["items"]
-    show(models, LEADERBOARD, args.json, models)
+    board = target.api("GET", "/models")
+    models = board["items"]
+    show(models, [c["key"] for c in board["columns"]], args.json, models)
     if not args.json:  # what is on its way to the endpoint, and why what failed failed, in full
         for model in models:
             if model["state"] == "promoting":
@@ -201,8 +186,9 @@ def cmd_compare(args: argparse.Namespace, target: Target) -> int:
         state = job["status"] + (f" ({job['failure_reason']})" if job.get("failure_reason") else "")
         print(f"{time.strftime('%H:%M:%S')} {job['name']} {job.get('architecture')}: {state}", file=sys.stderr)
     comparison = target.api("GET", f"/training-jobs/{name}")
-    board = [m for m in target.api("GET", "/models")["items"] if m["name"] in comparison.get("models", [])]
-    show(board, LEADERBOARD, args.json, {"comparison": comparison, "leaderboard": board})
+    answer = target.api("GET", "/models")
+    board = [m for m in answer["items"] if m["name"] in comparison.get("models", [])]
+    show(board, [c["key"] for c in answer["columns"]], args.json, {"comparison": comparison, "leaderboard": board})
     if comparison.get("report") and not args.json:
         print(f"report: {comparison['report']}  (or: vista report)")
     return 0 if comparison["status"] == "Completed" else 1

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from vista.target import CommandError, Target
+from vista_app import errors
+from vista_app.names import TERMINAL, job_name
 
 IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
-TERMINAL = ("Completed", "Failed", "Stopped")
 # The most a synchronous POST /predictions carries: API Gateway base64s the body into the function's
 # event, which Lambda holds to 6 MB. A larger photo goes through POST /uploads (straight to S3).
 SYNCHRONOUS_MAX_BYTES = 4 * 1024 * 1024
@@ -113,8 +114,6 @@ def validate_request(request: dict[str, Any]) -> None:
 def submit_training(target: Target, request: dict[str, Any], request_name: str) -> str:
     """Drop a training request into jobs/ (the way S3 users train); returns the name of the job the
     stack starts for it, which is made from the request object's version, as start_training does."""
-    from vista_app.names import job_name
-
     bucket = target.output("DataBucketName")
     key = f"jobs/{request_name}.json"
     put = target.client("s3").put_object(
@@ -214,7 +213,7 @@ def wait_for_endpoint(target: Target, timeout_s: float) -> None:
         try:
             return bool(sagemaker.describe_endpoint(EndpointName=name))
         except ClientError as error:  # not created yet: the promotion may still be on its way
-            if "Could not find endpoint" in error.response["Error"].get("Message", ""):
+            if errors.is_not_found(error):
                 return False
             raise
 

@@ -4,6 +4,7 @@ metric definitions parse), so a console can draw a job's curves while it trains.
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -28,20 +29,18 @@ def training_curves(logs: Any, name: str) -> dict[str, list[dict[str, float]]]:
     """Per training job (the job itself, or a tuning job's trials), its epochs in order; a
     restarted (spot) job's repeated epochs keep their latest values."""
     series: dict[str, dict[int, dict[str, float]]] = {}
-    request: dict[str, Any] = {"logGroupName": LOG_GROUP, "logStreamNamePrefix": name, "filterPattern": '"epoch="'}
-    for _ in range(MAX_PAGES):
-        try:
-            page = logs.filter_log_events(**request)
-        except logs.exceptions.ResourceNotFoundException:  # no job has logged yet in this region
-            return {}
-        for event in page.get("events", []):
-            job = event["logStreamName"].split("/", 1)[0]
-            if job != name and not _TRIAL.match(job.removeprefix(name)):
-                continue
-            epoch = parse_epoch(event["message"])
-            if epoch:
-                series.setdefault(job, {})[int(epoch["epoch"])] = epoch
-        if not page.get("nextToken"):
-            break
-        request["nextToken"] = page["nextToken"]
+    pages = logs.get_paginator("filter_log_events").paginate(
+        logGroupName=LOG_GROUP, logStreamNamePrefix=name, filterPattern='"epoch="'
+    )
+    try:
+        for page in itertools.islice(pages, MAX_PAGES):
+            for event in page.get("events", []):
+                job = event["logStreamName"].split("/", 1)[0]
+                if job != name and not _TRIAL.match(job.removeprefix(name)):
+                    continue
+                epoch = parse_epoch(event["message"])
+                if epoch:
+                    series.setdefault(job, {})[int(epoch["epoch"])] = epoch
+    except logs.exceptions.ResourceNotFoundException:  # no job has logged yet in this region
+        return {}
     return {job: [epochs[e] for e in sorted(epochs)] for job, epochs in sorted(series.items())}

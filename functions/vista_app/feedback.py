@@ -62,8 +62,7 @@ def record_feedback(
     copy = _copy_for_training(prediction, label, model, s3=s3, bucket=settings.data_bucket)
     if copy:
         changes["training_copy"] = copy
-    predictions.update(prediction_id, changes, remove=("review",))
-    updated = {k: v for k, v in prediction.items() if k != "review"} | changes
+    updated = predictions.update(prediction_id, changes, remove=("review",)) or prediction | changes
 
     result: dict[str, Any] = {"prediction": updated, "model": prediction.get("model")}
     if model is None:

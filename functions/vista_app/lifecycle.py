@@ -19,7 +19,8 @@ from botocore.exceptions import ClientError
 
 from vista_app.config import Settings
 from vista_app.costs import cost_per_1000_predictions, job_cost, sum_costs
-from vista_app.names import is_tuning_child
+from vista_app.leaderboard import ranked
+from vista_app.names import TERMINAL, is_tuning_child
 from vista_app.promotion import request_promotion
 from vista_app.records import Jobs, Models
 from vista_app.reports import write_job_report
@@ -28,7 +29,6 @@ logger = logging.getLogger(__name__)
 
 TRAINING_EVENT = "SageMaker Training Job State Change"
 TUNING_EVENT = "SageMaker HyperParameter Tuning Job State Change"
-TERMINAL = ("Completed", "Failed", "Stopped")
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def on_job_state_change(detail_type: str, detail: dict[str, Any], stack: Stack) 
     if status in TERMINAL:
         job = jobs.get(name) or record
         if job.get("model"):
-            board = leaderboard(stack.models)
+            board = ranked(stack.models.all())
             report = write_job_report(job, leaderboard=board, s3=stack.s3, bucket=stack.settings.data_bucket)
             jobs.update(name, {"report": report})
         if job.get("comparison"):
@@ -114,13 +114,10 @@ def _register_and_gate(
 
 def tuning_trials(sagemaker: Any, name: str, *, region: str, prices: dict[str, Any]) -> list[dict[str, Any]]:
     """Every trial of a tuning job: its tuned values, objective, times and cost."""
-    summaries, query = [], {"HyperParameterTuningJobName": name, "MaxResults": 100}
-    while True:
-        page = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(**query)
-        summaries += page["TrainingJobSummaries"]
-        if not page.get("NextToken"):
-            break
-        query["NextToken"] = page["NextToken"]
+    pages = sagemaker.get_paginator("list_training_jobs_for_hyper_parameter_tuning_job").paginate(
+        HyperParameterTuningJobName=name, PaginationConfig={"PageSize": 100}
+    )
+    summaries = [summary for page in pages for summary in page["TrainingJobSummaries"]]
     trials = []
     for summary in summaries:
         description = sagemaker.describe_training_job(TrainingJobName=summary["TrainingJobName"])
@@ -157,7 +154,7 @@ def settle_comparison(parent: str, stack: Stack) -> dict[str, Any]:
     }
     if not names:
         changes["failure_reason"] = "no member job produced a model: see each job's failure reason"
-    board = [m for m in leaderboard(stack.models) if m["name"] in names]
+    board = [m for m in ranked(stack.models.all()) if m["name"] in names]
     if board:  # the report first: a comparison reads Completed only once its report is there
         changes["report"] = write_job_report(
             comparison | changes,
@@ -309,8 +306,3 @@ def gate(model: dict[str, Any], *, settings: Settings, sagemaker: Any, models: M
             return {"outcome": "rejected", "reason": reason}
     promoted = request_promotion(model, settings=settings, sagemaker=sagemaker, models=models)
     return {"outcome": "promotion requested", "state": promoted["state"], "replacing": best and best["name"]}
-
-
-def leaderboard(models: Models) -> list[dict[str, Any]]:
-    """Every model, best test accuracy first (models without one last)."""
-    return sorted(models.all(), key=lambda m: (m.get("accuracy") is None, -(m.get("accuracy") or 0), m["name"]))

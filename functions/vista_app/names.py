@@ -1,8 +1,13 @@
-"""The names of the SageMaker jobs this stack starts (no dependencies: the lifecycle reads them)."""
+"""The names of the SageMaker jobs this stack starts, and the states they end in (no dependencies:
+the lifecycle and the `vista` command read them)."""
 
 from __future__ import annotations
 
 import hashlib
+
+# TrainingJobStatus and HyperParameterTuningJobStatus (SageMaker API reference): the states a job
+# stays in once reached; a comparison of jobs ends in them too.
+TERMINAL = ("Completed", "Failed", "Stopped")
 
 
 def job_name(prefix: str, identity: str) -> str:

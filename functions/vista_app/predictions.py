@@ -20,6 +20,7 @@ from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
+from vista_app import errors
 from vista_app.images import InvalidImage, inspect_image, reduce_for_model
 from vista_app.records import Predictions
 
@@ -122,13 +123,12 @@ class Classifier:
                 EndpointName=self.endpoint, ContentType="application/json", Accept="application/json", Body=payload
             )
         except ClientError as error:
-            code = error.response["Error"]["Code"]
-            message = error.response["Error"].get("Message", "")
-            if code == "ModelError":
-                raise ModelError(f"the model could not classify this image: {message}") from None
-            # sagemaker-runtime names an unknown endpoint a ValidationError ("Endpoint X of account Y not found.").
-            if code == "ValidationError" and "not found" in message.lower():
-                raise NoModelInService(f"endpoint {self.endpoint} does not exist yet: {message}") from None
+            if errors.code(error) == "ModelError":
+                raise ModelError(f"the model could not classify this image: {errors.message(error)}") from None
+            if errors.is_unknown_endpoint(error):
+                raise NoModelInService(
+                    f"endpoint {self.endpoint} does not exist yet: {errors.message(error)}"
+                ) from None
             raise
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
         prediction = json.loads(answer["Body"].read())["predictions"][0]

@@ -29,6 +29,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from vista_app import errors
 from vista_app.config import Settings
 from vista_app.records import Models, now
 
@@ -146,7 +147,7 @@ def _step(settings: Settings, sagemaker: Any, models: Models, known: list[str]) 
         try:
             sagemaker.delete_endpoint(EndpointName=settings.endpoint_name)
         except ClientError as error:  # a concurrent delivery is deleting it: that one carries on
-            if "in-progress" in error.response["Error"].get("Message", "") or _not_found(error):
+            if errors.is_in_progress(error) or errors.iserrors.is_not_found(error):
                 return None
             raise
         sagemaker.get_waiter("endpoint_deleted").wait(EndpointName=settings.endpoint_name, WaiterConfig=DELETED_WAIT)
@@ -181,7 +182,7 @@ def _describe(sagemaker: Any, name: str) -> dict[str, Any] | None:
     try:
         return sagemaker.describe_endpoint(EndpointName=name)
     except ClientError as error:
-        if _not_found(error):
+        if errors.is_not_found(error):
             return None
         raise
 
@@ -193,8 +194,7 @@ def _deploy(call: Callable[..., Any], model: dict[str, Any], settings: Settings,
     try:
         call(EndpointName=settings.endpoint_name, EndpointConfigName=config)
     except ClientError as error:
-        message = error.response["Error"].get("Message", "")
-        if "in-progress" in message or "already existing" in message:
+        if errors.is_in_progress(error) or errors.is_already_existing(error):
             return None
         raise
     if model["state"] == "promoting":
@@ -229,12 +229,5 @@ def _create_if_missing(create: Callable[..., Any], **kwargs: Any) -> None:
     try:
         create(**kwargs)
     except ClientError as error:
-        if "already exist" not in error.response["Error"].get("Message", "").lower():
+        if not errors.is_already_existing(error):
             raise
-
-
-def _not_found(error: ClientError) -> bool:
-    message = error.response["Error"].get("Message", "").lower()
-    return error.response["Error"]["Code"] in ("ValidationException", "ResourceNotFound") and (
-        "could not find" in message or "not found" in message
-    )

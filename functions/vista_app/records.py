@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from vista_app import errors
 from vista_app.aws import table
 
 LISTING_INDEX = "by_created"  # GSI: listing (constant per table) + created_at, newest first
@@ -38,10 +39,6 @@ def _number(value: Any) -> int | float:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def is_conditional_failure(error: ClientError) -> bool:
-    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
 def _encode_token(key: dict[str, Any] | None) -> str | None:
@@ -93,7 +90,7 @@ class Repository:
                 ExpressionAttributeNames={f"#{self.key}": self.key},
             )
         except ClientError as error:
-            if is_conditional_failure(error):
+            if errors.is_conditional_failure(error):
                 return None
             raise
         return from_item(stamped)
@@ -107,27 +104,28 @@ class Repository:
         values: dict[str, Any] | None = None,
         names: dict[str, str] | None = None,
         remove: tuple[str, ...] = (),
-    ) -> bool:
-        """Set fields of an existing item (and remove the fields in `remove`); False when
-        `condition` does not hold."""
+    ) -> dict[str, Any] | None:
+        """Set fields of an existing item (and remove the fields in `remove`); the item as it is
+        now, or None when it does not exist or `condition` does not hold."""
         update, set_names, set_values = _set_and_remove({**changes, "updated_at": now()}, remove)
         names = set_names | (names or {}) | {f"#{self.key}": self.key}
         expression = f"attribute_exists(#{self.key})"
         if condition:
             expression += f" AND ({condition})"
         try:
-            self.table.update_item(
+            answer = self.table.update_item(
                 Key={self.key: key},
                 UpdateExpression=update,
                 ConditionExpression=expression,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=to_item(set_values | (values or {})),
+                ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            if is_conditional_failure(error):
-                return False
+            if errors.is_conditional_failure(error):
+                return None
             raise
-        return True
+        return from_item(answer["Attributes"])
 
     def newest(
         self, *, limit: int = 25, next_token: str | None = None, matching: dict[str, str] | None = None

@@ -18,6 +18,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from vista_app.leaderboard import COLUMNS
+
 PICTURES = ("confusion_matrix.png", "training_curves.png", "misclassified.png")
 DATA_FILES = ("misclassified.json", "history.json")
 STATE_COLOURS = {"champion": "#1b7f3b", "candidate": "#3366cc", "retired": "#888888", "rejected": "#c0392b"}
@@ -145,30 +147,14 @@ def _number(value: Any, style: str = "") -> str:
     return f"{value:.4g}" if isinstance(value, float) else _esc(value)
 
 
-LEADERBOARD_COLUMNS = (
-    ("name", "model", ""),
-    ("state", "state", ""),
-    ("architecture", "architecture", ""),
-    ("accuracy", "test accuracy", "%"),
-    ("macro_f1", "macro-F1", "%"),
-    ("loss", "test loss", ""),
-    ("parameters", "parameters", ""),
-    ("training_seconds", "training time", "s"),
-    ("billable_seconds", "billable time", "s"),
-    ("training_cost", "training cost", "$"),
-    ("serving_latency_ms", "serving latency", "ms"),
-    ("cost_per_1000_predictions", "cost / 1,000 predictions", "$"),
-)
-
-
 def leaderboard_table(models: list[dict[str, Any]]) -> str:
     if not models:
         return ""
-    head = "".join(f"<th>{_esc(title)}</th>" for _, title, _ in LEADERBOARD_COLUMNS)
+    head = "".join(f"<th>{_esc(title)}</th>" for _, title, _ in COLUMNS)
     rows = []
     for model in models:
         cells = []
-        for key, _, style in LEADERBOARD_COLUMNS:
+        for key, _, style in COLUMNS:
             value = model.get(key)
             if key == "state":
                 cells.append(f'<td><span class="state {_esc(value)}">{_esc(value)}</span></td>')

@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from vista_app import errors
 from vista_app.config import Settings
 from vista_app.names import job_name
 from vista_app.records import Jobs
@@ -288,8 +289,7 @@ def start_training(
     changes = _summary(request) | {"members": [m["name"] for m in members], "status": "InProgress"}
     if all(m["status"] == "Failed" for m in members):
         changes.update(status="Failed", failure_reason="no job of the comparison started: see each job's reason")
-    jobs.update(name, changes)
-    return jobs.get(name) or record | changes
+    return jobs.update(name, changes) or record | changes
 
 
 def _launch(
@@ -299,12 +299,11 @@ def _launch(
     try:
         create_job(sagemaker, request, settings, name, channels)
     except ClientError as error:
-        if _already_exists(error):
+        if errors.is_already_existing(error):
             return jobs.get(name) or {"name": name, "status": "InProgress"}
         message = error.response["Error"].get("Message", str(error))
         return _fail(jobs, name, request, f"SageMaker refused the job: {message}")
-    jobs.update(name, _summary(request) | {"status": "InProgress"})
-    return jobs.get(name) or {"name": name, "status": "InProgress"}
+    return jobs.update(name, _summary(request) | {"status": "InProgress"}) or {"name": name, "status": "InProgress"}
 
 
 def _summary(request: TrainingRequest | None) -> dict[str, Any]:
@@ -316,13 +315,6 @@ def _summary(request: TrainingRequest | None) -> dict[str, Any]:
     return summary | {"architecture": request.architecture}
 
 
-def _already_exists(error: ClientError) -> bool:
-    message = error.response["Error"].get("Message", "").lower()
-    return error.response["Error"]["Code"] in ("ResourceInUse", "ValidationException") and (
-        "already exist" in message or "must be unique" in message
-    )
-
-
 def _fail(jobs: Jobs, name: str, request: TrainingRequest | None, reason: str) -> dict[str, Any]:
-    jobs.update(name, _summary(request) | {"status": "Failed", "failure_reason": reason})
-    return jobs.get(name) or {"name": name, "status": "Failed", "failure_reason": reason}
+    changes = {"status": "Failed", "failure_reason": reason}
+    return jobs.update(name, _summary(request) | changes) or {"name": name, **changes}

@@ -25,7 +25,7 @@ from vista_app.costs import ledger, load_prices
 from vista_app.epochs import training_curves
 from vista_app.feedback import InvalidFeedback, UnknownPrediction, record_feedback
 from vista_app.images import InvalidImage
-from vista_app.lifecycle import leaderboard
+from vista_app.leaderboard import leaderboard
 from vista_app.names import job_name
 from vista_app.predictions import (
     MAX_IMAGE_BYTES,
@@ -262,7 +262,7 @@ def training_request_schema() -> dict:
 
 @app.get("/models")
 def list_models() -> dict:
-    return {"items": leaderboard(Models(settings().models_table))}
+    return leaderboard(Models(settings().models_table))
 
 
 @app.get("/costs")

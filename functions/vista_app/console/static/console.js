@@ -92,9 +92,12 @@ function badge(text, kind = text) {
 
 // Models are read by several pages (classes for feedback, the model filter): fetched once a page.
 let modelsCache = null;
-async function models(refresh = false) {
-  if (!modelsCache || refresh) modelsCache = api("models").then((answer) => answer.items);
+async function board(refresh = false) {
+  if (!modelsCache || refresh) modelsCache = api("models");
   return modelsCache;
+}
+async function models(refresh = false) {
+  return (await board(refresh)).items;
 }
 async function classNames() {
   const all = await models();
@@ -360,7 +363,7 @@ function predictionCard(prediction, classes) {
 
 pages.models = async (main) => {
   main.append(h("h1", { text: "Models" }), h("p", { class: "lede", text: "Every trained model, best test accuracy first. The champion serves every prediction." }));
-  const all = await models(true);
+  const { items: all, columns } = await board(true);
   if (!all.length) {
     main.append(h("p", { class: "muted", text: "No model yet: submit a training request on the Training page." }));
     return;
@@ -369,20 +372,20 @@ pages.models = async (main) => {
   main.append(h("section", { class: "panel", "aria-labelledby": "board" },
     h("h2", { id: "board", text: "Leaderboard (test accuracy)" }),
     barChart(scored.map((m) => ({ name: m.name, value: m.accuracy, state: m.state })), { label: "test accuracy by model", highlight: (r) => r.state === "champion", id: "leaderboard-chart" })));
-  const rows = all.map((m, i) => h("tr", { "data-model": m.name },
-    h("td", { class: "num", text: String(i + 1) }),
-    h("td", {}, h("a", { href: `#/models/${encodeURIComponent(m.name)}`, text: m.name })),
-    h("td", { class: "hide-narrow", text: m.architecture || "–" }),
-    h("td", {}, badge(m.state)),
-    h("td", { class: "num", text: pct(m.accuracy) }),
-    h("td", { class: "num hide-narrow", text: pct(m.macro_f1) }),
-    h("td", { class: "num hide-narrow", text: int(m.parameters) }),
-    h("td", { class: "num hide-narrow", text: money(m.training_cost) }),
-    h("td", { class: "num hide-narrow", text: m.serving_latency_ms ? `${num(m.serving_latency_ms, 1)} ms` : "–" }),
-    h("td", { class: "num hide-narrow", text: money(m.cost_per_1000_predictions) })));
+  // The columns GET /models gives (the report's and the command's too); a phone shows the first few.
+  const narrow = new Set(["name", "state", "accuracy"]);
+  const cell = (column, m) => {
+    const value = m[column.key];
+    if (column.key === "name") return h("td", {}, h("a", { href: `#/models/${encodeURIComponent(value)}`, text: value }));
+    if (column.key === "state") return h("td", {}, badge(value));
+    const text = { "%": pct, $: money, s: (x) => (x === undefined || x === null ? "–" : `${int(x)} s`), ms: (x) => (x ? `${num(x, 1)} ms` : "–") }[column.unit];
+    const numeric = Boolean(text) || typeof value === "number";
+    return h("td", { class: `${numeric ? "num" : ""}${narrow.has(column.key) ? "" : " hide-narrow"}`, text: text ? text(value) : Number.isInteger(value) ? int(value) : typeof value === "number" ? num(value, 4) : value || "–" });
+  };
+  const rows = all.map((m, i) => h("tr", { "data-model": m.name }, h("td", { class: "num", text: String(i + 1) }), columns.map((c) => cell(c, m))));
   main.append(h("div", { class: "table-wrap panel" }, h("table", { id: "leaderboard" },
     h("caption", { class: "sr-only", text: "Models" }),
-    h("thead", {}, h("tr", {}, ["#", "Model", "Architecture", "State", "Accuracy", "Macro-F1", "Parameters", "Training cost", "Latency", "Per 1,000"].map((t, i) => h("th", { class: (i === 0 || i > 3 ? "num" : "") + ([2, 5, 6, 7, 8, 9].includes(i) ? " hide-narrow" : ""), text: t })))),
+    h("thead", {}, h("tr", {}, h("th", { class: "num", text: "#" }), columns.map((c) => h("th", { class: narrow.has(c.key) ? "" : "hide-narrow", text: c.title })))),
     h("tbody", {}, rows))));
   const chosen = decodeURIComponent(location.hash.split("/")[2] || "") || all[0].name;
   const model = all.find((m) => m.name === chosen) || all[0];

@@ -1,0 +1,34 @@
+"""The leaderboard: every model, in the order and with the columns that the report, the `vista`
+command and the console all show (the console and the command read the columns from GET /models)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vista_app.records import Models
+
+# (field of the model's record, its title, its unit: "%", "$", "s", "ms" or "" for none)
+COLUMNS = (
+    ("name", "model", ""),
+    ("state", "state", ""),
+    ("architecture", "architecture", ""),
+    ("accuracy", "test accuracy", "%"),
+    ("macro_f1", "macro-F1", "%"),
+    ("loss", "test loss", ""),
+    ("parameters", "parameters", ""),
+    ("training_seconds", "training time", "s"),
+    ("billable_seconds", "billable time", "s"),
+    ("training_cost", "training cost", "$"),
+    ("serving_latency_ms", "serving latency", "ms"),
+    ("cost_per_1000_predictions", "cost / 1,000 predictions", "$"),
+)
+
+
+def ranked(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Best test accuracy first (models without one last)."""
+    return sorted(models, key=lambda m: (m.get("accuracy") is None, -(m.get("accuracy") or 0), m["name"]))
+
+
+def leaderboard(models: Models) -> dict[str, Any]:
+    """GET /models' answer: the ranked models and the columns to show them with."""
+    return {"items": ranked(models.all()), "columns": [{"key": k, "title": t, "unit": u} for k, t, u in COLUMNS]}
