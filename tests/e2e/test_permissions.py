@@ -1,0 +1,159 @@
+"""Least privilege by running: each function's calls are allowed or refused by its own role as
+CloudFormation creates it (template.yaml through the SAM translator, iam.py). Every other local
+cloud module already fails on any refusal (conftest.local_cloud): the template's roles are enough
+for what they do. Here, roles that lack one statement are refused what that statement allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers.stack import local_cloud
+from vista import template as cfn
+
+ACCOUNT, REGION = "123456789012", "us-east-1"
+TRAINING_JOB = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/vista-abc"
+SAGEMAKER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/vista-SageMakerExecutionRole"
+
+
+def without_statement(function: str, sid: str) -> dict[str, Any]:
+    """template.yaml with one statement taken out of a function's policies."""
+    template = copy.deepcopy(cfn.load())
+    for policy in template["Resources"][function]["Properties"]["Policies"]:
+        if isinstance(policy, dict) and "Statement" in policy:
+            policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != sid]
+    return template
+
+
+def roles(template: dict[str, Any]) -> dict[str, Any]:
+    from vista.local.iam import function_roles
+
+    resolver = cfn.placeholder_resolver(template, stack="vista", region=REGION, account=ACCOUNT)
+    resolver.attributes[("ConsoleUserPool", "Arn")] = f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/pool"
+    return function_roles(template, resolver, stack="vista", account=ACCOUNT)
+
+
+@pytest.fixture(scope="module")
+def deployed_roles() -> dict[str, Any]:
+    return roles(cfn.load())
+
+
+def test_a_role_allows_what_its_policies_and_boundary_both_allow(deployed_roles: dict[str, Any]) -> None:
+    from vista.local.iam import Request
+
+    classify = deployed_roles["ClassifyFunction"]
+    endpoint = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/vista-classifier"
+    assert classify.refusal(Request("sagemaker:InvokeEndpoint", endpoint)) is None
+    assert classify.refusal(Request("sagemaker:InvokeEndpoint", endpoint.replace("vista-", "other-"))) == (
+        "because no identity-based policy allows the sagemaker:InvokeEndpoint action"
+    )
+    jobs = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/vista-JobsTable"
+    assert "no identity-based policy" in classify.refusal(Request("dynamodb:PutItem", jobs))
+    # SAM attaches AWSLambdaBasicExecutionRole (logs:CreateLogGroup on *): the boundary takes it away
+    assert classify.refusal(Request("logs:CreateLogGroup", "*")) == (
+        "because no permissions boundary allows the logs:CreateLogGroup action"
+    )
+    assert (
+        classify.principal == f"arn:aws:sts::{ACCOUNT}:assumed-role/vista-ClassifyFunctionRole/vista-ClassifyFunction"
+    )
+
+
+def test_calls_are_authorised_as_the_service_authorization_reference_says() -> None:
+    from vista.local.iam import Request, requests_for
+
+    def of(prefix: str, operation: str, **params: Any) -> list[Request]:
+        return requests_for(prefix, operation, params, region=REGION, account=ACCOUNT)
+
+    assert of("s3", "HeadObject", Bucket="b", Key="k") == [Request("s3:GetObject", "arn:aws:s3:::b/k")]
+    assert of("s3", "GetObject", Bucket="b", Key="k", VersionId="1") == [
+        Request("s3:GetObjectVersion", "arn:aws:s3:::b/k")
+    ]
+    assert of("s3", "ListObjectsV2", Bucket="b", Prefix="p/") == [Request("s3:ListBucket", "arn:aws:s3:::b")]
+    assert of("s3", "CopyObject", Bucket="b", Key="new", CopySource={"Bucket": "b", "Key": "old"}) == [
+        Request("s3:GetObject", "arn:aws:s3:::b/old"),
+        Request("s3:PutObject", "arn:aws:s3:::b/new"),
+    ]
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/t"
+    assert of("dynamodb", "Query", TableName="t", IndexName="by-state") == [
+        Request("dynamodb:Query", f"{table}/index/by-state")
+    ]
+    transaction = [{"Put": {"TableName": "t"}}, {"Update": {"TableName": "u"}}]
+    assert [r.action for r in of("dynamodb", "TransactWriteItems", TransactItems=transaction)] == [
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+    ]
+    create = of("sagemaker", "CreateEndpoint", EndpointName="E", EndpointConfigName="C")
+    assert [r.resource.rsplit(":", 1)[1] for r in create] == ["endpoint/e", "endpoint-config/c"]
+    job = of("sagemaker", "CreateTrainingJob", TrainingJobName="vista-abc", RoleArn=SAGEMAKER_ROLE)
+    assert job == [
+        Request("sagemaker:CreateTrainingJob", TRAINING_JOB),
+        Request("iam:PassRole", SAGEMAKER_ROLE, {"iam:PassedToService": "sagemaker.amazonaws.com"}),
+    ]
+    queue = "https://sqs.us-east-1.amazonaws.com/123456789012/q"
+    assert of("sqs", "SendMessageBatch", QueueUrl=queue, Entries=[]) == [
+        Request("sqs:SendMessage", f"arn:aws:sqs:{REGION}:{ACCOUNT}:q")
+    ]
+
+
+def test_pass_role_is_allowed_only_to_sagemaker(deployed_roles: dict[str, Any]) -> None:
+    from vista.local.iam import Request
+
+    api = deployed_roles["ApiFunction"]
+    to_sagemaker = Request("iam:PassRole", SAGEMAKER_ROLE, {"iam:PassedToService": "sagemaker.amazonaws.com"})
+    assert api.refusal(to_sagemaker) is None
+    assert api.refusal(Request("iam:PassRole", SAGEMAKER_ROLE, {"iam:PassedToService": "ec2.amazonaws.com"}))
+    assert api.refusal(Request("iam:PassRole", SAGEMAKER_ROLE))  # no service named: the condition fails
+
+
+def test_a_boundary_without_sqs_polling_refuses_the_inbox_event_source(tmp_path: Path) -> None:
+    from vista.local.iam import AccessDenied
+
+    template = copy.deepcopy(cfn.load())
+    boundary = template["Resources"]["FunctionPermissionsBoundary"]["Properties"]["PolicyDocument"]
+    boundary["Statement"] = [s for s in boundary["Statement"] if s["Sid"] != "Queues"]
+    refused = r"cannot poll .*InboxQueue.*sqs:ReceiveMessage.*no permissions boundary"
+    with pytest.raises(AccessDenied, match=refused), local_cloud(tmp_path, template=template):
+        pass
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A local cloud whose API role lacks its StartJobs statement."""
+    template = without_statement("ApiFunction", "StartJobs")
+    with local_cloud(tmp_path_factory.mktemp("permissions"), template=template, refusals_expected=True) as local:
+        yield local
+
+
+def test_a_statement_removed_from_the_template_fails_the_flow_with_access_denied_naming_the_action(
+    cloud: Any, target: Any, tmp_path: Path
+) -> None:
+    from synthetic import generate
+    from vista.client import upload_dataset
+    from vista.target import CommandError
+
+    # GIVEN the API's role without StartJobs, and a dataset to train on
+    generate(tmp_path, train_per_class=2, test_per_class=1, size=16, seed=3)
+    upload_dataset(target, tmp_path, "tiny")
+    # WHEN a training job is requested through the API
+    with pytest.raises(CommandError) as refused:
+        target.api(
+            "POST",
+            "/training-jobs",
+            body=b'{"dataset": "datasets/tiny", "architecture": "base_cnn", "instance_type": "ml.m5.xlarge"}',
+            content_type="application/json",
+        )
+    # THEN it is refused with SageMaker's AccessDenied words, naming the action and the role, and the
+    # job is on record as failed for that reason
+    message = str(refused.value)
+    assert "400 SageMaker refused the job" in message
+    assert (
+        "vista-ApiFunctionRole/vista-ApiFunction is not authorized to perform: sagemaker:CreateTrainingJob" in message
+    )
+    [job] = target.api("GET", "/training-jobs")["items"]
+    assert job["status"] == "Failed" and "sagemaker:CreateTrainingJob" in job["failure_reason"]
+    assert [(f, r.action) for f, r in cloud.iam.refused] == [("ApiFunction", "sagemaker:CreateTrainingJob")]

@@ -1,0 +1,69 @@
+"""Local mode's event sources held to what AWS sends: S3's notification records (moto's, made as S3 makes them),
+Lambda's SQS records (the sample event of `sam local generate-event sqs receive-message`), and
+Lambda's rule for partial batch responses. moto in this process: no local cloud here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+
+from tests.helpers.stack import BUCKET, load_event
+
+
+def test_s3_notifications_carry_each_puts_own_version_as_s3_sends_them(aws: None) -> None:
+    """moto leaves out versionId and sequencer and encodes '/' as %2F; S3 does neither. The same bytes
+    put twice in a row are two versions, two records, each naming its own."""
+    from vista.local.s3 import send_records_as_s3_does
+
+    send_records_as_s3_does()
+    s3, sqs = boto3.client("s3"), boto3.client("sqs")
+    url = sqs.create_queue(QueueName="oracle-notifications")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(
+        Bucket=BUCKET,
+        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
+    )
+    key = "jobs/a folder/my request.json"
+    versions = [s3.put_object(Bucket=BUCKET, Key=key, Body=b"{}")["VersionId"] for _ in range(2)]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    bodies = [json.loads(m["Body"]) for m in messages]
+    records = [b["Records"][0]["s3"]["object"] for b in bodies if "Records" in b]  # not S3's s3:TestEvent
+    assert [r["key"] for r in records] == ["jobs/a+folder/my+request.json"] * 2
+    assert [r["versionId"] for r in records] == versions and versions[0] != versions[1]
+    assert records[0]["sequencer"] < records[1]["sequencer"]
+
+
+def test_sqs_records_have_lambdas_casing_and_partial_failures_need_report_batch_item_failures(aws: None) -> None:
+    from vista.local.event_sources import EventSources, Source, sqs_record
+    from vista.local.lambda_runtime import Function
+
+    sample = load_event("aws_sqs_receive_message")["Records"][0]
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="oracle-batch")["QueueUrl"]
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody="Hello from SQS!",
+        MessageAttributes={"Kind": {"DataType": "String", "StringValue": "image"}},
+    )
+    (message,) = sqs.receive_message(QueueUrl=url, AttributeNames=["All"], MessageAttributeNames=["All"])["Messages"]
+    record = sqs_record(message, "arn:aws:sqs:us-east-1:123456789012:oracle-batch")
+    assert set(record) - {"md5OfMessageAttributes"} == set(sample)  # the sample's message has no attributes
+    assert record["messageAttributes"]["Kind"] == {
+        "stringValue": "image",
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": "String",
+    }
+    # A function answering a partial failure without FunctionResponseTypes: Lambda ignores the answer.
+    sources = EventSources(sqs)
+    function = Function("Partial", "tests.integration.test_event_sources.fail_every_item", 3, 128)
+    sources._deliver_batch(Source(function, url, "arn", "sqs", report_batch_item_failures=False), [message])
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def fail_every_item(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+    return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}

@@ -1,0 +1,244 @@
+"""on_training_event: job state changes → Jobs / Models records, champion/challenger, endpoint."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.helpers.fakes import answer, describe_from_event, record_calls, response
+from tests.helpers.stack import load_event
+from tests.helpers.support import start_job, state_change, write_metrics
+
+
+def deliver(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from vista_app.handlers import on_training_event
+
+    return on_training_event.lambda_handler(event, context)
+
+
+def records(name: str) -> tuple[dict | None, dict | None]:
+    from vista_app.config import settings
+    from vista_app.records import Jobs, Models
+
+    return Jobs(settings().jobs_table).get(name), Models(settings().models_table).get(name)
+
+
+def endpoint_model() -> str:
+    sagemaker = boto3.client("sagemaker")
+    endpoint = sagemaker.describe_endpoint(EndpointName="vista-classifier")
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    return config["ProductionVariants"][0]["ModelName"]
+
+
+def endpoint_event(detail: dict[str, Any]) -> dict[str, Any]:
+    event = load_event("on_training_event_endpoint_in_service")
+    return {**event, "detail": {**event["detail"], **detail}}
+
+
+def completed_model(context: Any, accuracy: float, key: str) -> str:
+    name = start_job(context, key=key)
+    write_metrics(name, accuracy)
+    deliver(state_change(name), context)
+    return name
+
+
+def test_first_completed_job_becomes_champion_on_a_serverless_endpoint(aws: None, context: Any, settings: Any) -> None:
+    # GIVEN a job that finished with a metrics.json
+    name = start_job(context)
+    write_metrics(name, 0.91)
+    # WHEN SageMaker says it completed
+    result = deliver(state_change(name), context)
+    # THEN the job is recorded, its model is champion and serves from the serverless endpoint
+    # (moto's endpoints are InService at once: the promotion goes all the way in one call)
+    assert result["outcome"] == "promotion requested" and result["state"] == "champion"
+    job, model = records(name)
+    assert job["status"] == "Completed" and job["model"] == name
+    assert model["state"] == "champion" and model["accuracy"] == 0.91 and model["architecture"] == "resnet50"
+    assert model["artifact"].endswith(f"artifacts/training/{name}/output/model.tar.gz")
+    sagemaker = boto3.client("sagemaker")
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=model["endpoint_config"])
+    assert config["ProductionVariants"][0]["ServerlessConfig"] == {
+        "MemorySizeInMB": settings.serverless_memory_mb,
+        "MaxConcurrency": settings.serverless_max_concurrency,
+    }
+    assert sagemaker.describe_model(ModelName=name)["PrimaryContainer"]["Image"].endswith(
+        "tensorflow-inference:2.19-cpu"
+    )
+    assert endpoint_model() == name
+
+
+def test_failed_job_records_sagemakers_reason_and_promotes_nothing(aws: None, context: Any) -> None:
+    from vista_app.aws import client
+
+    name = start_job(context)
+    event = state_change(name, "on_training_event_training_failed")
+    answer(
+        client("sagemaker"),
+        "DescribeTrainingJob",
+        lambda request: response(request.url, 200, describe_from_event(event["detail"])),
+    )
+    result = deliver(event, context)
+    job, model = records(name)
+    assert result["outcome"] == "recorded Failed"
+    assert job["status"] == "Failed"
+    assert (
+        job["failure_reason"] == "AlgorithmError: ExecuteUserScriptError: ValueError: dataset has fewer than 2 classes"
+    )
+    assert model is None
+    with pytest.raises(boto3.client("sagemaker").exceptions.ClientError, match="Could not find endpoint"):
+        boto3.client("sagemaker").describe_endpoint(EndpointName="vista-classifier")
+
+
+def test_worse_challenger_is_rejected_and_the_champion_keeps_serving(aws: None, context: Any) -> None:
+    champion = completed_model(context, 0.92, "jobs/a.json")
+    challenger = completed_model(context, 0.90, "jobs/b.json")
+    _, model = records(challenger)
+    assert model["state"] == "rejected"
+    assert f"does not beat champion {champion}" in model["reason"]
+    assert records(champion)[1]["state"] == "champion"
+    assert endpoint_model() == champion
+
+
+def test_better_challenger_is_promoting_until_the_endpoint_serves_it(
+    aws: None, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vista_app.aws import client
+
+    champion = completed_model(context, 0.90, "jobs/a.json")
+    # moto has no UpdateEndpoint: record what SageMaker would get (its endpoint stays on the champion)
+    updates = record_calls(monkeypatch, client("sagemaker"), "update_endpoint", {"EndpointArn": "arn"})
+    challenger = completed_model(context, 0.95, "jobs/b.json")
+    [update] = updates
+    assert update["EndpointName"] == "vista-classifier"
+    config = boto3.client("sagemaker").describe_endpoint_config(EndpointConfigName=update["EndpointConfigName"])
+    assert config["ProductionVariants"][0]["ModelName"] == challenger
+    # Until the endpoint says otherwise, the champion is the model it serves.
+    assert records(challenger)[1]["state"] == "promoting" and records(challenger)[1]["deploying_at"]
+    assert records(champion)[1]["state"] == "champion"
+    assert endpoint_model() == champion
+    # An endpoint event that shows the old config changes nothing (and asks nothing more of SageMaker).
+    detail = {"EndpointName": "vista-classifier", "EndpointStatus": "IN_SERVICE"}
+    assert deliver(endpoint_event(detail), context)["outcome"] == "nothing to do"
+    assert len(updates) == 1
+
+
+def test_endpoint_events_of_other_endpoints_are_ignored(aws: None, context: Any) -> None:
+    result = deliver(endpoint_event({"EndpointName": "someone-elses", "EndpointStatus": "FAILED"}), context)
+    assert result["outcome"].startswith("ignored")
+
+
+def test_a_repeated_event_changes_nothing(aws: None, context: Any) -> None:
+    name = completed_model(context, 0.9, "jobs/a.json")
+    again = deliver(state_change(name), context)
+    assert again["outcome"] == "model already champion"
+    assert len(boto3.client("sagemaker").list_models()["Models"]) == 1
+
+
+@pytest.mark.parametrize("name", ["someone-elses-job", "vista-0000000000000000"])
+def test_jobs_that_are_not_ours_are_ignored(aws: None, context: Any, name: str) -> None:
+    result = deliver(state_change(name), context)
+    assert result["outcome"].startswith("ignored")
+    assert records(name) == (None, None)
+
+
+def test_tuning_job_promotes_its_best_training_job(aws: None, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vista_app.aws import client
+
+    tuning = {"max_jobs": 3, "max_parallel_jobs": 1, "ranges": {"dropout": {"min": 0.1, "max": 0.6}}}
+    from tests.helpers.support import REQUEST
+
+    name = start_job(context, {**REQUEST, "tuning": tuning})
+    event = load_event("on_training_event_tuning_completed")
+    event["detail"]["HyperParameterTuningJobName"] = name
+    best = f"{name}-002-6e2f1c9a"
+    event["detail"]["BestTrainingJob"]["TrainingJobName"] = best
+    trial = describe_from_event(load_event("on_training_event_training_completed")["detail"])
+    trial.update(
+        TrainingJobName=best,
+        TuningJobArn=f"arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/{name}",
+        ModelArtifacts={
+            "S3ModelArtifacts": f"s3://vista-data-123456789012-us-east-1/artifacts/training/{best}/output/model.tar.gz"
+        },
+    )
+    sagemaker = client("sagemaker")
+    answer(
+        sagemaker,
+        "DescribeHyperParameterTuningJob",
+        lambda r: response(r.url, 200, describe_from_event(event["detail"])),
+    )
+    answer(sagemaker, "DescribeTrainingJob", lambda r: response(r.url, 200, trial))
+    summaries = [
+        {
+            "TrainingJobName": f"{name}-00{i}-6e2f1c9a",
+            "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}-00{i}-6e2f1c9a",
+            "CreationTime": 1764317000,
+            "TrainingJobStatus": "Completed",
+            "TunedHyperParameters": {"dropout": str(0.1 * i)},
+            "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": "val_accuracy", "Value": 0.9 + i / 100},
+        }
+        for i in (1, 2, 3)
+    ]
+    record_calls(
+        monkeypatch, sagemaker, "list_training_jobs_for_hyper_parameter_tuning_job", {"TrainingJobSummaries": summaries}
+    )
+    write_metrics(best, 0.947)
+
+    # A trial's own state change is not a candidate: only the tuning job's is.
+    assert deliver(state_change(best), context)["outcome"].startswith("ignored")
+    result = deliver(event, context)
+
+    job, _ = records(name)
+    _, model = records(best)
+    assert result["outcome"] == "promotion requested"
+    assert job["status"] == "Completed" and job["best_training_job"] == best and job["trial_counts"]["Completed"] == 3
+    # Every trial is in the record with its tuned value and objective, and the job costs what its trials cost.
+    assert [(t["hyperparameters"]["dropout"], t["objective"]) for t in job["trials"]] == [
+        (0.1, 0.91),
+        (0.2, 0.92),
+        (0.30000000000000004, 0.93),
+    ]
+    assert job["cost"] == pytest.approx(3 * 330 * 1.408 / 3600, abs=1e-6)
+    assert job["on_demand_cost"] == pytest.approx(3 * 1100 * 1.408 / 3600, abs=1e-6)
+    assert job["report"] == f"s3://vista-data-123456789012-us-east-1/artifacts/reports/{name}/report.html"
+    assert (
+        model["state"] == "champion" and model["job"] == name and model["hyperparameters"]["architecture"] == "fine_cnn"
+    )
+    assert json.loads(json.dumps(model))["billable_seconds"] == 330
+
+
+def test_a_stale_crown_is_refused_so_there_is_never_a_second_champion(aws: None) -> None:
+    # GIVEN b crowned by one delivery, then c crowned over it by the next
+    from vista_app.config import settings
+    from vista_app.records import Models
+
+    models = Models(settings().models_table)
+    for name in ("vista-b", "vista-c"):
+        models.create({"name": name, "state": "promoting", "artifact": f"s3://x/{name}.tar.gz"})
+    assert models.crown("vista-b", endpoint="vista-classifier", replacing=[])
+    assert models.crown("vista-c", endpoint="vista-classifier", replacing=["vista-b"])
+    # WHEN a delivery that read b as still promoting (and no champion) crowns it late
+    late = models.crown("vista-b", endpoint="vista-classifier", replacing=[])
+    # THEN the transaction is refused and c stays the only champion
+    assert late is False
+    assert [m["name"] for m in models.in_state("champion")] == ["vista-c"]
+    assert models.get("vista-b")["state"] == "retired"
+
+
+def test_the_developer_guides_sample_job_events_go_through_the_handler(aws: None, context: Any) -> None:
+    """events/aws_sagemaker_*_state_change.json: the SageMaker developer guide's samples, as AWS sends
+    them (the whole Describe answer, other jobs' names), through the handler."""
+    # GIVEN one of this stack's jobs finished, announced by the sample training-job event
+    name = start_job(context)
+    write_metrics(name, 0.88)
+    result = deliver(state_change(name, "aws_sagemaker_training_job_state_change"), context)
+    # THEN it is recorded and promoted as with any completion
+    assert result["outcome"] == "promotion requested"
+    assert records(name)[0]["status"] == "Completed" and records(name)[1]["accuracy"] == 0.88
+    # AND the sample tuning-job event, about a job this stack never started, changes nothing
+    sample = load_event("aws_sagemaker_tuning_job_state_change")
+    outcome = deliver(sample, context)["outcome"]
+    assert outcome == "ignored: not a job this stack started"
+    assert records(sample["detail"]["HyperParameterTuningJobName"]) == (None, None)

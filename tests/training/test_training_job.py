@@ -1,0 +1,433 @@
+"""training_job: data, architectures, training under the script-mode contract, export, resume."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vista.project import ROOT
+
+TRAIN = ROOT / "training_job" / "train.py"
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six synthetic classes in Kaggle's layout: 8 training and 3 test images each, 48 px."""
+    from synthetic import generate
+
+    out = tmp_path_factory.mktemp("scenes")
+    generate(out, train_per_class=8, test_per_class=3, size=48, seed=3)
+    return out
+
+
+def sagemaker_environment(tmp: Path, dataset: Path) -> dict[str, str]:
+    """The variables SageMaker's TensorFlow container sets for a script-mode job."""
+    environment = dict(os.environ)
+    environment.update(
+        SM_CHANNEL_TRAIN=str(dataset / "seg_train"),
+        SM_CHANNEL_TEST=str(dataset / "seg_test"),
+        SM_MODEL_DIR=str(tmp / "model"),
+        SM_OUTPUT_DATA_DIR=str(tmp / "output" / "data"),
+        SM_OUTPUT_DIR=str(tmp / "output"),
+        SM_HOSTS='["algo-1"]',
+        SM_CURRENT_HOST="algo-1",
+        SM_NUM_GPUS="0",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        PYTHONUNBUFFERED="1",
+    )
+    return environment
+
+
+def run_train(args: list[str], environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(TRAIN), *args], env=environment, capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+# --------------------------------------------------------------------------- data
+
+
+def test_kaggle_layout_and_classes_from_folder_names(tiny_dataset: Path) -> None:
+    from data import class_root, list_classes
+
+    assert class_root(tiny_dataset / "seg_train") == tiny_dataset / "seg_train" / "seg_train"
+    assert list_classes(tiny_dataset / "seg_train") == ["buildings", "forest", "glacier", "mountain", "sea", "street"]
+
+
+def test_corrupt_files_are_skipped_and_counted(tiny_dataset: Path, tmp_path: Path) -> None:
+    from data import list_classes, scan
+
+    root = tmp_path / "train"
+    for label in ("a", "b"):
+        (root / label).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (20, 20), (i * 50, 10, 10)).save(root / label / f"{i}.png")
+    (root / "a" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
+    (root / "b" / "notes.jpg").write_text("hello")
+    split = scan(root, list_classes(root))
+    assert len(split) == 6
+    assert sorted(Path(p).name for p in split.skipped) == ["broken.jpg", "notes.jpg"]
+
+
+def test_one_class_or_an_empty_class_fails_early_and_clearly(tmp_path: Path) -> None:
+    from data import DatasetError, list_classes, scan
+
+    (tmp_path / "only" / "forest").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "only" / "forest" / "0.png")
+    with pytest.raises(DatasetError, match="at least 2 are needed"):
+        list_classes(tmp_path / "only")
+    (tmp_path / "only" / "sea").mkdir()
+    with pytest.raises(DatasetError, match="class 'sea' has no images"):
+        scan(tmp_path / "only", list_classes(tmp_path / "only"))
+
+
+def test_validation_split_is_seeded_and_stratified() -> None:
+    from data import Split, carve_validation
+
+    split = Split([f"{c}{i}" for c in "ab" for i in range(20)], [0] * 20 + [1] * 20)
+    train, validation = carve_validation(split, 0.25, seed=1)
+    assert validation.labels.count(0) == validation.labels.count(1) == 5
+    assert not set(train.paths) & set(validation.paths)
+    assert carve_validation(split, 0.25, seed=1)[1].paths == validation.paths
+
+
+def test_synthetic_dataset_is_deterministic_and_in_kaggle_layout(tmp_path: Path) -> None:
+    from synthetic import CLASSES, generate
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert generate(a, train_per_class=2, test_per_class=1, size=40, seed=5) == {"train": 12, "test": 6}
+    generate(b, train_per_class=2, test_per_class=1, size=40, seed=5)
+    files = sorted(p.relative_to(a) for p in a.rglob("*.jpg"))
+    assert {p.parts[2] for p in files} == set(CLASSES)
+    assert all((a / p).read_bytes() == (b / p).read_bytes() for p in files)
+
+
+# --------------------------------------------------------------------------- architectures
+
+
+def test_vgg16_without_top_has_the_published_parameter_count() -> None:
+    from architectures import build_model
+
+    assert build_model("vgg16", 6, image_size=64, augment=False).base.count_params() == 14_714_688
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "base_cnn",
+        "fine_cnn",
+        "mobilenetv3large",
+        "efficientnetv2b0",
+        pytest.param("vgg16", marks=pytest.mark.slow),
+        pytest.param("resnet50", marks=pytest.mark.slow),
+        pytest.param("resnet101", marks=pytest.mark.slow),
+        pytest.param("resnet152", marks=pytest.mark.slow),
+    ],
+)
+def test_every_architecture_trains_a_step(name: str) -> None:
+    import keras
+
+    from architectures import build_model
+
+    keras.utils.set_random_seed(0)
+    built = build_model(name, 3, image_size=32, dropout=0.2, l2=1e-4, augment=True)
+    built.model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    images = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    before = [w.copy() for w in built.model.get_weights()]
+    history = built.model.fit(images, np.array([0, 1, 2, 0]), epochs=1, batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert any(not np.array_equal(a, b) for a, b in zip(before, built.model.get_weights(), strict=True))
+    assert built.model.output_shape == (None, 3)
+    keras.backend.clear_session()
+
+
+def test_weights_come_from_a_channel_when_the_job_has_no_network(tmp_path: Path) -> None:
+    from architectures import resolve_weights
+
+    (tmp_path / "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5").write_bytes(b"h5")
+    assert resolve_weights("resnet50", "imagenet", str(tmp_path)).endswith(
+        "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    )
+    assert resolve_weights("resnet50", "imagenet", None) == "imagenet"
+    assert resolve_weights("fine_cnn", "imagenet", None) is None
+    assert resolve_weights("vgg16", "none", None) is None
+    with pytest.raises(FileNotFoundError, match=r"no \*_notop.h5 file for vgg16"):
+        resolve_weights("vgg16", "imagenet", str(tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # Keras's legacy HDF5 writer
+@pytest.mark.parametrize(
+    ("architecture", "keras_file"),
+    [
+        ("resnet50", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+        ("vgg16", "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    ],
+)
+def test_a_job_starts_from_exactly_the_weights_in_its_weights_channel(
+    architecture: str, keras_file: str, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    import h5py
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+
+    from architectures import APPLICATIONS
+    from train import weights_digest
+
+    # GIVEN a no-top base's weights saved as Keras publishes its ImageNet files (legacy HDF5, its file
+    # name), staged in a `weights` channel as a network-isolated SageMaker job would get them
+    keras.utils.set_random_seed(5)
+    base = APPLICATIONS[architecture].factory(include_top=False, weights=None, input_shape=(32, 32, 3))
+    channel = tmp_path / "input" / "data" / "weights"
+    channel.mkdir(parents=True)
+    with h5py.File(channel / keras_file, "w") as file:
+        legacy_h5_format.save_weights_to_hdf5_group(file, base)
+    expected = weights_digest(base)
+    keras.backend.clear_session()
+    # WHEN a job for that architecture starts with weights=imagenet and that channel
+    environment = sagemaker_environment(tmp_path, tiny_dataset) | {"SM_CHANNEL_WEIGHTS": str(channel)}
+    arguments = ["--architecture", architecture, "--weights", "imagenet", "--image-size", "32", "--epochs", "1"]
+    process = subprocess.Popen(
+        [sys.executable, str(TRAIN), *arguments], env=environment, stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    try:  # what it starts from is all this test asks: the job is stopped once it has said so
+        started = next((line for line in process.stdout if line.startswith("base_weights=")), "")
+    finally:
+        process.kill()
+        process.wait()
+    # THEN it starts from exactly those weights (not ImageNet's from the internet, nor random ones)
+    assert started.strip() == f"base_weights={keras_file}; base_sha256={expected};"
+
+
+def test_the_stack_and_training_agree_on_hyperparameters_and_architectures() -> None:
+    from architectures import BUILDERS
+    from train import parse_args
+    from vista_app.requests import ARCHITECTURES, Hyperparameters
+
+    assert set(BUILDERS) == set(ARCHITECTURES)
+    parsed = vars(parse_args(["--train", "x"]))
+    assert set(Hyperparameters.model_fields) <= set(parsed)
+
+
+# --------------------------------------------------------------------------- the script
+
+
+def test_script_mode_arguments_as_sagemaker_sends_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    from train import parse_args
+
+    monkeypatch.setenv("SM_CHANNEL_TRAINING", "/opt/ml/input/data/training")
+    monkeypatch.setenv("SM_MODEL_DIR", "/opt/ml/model")
+    args = parse_args(
+        [
+            "--architecture",
+            '"resnet50"',
+            "--batch_size",
+            "64",
+            "--learning-rate",
+            "0.01",
+            "--augment",
+            "false",
+            "--model_dir",
+            "s3://bucket/job/model",
+            "--sagemaker_region",
+            "x",
+        ]
+    )
+    assert args.architecture == "resnet50" and args.batch_size == 64 and args.learning_rate == 0.01
+    assert args.augment is False
+    assert args.train == "/opt/ml/input/data/training"
+    assert args.model_dir == "/opt/ml/model"  # not the container's s3:// --model_dir
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
+    tmp = tmp_path_factory.mktemp("job")
+    result = run_train(
+        [
+            "--architecture",
+            '"base_cnn"',
+            "--epochs",
+            "2",
+            "--image-size",
+            "48",
+            "--batch-size",
+            "16",
+            "--weights",
+            "none",
+            "--model_dir",
+            "s3://bucket/prefix/model",
+        ],
+        sagemaker_environment(tmp, tiny_dataset),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return tmp, result
+
+
+def test_a_job_writes_metrics_pictures_and_a_servable_model(trained: tuple[Path, subprocess.CompletedProcess]) -> None:
+    tmp, result = trained
+    lines = [line for line in result.stdout.splitlines() if line.startswith("epoch=")]
+    assert [line.split(";")[0] for line in lines] == ["epoch=1", "epoch=2"]
+    assert "val_accuracy=" in lines[0] and "test_accuracy=" in result.stdout
+    metrics = json.loads((tmp / "model" / "metrics.json").read_text())
+    assert set(metrics["per_class"]) == {"buildings", "forest", "glacier", "mountain", "sea", "street"}
+    assert np.array(metrics["confusion_matrix"]).sum() == metrics["test_images"] == 18
+    assert 0 <= metrics["accuracy"] <= 1 and metrics["skipped_files"] == 0
+    assert (tmp / "model" / "1" / "saved_model.pb").exists()
+    for picture in ("confusion_matrix.png", "training_curves.png"):
+        assert Image.open(tmp / "output" / "data" / picture).size[0] > 300
+    assert json.loads((tmp / "output" / "data" / "metrics.json").read_text()) == metrics
+
+
+def test_the_savedmodel_holds_each_weight_once(trained: tuple[Path, subprocess.CompletedProcess]) -> None:
+    tmp, _ = trained
+    metrics = json.loads((tmp / "model" / "metrics.json").read_text())
+    variables = sum(p.stat().st_size for p in (tmp / "model" / "1" / "variables").iterdir())
+    assert metrics["parameters"] * 4 <= variables < metrics["parameters"] * 4 * 1.1
+
+
+def encode(image: Image.Image, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def test_exported_model_answers_image_bytes_like_the_model_in_memory(tmp_path: Path) -> None:
+    import keras
+    import tensorflow as tf
+
+    from architectures import build_model
+    from export import export_savedmodel
+    from preprocessing import decode_resize
+    from synthetic import scene
+
+    keras.utils.set_random_seed(1)
+    classes = ["forest", "sea", "street"]
+    model = build_model("fine_cnn", 3, image_size=40, augment=True).model
+    export_savedmodel(model, classes, 40, tmp_path)
+    serve = tf.saved_model.load(str(tmp_path / "1")).signatures["serving_default"]
+    rng = np.random.default_rng(0)
+    images = [scene("sea", rng, 150), scene("forest", rng, 64).resize((97, 33)), scene("street", rng, 300).convert("L")]
+    payloads = [
+        encode(images[0], "JPEG"),
+        encode(images[1], "PNG"),
+        encode(images[2], "PNG"),
+        encode(images[0].convert("RGBA"), "PNG"),
+    ]
+    answer = serve(image_bytes=tf.constant(payloads))
+    expected = model(tf.stack([decode_resize(tf.constant(p), 40) for p in payloads]), training=False).numpy()
+    np.testing.assert_allclose(answer["probabilities"].numpy(), expected, rtol=1e-4, atol=1e-5)
+    labels = [label.decode() for label in answer["label"].numpy()]
+    assert labels == [classes[i] for i in expected.argmax(axis=1)]
+    assert answer["classes"].numpy().tolist() == [[c.encode() for c in classes]] * 4
+
+
+# What a camera stores for each EXIF Orientation: the upright picture turned the other way
+# (exif_transpose undoes it).
+STORED_AS = {6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
+
+
+def as_a_phone_stores_it(upright: Image.Image, orientation: int) -> bytes:
+    """A JPEG of `upright` as a phone saves a portrait photo: sideways pixels + the Orientation tag."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    upright.transpose(STORED_AS[orientation]).save(buffer, "JPEG", quality=95, exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("orientation", [6, 8])
+def test_a_portrait_photo_is_read_upright_in_training_and_in_serving(tmp_path: Path, orientation: int) -> None:
+    import keras
+    import tensorflow as tf
+    from PIL import ImageOps
+
+    from architectures import build_model
+    from export import export_savedmodel
+    from preprocessing import decode_resize, exif_orientation
+    from synthetic import scene
+
+    # GIVEN a portrait picture, as a phone stores it and as it really stands (pixels turned upright)
+    upright = scene("mountain", np.random.default_rng(orientation), 240).resize((180, 240))
+    phone = as_a_phone_stores_it(upright, orientation)
+    turned = encode(ImageOps.exif_transpose(Image.open(io.BytesIO(phone))), "JPEG")
+    assert Image.open(io.BytesIO(phone)).size == (240, 180)  # the pixels are landscape
+    assert int(exif_orientation(tf.constant(phone))) == orientation
+    # WHEN training's decode and the exported model read both
+    decoded = [decode_resize(tf.constant(data), 64).numpy() for data in (phone, turned)]
+    keras.utils.set_random_seed(2)
+    classes = ["forest", "mountain", "sea"]
+    export_savedmodel(build_model("fine_cnn", 3, image_size=64, augment=False).model, classes, 64, tmp_path)
+    serve = tf.saved_model.load(str(tmp_path / "1")).signatures["serving_default"]
+    answers = serve(image_bytes=tf.constant([phone, turned]))["probabilities"].numpy()
+    # THEN they see the same upright picture (JPEG's own re-encoding apart) and answer alike
+    assert np.abs(decoded[0] - decoded[1]).mean() < 4
+    np.testing.assert_allclose(answers[0], answers[1], atol=0.01)
+    sideways = decode_resize(tf.constant(encode(upright.transpose(STORED_AS[orientation]), "JPEG")), 64).numpy()
+    assert np.abs(decoded[0] - sideways).mean() > 4 * np.abs(decoded[0] - decoded[1]).mean()
+
+
+def test_a_bad_dataset_fails_with_a_reason_sagemaker_can_show(tmp_path: Path) -> None:
+    (tmp_path / "data" / "forest").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "data" / "forest" / "0.png")
+    environment = sagemaker_environment(tmp_path, tmp_path)
+    environment["SM_CHANNEL_TRAIN"] = str(tmp_path / "data")
+    (tmp_path / "output").mkdir()
+    result = run_train(["--weights", "none"], environment)
+    assert result.returncode == 2
+    assert "at least 2 are needed" in result.stderr
+    assert "at least 2 are needed" in (tmp_path / "output" / "failure").read_text()
+
+
+@pytest.mark.slow
+def test_a_killed_job_resumes_from_its_checkpoint(tiny_dataset: Path, tmp_path: Path) -> None:
+    environment = sagemaker_environment(tmp_path, tiny_dataset)
+    args = [
+        sys.executable,
+        str(TRAIN),
+        "--architecture",
+        "base_cnn",
+        "--epochs",
+        "12",
+        "--image-size",
+        "48",
+        "--batch-size",
+        "16",
+        "--weights",
+        "none",
+        "--early-stopping-patience",
+        "50",
+        "--checkpoint-dir",
+        str(tmp_path / "checkpoints"),
+    ]
+    # GIVEN a job killed (as a reclaimed spot instance is) right after its second epoch
+    process = subprocess.Popen(args, env=environment, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 300
+    for line in process.stdout:
+        if line.startswith("epoch=2;") or time.monotonic() > deadline:
+            break
+    process.send_signal(signal.SIGKILL)  # the line is printed once the epoch's checkpoint is written
+    process.wait(timeout=30)
+    process.stdout.close()
+    # WHEN it is started again with the same checkpoint folder
+    result = subprocess.run(args, env=environment, capture_output=True, text=True, timeout=300, check=False)
+    # THEN it carries on where it stopped instead of starting over
+    assert result.returncode == 0, result.stderr[-3000:]
+    epochs = [
+        int(line.split(";")[0].removeprefix("epoch="))
+        for line in result.stdout.splitlines()
+        if line.startswith("epoch=")
+    ]
+    assert 3 <= epochs[0] < 12 and epochs[-1] == 12
+    history = json.loads((tmp_path / "output" / "data" / "history.json").read_text())
+    assert len(history["loss"]) == 12

@@ -1,0 +1,116 @@
+"""The training request model and the SageMaker requests built from it: pure logic."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.helpers.stack import load_event
+from vista_app.names import is_tuning_child, job_name
+from vista_app.requests import InvalidRequest, parse_training_request
+from vista_app.training import METRIC_DEFINITIONS, _parameter_ranges
+
+EXAMPLE = json.loads(load_event("api_post_training_jobs")["body"])
+
+
+def test_the_example_request_is_valid() -> None:
+    request = parse_training_request(json.dumps(EXAMPLE))
+    assert request.architecture == "resnet50"
+    assert request.dataset_prefix == "datasets/intel/"
+    assert request.hyperparameters.batch_size == 64
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"architecture": "resnet9000"}, "architecture: Input should be 'base_cnn'"),
+        ({"dataset": None}, "dataset: Field required"),
+        ({"dataset": "datasets/../secrets"}, "dataset: String should match pattern"),
+        ({"dataset": "elsewhere/intel"}, "dataset: String should match pattern"),
+        ({"instance_type": "m5.large"}, "instance_type: String should match pattern"),
+        ({"hyperparameters": {"learning_rate": -1}}, "hyperparameters.learning_rate: Input should be greater than 0"),
+        ({"hyperparameters": {"epochs": "ten"}}, "hyperparameters.epochs: Input should be a valid integer"),
+        ({"hyperparameters": {"momentum": 0.9}}, "hyperparameters.momentum: Extra inputs are not permitted"),
+        ({"colour": "blue"}, "colour: Extra inputs are not permitted"),
+        (
+            {"tuning": {"max_jobs": 2, "max_parallel_jobs": 3, "ranges": {"dropout": {"min": 0.1, "max": 0.5}}}},
+            "max_parallel_jobs cannot exceed max_jobs",
+        ),
+        (
+            {"tuning": {"ranges": {"learning_rate": {"min": 0, "max": 1, "scale": "log"}}}},
+            "log-scaled range needs min > 0",
+        ),
+        ({"tuning": {"ranges": {"dropout": {"min": 0.6, "max": 0.1}}}}, "must be below max"),
+        ({"tuning": {"ranges": {"architecture": ["resnet50", "alexnet"]}}}, "unknown architecture"),
+        ({"tuning": {"ranges": {"optimizer": ["adam"]}}}, "'optimizer' cannot take a list"),
+        ({"tuning": {"ranges": {}}}, "ranges: Dictionary should have at least 1 item"),
+    ],
+)
+def test_bad_requests_say_what_is_wrong(change: dict, message: str) -> None:
+    body = {k: v for k, v in {**EXAMPLE, **change}.items() if v is not None}
+    with pytest.raises(InvalidRequest, match=re.escape(message)):
+        parse_training_request(body)
+
+
+@pytest.mark.parametrize("body", [b"not json", b"{", b"[]", b'"text"', b"\xff\xfe"])
+def test_non_json_or_non_object_requests_are_refused(body: bytes) -> None:
+    with pytest.raises(InvalidRequest):
+        parse_training_request(body)
+
+
+def test_deeply_nested_request_is_refused_without_crashing() -> None:
+    nested = "[" * 5000 + "]" * 5000
+    with pytest.raises(InvalidRequest):
+        parse_training_request('{"dataset": "datasets/x", "hyperparameters": ' + nested + "}")
+
+
+def test_job_names_are_deterministic_and_fit_tuning_jobs() -> None:
+    name = job_name("vista", "bucket/jobs/a.json/v1")
+    assert name == job_name("vista", "bucket/jobs/a.json/v1") != job_name("vista", "bucket/jobs/a.json/v2")
+    assert len(name) <= 32 and re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", name)
+    assert is_tuning_child(f"{name}-003-6e2f1c9a", "vista")
+    assert not is_tuning_child(name, "vista")
+
+
+def test_metric_definitions_parse_the_lines_training_prints() -> None:
+    line = "epoch=3; train_loss=0.4123; train_accuracy=0.8812; val_loss=0.3561; val_accuracy=0.9023;"
+    found = {}
+    for definition in METRIC_DEFINITIONS:
+        match = re.search(definition["Regex"], line)
+        if match:
+            found[definition["Name"]] = float(match.group(1))
+    assert found == {
+        "epoch": 3,
+        "train_loss": 0.4123,
+        "train_accuracy": 0.8812,
+        "val_loss": 0.3561,
+        "val_accuracy": 0.9023,
+    }
+
+
+def test_tuning_ranges_become_sagemaker_parameter_ranges() -> None:
+    request = parse_training_request(
+        {
+            **EXAMPLE,
+            "tuning": {
+                "ranges": {
+                    "learning_rate": {"min": 1e-5, "max": 1e-2, "scale": "log"},
+                    "dropout": {"min": 0.1, "max": 0.6},
+                    "fine_tune_layers": {"min": 10, "max": 60},
+                    "architecture": ["resnet50", "resnet101"],
+                }
+            },
+        }
+    )
+    assert _parameter_ranges(request) == {
+        "ContinuousParameterRanges": [
+            {"Name": "learning_rate", "MinValue": "1e-05", "MaxValue": "0.01", "ScalingType": "Logarithmic"},
+            {"Name": "dropout", "MinValue": "0.1", "MaxValue": "0.6", "ScalingType": "Auto"},
+        ],
+        "IntegerParameterRanges": [
+            {"Name": "fine_tune_layers", "MinValue": "10", "MaxValue": "60", "ScalingType": "Auto"}
+        ],
+        "CategoricalParameterRanges": [{"Name": "architecture", "Values": ['"resnet50"', '"resnet101"']}],
+    }

@@ -1,0 +1,171 @@
+"""Security by inspection of what CloudFormation will create: template.yaml translated by the
+same SAM translator `sam deploy` uses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import pytest
+
+from vista.project import ROOT
+
+# The only statements that may name Resource "*": AWS offers nothing narrower for these actions.
+WILDCARD_RESOURCES = {
+    "EcrLogin": {"ecr:GetAuthorizationToken"},  # an account-wide token
+    "Metrics": {"cloudwatch:PutMetricData"},  # scoped by a namespace condition instead
+    "Tracing": {  # X-Ray has no resource-level permissions
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "xray:GetSamplingStatisticSummaries",
+    },
+}
+# What SAM attaches to every role it generates (and to SQS pollers); the boundary narrows them.
+AWS_MANAGED = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole",
+}
+
+
+@pytest.fixture(scope="module")
+def deployed() -> dict[str, Any]:
+    """template.yaml as CloudFormation gets it, from the SAM translator in .venv-sam
+    (`make test` creates that environment before it runs pytest)."""
+    python = ROOT / ".venv-sam" / "bin" / "python"
+    if not python.exists():
+        pytest.fail("no .venv-sam: run `make test` (it creates the environment with the SAM translator)")
+    translated = subprocess.run(
+        [str(python), str(ROOT / "tools" / "translate_template.py")], capture_output=True, text=True, check=True
+    )
+    return json.loads(translated.stdout)["Resources"]
+
+
+def of_type(resources: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: spec.get("Properties", {}) for name, spec in resources.items() if spec["Type"] == kind}
+
+
+def statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    found = policy["Statement"]
+    return found if isinstance(found, list) else [found]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_every_api_method_requires_sigv4_or_a_console_session(deployed: dict[str, Any]) -> None:
+    [api] = of_type(deployed, "AWS::ApiGateway::RestApi").values()
+    methods = [(path, verb, op) for path, item in api["Body"]["paths"].items() for verb, op in item.items()]
+    assert len(methods) >= 10
+    definitions = api["Body"]["securityDefinitions"]
+    assert definitions["AWS_IAM"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+    for path, verb, op in methods:
+        [[scheme]] = [list(s) for s in op.get("security", [{}])] or [[None]]
+        if not path.startswith("/console"):
+            assert scheme == "AWS_IAM", f"{verb.upper()} {path} is not IAM-authorised"
+            continue
+        authorizer = definitions[scheme]["x-amazon-apigateway-authorizer"]
+        assert definitions[scheme]["x-amazon-apigateway-authtype"] == "custom", f"{verb} {path}"
+        assert authorizer["type"] == "request"
+        assert '["ConsoleAuthorizerFunction", "Arn"]' in json.dumps(authorizer["authorizerUri"])
+    session = definitions["ConsoleSession"]["x-amazon-apigateway-authorizer"]
+    assert session["identitySource"] == "method.request.header.Cookie"
+    # What the console's authorizers refuse sends a browser to sign in, never to the content.
+    unauthorized = api["Body"]["x-amazon-apigateway-gateway-responses"]["UNAUTHORIZED"]
+    assert str(unauthorized["statusCode"]) == "302"
+    assert unauthorized["responseParameters"]["gatewayresponse.header.Location"] == "'/v1/console/signin'"
+
+
+def test_the_console_user_pool_invites_only_and_its_client_has_no_secret_and_no_implicit_flow(
+    deployed: dict[str, Any],
+) -> None:
+    [pool] = of_type(deployed, "AWS::Cognito::UserPool").values()
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert pool["Policies"]["PasswordPolicy"]["MinimumLength"] >= 12
+    [client] = of_type(deployed, "AWS::Cognito::UserPoolClient").values()
+    assert client["AllowedOAuthFlows"] == ["code"]
+    assert client["GenerateSecret"] is False
+    assert all("/v1/console/signin" in json.dumps(url) for url in client["CallbackURLs"])
+
+
+def test_the_bucket_is_private_encrypted_versioned_and_ssl_only(deployed: dict[str, Any]) -> None:
+    [bucket] = of_type(deployed, "AWS::S3::Bucket").values()
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    [policy] = of_type(deployed, "AWS::S3::BucketPolicy").values()
+    [deny] = [s for s in statements(policy["PolicyDocument"]) if s["Effect"] == "Deny"]
+    assert deny["Action"] == "s3:*" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_tables_are_encrypted_with_point_in_time_recovery(deployed: dict[str, Any]) -> None:
+    tables = of_type(deployed, "AWS::DynamoDB::Table")
+    assert len(tables) == 4
+    for name, table in tables.items():
+        assert table["SSESpecification"] == {"SSEEnabled": True}, name
+        assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, name
+
+
+def test_queues_are_encrypted_and_every_work_queue_has_a_dead_letter_queue(deployed: dict[str, Any]) -> None:
+    queues = of_type(deployed, "AWS::SQS::Queue")
+    text = json.dumps(deployed)
+    dead_letter = {
+        name
+        for name in queues
+        if json.dumps({"Fn::GetAtt": [name, "Arn"]}) in text and name.endswith("DeadLetterQueue")
+    }
+    assert dead_letter == {"InboxDeadLetterQueue", "EventsDeadLetterQueue"}
+    for name, queue in queues.items():
+        assert queue["SqsManagedSseEnabled"] is True, name
+        if name not in dead_letter:
+            assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["InboxDeadLetterQueue", "Arn"]}
+
+
+def test_every_function_logs_to_a_group_with_retention(deployed: dict[str, Any]) -> None:
+    groups = of_type(deployed, "AWS::Logs::LogGroup")
+    assert groups and all(group["RetentionInDays"] == {"Ref": "LogRetentionInDays"} for group in groups.values())
+    for name, function in of_type(deployed, "AWS::Lambda::Function").items():
+        assert function["LoggingConfig"]["LogGroup"]["Ref"] in groups, name
+
+
+def test_asynchronous_invocations_end_in_a_dead_letter_queue_when_they_fail(deployed: dict[str, Any]) -> None:
+    # S3 notifications and CloudFormation custom resources invoke asynchronously; EventBridge
+    # rules retry, then send what they could not deliver to their own dead-letter queue.
+    configs = {c["FunctionName"]["Ref"]: c for c in of_type(deployed, "AWS::Lambda::EventInvokeConfig").values()}
+    asynchronous = {"StartTrainingFunction", "OnTrainingEventFunction", "PublishTrainingCodeFunction"}
+    assert set(configs) == asynchronous
+    for config in configs.values():
+        assert config["DestinationConfig"]["OnFailure"]["Destination"] == {
+            "Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]
+        }
+    for rule in of_type(deployed, "AWS::Events::Rule").values():
+        for target in rule["Targets"]:
+            assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}
+
+
+def test_iam_is_least_privilege(deployed: dict[str, Any]) -> None:
+    roles = of_type(deployed, "AWS::IAM::Role")
+    boundaries = of_type(deployed, "AWS::IAM::ManagedPolicy")
+    documents = [
+        (f"{name}/{p['PolicyName']}", p["PolicyDocument"]) for name, r in roles.items() for p in r.get("Policies", [])
+    ] + [(name, b["PolicyDocument"]) for name, b in boundaries.items()]
+    for where, document in documents:
+        for statement in statements(document):
+            actions = set(as_list(statement["Action"]))
+            assert "*" not in actions and not any(a.endswith(":*") for a in actions), (where, actions)
+            if "*" in as_list(statement.get("Resource")):
+                assert actions <= WILDCARD_RESOURCES.get(statement.get("Sid"), set()), (where, statement)
+            if "iam:PassRole" in actions:
+                assert as_list(statement["Resource"]) == [{"Fn::GetAtt": ["SageMakerExecutionRole", "Arn"]}]
+                assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    functions = [name for name in roles if name.endswith("FunctionRole")]
+    assert len(functions) == 6
+    for name in functions:
+        # AWS-managed policies only from the known set, and every function role capped by the boundary
+        assert set(roles[name].get("ManagedPolicyArns", [])) <= AWS_MANAGED, name
+        assert roles[name]["PermissionsBoundary"] == {"Ref": "FunctionPermissionsBoundary"}, name
