@@ -250,6 +250,9 @@ class ScriptModeContainer:
                 text=True,
                 errors="replace",
             )
+            # StopTrainingJob between the loop's check and here found no process to stop: stop it now.
+            if job.status == "Stopping":
+                job.process.terminate()
             readers = [
                 threading.Thread(target=read, args=(job.process.stdout, False), daemon=True),
                 threading.Thread(target=read, args=(job.process.stderr, True), daemon=True),
