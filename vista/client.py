@@ -123,14 +123,19 @@ def submit_training(target: Target, request: dict[str, Any], request_name: str) 
     return job_name(target.output("NamePrefix"), f"{bucket}/{key}/{version}")
 
 
-def job_record(target: Target, name: str) -> dict[str, Any] | None:
-    """GET /training-jobs/{name}; None until the stack has taken the request."""
+def found(target: Target, path: str) -> Any:
+    """GET `path`; None while the API answers 404 (a job not yet taken, a photo not yet classified)."""
     try:
-        return target.api("GET", f"/training-jobs/{name}")
+        return target.api("GET", path)
     except CommandError as error:
-        if " 404 " not in str(error):
+        if ": 404 " not in str(error):
             raise
         return None
+
+
+def job_record(target: Target, name: str) -> dict[str, Any] | None:
+    """GET /training-jobs/{name}; None until the stack has taken the request."""
+    return found(target, f"/training-jobs/{name}")
 
 
 def job_states(target: Target, name: str, *, timeout_s: float, interval_s: float = 2) -> Iterator[dict[str, Any]]:
@@ -284,16 +289,8 @@ def predict_image(target: Target, path: Path, *, timeout_s: float = 180) -> dict
     with urllib.request.urlopen(put, timeout=300):  # noqa: S310 (the stack's own presigned S3 URL)
         pass
 
-    def classified() -> dict[str, Any] | None:
-        try:
-            return target.api("GET", upload["poll"])
-        except CommandError as error:
-            if ": 404 " not in str(error):
-                raise
-            return None
-
     try:
-        return wait_for(f"{path} to be classified", classified, timeout_s)
+        return wait_for(f"{path} to be classified", lambda: found(target, upload["poll"]), timeout_s)
     except CommandError:
         raise CommandError(
             f"{path} was uploaded ({upload['key']}) but not classified within {timeout_s:.0f} s"
