@@ -83,6 +83,6 @@ def test_only_the_entry_point_is_imported_from_the_command() -> None:
 
 
 def test_every_test_module_sits_in_a_tier() -> None:
-    tiers = {"unit", "integration", "training", "e2e"}
+    tiers = {"unit", "integration", "training", "e2e", "deployed"}
     modules = [p.relative_to(ROOT / "tests") for p in (ROOT / "tests").rglob("test_*.py")]
     assert [str(m) for m in modules if m.parts[0] not in tiers] == []

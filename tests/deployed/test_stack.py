@@ -5,7 +5,7 @@ here is emulated: SageMaker, Lambda, API Gateway and IAM are AWS's own.
 Skipped unless VISTA_STACK names a stack (`sam build && sam deploy --guided` made it); it needs AWS
 credentials and nothing else (VISTA_REGION / VISTA_PROFILE, else the usual AWS_* settings):
 
-    VISTA_STACK=vista VISTA_REGION=eu-west-1 .venv/bin/pytest tests/e2e/deployed -v
+    VISTA_STACK=vista VISTA_REGION=eu-west-1 .venv/bin/pytest tests/deployed -v
 
 What it costs (us-east-1 prices, see the README): one on-demand ml.m5.large training job of a few
 minutes (about $0.02), a serverless endpoint's few invocations (well under a cent), and S3/DynamoDB
@@ -25,7 +25,7 @@ import pytest
 from vista.client import wait_for
 
 STACK = os.environ.get("VISTA_STACK")
-pytestmark = pytest.mark.skipif(not STACK, reason="no deployed stack: set VISTA_STACK (see tests/e2e/deployed)")
+pytestmark = pytest.mark.skipif(not STACK, reason="no deployed stack: set VISTA_STACK (see tests/deployed)")
 CLASSES = {"buildings", "forest", "glacier", "mountain", "sea", "street"}
 
 
