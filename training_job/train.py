@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import evaluation
 import keras
 import numpy as np
 import tensorflow as tf
 
-import report
 from architectures import build_model, resolve_weights
 from data import DatasetError, carve_validation, class_counts, list_classes, pipeline, scan
 from export import export_savedmodel
@@ -345,7 +345,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     test_loss, _ = model.evaluate(test_data, verbose=0)
     probabilities = model.predict(test_data, verbose=0)
     y_true = np.array(test_split.labels)
-    metrics = report.classification_metrics(y_true, np.argmax(probabilities, axis=-1), classes)
+    metrics = evaluation.classification_metrics(y_true, np.argmax(probabilities, axis=-1), classes)
     metrics.update(
         loss=round(float(test_loss), 4),
         architecture=args.architecture,
@@ -372,14 +372,14 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         serving.set_weights(model.get_weights())
         export_savedmodel(serving, classes, args.image_size, args.model_dir, model_name=model_name())
         samples = [Path(p).read_bytes() for p in test_split.paths[:10]]
-        metrics.update(report.serving_latency(args.model_dir, samples))
+        metrics.update(evaluation.serving_latency(args.model_dir, samples))
         print(f"serving_latency_ms={metrics['serving_latency_ms']:.2f}; (batch 1, CPU)", flush=True)
-        report.write_json(metrics, args.model_dir, args.output_data_dir)
+        evaluation.write_json(metrics, args.model_dir, args.output_data_dir)
         output = Path(args.output_data_dir)
-        report.plot_confusion_matrix(metrics, output / "confusion_matrix.png")
-        report.plot_training_curves(epoch_log.history(), output / "training_curves.png", fine_tune_from)
-        wrong = report.misclassified(test_split.paths, y_true, probabilities, classes)
-        report.plot_misclassified(wrong, output / "misclassified.png")
+        evaluation.plot_confusion_matrix(metrics, output / "confusion_matrix.png")
+        evaluation.plot_training_curves(epoch_log.history(), output / "training_curves.png", fine_tune_from)
+        wrong = evaluation.misclassified(test_split.paths, y_true, probabilities, classes)
+        evaluation.plot_misclassified(wrong, output / "misclassified.png")
         (output / "misclassified.json").write_text(
             json.dumps([{k: v for k, v in w.items() if k != "path"} for w in wrong], indent=2)
         )

@@ -327,14 +327,15 @@ def redrive(target: Target) -> int:
 def write_report(target: Target, model: str | None, folder: Path) -> tuple[Path, int, int]:
     """A self-contained HTML page of one model, or of every model, with its PNGs beside it;
     returns its path and how many models and pictures it holds."""
-    from vista_app.reports import PICTURES, build_report, read_outputs
+    from vista_app.job_outputs import PICTURES, archive_of_model, read_job_outputs
+    from vista_app.report.page import build_report
 
     board = target.api("GET", "/models")["items"]
     focus = [m for m in board if m["name"] == model] if model else board
     if model and not focus:
         raise CommandError(f"no model named {model}")
     s3 = target.client("s3")
-    outputs = {m["name"]: read_outputs(s3, m) for m in focus}
+    outputs = {m["name"]: read_job_outputs(s3, archive_of_model(m["artifact"])) for m in focus}
     jobs = {m["job"]: target.api("GET", f"/training-jobs/{m['job']}") for m in focus if m.get("job")}
     page = build_report(
         title=f"Vista report: {model or 'all models'}",

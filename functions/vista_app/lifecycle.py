@@ -8,22 +8,19 @@ records are written with conditions, and a model whose gate decision is still op
 
 from __future__ import annotations
 
-import io
 import json
 import logging
-import tarfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from vista_app.config import Settings
 from vista_app.costs import cost_per_1000_predictions, job_cost, sum_costs
+from vista_app.job_outputs import archive_of_model, read_job_outputs
 from vista_app.leaderboard import ranked
 from vista_app.names import TERMINAL, is_tuning_child
 from vista_app.promotion import request_promotion
 from vista_app.records import Jobs, Models
-from vista_app.reports import write_job_report
+from vista_app.report.page import write_job_report
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +29,8 @@ TUNING_EVENT = "SageMaker HyperParameter Tuning Job State Change"
 
 
 @dataclass(frozen=True)
-class Stack:
-    """What the lifecycle works with: the settings, the AWS clients, the tables and the prices."""
+class Dependencies:
+    """What one delivery works with: the settings, the AWS clients, the tables and the prices."""
 
     settings: Settings
     sagemaker: Any
@@ -41,11 +38,19 @@ class Stack:
     jobs: Jobs
     models: Models
     prices: dict[str, Any]
+    archives: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def outputs(self, archive: str) -> dict[str, Any]:
+        """A job's output archive, downloaded once however many steps of the delivery read it
+        (the model's metrics, then its report)."""
+        if archive not in self.archives:
+            self.archives[archive] = read_job_outputs(self.s3, archive)
+        return self.archives[archive]
 
 
-def on_job_state_change(detail_type: str, detail: dict[str, Any], stack: Stack) -> dict[str, Any]:
+def on_job_state_change(detail_type: str, detail: dict[str, Any], deps: Dependencies) -> dict[str, Any]:
     """Returns what was done, for the log: {"job", "outcome", ...}."""
-    prefix, jobs = stack.settings.name_prefix, stack.jobs
+    prefix, jobs = deps.settings.name_prefix, deps.jobs
     tuning = detail_type == TUNING_EVENT
     name = detail.get("HyperParameterTuningJobName" if tuning else "TrainingJobName", "")
     if not name.startswith(prefix + "-") or (not tuning and is_tuning_child(name, prefix)):
@@ -53,42 +58,44 @@ def on_job_state_change(detail_type: str, detail: dict[str, Any], stack: Stack) 
     record = jobs.get(name)
     if record is None:
         return {"job": name, "outcome": "ignored: no Jobs record"}
-    region = stack.sagemaker.meta.region_name
+    region = deps.sagemaker.meta.region_name
 
     if tuning:
-        description = stack.sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+        description = deps.sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
         status = description["HyperParameterTuningJobStatus"]
         changes = _tuning_fields(description)
         if status in TERMINAL:  # each trial is described once, when the tuning job has ended
-            changes["trials"] = tuning_trials(stack.sagemaker, name, region=region, prices=stack.prices)
+            changes["trials"] = tuning_trials(deps.sagemaker, name, region=region, prices=deps.prices)
             changes.update(sum_costs(changes["trials"]))
         best = description.get("BestTrainingJob", {}).get("TrainingJobName")
     else:
-        description = stack.sagemaker.describe_training_job(TrainingJobName=name)
+        description = deps.sagemaker.describe_training_job(TrainingJobName=name)
         status = description["TrainingJobStatus"]
-        changes = _training_fields(description) | job_cost(description, region=region, prices=stack.prices)
+        changes = _training_fields(description) | job_cost(description, region=region, prices=deps.prices)
         best = name
     changes["status"] = status
     jobs.update(name, changes)
     result = {"job": name, "outcome": f"recorded {status}"}
     if status == "Completed":
-        result = _register_and_gate(name, best, None if tuning else description, record, stack)
+        result = _register_and_gate(name, best, None if tuning else description, record, deps)
     if status in TERMINAL:
         job = jobs.get(name) or record
         if job.get("model"):
-            board = ranked(stack.models.all())
-            report = write_job_report(job, leaderboard=board, s3=stack.s3, bucket=stack.settings.data_bucket)
+            board = ranked(deps.models.all())
+            report = write_job_report(
+                job, leaderboard=board, outputs=deps.outputs, s3=deps.s3, bucket=deps.settings.data_bucket
+            )
             jobs.update(name, {"report": report})
         if job.get("comparison"):
-            result["comparison"] = settle_comparison(job["comparison"], stack)
+            result["comparison"] = settle_comparison(job["comparison"], deps)
     return result
 
 
 def _register_and_gate(
-    name: str, best: str | None, description: dict[str, Any] | None, record: dict[str, Any], stack: Stack
+    name: str, best: str | None, description: dict[str, Any] | None, record: dict[str, Any], deps: Dependencies
 ) -> dict[str, Any]:
     """Register a completed job's model (`description`: the best training job's, when at hand) and gate it."""
-    jobs, models = stack.jobs, stack.models
+    jobs, models = deps.jobs, deps.models
     if not best:
         jobs.update(
             name, {"status": "Failed", "failure_reason": "the tuning job completed without a best training job"}
@@ -96,19 +103,21 @@ def _register_and_gate(
         return {"job": name, "outcome": "failed: no best training job"}
     model = models.get(best)
     if model is None:
+        description = description or deps.sagemaker.describe_training_job(TrainingJobName=best)
         model = register_model(
-            description or stack.sagemaker.describe_training_job(TrainingJobName=best),
+            description,
             job=name,
             dataset=record.get("request", {}).get("dataset"),
-            s3=stack.s3,
+            outputs=deps.outputs(archive_of_model(description["ModelArtifacts"]["S3ModelArtifacts"])),
+            region=deps.s3.meta.region_name,
             models=models,
-            memory_mb=stack.settings.serverless_memory_mb,
-            prices=stack.prices,
+            memory_mb=deps.settings.serverless_memory_mb,
+            prices=deps.prices,
         )
     jobs.update(name, {"model": model["name"]})
     if model["state"] != "candidate":
         return {"job": name, "model": model["name"], "outcome": f"model already {model['state']}"}
-    gated = gate(model, settings=stack.settings, sagemaker=stack.sagemaker, models=models)
+    gated = gate(model, settings=deps.settings, sagemaker=deps.sagemaker, models=models)
     return {"job": name, "model": model["name"], **gated}
 
 
@@ -136,9 +145,9 @@ def tuning_trials(sagemaker: Any, name: str, *, region: str, prices: dict[str, A
     return sorted(trials, key=lambda t: t["name"])
 
 
-def settle_comparison(parent: str, stack: Stack) -> dict[str, Any]:
+def settle_comparison(parent: str, deps: Dependencies) -> dict[str, Any]:
     """A comparison ends when all its member jobs have: its status, summed cost, models and report."""
-    jobs = stack.jobs
+    jobs = deps.jobs
     comparison = jobs.get(parent)
     if comparison is None:
         return {"name": parent, "outcome": "no Jobs record"}
@@ -154,13 +163,14 @@ def settle_comparison(parent: str, stack: Stack) -> dict[str, Any]:
     }
     if not names:
         changes["failure_reason"] = "no member job produced a model: see each job's failure reason"
-    board = [m for m in ranked(stack.models.all()) if m["name"] in names]
+    board = [m for m in ranked(deps.models.all()) if m["name"] in names]
     if board:  # the report first: a comparison reads Completed only once its report is there
         changes["report"] = write_job_report(
             comparison | changes,
             leaderboard=board,
-            s3=stack.s3,
-            bucket=stack.settings.data_bucket,
+            outputs=deps.outputs,
+            s3=deps.s3,
+            bucket=deps.settings.data_bucket,
             tuning_jobs=[m for m in members if m.get("trials")],
         )
     jobs.update(parent, changes)
@@ -174,13 +184,13 @@ def _training_fields(description: dict[str, Any]) -> dict[str, Any]:
         "instance_type": description["ResourceConfig"]["InstanceType"],
         "instance_count": description["ResourceConfig"].get("InstanceCount", 1),
     }
-    for key, field in (
+    for key, name in (
         ("FailureReason", "failure_reason"),
         ("BillableTimeInSeconds", "billable_seconds"),
         ("TrainingTimeInSeconds", "training_seconds"),
     ):
         if description.get(key) is not None:
-            fields[field] = description[key]
+            fields[name] = description[key]
     billable, trained = fields.get("billable_seconds"), fields.get("training_seconds")
     if description.get("EnableManagedSpotTraining") and billable is not None and trained:
         fields["spot_savings"] = round(1 - billable / trained, 4)
@@ -205,19 +215,20 @@ def register_model(
     *,
     job: str,
     dataset: str | None,
-    s3: Any,
+    outputs: dict[str, Any],
+    region: str,
     models: Models,
     memory_mb: int,
     prices: dict[str, Any],
 ) -> dict[str, Any]:
-    """The Models record of a completed training job, from its DescribeTrainingJob answer
-    (created once: a concurrent delivery's record wins and is read back)."""
+    """The Models record of a completed training job, from its DescribeTrainingJob answer and what
+    it wrote (`outputs`, its output archive's files); created once: a concurrent delivery's record
+    wins and is read back."""
     training_job = description["TrainingJobName"]
-    metrics = read_metrics(s3, description)
+    metrics = job_metrics(description, outputs)
     hyperparameters = {
         k: _loads(v) for k, v in description.get("HyperParameters", {}).items() if not k.startswith(("sagemaker_", "_"))
     }
-    region = s3.meta.region_name
     record: dict[str, Any] = {
         "name": training_job,
         "job": job,
@@ -259,23 +270,11 @@ def _loads(value: str) -> Any:
         return value
 
 
-def read_metrics(s3: Any, description: dict[str, Any]) -> dict[str, Any]:
-    """metrics.json from the job's output.tar.gz (what train.py wrote to SM_OUTPUT_DATA_DIR).
-
-    Falls back to the final values SageMaker parsed from the log when the file is missing.
-    """
-    name = description["TrainingJobName"]
-    output = description["OutputDataConfig"]["S3OutputPath"].rstrip("/")
-    bucket, _, prefix = output.removeprefix("s3://").partition("/")
-    key = f"{prefix}/{name}/output/output.tar.gz".lstrip("/")
-    try:
-        blob = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as archive:
-            member = archive.extractfile("metrics.json")
-            if member is not None:
-                return json.load(member)
-    except (ClientError, KeyError, tarfile.TarError, ValueError) as error:
-        logger.warning("no metrics.json for %s (%s); using SageMaker's final metrics", name, error)
+def job_metrics(description: dict[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:
+    """The metrics.json train.py wrote; else the final values SageMaker parsed from the log."""
+    if isinstance(outputs.get("metrics.json"), dict):
+        return outputs["metrics.json"]
+    logger.warning("no metrics.json for %s: using SageMaker's final metrics", description["TrainingJobName"])
     final = {m["MetricName"]: m["Value"] for m in description.get("FinalMetricDataList", [])}
     metrics: dict[str, Any] = {}
     for source, target in (("test_accuracy", "accuracy"), ("test_loss", "loss"), ("test_macro_f1", "macro_f1")):

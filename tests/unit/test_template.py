@@ -116,9 +116,20 @@ def test_a_bad_function_environment_is_refused_with_every_problem_named() -> Non
     assert parsed.serverless_memory_mb == 3072 and parsed.promotion_margin == 0.0 and parsed.name_prefix == "vista"
 
 
-def test_pillow_is_in_a_layer_of_only_the_functions_that_reduce_photos() -> None:
-    """classify and api reduce a camera's photo (images.reduce_for_model); no other package carries Pillow."""
-    with_layer = {name for name, f in FUNCTIONS.items() if {"Ref": "ImagingLayer"} in f["Properties"].get("Layers", [])}
-    assert with_layer == {"ClassifyFunction", "ApiFunction"}
-    assert "pillow==" in (ROOT / "layers" / "imaging" / "requirements.txt").read_text()
-    assert "pillow" not in (ROOT / "functions" / "requirements.txt").read_text().lower()
+@pytest.mark.parametrize(
+    ("layer", "package", "functions"),
+    [
+        # classify and api reduce a camera's photo (images.reduce_for_model)
+        ("ImagingLayer", "pillow", {"ClassifyFunction", "ApiFunction"}),
+        # on_training_event writes the reports (vista_app.report)
+        ("ReportingLayer", "jinja2", {"OnTrainingEventFunction"}),
+    ],
+)
+def test_a_library_only_some_functions_need_is_in_a_layer_of_only_those(
+    layer: str, package: str, functions: set[str]
+) -> None:
+    with_layer = {name for name, f in FUNCTIONS.items() if {"Ref": layer} in f["Properties"].get("Layers", [])}
+    assert with_layer == functions
+    folder = TEMPLATE["Resources"][layer]["Properties"]["ContentUri"]
+    assert f"{package}==" in (ROOT / folder / "requirements.txt").read_text()
+    assert package not in (ROOT / "functions" / "requirements.txt").read_text().lower()

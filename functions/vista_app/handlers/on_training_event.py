@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from vista_app.aws import TRACED, client
 from vista_app.config import settings
 from vista_app.costs import load_prices
-from vista_app.lifecycle import Stack, on_job_state_change
+from vista_app.lifecycle import Dependencies, on_job_state_change
 from vista_app.promotion import ENDPOINT_EVENT, on_endpoint_state_change
 from vista_app.records import Jobs, Models
 
@@ -33,7 +33,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         result = on_endpoint_state_change(event.detail, settings=config, sagemaker=client("sagemaker"), models=models)
     else:
         s3 = client("s3")
-        stack = Stack(
+        deps = Dependencies(
             settings=config,
             sagemaker=client("sagemaker"),
             s3=s3,
@@ -41,7 +41,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
             models=models,
             prices=load_prices(s3, config.data_bucket),
         )
-        result = on_job_state_change(event.detail_type, event.detail, stack)
+        result = on_job_state_change(event.detail_type, event.detail, deps)
     logger.info("state change", extra=result)
     metrics.add_metric("StateChanges", MetricUnit.Count, 1)
     return result

@@ -1,0 +1,51 @@
+"""What a training job wrote to SM_OUTPUT_DATA_DIR, read from the one archive SageMaker makes of it.
+
+SageMaker uploads that folder as `<S3OutputPath>/<job>/output/output.tar.gz`, beside the
+job's `model.tar.gz` ("How Amazon SageMaker Processes Training Output", the developer guide).
+train.py writes metrics.json, the pictures and their data there; the lifecycle, the report and
+the `vista report` command all read them through `read_job_outputs`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import tarfile
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+logger = logging.getLogger(__name__)
+
+PICTURES = ("confusion_matrix.png", "training_curves.png", "misclassified.png")
+DATA_FILES = ("metrics.json", "misclassified.json", "history.json")
+
+
+def archive_of_model(artifact: str) -> str:
+    """The output.tar.gz beside a model's model.tar.gz (its Models record's `artifact`)."""
+    return artifact.rsplit("/", 1)[0] + "/output.tar.gz"
+
+
+def archive_of_job(description: dict[str, Any]) -> str:
+    """The output.tar.gz of a job, from its DescribeTrainingJob answer."""
+    output = description["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+    return f"{output}/{description['TrainingJobName']}/output/output.tar.gz"
+
+
+def read_job_outputs(s3: Any, uri: str) -> dict[str, Any]:
+    """The pictures (bytes) and data files (decoded JSON) found in the archive at `uri`; what is
+    missing or unreadable is left out (logged), so each reader says for itself what it lacks."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    found: dict[str, Any] = {}
+    try:
+        blob = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as archive:
+            for member in archive.getmembers():
+                name = member.name.removeprefix("./")
+                if name in PICTURES + DATA_FILES and member.isfile():
+                    data = archive.extractfile(member).read()  # type: ignore[union-attr]
+                    found[name] = json.loads(data) if name.endswith(".json") else data
+    except (ClientError, tarfile.TarError, ValueError) as error:
+        logger.warning("cannot read %s (%s)", uri, error)
+    return found
