@@ -103,7 +103,7 @@ def upload_dataset(
 
 def validate_request(request: dict[str, Any]) -> None:
     """The stack's own validation, before anything is uploaded."""
-    from vista_app.requests import InvalidRequest, parse_training_request
+    from vista_app.training_request import InvalidRequest, parse_training_request
 
     try:
         parse_training_request(request)

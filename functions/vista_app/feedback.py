@@ -19,8 +19,8 @@ from botocore.exceptions import ClientError
 
 from vista_app.config import Settings
 from vista_app.records import Jobs, Models, Predictions, now
-from vista_app.requests import Hyperparameters, InvalidRequest, parse_training_request
 from vista_app.training import find_channels
+from vista_app.training_request import Hyperparameters, InvalidRequest, parse_training_request
 
 logger = logging.getLogger(__name__)
 FEEDBACK_PREFIX = "feedback-"

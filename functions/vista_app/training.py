@@ -12,7 +12,7 @@ from vista_app import errors
 from vista_app.config import Settings
 from vista_app.names import job_name
 from vista_app.records import Jobs
-from vista_app.requests import (
+from vista_app.training_request import (
     TUNABLE_CONTINUOUS,
     InvalidRequest,
     TrainingRequest,

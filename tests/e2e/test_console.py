@@ -275,8 +275,8 @@ def test_the_console_and_the_cli_send_the_same_photos_synchronously() -> None:
 
     from vista.client import SYNCHRONOUS_MAX_BYTES
 
-    script = (ROOT / "functions" / "vista_app" / "console" / "static" / "console.js").read_text()
-    (expression,) = re.findall(r"^const SYNCHRONOUS_MAX_BYTES = ([\d *]+);$", script, re.M)
+    script = (ROOT / "functions" / "vista_app" / "console" / "static" / "api.js").read_text()
+    (expression,) = re.findall(r"^export const SYNCHRONOUS_MAX_BYTES = ([\d *]+);$", script, re.M)
     assert math.prod(int(n) for n in expression.split("*")) == SYNCHRONOUS_MAX_BYTES
 
 

@@ -334,7 +334,7 @@ def test_live_curves_come_from_the_training_logs(aws: None, context: Any) -> Non
 
 
 def test_the_training_request_schema_is_what_post_training_jobs_validates(aws: None, context: Any) -> None:
-    from vista_app.requests import ARCHITECTURES
+    from vista_app.training_request import ARCHITECTURES
 
     event = request("api_get_models")
     event["resource"] = event["path"] = "/schemas/training-request"

@@ -11,7 +11,7 @@ import pytest
 from tests.helpers.fakes import answer, response
 from tests.helpers.stack import BUCKET
 from tests.helpers.support import REQUEST, put_request_event, upload_dataset
-from vista_app.requests import parse_training_request
+from vista_app.training_request import parse_training_request
 
 
 def run(event: dict[str, Any], context: Any) -> list[dict[str, Any]]:
@@ -193,7 +193,7 @@ def test_a_comparison_starts_one_tuning_job_per_architecture(aws: None, context:
     ],
 )
 def test_bad_comparisons_are_refused_with_a_reason(request_: dict, message: str) -> None:
-    from vista_app.requests import InvalidRequest, parse_training_request
+    from vista_app.training_request import InvalidRequest, parse_training_request
 
     with pytest.raises(InvalidRequest, match=message):
         parse_training_request({"dataset": "datasets/intel", **request_})

@@ -213,7 +213,7 @@ def test_a_job_starts_from_exactly_the_weights_in_its_weights_channel(
 def test_the_stack_and_training_agree_on_hyperparameters_and_architectures() -> None:
     from architectures import BUILDERS
     from train import parse_args
-    from vista_app.requests import ARCHITECTURES, Hyperparameters
+    from vista_app.training_request import ARCHITECTURES, Hyperparameters
 
     assert set(BUILDERS) == set(ARCHITECTURES)
     parsed = vars(parse_args(["--train", "x"]))

@@ -37,8 +37,8 @@ from vista_app.predictions import (
 )
 from vista_app.promotion import UnknownModel, promote_by_name
 from vista_app.records import InvalidToken, Jobs, Models, Predictions
-from vista_app.requests import InvalidRequest, TrainingRequest
 from vista_app.training import start_training
+from vista_app.training_request import InvalidRequest, TrainingRequest
 
 logger = Logger()
 tracer = Tracer(patch_modules=TRACED)

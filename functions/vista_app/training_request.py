@@ -32,6 +32,12 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def search(minimum: float, maximum: float, scale: str, *, tuned: bool) -> dict:
+    """A hyperparameter's suggested search range, in its JSON Schema as `x-search`: the console's
+    training form offers a range row for each, ticked when `tuned` (a test checks each is valid)."""
+    return {"x-search": {"min": minimum, "max": maximum, "scale": scale, "tuned": tuned}}
+
+
 class Hyperparameters(Strict):
     """What training_job/train.py accepts (a test keeps the two in step)."""
 
@@ -40,9 +46,9 @@ class Hyperparameters(Strict):
     fine_tune_layers: int = Field(30, ge=0, le=1000)
     fine_tune_learning_rate: float | None = Field(None, gt=0, le=1)
     batch_size: int = Field(32, ge=1, le=1024)
-    learning_rate: float = Field(1e-3, gt=0, le=1)
-    dropout: float = Field(0.3, ge=0, lt=1)
-    l2: float = Field(1e-4, ge=0, le=1)
+    learning_rate: float = Field(1e-3, gt=0, le=1, json_schema_extra=search(1e-4, 1e-2, "log", tuned=True))
+    dropout: float = Field(0.3, ge=0, lt=1, json_schema_extra=search(0.1, 0.5, "linear", tuned=True))
+    l2: float = Field(1e-4, ge=0, le=1, json_schema_extra=search(1e-6, 1e-3, "log", tuned=False))
     augment: bool = True
     image_size: int = Field(150, ge=32, le=600)
     weights: Literal["imagenet", "none"] = "imagenet"
@@ -117,8 +123,8 @@ class TrainingRequest(Strict):
     )
     instance_type: InstanceType = "ml.g5.xlarge"
     instance_count: int = Field(1, ge=1, le=16)
-    spot: bool = True
-    max_runtime_s: int = Field(7200, ge=60, le=432000)
+    spot: bool = Field(True, description="cheaper; SageMaker may interrupt it and resume from a checkpoint")
+    max_runtime_s: int = Field(7200, ge=60, le=432000, description="seconds; SageMaker stops the job then")
 
     @model_validator(mode="after")
     def _comparison(self) -> TrainingRequest:

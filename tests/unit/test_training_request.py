@@ -9,8 +9,8 @@ import pytest
 
 from tests.helpers.stack import load_event
 from vista_app.names import is_tuning_child, job_name
-from vista_app.requests import InvalidRequest, parse_training_request
 from vista_app.training import METRIC_DEFINITIONS, _parameter_ranges
+from vista_app.training_request import InvalidRequest, parse_training_request
 
 EXAMPLE = json.loads(load_event("api_post_training_jobs")["body"])
 
@@ -114,3 +114,23 @@ def test_tuning_ranges_become_sagemaker_parameter_ranges() -> None:
         ],
         "CategoricalParameterRanges": [{"Name": "architecture", "Values": ['"resnet50"', '"resnet101"']}],
     }
+
+
+def test_the_consoles_training_form_takes_every_field_from_the_schema() -> None:
+    """The form (console/static/training-form.js) is built from GET /schemas/training-request: it
+    names no hyperparameter, and each search range the schema suggests is one the API accepts."""
+    from tests.helpers.stack import ROOT
+    from vista_app.training_request import TUNABLE_CONTINUOUS, ContinuousRange, Hyperparameters, TrainingRequest
+
+    form = (ROOT / "functions" / "vista_app" / "console" / "static" / "training-form.js").read_text()
+    named = [name for name in Hyperparameters.model_fields if re.search(rf"\b{name}\b", form)]
+    assert named == []
+    properties = TrainingRequest.model_json_schema()["$defs"]["Hyperparameters"]["properties"]
+    suggested = {name: p["x-search"] for name, p in properties.items() if "x-search" in p}
+    assert set(suggested) == {"learning_rate", "dropout", "l2"} <= set(TUNABLE_CONTINUOUS)
+    for name, search in suggested.items():
+        ContinuousRange.model_validate({k: v for k, v in search.items() if k != "tuned"})
+        default = getattr(Hyperparameters(), name)
+        assert search["min"] <= default <= search["max"], name
+        Hyperparameters.model_validate({name: search["min"]})
+        Hyperparameters.model_validate({name: search["max"]})

@@ -1,0 +1,75 @@
+// The Models page: the leaderboard (the columns GET /models gives) and one model's details.
+
+import { api, board } from "./api.js";
+import { barChart, confusionMatrix } from "./charts.js";
+import { badge, confirmDialog, errorBox, h, int, money, num, pct, put, toast } from "./dom.js";
+
+export async function modelsPage(main, { every, render }) {
+  main.append(h("h1", { text: "Models" }), h("p", { class: "lede", text: "Every trained model, best test accuracy first. The champion serves every prediction." }));
+  const { items: all, columns } = await board(true);
+  if (!all.length) {
+    main.append(h("p", { class: "muted", text: "No model yet: submit a training request on the Training page." }));
+    return;
+  }
+  const scored = all.filter((m) => m.accuracy !== null && m.accuracy !== undefined);
+  main.append(h("section", { class: "panel", "aria-labelledby": "board" },
+    h("h2", { id: "board", text: "Leaderboard (test accuracy)" }),
+    barChart(scored.map((m) => ({ name: m.name, value: m.accuracy, state: m.state })), { label: "test accuracy by model", highlight: (r) => r.state === "champion", id: "leaderboard-chart" })));
+  // The columns GET /models gives (the report's and the command's too); a phone shows the first few.
+  const narrow = new Set(["name", "state", "accuracy"]);
+  const cell = (column, m) => {
+    const value = m[column.key];
+    if (column.key === "name") return h("td", {}, h("a", { href: `#/models/${encodeURIComponent(value)}`, text: value }));
+    if (column.key === "state") return h("td", {}, badge(value));
+    const text = { "%": pct, $: money, s: (x) => (x === undefined || x === null ? "–" : `${int(x)} s`), ms: (x) => (x ? `${num(x, 1)} ms` : "–") }[column.unit];
+    const numeric = Boolean(text) || typeof value === "number";
+    return h("td", { class: `${numeric ? "num" : ""}${narrow.has(column.key) ? "" : " hide-narrow"}`, text: text ? text(value) : Number.isInteger(value) ? int(value) : typeof value === "number" ? num(value, 4) : value || "–" });
+  };
+  const rows = all.map((m, i) => h("tr", { "data-model": m.name }, h("td", { class: "num", text: String(i + 1) }), columns.map((c) => cell(c, m))));
+  main.append(h("div", { class: "table-wrap panel" }, h("table", { id: "leaderboard" },
+    h("caption", { class: "sr-only", text: "Models" }),
+    h("thead", {}, h("tr", {}, h("th", { class: "num", text: "#" }), columns.map((c) => h("th", { class: narrow.has(c.key) ? "" : "hide-narrow", text: c.title })))),
+    h("tbody", {}, rows))));
+  const chosen = decodeURIComponent(location.hash.split("/")[2] || "") || all[0].name;
+  const model = all.find((m) => m.name === chosen) || all[0];
+  main.append(modelDetails(model, all, render));
+  // A promotion is done when the endpoint has switched (minutes on AWS): look again until then.
+  if (all.some((m) => m.state === "promoting")) every(async () => { render(); return false; });
+}
+
+function modelDetails(model, all, render) {
+  const metrics = model.metrics || {};
+  const champion = all.find((m) => m.state === "champion");
+  const section = h("section", { class: "panel", id: "model-details", "aria-labelledby": "model-title" });
+  const promote = h("button", { type: "button", text: "Promote to champion", disabled: ["champion", "promoting", "rejected", "failed"].includes(model.state) });
+  promote.addEventListener("click", async () => {
+    const replacing = champion ? ` It replaces ${champion.name} (${pct(champion.accuracy)}) on the endpoint.` : "";
+    if (!(await confirmDialog(`Promote ${model.name}?`, `Every prediction will come from this model (${pct(model.accuracy)} test accuracy).${replacing}`, "Promote"))) return;
+    promote.disabled = true;
+    try {
+      const promoted = await api(`models/${encodeURIComponent(model.name)}/promote`, { method: "POST" });
+      toast(promoted.state === "champion" ? `${model.name} is the champion now`
+        : promoted.state === "promoting" ? `${model.name} is being promoted: it serves once the endpoint has switched to it`
+        : `${model.name}: ${promoted.reason || promoted.state}`);
+      render();
+    } catch (error) {
+      section.append(errorBox(error));
+      promote.disabled = false;
+    }
+  });
+  const perClass = Object.entries(metrics.per_class || {});
+  put(section,
+    h("div", { class: "spread" }, h("h2", { id: "model-title", text: model.name }), h("div", { class: "row" }, badge(model.state), promote)),
+    h("p", { class: "meta", text: `${model.architecture || "?"} · dataset ${model.dataset || "?"} · ${int(model.parameters)} parameters · trained ${model.training_seconds ?? "–"} s on ${model.instance_type || "?"} · loss ${num(model.loss, 3)}` }),
+    model.reason ? h("p", { class: "error", text: model.reason }) : null,
+    h("div", { class: "split" },
+      h("div", {}, h("h3", { text: "Confusion matrix" }), confusionMatrix(metrics)),
+      h("div", {}, h("h3", { text: "Per class" }),
+        barChart(perClass.map(([name, v]) => ({ name, value: v.f1 })), { label: "F1 by class" }),
+        h("div", { class: "table-wrap" }, h("table", {},
+          h("thead", {}, h("tr", {}, ["Class", "Precision", "Recall", "F1", "Images"].map((t, i) => h("th", { class: i ? "num" : "", text: t })))),
+          h("tbody", {}, perClass.map(([name, v]) => h("tr", {}, h("td", { text: name }), h("td", { class: "num", text: pct(v.precision) }), h("td", { class: "num", text: pct(v.recall) }), h("td", { class: "num", text: pct(v.f1) }), h("td", { class: "num", text: int(v.support) })))))))),
+    h("details", {}, h("summary", { text: "Hyperparameters" }), h("pre", { class: "mono", text: JSON.stringify(model.hyperparameters || {}, null, 2) })),
+  );
+  return section;
+}
