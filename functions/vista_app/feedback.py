@@ -18,7 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from vista_app.config import Settings
-from vista_app.records import Jobs, Models, Predictions, now
+from vista_app.records import Jobs, Models, Predictions, timestamp
 from vista_app.training import find_channels
 from vista_app.training_request import Hyperparameters, InvalidRequest, parse_training_request
 
@@ -58,7 +58,11 @@ def record_feedback(
         raise InvalidFeedback(f"'{label}' is not a class of model {prediction['model']}; one of {classes}")
     model = models.get(prediction["model"]) if prediction.get("model") else None
 
-    changes: dict[str, Any] = {"feedback_label": label, "feedback_at": now(), "correct": label == prediction["label"]}
+    changes: dict[str, Any] = {
+        "feedback_label": label,
+        "feedback_at": timestamp(),
+        "correct": label == prediction["label"],
+    }
     copy = _copy_for_training(prediction, label, model, s3=s3, bucket=settings.data_bucket)
     if copy:
         changes["training_copy"] = copy
@@ -125,7 +129,7 @@ def request_retraining(
     key = f"jobs/retrain-{model['name']}.json"
     claimed = models.update(
         model["name"],
-        {"retraining": {"request": f"s3://{settings.data_bucket}/{key}", "at": now(), **window}},
+        {"retraining": {"request": f"s3://{settings.data_bucket}/{key}", "at": timestamp(), **window}},
         condition="attribute_not_exists(retraining)",
     )
     if not claimed:

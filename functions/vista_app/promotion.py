@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError
 
 from vista_app import errors
 from vista_app.config import Settings
-from vista_app.records import Models, now
+from vista_app.records import Models, timestamp
 
 ENDPOINT_EVENT = "SageMaker Endpoint State Change"
 VARIANT = "AllTraffic"
@@ -77,7 +77,7 @@ def request_promotion(model: dict[str, Any], *, settings: Settings, sagemaker: A
     )
     models.update(
         name,
-        {"state": "promoting", "endpoint_config": config, "promotion_requested_at": now()},
+        {"state": "promoting", "endpoint_config": config, "promotion_requested_at": timestamp()},
         remove=("deploying_at", "reason"),
     )
     reconcile(settings=settings, sagemaker=sagemaker, models=models, known=[name])
@@ -200,7 +200,7 @@ def _deploy(call: Callable[..., Any], model: dict[str, Any], settings: Settings,
     if model["state"] == "promoting":
         models.update(
             model["name"],
-            {"deploying_at": now()},
+            {"deploying_at": timestamp()},
             condition="#s = :p",
             values={":p": "promoting"},
             names={"#s": "state"},

@@ -23,7 +23,8 @@ from vista_app.aws import table
 LISTING_INDEX = "by_created"  # GSI: listing (constant per table) + created_at, newest first
 
 
-def now() -> str:
+def timestamp() -> str:
+    """Now, as the tables store every time: ISO 8601 in UTC, to the microsecond (sorts as text)."""
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
@@ -82,7 +83,7 @@ class Repository:
     def create(self, item: dict[str, Any]) -> dict[str, Any] | None:
         """Write a new item and return it as `get` would; None when one with the same key exists
         (a redelivered event)."""
-        stamped = to_item({"listing": self.listing, "created_at": now(), **item})
+        stamped = to_item({"listing": self.listing, "created_at": timestamp(), **item})
         try:
             self.table.put_item(
                 Item=stamped,
@@ -107,7 +108,7 @@ class Repository:
     ) -> dict[str, Any] | None:
         """Set fields of an existing item (and remove the fields in `remove`); the item as it is
         now, or None when it does not exist or `condition` does not hold."""
-        update, set_names, set_values = _set_and_remove({**changes, "updated_at": now()}, remove)
+        update, set_names, set_values = _set_and_remove({**changes, "updated_at": timestamp()}, remove)
         names = set_names | (names or {}) | {f"#{self.key}": self.key}
         expression = f"attribute_exists(#{self.key})"
         if condition:
@@ -223,7 +224,7 @@ class Models(Repository):
         champions) retired, in one transaction: no reader ever sees two champions, or none.
         False when either no longer holds (a concurrent delivery crowned first: look again).
         (The resource's client takes and gives plain values, as the table does.)"""
-        stamp = now()
+        stamp = timestamp()
 
         def update(key: str, fields: dict[str, Any], was: str, remove: tuple[str, ...] = ()) -> dict[str, Any]:
             expression, names, values = _set_and_remove({**fields, "updated_at": stamp}, remove)

@@ -294,7 +294,7 @@ CONSOLE_ROUTES = [
 
 
 def _status(url: str, method: str, cookie: str | None) -> tuple[int, str]:
-    from vista.local.console import NoRedirects
+    from vista.local.console_proxy import NoRedirects
 
     headers = {"Content-Type": "application/json"} | ({"Cookie": cookie} if cookie else {})
     body = b"{}" if method == "POST" else None

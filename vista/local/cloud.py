@@ -403,7 +403,7 @@ class LocalCloud:
     def _start_console(self) -> str:
         from werkzeug.serving import make_server
 
-        from vista.local.console import ConsoleProxy
+        from vista.local.console_proxy import ConsoleProxy
 
         proxy = ConsoleProxy(self.urls["api"], self.console_session)
         self._console = make_server("127.0.0.1", 0, proxy, threaded=True)
