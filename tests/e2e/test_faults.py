@@ -8,32 +8,19 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers.stack import local_cloud
 from vista.client import wait_for
 
 pytestmark = pytest.mark.slow
 DELIVERIES = 3
 
 
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with local_cloud(tmp_path_factory.mktemp("faults"), visibility_timeout_s=2, deliveries=DELIVERIES) as local:
-        yield local
-
-
-@pytest.fixture(scope="module")
-def scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from synthetic import generate
-
-    out = tmp_path_factory.mktemp("scenes")
-    generate(out, train_per_class=8, test_per_class=10, size=48, seed=3)
-    return out
+CLOUD = {"visibility_timeout_s": 2, "deliveries": DELIVERIES}
+SCENES = {"train_per_class": 8, "test_per_class": 10, "size": 48, "seed": 3}
 
 
 def epoch(cloud: Any, job: str) -> float:
@@ -54,16 +41,12 @@ def request(**changes: Any) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(scope="module")
-def champion(cloud: Any, target: Any, scenes: Path) -> str:
-    from vista import client
+TRAINING = request()
 
-    client.upload_dataset(target, scenes, "faults")
-    # The request's S3 event comes three times: one job starts.
-    job = client.train_champion(target, request(), "faults", timeout_s=240)["name"]
+
+def test_a_request_delivered_three_times_starts_one_job(cloud: Any, target: Any, trained: str) -> None:
     sources = [j["source"] for j in target.api("GET", "/training-jobs")["items"]]
-    assert sources.count(f"s3://{cloud.outputs['DataBucketName']}/jobs/faults.json") == 1
-    return job
+    assert sources.count(f"s3://{cloud.outputs['DataBucketName']}/jobs/faults request.json") == 1
 
 
 def drop(cloud: Any, target: Any, scenes: Path, prefix: str, count: int) -> list[str]:
@@ -96,7 +79,7 @@ def exactly_once(cloud: Any, keys: list[str], timeout_s: float = 180) -> list[di
     return records
 
 
-def test_throttling_on_a_tenth_of_calls(cloud: Any, target: Any, scenes: Path, champion: str) -> None:
+def test_throttling_on_a_tenth_of_calls(cloud: Any, target: Any, scenes: Path, trained: str) -> None:
     endpoint = cloud.sagemaker.endpoints[cloud.outputs["EndpointName"]]
     cloud.sagemaker.faults.throttle_rate = 0.1
     try:
@@ -108,7 +91,7 @@ def test_throttling_on_a_tenth_of_calls(cloud: Any, target: Any, scenes: Path, c
 
 
 def test_endpoint_down_then_redrive(
-    cloud: Any, target: Any, scenes: Path, champion: str, monkeypatch: pytest.MonkeyPatch
+    cloud: Any, target: Any, scenes: Path, trained: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import botocore.retries.standard
 
@@ -139,7 +122,7 @@ def test_endpoint_down_then_redrive(
 
 
 def test_a_dynamodb_failure_mid_batch_loses_and_doubles_nothing(
-    cloud: Any, target: Any, scenes: Path, champion: str
+    cloud: Any, target: Any, scenes: Path, trained: str
 ) -> None:
     from botocore.exceptions import ClientError
 
@@ -165,7 +148,7 @@ def test_a_dynamodb_failure_mid_batch_loses_and_doubles_nothing(
 
 
 def test_a_killed_training_job_fails_with_a_reason_and_the_champion_stays(
-    cloud: Any, target: Any, champion: str
+    cloud: Any, target: Any, trained: str
 ) -> None:
     from vista.client import submit_training
 
@@ -178,10 +161,10 @@ def test_a_killed_training_job_fails_with_a_reason_and_the_champion_stays(
     )
     # The toolkit's words for it: ExecuteUserScriptError with the process's exit status (-9: SIGKILL).
     assert record["failure_reason"].startswith("AlgorithmError: ExecuteUserScriptError:\nExitCode -9")
-    assert next(m for m in target.api("GET", "/models")["items"] if m["state"] == "champion")["name"] == champion
+    assert next(m for m in target.api("GET", "/models")["items"] if m["state"] == "champion")["name"] == trained
 
 
-def test_a_reclaimed_spot_instance_resumes_from_its_checkpoint(cloud: Any, target: Any, champion: str) -> None:
+def test_a_reclaimed_spot_instance_resumes_from_its_checkpoint(cloud: Any, target: Any, trained: str) -> None:
     from vista.client import submit_training
 
     epochs = 8
@@ -205,7 +188,7 @@ def test_a_reclaimed_spot_instance_resumes_from_its_checkpoint(cloud: Any, targe
     assert target.api("GET", f"/training-jobs/{job}")["metrics"]["epoch"] == epochs
 
 
-def test_stale_and_repeated_job_events_leave_the_final_state(cloud: Any, target: Any, champion: str) -> None:
+def test_stale_and_repeated_job_events_leave_the_final_state(cloud: Any, target: Any, trained: str) -> None:
     def serving() -> list[str] | None:
         # Earlier tests' jobs all registered and their models decided (and served, if promoted).
         jobs = target.api("GET", "/training-jobs", query={"limit": 100})["items"]
@@ -216,7 +199,7 @@ def test_stale_and_repeated_job_events_leave_the_final_state(cloud: Any, target:
 
     before = wait_for("promotions to settle", serving, 120)
     # An InProgress event for a job long completed, delivered (three times) after its completion.
-    described = target.client("sagemaker").describe_training_job(TrainingJobName=champion)
+    described = target.client("sagemaker").describe_training_job(TrainingJobName=trained)
     described.update(TrainingJobStatus="InProgress", SecondaryStatus="Training")
     detail = json.dumps({k: v for k, v in described.items() if k != "ResponseMetadata"}, default=str)
     events = target.client("events")
@@ -224,6 +207,6 @@ def test_stale_and_repeated_job_events_leave_the_final_state(cloud: Any, target:
         Entries=[{"Source": "aws.sagemaker", "DetailType": "SageMaker Training Job State Change", "Detail": detail}]
     )
     time.sleep(5)
-    job = target.api("GET", f"/training-jobs/{champion}")
-    assert job["status"] == "Completed" and job["model"] == champion
+    job = target.api("GET", f"/training-jobs/{trained}")
+    assert job["status"] == "Completed" and job["model"] == trained
     assert serving() == before

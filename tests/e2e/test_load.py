@@ -4,7 +4,6 @@ MaxConcurrency."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,16 +11,9 @@ import boto3
 import pytest
 
 from benchmarks.load import measure, train_champion
-from tests.helpers.stack import local_cloud
 
 pytestmark = pytest.mark.slow
 IMAGES = 200
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with local_cloud(tmp_path_factory.mktemp("load")) as local:
-        yield local
 
 
 def test_a_burst_of_images_is_classified_once_each(cloud: Any, tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,45 +13,23 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.helpers.stack import local_cloud
-from vista.client import wait_for
+from vista.client import cpu_request, upload_dataset, wait_for
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with local_cloud(tmp_path_factory.mktemp("local")) as local:
-        yield local
-
-
-@pytest.fixture(scope="module")
-def scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from synthetic import generate
-
-    out = tmp_path_factory.mktemp("scenes")
-    generate(out, train_per_class=10, test_per_class=3, size=48, seed=11)
-    return out
+SCENES = {"train_per_class": 10, "test_per_class": 3, "size": 48, "seed": 11}
+TRAINING = cpu_request("datasets/scenes", "base_cnn", epochs=3, image_size=48, batch_size=16, spot=True)
 
 
 def champion(target: Any) -> dict[str, Any] | None:
     return next((m for m in target.api("GET", "/models")["items"] if m["state"] == "champion"), None)
 
 
-@pytest.fixture(scope="module")
-def trained(cloud: Any, target: Any, scenes: Path) -> str:
-    from vista import client
-
-    assert client.upload_dataset(target, scenes, "scenes") == {"uploaded": 78, "unchanged": 0}
-    assert client.upload_dataset(target, scenes, "scenes") == {"uploaded": 0, "unchanged": 78}
-    request = client.cpu_request("datasets/scenes", "base_cnn", epochs=3, image_size=48, batch_size=16, spot=True)
-    return client.train_champion(target, request, "e2e request", timeout_s=300)["name"]
-
-
 def test_training_request_to_champion_on_the_serverless_endpoint(cloud: Any, target: Any, trained: str) -> None:
     job = target.api("GET", f"/training-jobs/{trained}")
     assert job["status"] == "Completed" and job["model"] == trained
-    assert job["billable_seconds"] >= 1 and job["source"].endswith("jobs/e2e request.json")
+    assert job["billable_seconds"] >= 1 and job["source"].endswith("jobs/scenes request.json")
     model = champion(target)
     assert model["name"] == trained and 0 <= model["accuracy"] <= 1
     assert set(model["metrics"]["per_class"]) == {"buildings", "forest", "glacier", "mountain", "sea", "street"}
@@ -63,6 +40,17 @@ def test_training_request_to_champion_on_the_serverless_endpoint(cloud: Any, tar
         Bucket=cloud.outputs["DataBucketName"], Prefix=f"artifacts/checkpoints/{trained}/"
     )
     assert checkpoints["KeyCount"] > 0
+
+
+def test_a_dataset_uploaded_again_sends_nothing_it_already_holds(target: Any, trained: str, scenes: Path) -> None:
+    uploaded = sorted(p for p in scenes.rglob("*") if p.is_file())
+    assert upload_dataset(target, scenes, "scenes") == {"uploaded": 0, "unchanged": len(uploaded)}
+    pages = (
+        target.client("s3")
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=target.output("DataBucketName"), Prefix="datasets/scenes/")
+    )
+    assert sum(len(page.get("Contents", [])) for page in pages) == len(uploaded) == 78
 
 
 def test_inbox_images_are_classified_once_each(cloud: Any, target: Any, trained: str, scenes: Path) -> None:
@@ -147,7 +135,7 @@ def test_a_failing_job_ends_failed_and_leaves_the_champion(
 ) -> None:
     from PIL import Image
 
-    from vista.client import cpu_request, finished_job, submit_training, upload_dataset
+    from vista.client import finished_job, submit_training
 
     for split in ("seg_train/seg_train", "seg_test/seg_test"):
         folder = tmp_path / "one" / split / "forest"
@@ -218,7 +206,7 @@ def test_a_tuning_job_started_as_the_tf_toolkit_starts_trials_serves_its_best_mo
     import tarfile
 
     from tests.helpers.stack import image_bytes
-    from vista.client import cpu_request, finished_job, submit_training
+    from vista.client import finished_job, submit_training
 
     # GIVEN a tuning job: each trial gets `_tuning_objective_metric` from SageMaker and, with no
     # model_dir hyperparameter, `--model_dir None/<trial>/model` from the TF container

@@ -15,7 +15,6 @@ import os
 import subprocess
 import tarfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +22,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.helpers.stack import BUCKET, EVENTS, ROOT, local_cloud
+from tests.helpers.stack import BUCKET, EVENTS, ROOT
 
 TOOLKIT_PYTHON = ROOT / ".venv-toolkit" / "bin" / "python"
 SDK_PYTHON = ROOT / ".venv-sdk" / "bin" / "python"
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with local_cloud(tmp_path_factory.mktemp("oracles")) as local:
-        yield local
 
 
 def sagemaker() -> Any:

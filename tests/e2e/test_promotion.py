@@ -20,18 +20,12 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.helpers.stack import BUCKET, local_cloud
+from tests.helpers.stack import BUCKET
 from tests.helpers.support import answering_model, assert_at_rest, settled
 from vista.client import wait_for
 
 pytestmark = pytest.mark.slow
 ENDPOINT = "vista-classifier"
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with local_cloud(tmp_path_factory.mktemp("promotion")) as local:
-        yield local
 
 
 def models() -> Any:
