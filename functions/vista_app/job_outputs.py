@@ -27,12 +27,6 @@ def archive_of_model(artifact: str) -> str:
     return artifact.rsplit("/", 1)[0] + "/output.tar.gz"
 
 
-def archive_of_job(description: dict[str, Any]) -> str:
-    """The output.tar.gz of a job, from its DescribeTrainingJob answer."""
-    output = description["OutputDataConfig"]["S3OutputPath"].rstrip("/")
-    return f"{output}/{description['TrainingJobName']}/output/output.tar.gz"
-
-
 def read_job_outputs(s3: Any, uri: str) -> dict[str, Any]:
     """The pictures (bytes) and data files (decoded JSON) found in the archive at `uri`; what is
     missing or unreadable is left out (logged), so each reader says for itself what it lacks."""
