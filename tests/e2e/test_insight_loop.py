@@ -19,13 +19,16 @@ from vista.client import wait_for
 
 pytestmark = pytest.mark.slow
 WINDOW = 144  # every field image: retraining starts once all are labelled, and learns from them all
+# Any champion short of perfect on the field asks for retraining: training on 2 CPU threads is not bit-for-bit
+# repeatable, and CI saw one first champion right on 131 of 144 (91%), so a lower bar made the premise a coin toss.
+BELOW_PERCENT = 99
 
 
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from vista.target import Target
 
-    parameters = {"RetrainWindow": str(WINDOW), "RetrainBelowAccuracyPercent": "90"}
+    parameters = {"RetrainWindow": str(WINDOW), "RetrainBelowAccuracyPercent": str(BELOW_PERCENT)}
     with local_cloud(tmp_path_factory.mktemp("loop"), parameters=parameters) as cloud:
         yield Target(cloud.outputs, "us-east-1", boto3.Session(region_name="us-east-1")), cloud
 
@@ -54,18 +57,19 @@ def test_comparison_leaderboard_feedback_retraining_and_promotion(
     generate(tmp_path / "field", train_per_class=24, test_per_class=0, size=48, seed=23)
     upload_dataset(target, tmp_path / "scenes", "loop")
 
-    # WHEN one request compares base_cnn with fine_cnn (far better at this size: 58% against 78% seen)
+    # WHEN one request compares base_cnn with fine_cnn, briefly trained (4 steps an epoch), so the champion
+    # stays imperfect and the retraining on 3.4 times the images has room to do better
     request = {
         "dataset": "datasets/loop",
         "architectures": ["base_cnn", "fine_cnn"],
         "instance_type": "ml.m5.xlarge",
         "spot": False,
         "hyperparameters": {
-            "epochs": 12,
+            "epochs": 8,
             "image_size": 48,
             "batch_size": 16,
             "weights": "none",
-            "early_stopping_patience": 12,
+            "early_stopping_patience": 8,
         },
     }
     comparison = finished_comparison(target, submit_training(target, request, "loop compare"), timeout_s=300)
@@ -101,8 +105,8 @@ def test_comparison_leaderboard_feedback_retraining_and_promotion(
     assert main(["feedback", prediction_id, truth]) == 0  # the same label again: nothing changes
     assert f"{prediction_id}: {truth}; the model was" in capsys.readouterr().out
     right = sum(truth == answer["label"] for truth, answer in answers.values())
-    # THEN its accuracy over the window fell below 90% and a retraining request was made
-    assert right / len(answers) < 0.9, "the first champion was too good for this test"
+    # THEN its accuracy over the window fell below the bar and a retraining request was made
+    assert right / len(answers) * 100 < BELOW_PERCENT, f"the first champion was right on {right} of {len(answers)}"
     assert retraining == {"outcome": "requested", "request": f"s3://{bucket}/jobs/retrain-{first['name']}.json"}
     copies = target.client("s3").list_objects_v2(Bucket=bucket, Prefix="datasets/loop/seg_train/seg_train/")
     assert sum("/feedback-" in o["Key"] for o in copies["Contents"]) == len(answers)
