@@ -111,8 +111,14 @@ def misclassified(
     ]
 
 
-def plot_misclassified(samples: list[dict[str, Any]], path: str | Path, columns: int = 4) -> None:
-    """A grid of the misclassified images, each titled true → predicted with both probabilities."""
+def plot_misclassified(
+    samples: list[dict[str, Any]],
+    path: str | Path,
+    heatmaps: list[list[list[float]]] | None = None,
+    columns: int = 4,
+) -> None:
+    """A grid of the misclassified images, each titled true → predicted with both probabilities,
+    under its heatmap (explain.py: where the model looked for the class it wrongly gave) if given."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -122,8 +128,13 @@ def plot_misclassified(samples: list[dict[str, Any]], path: str | Path, columns:
     fig, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3.2 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, sample in zip(axes.flat, samples, strict=False):
-        ax.imshow(plt.imread(sample["path"]))
+    for i, (ax, sample) in enumerate(zip(axes.flat, samples, strict=False)):
+        image = plt.imread(sample["path"])
+        ax.imshow(image)
+        if heatmaps:
+            height, width = image.shape[:2]
+            extent = (0, width, height, 0)  # the grid stretched over the picture
+            ax.imshow(heatmaps[i], cmap="jet", alpha=0.4, vmin=0, vmax=1, interpolation="bilinear", extent=extent)
         probabilities = sample["probabilities"]
         ax.set_title(
             f"true {sample['true']} ({probabilities[sample['true']]:.0%})\n"
@@ -133,7 +144,10 @@ def plot_misclassified(samples: list[dict[str, Any]], path: str | Path, columns:
         )
     if not samples:
         axes.flat[0].text(0.5, 0.5, "no misclassified test images", ha="center", va="center")
-    fig.suptitle("Misclassified test images, most confident mistakes first")
+    fig.suptitle(
+        "Misclassified test images, most confident mistakes first"
+        + ("\n(red: what made the model say its class)" if heatmaps else "")
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -1,7 +1,10 @@
-"""The TF Serving artifact: `<model_dir>/1/` whose `serving_default` takes encoded image bytes.
+"""The TF Serving artifact: `<model_dir>/1/` whose signatures take encoded image bytes.
 
 Decoding, resizing and normalising happen inside the graph with training's own
 `decode_resize`, so clients send `{"instances": [{"b64": ...}]}` and nothing else.
+`serving_default` classifies; `explain` (asked by `"signature_name": "explain"` in the same
+request, which SageMaker's TF Serving container passes through to TF Serving's REST API) also
+answers the Grad-CAM heatmap (explain.py). A signature costs nothing until it is called.
 Written with `keras.export.ExportArchive` without `track(model)`: the endpoint's captured
 variables are saved once, and no optimizer state is.
 """
@@ -13,9 +16,21 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from explain import explainer
 from preprocessing import decode_resize
 
 SERVING_VERSION = "1"  # TF Serving finds "no versions of servable" without an integer folder
+
+
+IMAGE_BYTES = tf.TensorSpec([None], tf.string, name="image_bytes")
+
+
+def _decoded(image_bytes: tf.Tensor, image_size: int) -> tf.Tensor:
+    return tf.map_fn(
+        lambda data: decode_resize(data, image_size),
+        image_bytes,
+        fn_output_signature=tf.TensorSpec((image_size, image_size, 3), tf.float32),
+    )
 
 
 def serving_function(
@@ -24,14 +39,9 @@ def serving_function(
     names = tf.constant(classes)
     name = tf.constant(model_name)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    @tf.function(input_signature=[IMAGE_BYTES])
     def serve(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-        images = tf.map_fn(
-            lambda data: decode_resize(data, image_size),
-            image_bytes,
-            fn_output_signature=tf.TensorSpec((image_size, image_size, 3), tf.float32),
-        )
-        probabilities = tf.cast(model(images, training=False), tf.float32)
+        probabilities = tf.cast(model(_decoded(image_bytes, image_size), training=False), tf.float32)
         batch = tf.shape(probabilities)[0]
         return {
             "probabilities": probabilities,
@@ -43,13 +53,43 @@ def serving_function(
     return serve
 
 
+def explain_function(
+    model: keras.Model, classes: list[str], image_size: int, model_name: str = ""
+) -> tf.types.experimental.Function:
+    """The predicted class, its probability and the heatmap ([batch, rows, columns] in [0, 1])."""
+    names = tf.constant(classes)
+    name = tf.constant(model_name)
+    explain = explainer(model)
+
+    @tf.function(input_signature=[IMAGE_BYTES])
+    def serve(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
+        probabilities, heatmap = explain(_decoded(image_bytes, image_size))
+        return {
+            "label": tf.gather(names, tf.argmax(probabilities, axis=-1)),
+            "probability": tf.reduce_max(probabilities, axis=-1),
+            "heatmap": heatmap,
+            "model": tf.fill([tf.shape(probabilities)[0]], name),
+        }
+
+    return serve
+
+
 def export_savedmodel(
-    model: keras.Model, classes: list[str], image_size: int, model_dir: str | Path, *, model_name: str = ""
+    model: keras.Model,
+    classes: list[str],
+    image_size: int,
+    model_dir: str | Path,
+    *,
+    model_name: str = "",
+    explain: bool = True,
 ) -> Path:
     """`model_name` is answered beside every prediction (`model`): the training job's name, so a
-    prediction made while the endpoint switches models is stamped with the one that answered."""
+    prediction made while the endpoint switches models is stamped with the one that answered.
+    `explain=False` leaves the `explain` signature out (the serving benchmark's baseline)."""
     target = Path(model_dir) / SERVING_VERSION
     archive = keras.export.ExportArchive()
     archive.add_endpoint("serving_default", serving_function(model, classes, image_size, model_name))
+    if explain:
+        archive.add_endpoint("explain", explain_function(model, classes, image_size, model_name))
     archive.write_out(str(target), verbose=False)
     return target

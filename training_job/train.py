@@ -22,13 +22,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import evaluation
 import keras
 import numpy as np
 import tensorflow as tf
 
+import evaluation
 from architectures import build_model, resolve_weights
 from data import DatasetError, carve_validation, class_counts, list_classes, pipeline, scan
+from explain import heatmaps_of
 from export import export_savedmodel
 
 log = logging.getLogger("vista.train")
@@ -379,7 +380,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         evaluation.plot_confusion_matrix(metrics, output / "confusion_matrix.png")
         evaluation.plot_training_curves(epoch_log.history(), output / "training_curves.png", fine_tune_from)
         wrong = evaluation.misclassified(test_split.paths, y_true, probabilities, classes)
-        evaluation.plot_misclassified(wrong, output / "misclassified.png")
+        # What drove each mistake: the heatmap of the class the model wrongly gave (what `explain` answers).
+        heatmaps = heatmaps_of(serving, [w["path"] for w in wrong], args.image_size)
+        evaluation.plot_misclassified(wrong, output / "misclassified.png", heatmaps)
         (output / "misclassified.json").write_text(
             json.dumps([{k: v for k, v in w.items() if k != "path"} for w in wrong], indent=2)
         )

@@ -112,26 +112,10 @@ class Classifier:
     def classify(self, data: bytes) -> dict[str, Any]:
         """Check and classify image bytes; the fields of an OK record, flagged for review (a sparse
         index lists them) when the model's confidence is below `review_below`."""
-        info = inspect_image(data, max_bytes=MAX_IMAGE_BYTES, max_pixels=self.max_pixels)
-        sent = reduce_for_model(data, info, self.image_size)
-        if len(sent) > MAX_SENT_BYTES:  # a PNG too big to send that is not big in pixels
-            raise InvalidImage(f"{info.format} is {len(sent):,} bytes for the endpoint; at most {MAX_SENT_BYTES:,}")
-        payload = json.dumps({"instances": [{"b64": base64.b64encode(sent).decode()}]})
+        info, sent = self._checked(data)
         started = time.perf_counter()
-        try:
-            answer = self.runtime.invoke_endpoint(
-                EndpointName=self.endpoint, ContentType="application/json", Accept="application/json", Body=payload
-            )
-        except ClientError as error:
-            if errors.code(error) == "ModelError":
-                raise ModelError(f"the model could not classify this image: {errors.message(error)}") from None
-            if errors.is_unknown_endpoint(error):
-                raise NoModelInService(
-                    f"endpoint {self.endpoint} does not exist yet: {errors.message(error)}"
-                ) from None
-            raise
+        prediction = self._ask({"instances": [{"b64": base64.b64encode(sent).decode()}]})
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
-        prediction = json.loads(answer["Body"].read())["predictions"][0]
         probabilities = dict(zip(prediction["classes"], prediction["probabilities"], strict=True))
         label = prediction["label"]
         fields = {
@@ -153,6 +137,40 @@ class Classifier:
             fields["review"] = REVIEW_NEEDED
         return fields
 
+    def explain(self, data: bytes) -> dict[str, Any]:
+        """The `explain` signature's answer for image bytes: label, probability, heatmap, model.
+        SageMaker's TF Serving container passes the JSON body to TF Serving's REST predict API,
+        which picks the signature by `signature_name` (tensorflow/serving, json_tensor.cc)."""
+        _, sent = self._checked(data)
+        return self._ask({"signature_name": "explain", "instances": [{"b64": base64.b64encode(sent).decode()}]})
+
+    def _checked(self, data: bytes) -> tuple[Any, bytes]:
+        """The image's facts and the bytes to send: reduced for the model, refused if still too big."""
+        info = inspect_image(data, max_bytes=MAX_IMAGE_BYTES, max_pixels=self.max_pixels)
+        sent = reduce_for_model(data, info, self.image_size)
+        if len(sent) > MAX_SENT_BYTES:  # a PNG too big to send that is not big in pixels
+            raise InvalidImage(f"{info.format} is {len(sent):,} bytes for the endpoint; at most {MAX_SENT_BYTES:,}")
+        return info, sent
+
+    def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        """One image's answer from the endpoint (the first of its `predictions`)."""
+        try:
+            answer = self.runtime.invoke_endpoint(
+                EndpointName=self.endpoint,
+                ContentType="application/json",
+                Accept="application/json",
+                Body=json.dumps(request),
+            )
+        except ClientError as error:
+            if errors.code(error) == "ModelError":
+                raise ModelError(f"the model could not classify this image: {errors.message(error)}") from None
+            if errors.is_unknown_endpoint(error):
+                raise NoModelInService(
+                    f"endpoint {self.endpoint} does not exist yet: {errors.message(error)}"
+                ) from None
+            raise
+        return json.loads(answer["Body"].read())["predictions"][0]
+
 
 def classify_object(image: S3Image, *, s3: Any, classifier: Classifier, predictions: Predictions) -> dict[str, Any]:
     record: dict[str, Any] = {
@@ -167,7 +185,7 @@ def classify_object(image: S3Image, *, s3: Any, classifier: Classifier, predicti
     try:
         if image.size is not None and image.size > MAX_IMAGE_BYTES:
             raise InvalidImage(f"image is {image.size:,} bytes; the limit is {MAX_IMAGE_BYTES:,}")
-        record.update(classifier.classify(_read(s3, image)))
+        record.update(classifier.classify(read_image(s3, image)))
     except (InvalidImage, ObjectGone, ModelError) as error:
         record.update(status="FAILED", error=str(error), model=classifier.model)
     # The record written, or (a redelivered notification) the one written before.
@@ -182,7 +200,7 @@ class ModelError(ValueError):
     """The model answered with an error for this input: retrying will not help."""
 
 
-def _read(s3: Any, image: S3Image) -> bytes:
+def read_image(s3: Any, image: S3Image) -> bytes:
     """Exactly the object the notification is about: its version, or, on a bucket without versions,
     the bytes of its ETag (GetObject's IfMatch), so an overwrite is never read as the earlier object."""
     request = {"Bucket": image.bucket, "Key": image.key}

@@ -281,6 +281,38 @@ def test_a_prediction_s_image_is_a_short_lived_link(endpoint: FakeEndpoint, cham
     assert respond(missing, context)["statusCode"] == 404
 
 
+def test_why_a_prediction_is_a_heatmap_asked_once_and_kept(endpoint: FakeEndpoint, champion: str, context: Any) -> None:
+    from vista_app.config import settings
+    from vista_app.records import Predictions
+
+    data = base64.b64encode(image_bytes()).decode()
+    _, prediction = call(request("api_post_predictions_jpeg", body=data, b64=True), context)
+    event = request("api_get_prediction", path={"prediction_id": prediction["id"]})
+    event["resource"] = "/predictions/{prediction_id}/explanation"
+    event["path"] += "/explanation"
+    status, why = call(event, context)
+    assert status == 200, why
+    assert why["label"] == prediction["label"] and why["model"] == champion and why["same_model"] is True
+    assert why["grid"] == [2, 2] and max(max(row) for row in why["heatmap"]) == 1.0
+    assert endpoint.payloads[-1]["signature_name"] == "explain"
+    # Asked again: the kept answer, with no second inference.
+    calls = endpoint.calls
+    assert call(event, context) == (200, why) and endpoint.calls == calls
+    kept = boto3.client("s3").get_object(
+        Bucket=settings().data_bucket, Key=f"artifacts/explanations/{prediction['id']}/{champion}.json"
+    )
+    assert json.loads(kept["Body"].read()) == why
+    # A failed prediction has no class to explain; an unknown one is not there.
+    Predictions(settings().predictions_table).create({"id": "broken", "status": "FAILED", "error": "not an image"})
+    failed = copy.deepcopy(event)
+    failed["path"], failed["pathParameters"] = "/predictions/broken/explanation", {"prediction_id": "broken"}
+    status, answer = call(failed, context)
+    assert status == 400 and "has no class to explain" in answer["message"]
+    missing = copy.deepcopy(event)
+    missing["path"], missing["pathParameters"] = "/predictions/nothing/explanation", {"prediction_id": "nothing"}
+    assert call(missing, context)[0] == 404
+
+
 def test_predictions_filter_by_class_model_and_review(endpoint: FakeEndpoint, champion: str, context: Any) -> None:
     from vista_app.config import settings
     from vista_app.records import Predictions

@@ -134,10 +134,11 @@ def test_vgg16_without_top_has_the_published_parameter_count() -> None:
         pytest.param("resnet152", marks=pytest.mark.slow),
     ],
 )
-def test_every_architecture_trains_a_step(name: str) -> None:
+def test_every_architecture_trains_a_step_and_explains_its_answer(name: str) -> None:
     import keras
 
     from architectures import build_model
+    from explain import explainer
 
     keras.utils.set_random_seed(0)
     built = build_model(name, 3, image_size=32, dropout=0.2, l2=1e-4, augment=True)
@@ -148,6 +149,11 @@ def test_every_architecture_trains_a_step(name: str) -> None:
     assert np.isfinite(history.history["loss"][0])
     assert any(not np.array_equal(a, b) for a, b in zip(before, built.model.get_weights(), strict=True))
     assert built.model.output_shape == (None, 3)
+    # Grad-CAM on the last convolutional block: one grid a image, in [0, 1], beside the same answer.
+    probabilities, heatmaps = explainer(built.model)(images)
+    np.testing.assert_allclose(probabilities, built.model(images, training=False), rtol=1e-5, atol=1e-6)
+    assert heatmaps.shape[0] == 4 and heatmaps.shape[1] == heatmaps.shape[2] >= 1
+    assert float(np.min(heatmaps)) >= 0 and float(np.max(heatmaps)) <= 1
     keras.backend.clear_session()
 
 

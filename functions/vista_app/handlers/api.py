@@ -23,6 +23,7 @@ from vista_app.config import settings
 from vista_app.console import router as console
 from vista_app.costs import ledger, load_prices
 from vista_app.epochs import training_curves
+from vista_app.explanations import NothingToExplain, explanation
 from vista_app.feedback import InvalidFeedback, UnknownPrediction, record_feedback
 from vista_app.images import InvalidImage
 from vista_app.leaderboard import leaderboard
@@ -32,6 +33,7 @@ from vista_app.predictions import (
     Classifier,
     ModelError,
     NoModelInService,
+    ObjectGone,
     classify_upload,
     new_upload,
 )
@@ -65,7 +67,7 @@ def _invalid(error: RequestValidationError) -> Response[dict]:
     return _error(400, "; ".join(problems))
 
 
-@app.exception_handler([InvalidImage, InvalidRequest, InvalidToken, ModelError, InvalidFeedback])
+@app.exception_handler([InvalidImage, InvalidRequest, InvalidToken, ModelError, InvalidFeedback, NothingToExplain])
 def _bad_request(error: ValueError) -> Response[dict]:
     return _error(400, str(error))
 
@@ -75,7 +77,7 @@ def _unsupported(error: UnsupportedMediaType) -> Response[dict]:
     return _error(415, str(error))
 
 
-@app.exception_handler([UnknownModel, UnknownPrediction, NotFoundError])
+@app.exception_handler([UnknownModel, UnknownPrediction, NotFoundError, ObjectGone])
 def _not_found(error: Exception) -> Response[dict]:
     return _error(404, str(error).strip("'\""))
 
@@ -181,6 +183,19 @@ def prediction_image(prediction_id: str) -> Response[str]:
     return Response(
         302, content_types.TEXT_PLAIN, "", headers={"Location": url, "Cache-Control": "private, max-age=600"}
     )
+
+
+@app.get("/predictions/<prediction_id>/explanation")
+@tracer.capture_method
+def explain_prediction(prediction_id: str) -> dict:
+    """The heatmap of what in the image drove the model in service to its class (Grad-CAM)."""
+    config = settings()
+    record = _found(Predictions(config.predictions_table).get(prediction_id), "prediction", prediction_id)
+    champion = Models(config.models_table).champion()
+    if champion is None:
+        raise NoModelInService("no model is in service to explain this prediction")
+    classifier = Classifier.for_champion(client("sagemaker-runtime"), config, champion)
+    return explanation(record, s3=client("s3"), bucket=config.data_bucket, classifier=classifier)
 
 
 class Feedback(BaseModel):
