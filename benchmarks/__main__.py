@@ -60,6 +60,14 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
             "met": True,
         },
         {
+            "figure": "serving_default beside the `explain` signature (p50)",
+            "value": ", ".join(f"{r['architecture']} {r['with_explain_vs_without']:.2f}x" for r in served),
+            "baseline": "the same model exported without `explain`: "
+            + ", ".join(f"{r['without_explain_p50_ms']:.1f} ms" for r in served),
+            "goal": "same within noise (<= 1.1x)",
+            "met": all(r["with_explain_vs_without"] <= 1.1 for r in served),
+        },
+        {
             "figure": "request payload, base64 JPEG in JSON",
             "value": f"{served[0]['request_bytes_b64_jpeg']:,} B",
             "baseline": f"the image as a JSON float array: {served[0]['request_bytes_float_array']:,} B "

@@ -39,6 +39,7 @@ class Settings:
     review_below: float = _setting("REVIEW_CONFIDENCE_BELOW", 0, 1)
     retrain_below_percent: float = _setting("RETRAIN_BELOW_ACCURACY_PERCENT", 0, 100)
     retrain_window: int = _setting("RETRAIN_WINDOW", 1)
+    max_training_cost_per_request: float = _setting("MAX_TRAINING_COST_PER_REQUEST", 0)
     console_user_pool_id: str = _setting("CONSOLE_USER_POOL_ID")
 
     @classmethod

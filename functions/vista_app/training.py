@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from vista_app import errors
 from vista_app.config import Settings
+from vista_app.cost_guard import SMALL_DATASET_IMAGES, OverTheCap, check, estimate
+from vista_app.costs import load_prices
 from vista_app.names import job_name
 from vista_app.records import Jobs
 from vista_app.training_request import (
@@ -63,6 +66,20 @@ def find_channels(s3: Any, bucket: str, dataset_prefix: str) -> dict[str, str]:
         f"no images under s3://{bucket}/{dataset_prefix}: expected {dataset_prefix}train/<class>/... "
         f"(and test/<class>/...) or Kaggle's seg_train/seg_train/<class>/..."
     )
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def count_images(s3: Any, uri: str, *, up_to: int) -> int | None:
+    """The images under an s3:// prefix, or None when there are more than `up_to` (not counted on)."""
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    pages = s3.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=prefix, PaginationConfig={"MaxItems": up_to + 1, "PageSize": 1000}
+    )
+    keys = (item["Key"].lower() for page in pages for item in page.get("Contents", []))
+    count = sum(1 for key in keys if key.endswith(IMAGE_SUFFIXES))
+    return count if count <= up_to else None
 
 
 def find_weights(s3: Any, bucket: str, prefix: str) -> str:
@@ -249,6 +266,44 @@ def read_request_object(s3: Any, bucket: str, key: str, version_id: str | None) 
     return body
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A request checked against everything it names: its channels found, its cost estimated."""
+
+    request: TrainingRequest
+    channels: dict[str, str]
+    estimate: dict[str, Any]
+
+
+def prepare(request: TrainingRequest, *, settings: Settings, s3: Any, sagemaker: Any) -> Prepared:
+    """Check a valid request against the stack (InvalidRequest says what is wrong) and estimate its
+    cost; the cap is not applied here."""
+    check_instance_type(sagemaker, request.instance_type)
+    channels = find_channels(s3, settings.data_bucket, request.dataset_prefix)
+    if request.weights_prefix:
+        channels["weights"] = find_weights(s3, settings.data_bucket, request.weights_prefix)
+    estimated = estimate(
+        request,
+        region=sagemaker.meta.region_name,
+        prices=load_prices(s3, settings.data_bucket),
+        images=count_images(s3, channels["train"], up_to=SMALL_DATASET_IMAGES),
+        cap=settings.max_training_cost_per_request,
+    )
+    return Prepared(request, channels, estimated)
+
+
+def dry_run_request(body: str | bytes | dict, *, settings: Settings, s3: Any, sagemaker: Any) -> dict[str, Any]:
+    """What starting the request would do, starting nothing: its kind, jobs and estimate, and whether
+    the cap lets it start (`accepted`, else `reason`). InvalidRequest for a request that cannot train."""
+    prepared = prepare(parse_training_request(body), settings=settings, s3=s3, sagemaker=sagemaker)
+    answer = {"dry_run": True, "kind": prepared.request.kind, "estimate": prepared.estimate, "accepted": True}
+    try:
+        check(prepared.estimate)
+    except OverTheCap as error:
+        answer.update(accepted=False, reason=str(error))
+    return answer
+
+
 def start_training(
     *,
     load: Callable[[], str | bytes | dict],
@@ -259,8 +314,8 @@ def start_training(
     sagemaker: Any,
     jobs: Jobs,
 ) -> dict[str, Any]:
-    """Load, validate, record and start one job (or a comparison's jobs). Idempotent on `name`;
-    never raises for a bad request.
+    """Load, validate, cost, record and start one job (or a comparison's jobs). Idempotent on
+    `name`; never raises for a bad request or one over the cost cap.
 
     The Jobs record is written first (status Starting), so a duplicate delivery finds it and stops
     there, and a failure at any step leaves a Failed record that says why.
@@ -269,52 +324,64 @@ def start_training(
     if not jobs.create(record):
         return jobs.get(name) or record
     request: TrainingRequest | None = None
+    prepared: Prepared | None = None
     try:
         request = parse_training_request(load())
-        check_instance_type(sagemaker, request.instance_type)
-        channels = find_channels(s3, settings.data_bucket, request.dataset_prefix)
-        if request.weights_prefix:
-            channels["weights"] = find_weights(s3, settings.data_bucket, request.weights_prefix)
+        prepared = prepare(request, settings=settings, s3=s3, sagemaker=sagemaker)
+        check(prepared.estimate)
+    except OverTheCap as error:
+        return _fail(jobs, name, prepared or request, f"refused before it started: {error}")
     except InvalidRequest as error:
-        return _fail(jobs, name, request, f"invalid training request: {error}")
+        return _fail(jobs, name, prepared or request, f"invalid training request: {error}")
+    channels = prepared.channels
     if not request.architectures:
-        return _launch(request, name, channels=channels, settings=settings, sagemaker=sagemaker, jobs=jobs)
+        return _launch(prepared, name, settings=settings, sagemaker=sagemaker, jobs=jobs)
     members = []
     for member in request.members():
         member_name = job_name(settings.name_prefix, f"{name}/{member.architecture}")
         jobs.create({"name": member_name, "source": source, "status": "Starting", "comparison": name})
-        members.append(
-            _launch(member, member_name, channels=channels, settings=settings, sagemaker=sagemaker, jobs=jobs)
-        )
-    changes = _summary(request) | {"members": [m["name"] for m in members], "status": "InProgress"}
+        share = Prepared(member, channels, prepared.estimate | _member_cost(prepared.estimate, len(request.members())))
+        members.append(_launch(share, member_name, settings=settings, sagemaker=sagemaker, jobs=jobs))
+    changes = _summary(prepared) | {"members": [m["name"] for m in members], "status": "InProgress"}
     if all(m["status"] == "Failed" for m in members):
         changes.update(status="Failed", failure_reason="no job of the comparison started: see each job's reason")
     return jobs.update(name, changes) or record | changes
 
 
-def _launch(
-    request: TrainingRequest, name: str, *, channels: dict[str, str], settings: Settings, sagemaker: Any, jobs: Jobs
-) -> dict[str, Any]:
+def _member_cost(estimated: dict[str, Any], members: int) -> dict[str, Any]:
+    """A comparison member's share of its request's estimate: every member runs alike."""
+    share: dict[str, Any] = {"jobs": estimated["jobs"] // members}
+    for key in ("max_cost", "typical_cost"):
+        if key in estimated:
+            share[key] = round(estimated[key] / members, 2)
+    return share
+
+
+def _launch(prepared: Prepared, name: str, *, settings: Settings, sagemaker: Any, jobs: Jobs) -> dict[str, Any]:
     """Create the SageMaker job of an already recorded request; its record says how that went."""
     try:
-        create_job(sagemaker, request, settings, name, channels)
+        create_job(sagemaker, prepared.request, settings, name, prepared.channels)
     except ClientError as error:
         if errors.is_already_existing(error):
             return jobs.get(name) or {"name": name, "status": "InProgress"}
         message = error.response["Error"].get("Message", str(error))
-        return _fail(jobs, name, request, f"SageMaker refused the job: {message}")
-    return jobs.update(name, _summary(request) | {"status": "InProgress"}) or {"name": name, "status": "InProgress"}
+        return _fail(jobs, name, prepared, f"SageMaker refused the job: {message}")
+    return jobs.update(name, _summary(prepared) | {"status": "InProgress"}) or {"name": name, "status": "InProgress"}
 
 
-def _summary(request: TrainingRequest | None) -> dict[str, Any]:
-    if request is None:
+def _summary(known: Prepared | TrainingRequest | None) -> dict[str, Any]:
+    """What the Jobs record says of the request: as much as is known of it."""
+    if known is None:
         return {}
+    request = known.request if isinstance(known, Prepared) else known
     summary = {"request": request.model_dump(mode="json", exclude_none=True), "kind": request.kind}
+    if isinstance(known, Prepared):
+        summary["estimate"] = known.estimate
     if request.architectures:
         return summary | {"architecture": ", ".join(request.architectures)}
     return summary | {"architecture": request.architecture}
 
 
-def _fail(jobs: Jobs, name: str, request: TrainingRequest | None, reason: str) -> dict[str, Any]:
+def _fail(jobs: Jobs, name: str, prepared: Prepared | TrainingRequest | None, reason: str) -> dict[str, Any]:
     changes = {"status": "Failed", "failure_reason": reason}
-    return jobs.update(name, _summary(request) | changes) or {"name": name, **changes}
+    return jobs.update(name, _summary(prepared) | changes) or {"name": name, **changes}

@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 import pytest
+from PIL import Image
 
 from synthetic import camera_jpeg
 from tests.helpers.stack import local_cloud
@@ -155,6 +156,13 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
     bars = first.locator(".bars .bar-name")  # every class's probability, most likely first
     assert sorted(bars.all_text_contents()) == sorted(classes)
     assert bars.first.text_content() == first.locator(".label").text_content()
+    # Why? The heatmap of the model's own `explain` signature, drawn over the picture at its size.
+    first.get_by_role("button", name="Why?").click()
+    said = first.locator(".label").text_content()
+    heatmap = first.get_by_role("img", name=f"heatmap of what made the model say {said}")
+    heatmap.wait_for()
+    assert first.get_by_role("button", name="Why?").get_attribute("aria-pressed") == "true"
+    assert heatmap.evaluate("c => [c.width, c.height]") == list(Image.open(image).size)
     page.locator("#results article .label").nth(2).wait_for()
     photograph(page, "classify", reload=False)
 
@@ -168,6 +176,8 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
     )
     card = cards.first
     prediction_id = card.get_attribute("data-id")
+    card.get_by_role("button", name="Why?").click()  # the Predictions page explains too
+    card.locator("canvas.heatmap").wait_for()
     card.get_by_role("button", name="✓ Correct").click()
     card.get_by_text("Feedback recorded").wait_for()
     recorded = target.api("GET", f"/predictions/{prediction_id}")

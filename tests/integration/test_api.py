@@ -120,6 +120,37 @@ def test_post_training_job_starts_it(aws: None, context: Any) -> None:
     assert len(boto3.client("sagemaker").list_training_jobs()["TrainingJobSummaries"]) == 2
 
 
+def test_a_dry_run_answers_the_estimate_and_starts_nothing(aws: None, context: Any) -> None:
+    from vista_app.config import settings
+    from vista_app.records import Jobs
+
+    upload_dataset()
+    small = {**REQUEST, "architecture": "base_cnn", "hyperparameters": {"image_size": 96}}
+    status, answer_ = call(
+        request("api_post_training_jobs", body=json.dumps(small), query={"dry_run": "true"}), context
+    )
+    assert (
+        status == 200 and answer_["dry_run"] is True and answer_["accepted"] is True and answer_["kind"] == "training"
+    )
+    assert answer_["estimate"]["max_cost"] == 2.82 and answer_["estimate"]["training_images"] == 2
+    [warning] = answer_["estimate"]["warnings"]  # base_cnn on two images, on a GPU
+    assert warning.startswith("a GPU instance (ml.g5.xlarge, $1.408/h) for base_cnn on 2 training images")
+    # Over the cap: the reason it would be refused, still starting nothing.
+    tuned = {**REQUEST, "tuning": {"max_jobs": 100, "max_parallel_jobs": 10, "ranges": {"l2": {"min": 0, "max": 1}}}}
+    status, answer_ = call(
+        request("api_post_training_jobs", body=json.dumps(tuned), query={"dry_run": "true"}), context
+    )
+    assert status == 200 and answer_["accepted"] is False and "over the cap of $100.00" in answer_["reason"]
+    # A request that cannot train is the same 400 as without dry_run.
+    nowhere = {**REQUEST, "dataset": "datasets/nothing-here"}
+    status, answer_ = call(
+        request("api_post_training_jobs", body=json.dumps(nowhere), query={"dry_run": "true"}), context
+    )
+    assert status == 400 and "no images under" in answer_["message"]
+    assert list(Jobs(settings().jobs_table).all()) == []
+    assert boto3.client("sagemaker").list_training_jobs()["TrainingJobSummaries"] == []
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

@@ -213,3 +213,28 @@ def test_sams_s3_put_sample_event_starts_a_job_for_its_decoded_key(aws: None, co
     boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=json.dumps(REQUEST).encode())
     [job] = run(event, context)
     assert job["status"] == "InProgress" and job["source"] == f"s3://{BUCKET}/{key}"
+
+
+def test_every_job_record_carries_its_estimate(aws: None, context: Any) -> None:
+    upload_dataset()
+    [job] = run(put_request_event("jobs/estimated.json", REQUEST), context)
+    # resnet50 on one ml.g5.xlarge ($1.408/h) for at most 2 h, spot: the four images of upload_dataset
+    assert job["status"] == "InProgress"
+    assert job["estimate"] | {"warnings": []} == job["estimate"]
+    assert {k: job["estimate"][k] for k in ("max_cost", "typical_cost", "jobs", "cap", "training_images")} == {
+        "max_cost": 2.82,
+        "typical_cost": 0.84,
+        "jobs": 1,
+        "cap": 100,
+        "training_images": 2,
+    }
+
+
+def test_a_request_over_the_cost_cap_is_refused_before_anything_starts(aws: None, context: Any) -> None:
+    upload_dataset()
+    tuning = {"max_jobs": 100, "max_parallel_jobs": 10, "ranges": {"dropout": {"min": 0.1, "max": 0.5}}}
+    [job] = run(put_request_event("jobs/too-dear.json", {**REQUEST, "tuning": tuning}), context)
+    assert job["status"] == "Failed" and job["estimate"]["max_cost"] == 281.6
+    assert job["failure_reason"].startswith("refused before it started: this request may cost up to $281.60")
+    assert "over the cap of $100.00 a request" in job["failure_reason"]
+    assert boto3.client("sagemaker").list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"] == []

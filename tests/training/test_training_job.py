@@ -336,6 +336,14 @@ def test_exported_model_answers_image_bytes_like_the_model_in_memory(tmp_path: P
     labels = [label.decode() for label in answer["label"].numpy()]
     assert labels == [classes[i] for i in expected.argmax(axis=1)]
     assert answer["classes"].numpy().tolist() == [[c.encode() for c in classes]] * 4
+    # The `explain` signature beside it leaves serving_default as it is without: same outputs, same values.
+    export_savedmodel(model, classes, 40, tmp_path / "alone", explain=False)
+    alone = tf.saved_model.load(str(tmp_path / "alone" / "1")).signatures
+    assert sorted(alone) == ["serving_default"]
+    assert sorted(tf.saved_model.load(str(tmp_path / "1")).signatures) == ["explain", "serving_default"]
+    without = alone["serving_default"](image_bytes=tf.constant(payloads))
+    assert sorted(without) == sorted(answer)
+    np.testing.assert_array_equal(without["probabilities"].numpy(), answer["probabilities"].numpy())
 
 
 # What a camera stores for each EXIF Orientation: the upright picture turned the other way

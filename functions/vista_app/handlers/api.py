@@ -39,7 +39,7 @@ from vista_app.predictions import (
 )
 from vista_app.promotion import UnknownModel, promote_by_name
 from vista_app.records import InvalidToken, Jobs, Models, Predictions
-from vista_app.training import start_training
+from vista_app.training import dry_run_request, start_training
 from vista_app.training_request import InvalidRequest, TrainingRequest
 
 logger = Logger()
@@ -232,8 +232,17 @@ def get_prediction(prediction_id: str) -> dict:
 
 @app.post("/training-jobs")
 @tracer.capture_method
-def create_training_job(request: TrainingRequest) -> Response[dict]:
+def create_training_job(request: TrainingRequest, dry_run: Annotated[bool, Query()] = False) -> Response[dict]:
+    """202 with the job started (its record carries the estimate), or 400 with why it was not;
+    `?dry_run=true`: 200 with the estimate and whether the cost cap lets it start, starting nothing."""
     config = settings()
+    if dry_run:
+        body = request.model_dump(mode="json", exclude_unset=True)
+        return Response(
+            200,
+            content_types.APPLICATION_JSON,
+            dry_run_request(body, settings=config, s3=client("s3"), sagemaker=client("sagemaker")),
+        )
     jobs = Jobs(config.jobs_table)
     # A retried POST with the same Idempotency-Key names the same job, which starts once.
     name = job_name(config.name_prefix, f"api/{idempotency_key() or uuid.uuid4()}")

@@ -2,7 +2,7 @@
 
 import { classNames, classifyFile } from "./api.js";
 import { errorBox, h, put } from "./dom.js";
-import { feedbackControls, predictionSummary, probabilityChart } from "./prediction.js";
+import { feedbackControls, predictionSummary, probabilityChart, thumbnail, whyControl } from "./prediction.js";
 
 export async function classifyPage(main) {
   const input = h("input", { type: "file", id: "images", accept: "image/jpeg,image/png", multiple: true });
@@ -11,7 +11,7 @@ export async function classifyPage(main) {
   main.append(h("h1", { text: "Classify images" }), h("p", { class: "lede", text: "Each image goes to the champion model's serverless endpoint; the answer is recorded with the other predictions." }), drop, h("h2", { text: "Results" }), results);
   const known = classNames().catch(() => []);
   const classify = async (file) => {
-    const preview = h("img", { class: "thumb", alt: file.name, src: URL.createObjectURL(file) });
+    const preview = thumbnail(URL.createObjectURL(file), file.name);
     const body = h("div", { class: "body" }, h("div", { class: "meta", text: file.name }), h("p", { class: "muted", text: "Classifying…" }));
     const card = h("article", { class: "card", "aria-busy": "true" }, preview, body);
     results.prepend(card);
@@ -21,6 +21,7 @@ export async function classifyPage(main) {
         ...predictionSummary(prediction),
         probabilityChart(prediction),
         h("div", { class: "meta", text: `${file.name} · model ${prediction.model} · ${prediction.latency_ms} ms` }),
+        whyControl(prediction, preview),
         feedbackControls(prediction, await known),
       );
     } catch (error) {

@@ -1,4 +1,5 @@
-// One prediction as the Classify and Predictions pages show it, with its feedback controls.
+// One prediction as the Classify and Predictions pages show it, with its feedback controls and,
+// on demand, why the model said it (its Grad-CAM heatmap over the picture).
 
 import { API, api } from "./api.js";
 import { barChart } from "./charts.js";
@@ -40,6 +41,56 @@ export function feedbackControls(prediction, classes) {
   return box;
 }
 
+// The picture of a prediction in a frame a heatmap can cover.
+export function thumbnail(src, alt) {
+  return h("div", { class: "thumb-frame" }, h("img", { class: "thumb", loading: "lazy", alt, src }));
+}
+
+// A heatmap grid (rows of values in [0, 1]) drawn at the picture's own size, so the frame's
+// object-fit crops both alike: warm and opaque where the model looked, clear where it did not.
+function heatmapCanvas(grid, picture) {
+  const rows = grid.length;
+  const columns = grid[0].length;
+  const cells = h("canvas", { width: columns, height: rows });
+  const pixels = cells.getContext("2d").createImageData(columns, rows);
+  grid.flat().forEach((v, i) => pixels.data.set([255, Math.round(220 * (1 - v)), 0, Math.round(150 * v)], 4 * i));
+  cells.getContext("2d").putImageData(pixels, 0, 0);
+  const canvas = h("canvas", { class: "heatmap", width: picture.naturalWidth || columns * 16, height: picture.naturalHeight || rows * 16 });
+  const context = canvas.getContext("2d");
+  context.imageSmoothingQuality = "high";
+  context.drawImage(cells, 0, 0, canvas.width, canvas.height);
+  return canvas;
+}
+
+export function whyControl(prediction, frame) {
+  if (prediction.status !== "OK") return null;
+  const note = h("span", { class: "meta", role: "status" });
+  const button = h("button", { class: "secondary small", type: "button", text: "Why?", "aria-pressed": "false", title: "Show what in the picture made the model say its class" });
+  let overlay = null;
+  const shown = (on) => { overlay.hidden = !on; button.setAttribute("aria-pressed", String(on)); };
+  button.addEventListener("click", async () => {
+    if (overlay) return shown(overlay.hidden);
+    button.disabled = true;
+    note.textContent = "Asking the model…";
+    try {
+      const why = await api(`predictions/${encodeURIComponent(prediction.id)}/explanation`);
+      overlay = heatmapCanvas(why.heatmap, frame.querySelector("img"));
+      overlay.setAttribute("role", "img");
+      overlay.setAttribute("aria-label", `heatmap of what made the model say ${why.label}`);
+      frame.append(overlay);
+      shown(true);
+      note.textContent = why.same_model
+        ? `Orange to red: what made the model say ${why.label}.`
+        : `Explained by ${why.model}, the model now in service, which says ${why.label} (${pct(why.probability)}).`;
+    } catch (error) {
+      put(note, errorBox(error));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return h("div", { class: "why" }, button, note);
+}
+
 export function probabilityChart(prediction) {
   const rows = Object.entries(prediction.probabilities || {}).map(([name, value]) => ({ name, value })).sort((a, b) => b.value - a.value);
   return barChart(rows, { label: `class probabilities, highest ${prediction.label}`, highlight: (r) => r.name === prediction.label });
@@ -57,11 +108,13 @@ export function predictionSummary(prediction) {
 
 export function predictionCard(prediction, classes) {
   const source = prediction.source === "api" ? "uploaded" : prediction.key || prediction.source;
+  const frame = thumbnail(`${API}predictions/${encodeURIComponent(prediction.id)}/image`, `image ${source}`);
   return h("article", { class: "card", "data-id": prediction.id },
-    h("img", { class: "thumb", loading: "lazy", alt: `image ${source}`, src: `${API}predictions/${encodeURIComponent(prediction.id)}/image` }),
+    frame,
     h("div", { class: "body" },
       ...predictionSummary(prediction),
       h("div", { class: "meta", text: `${when(prediction.created_at)} · ${source}` }),
       h("div", { class: "meta", text: `model ${prediction.model || "–"}` }),
+      whyControl(prediction, frame),
       feedbackControls(prediction, classes)));
 }
