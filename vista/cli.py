@@ -110,9 +110,35 @@ def training_request(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def dry_run(target: Target, request: dict[str, Any], as_json: bool) -> int:
+    """What the request would run and cost, and whether the stack's cap lets it start; starts nothing."""
+    body = json.dumps(request).encode()
+    answer = target.api("POST", "/training-jobs", body=body, content_type="application/json", query={"dry_run": "true"})
+    if as_json:
+        print(json.dumps(answer, indent=2))
+        return 0 if answer["accepted"] else 1
+    estimate = answer["estimate"]
+    print(
+        f"{answer['kind']}: {estimate['jobs']} job(s) on {estimate['instance_count']} x {estimate['instance_type']}, "
+        f"at most {estimate['max_runtime_s']:,} s each"
+    )
+    if "max_cost" in estimate:
+        typical = f"; typically ${estimate['typical_cost']:,.2f} with spot" if estimate["spot"] else ""
+        print(f"estimate: at most ${estimate['max_cost']:,.2f} ({estimate['basis']}){typical}")
+    else:
+        print(f"estimate: none ({estimate['cost_note']})")
+    print(f"cap: ${estimate['cap']:,.2f} a request" if estimate["cap"] else "cap: none")
+    for warning in estimate["warnings"]:
+        print(f"warning: {warning}")
+    print("would start" if answer["accepted"] else f"would be refused: {answer['reason']}")
+    return 0 if answer["accepted"] else 1
+
+
 def cmd_train(args: argparse.Namespace, target: Target) -> int:
     request = json.loads(Path(args.request).read_text()) if args.request else training_request(args)
     client.validate_request(request)
+    if args.dry_run:
+        return dry_run(target, request, args.json)
     name = client.submit_training(target, request, args.name or time.strftime("request-%Y%m%d-%H%M%S"))
     if args.json:
         print(json.dumps({"job": name}))
@@ -180,6 +206,8 @@ def cmd_compare(args: argparse.Namespace, target: Target) -> int:
             "ranges": TUNED_RANGES,
         }
     client.validate_request(request)
+    if args.dry_run:
+        return dry_run(target, request, args.json)
     name = client.submit_training(target, request, args.name or time.strftime("compare-%Y%m%d-%H%M%S"))
     print(f"comparison {name} requested: {', '.join(request['architectures'])}", file=sys.stderr)
     for job in client.member_states(target, name, timeout_s=args.timeout):
@@ -320,6 +348,9 @@ def parser() -> argparse.ArgumentParser:
     request_flags.add_argument("--instance-type", default="ml.g5.xlarge")
     request_flags.add_argument("--on-demand", action="store_true", help="no managed spot training")
     request_flags.add_argument("--name", help="request name (default: request-<time> or compare-<time>)")
+    request_flags.add_argument(
+        "--dry-run", action="store_true", help="show the estimate and whether the cost cap lets it start; start nothing"
+    )
     train = sub.add_parser(
         "train", parents=[common, request_flags], help="request a training job (writes jobs/<name>.json)"
     )

@@ -131,6 +131,15 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
     page.fill("#f-fine_tune_epochs", "0")
     page.select_option("#f-weights", "none")
     page.fill("#f-instance_type", "ml.m5.xlarge")
+    # The estimate follows the form as it is edited: the API's own dry run of the request shown.
+    shown = page.locator("#training-form pre").text_content()
+    dry = target.api(
+        "POST", "/training-jobs", body=shown.encode(), content_type="application/json", query={"dry_run": "true"}
+    )
+    expect(page.locator("#f-estimate")).to_contain_text(
+        f"Estimate: at most ${dry['estimate']['max_cost']:.2f} ({dry['estimate']['basis']})"
+    )
+    expect(page.locator("#f-estimate")).to_contain_text("The cap is $100.00 a request.")
     photograph(page, "training-form", reload=False)
     page.click("#f-submit")
     status = page.locator("#job-status")
@@ -245,6 +254,13 @@ def test_a_training_request_the_api_refuses_shows_the_api_s_reason(page: Any, st
     assert '"learning_rate": {' in page.locator("#training-form pre").text_content()  # the request shown as JSON
     page.click("#f-submit")
     expect(page.get_by_role("alert")).to_contain_text("range min 0.1 must be below max 0.01")
+    # Over the stack's cost cap: the form says so, with the estimate, before anything is sent.
+    page.fill("#f-dataset", "datasets/scenes")
+    page.fill("#r-learning_rate-min", "0.001")
+    page.fill("#f-max_jobs", "200")
+    expect(page.locator("#f-estimate")).to_contain_text(
+        "Would be refused: this request may cost up to $563.20 ($1.408/h x 1 instance(s) x 2 h max runtime x 200 job(s)"
+    )
 
 
 def test_a_file_that_is_not_an_image_gets_a_clear_error(page: Any, stack: Any, tmp_path: Path) -> None:

@@ -197,6 +197,21 @@ def test_the_vista_command_against_the_local_cloud(
     assert capsys.readouterr().err.strip() == (
         "vista: error: POST /models/no-such-model/promote: 404 no model named no-such-model"
     )
+    # A dry run: the estimate, the cap, a poor fit named, and nothing started.
+    jobs = len(target.api("GET", "/training-jobs")["items"])
+    dataset = ["--dataset", "datasets/scenes", "--architecture", "base_cnn", "--instance-type", "ml.g5.xlarge"]
+    assert main(["train", *dataset, "--dry-run"]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said[0] == "training: 1 job(s) on 1 x ml.g5.xlarge, at most 7,200 s each"
+    assert said[1] == (
+        "estimate: at most $2.82 ($1.408/h x 1 instance(s) x 2 h max runtime x 1 job(s); spot typically 70% less);"
+        " typically $0.84 with spot"
+    )
+    assert said[2] == "cap: $100.00 a request" and said[-1] == "would start"
+    assert said[3].startswith("warning: a GPU instance (ml.g5.xlarge, $1.408/h) for base_cnn on ")
+    assert main(["compare", "--dataset", "datasets/scenes", "--tune", "--max-jobs", "40", "--dry-run"]) == 1
+    assert "would be refused: this request may cost up to $" in capsys.readouterr().out
+    assert len(target.api("GET", "/training-jobs")["items"]) == jobs
 
 
 def test_a_tuning_job_started_as_the_tf_toolkit_starts_trials_serves_its_best_model(

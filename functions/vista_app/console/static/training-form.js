@@ -4,7 +4,7 @@
 // Only values that differ from the schema's defaults are sent; the API says what is wrong.
 
 import { api } from "./api.js";
-import { errorBox, h, put, toast } from "./dom.js";
+import { errorBox, h, money, put, toast } from "./dom.js";
 
 // The request's own fields the form lays out itself; every other property is a field of its own.
 const LAID_OUT = new Set(["dataset", "architecture", "architectures", "hyperparameters", "tuning"]);
@@ -81,6 +81,7 @@ export function trainingForm(schema, onStarted) {
     .map(([name, property]) => rangeRow(name, property["x-search"], scales));
 
   const problem = h("div", { "aria-live": "assertive" });
+  const cost = h("div", { class: "estimate", id: "f-estimate", "aria-live": "polite" });
   const preview = h("pre", { class: "mono" });
   const dataset = schemaField("dataset", top.dataset);
   dataset.node.querySelector("input").required = true;
@@ -104,6 +105,7 @@ export function trainingForm(schema, onStarted) {
     h("fieldset", {}, h("legend", { text: "Job" }), h("div", { class: "fields" }, compute.map((f) => f.node))),
     h("fieldset", {}, h("legend", {}, h("label", { class: "check" }, tune, " Tune hyperparameters")), tuneBox),
     h("details", {}, h("summary", { text: "The request as JSON" }), preview),
+    cost,
     problem,
     h("button", { type: "submit", id: "f-submit", text: "Start training" }));
 
@@ -117,11 +119,36 @@ export function trainingForm(schema, onStarted) {
     if (tune.checked) body.tuning = { ...values(tuning), ranges: values(ranges) };
     return body;
   };
+  // The cost of what the form says, as it is edited: the API's dry run (nothing starts), the
+  // newest answer only, asked once the editing pauses.
+  let asked = 0;
+  let pause = null;
+  const estimate = async () => {
+    const mine = ++asked;
+    const body = request();
+    if (!body.dataset) return put(cost, h("p", { class: "muted", text: "The estimate appears once a dataset is named." }));
+    try {
+      const answer = await api("training-jobs?dry_run=true", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      if (mine !== asked) return;
+      const e = answer.estimate;
+      const figure = e.max_cost === undefined
+        ? `No estimate: ${e.cost_note}.`
+        : `Estimate: at most ${money(e.max_cost)} (${e.basis})${e.spot ? `; typically ${money(e.typical_cost)} with spot` : ""}.`;
+      put(cost,
+        h("p", { text: `${figure} ${e.cap ? `The cap is ${money(e.cap)} a request.` : "No cost cap."}` }),
+        e.warnings.map((w) => h("p", { class: "warn", text: `⚠ ${w}` })),
+        answer.accepted ? null : h("p", { class: "error", text: `Would be refused: ${answer.reason}` }));
+    } catch (error) {
+      if (mine === asked) put(cost, h("p", { class: "muted", text: `No estimate yet: ${error.message}` }));
+    }
+  };
   const refresh = () => {
     archSelect.closest(".field").hidden = mode.value === "compare";
     compare.hidden = mode.value !== "compare";
     tuneBox.hidden = !tune.checked;
     preview.textContent = JSON.stringify(request(), null, 2);
+    clearTimeout(pause);
+    pause = setTimeout(estimate, 500);
   };
   form.addEventListener("input", refresh);
   form.addEventListener("change", refresh);
