@@ -180,7 +180,7 @@ def test_a_reclaimed_spot_instance_resumes_from_its_checkpoint(cloud: Any, targe
         240,
     )
     assert record["status"] == "Completed", record.get("failure_reason")
-    log = (cloud.workdir / "sagemaker" / "training" / job / "training.log").read_text()
+    log = (cloud.workdir / "sagemaker" / "training" / job / "algo-1" / "training.log").read_text()
     runs = [[int(n) for n in re.findall(r"^epoch=(\d+);", part, re.M)] for part in log.split("architecture=")[1:]]
     # Two runs of train.py; the second carried on after the first's last checkpoint, not from epoch 1.
     assert len(runs) == 2 and runs[1][0] > 1 and runs[1][-1] == epochs

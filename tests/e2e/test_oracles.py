@@ -32,7 +32,9 @@ def sagemaker() -> Any:
     return boto3.client("sagemaker")
 
 
-def start(name: str, files: dict[str, str], hyperparameters: dict[str, str] | None = None, **extra: Any) -> str:
+def start(
+    name: str, files: dict[str, str], hyperparameters: dict[str, str] | None = None, instances: int = 1, **extra: Any
+) -> str:
     """A training job of the local container running `files` (train.py among them) as its source."""
     from vista_app.config import settings
 
@@ -64,7 +66,7 @@ def start(name: str, files: dict[str, str], hyperparameters: dict[str, str] | No
             }
         ],
         OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/artifacts/oracles"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": instances, "VolumeSizeInGB": 1},
         StoppingCondition={"MaxRuntimeInSeconds": 600},
         **extra,
     )
@@ -83,8 +85,8 @@ def ended(name: str, timeout_s: float = 120) -> dict[str, Any]:
 
 DUMP_ENVIRONMENT = """
 import json, os, sys
-seen = {k: v for k, v in os.environ.items() if k.startswith("SM_") or k in ("TRAINING_JOB_NAME", "AWS_REGION")}
-with open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "seen.json"), "w") as f:
+seen = {k: v for k, v in os.environ.items() if k.startswith(("SM_", "TF_")) or k in ("TRAINING_JOB_NAME", "AWS_REGION")}
+with open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], f"seen-{os.environ['SM_CURRENT_HOST']}.json"), "w") as f:
     json.dump({"environment": seen, "argv": sys.argv[1:]}, f)
 """
 # What the real toolkit makes of the same /opt/ml: Environment().to_env_vars() and to_cmd_args().
@@ -97,32 +99,56 @@ print(json.dumps({"environment": env.to_env_vars(), "argv": env.to_cmd_args()}))
 
 
 @pytest.mark.skipif(not TOOLKIT_PYTHON.exists(), reason="make creates .venv-toolkit (sagemaker-training)")
-def test_the_container_gives_the_script_what_the_training_toolkit_gives_it(cloud: Any) -> None:
+@pytest.mark.parametrize("instances", [1, 2])
+def test_the_container_gives_the_script_what_the_training_toolkit_gives_it(cloud: Any, instances: int) -> None:
     from vista.local.sagemaker.container import FRAMEWORK_MODULE
 
-    job = start("oracle-environment", {"train.py": DUMP_ENVIRONMENT}, {"epochs": "3", "augment": "true"})
+    hyperparameters = {"epochs": "3", "augment": "true"}
+    if instances > 1:  # as the SDK sends distribution={"multi_worker_mirrored_strategy": {"enabled": True}}
+        hyperparameters["sagemaker_multi_worker_mirrored_strategy_enabled"] = "true"
+    job = start(f"oracle-environment-{instances}", {"train.py": DUMP_ENVIRONMENT}, hyperparameters, instances)
     assert ended(job)["TrainingJobStatus"] == "Completed"
-    ml = cloud.sagemaker.container.workdir / "training" / job / "opt" / "ml"
-    ours = json.loads((ml / "output" / "data" / "seen.json").read_text())
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "AWS_"))}
-    answer = subprocess.run(
-        [str(TOOLKIT_PYTHON), "-c", TOOLKIT],
-        env={
-            **environment,
-            "SAGEMAKER_BASE_DIR": str(ml),
-            "TRAINING_JOB_NAME": job,
-            "SAGEMAKER_TRAINING_MODULE": FRAMEWORK_MODULE,  # as the TF training image sets it
-        },
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ml / "code",
+    hosts = [f"algo-{i + 1}" for i in range(instances)]
+    for index, host in enumerate(hosts):
+        ml = cloud.sagemaker.container.workdir / "training" / job / host / "opt" / "ml"
+        ours = json.loads((ml / "output" / "data" / f"seen-{host}.json").read_text())
+        environment = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "AWS_"))}
+        answer = subprocess.run(
+            [str(TOOLKIT_PYTHON), "-c", TOOLKIT],
+            env={
+                **environment,
+                "SAGEMAKER_BASE_DIR": str(ml),
+                "TRAINING_JOB_NAME": job,
+                "SAGEMAKER_TRAINING_MODULE": FRAMEWORK_MODULE,  # as the TF training image sets it
+            },
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ml / "code",
+        )
+        theirs = json.loads(answer.stdout.strip().splitlines()[-1])
+        assert ours["argv"] == theirs["argv"]
+        sm = {k: v for k, v in ours["environment"].items() if k.startswith("SM_")}
+        assert sm == theirs["environment"]
+        assert ours["environment"]["TRAINING_JOB_NAME"] == job and ours["environment"]["AWS_REGION"] == "us-east-1"
+        assert json.loads(sm["SM_RESOURCE_CONFIG"])["current_host"] == host
+        if instances == 1:
+            assert "TF_CONFIG" not in ours["environment"]
+            continue
+        # The TF container's _build_tf_config_for_mwms, each host at its own loopback address.
+        config = json.loads(ours["environment"]["TF_CONFIG"])
+        assert config["task"] == {"index": index, "type": "worker"} and config["environment"] == "cloud"
+        assert [w.rsplit(":", 1)[0] for w in config["cluster"]["worker"]] == ["127.0.0.2", "127.0.0.3"]
+
+
+def test_two_instances_writing_the_same_output_file_fail_the_job_with_the_reason(cloud: Any) -> None:
+    script = "import os\nopen(os.path.join(os.environ['SM_MODEL_DIR'], 'model.txt'), 'w').write('mine')\n"
+    described = ended(start("oracle-clash", {"train.py": script}, instances=2))
+    assert described["TrainingJobStatus"] == "Failed"
+    assert described["FailureReason"] == (
+        "ClientError: algo-1 and algo-2 both wrote model/model.txt: "
+        "save the model and outputs from one instance (the chief) only"
     )
-    theirs = json.loads(answer.stdout.strip().splitlines()[-1])
-    assert ours["argv"] == theirs["argv"]
-    sm = {k: v for k, v in ours["environment"].items() if k.startswith("SM_")}
-    assert sm == theirs["environment"]
-    assert ours["environment"]["TRAINING_JOB_NAME"] == job and ours["environment"]["AWS_REGION"] == "us-east-1"
 
 
 def test_a_crash_fails_the_job_with_the_toolkits_execute_user_script_error(cloud: Any) -> None:

@@ -104,8 +104,8 @@ class LocalSageMaker:
         self.stopping.set()
         with self.lock:
             for job in self.training.values():
-                if job.process and job.process.poll() is None:
-                    job.process.kill()
+                for process in job.running():
+                    process.kill()
 
     def emit(self, detail_type: str, detail: dict[str, Any], resource: str) -> None:
         self.events.put_events(
@@ -171,20 +171,19 @@ class LocalSageMaker:
             if job.status != "InProgress":
                 raise errors.validation(f"The request was rejected because the training job is in status {job.status}.")
             job.status, job.secondary = "Stopping", "Stopping"
-            process = job.process
-        if process and process.poll() is None:
-            process.terminate()
+        job.terminate()
         self.emit_training(job)
         return {}
 
     def kill_training(self, name: str, *, spot_interruption: bool = False) -> None:
-        """Kill a training job's process, as a crash would; or, as a reclaimed spot instance
+        """Kill a training job's first instance, as a crash would; or, as a reclaimed spot instance
         would, with the job restarted from its checkpoints (managed spot training)."""
         job = self.training[name]
-        if job.process is None or job.process.poll() is not None:
+        running = job.running()
+        if not running:
             raise ValueError(f"training job {name} has no running process")
         job.interrupted = spot_interruption and "CheckpointConfig" in job.request
-        job.process.kill()
+        running[0].kill()
 
     def emit_training(self, job: TrainingJob) -> None:
         with self.lock:

@@ -23,11 +23,13 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tarfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,26 +62,43 @@ def s3_parts(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+@dataclass
+class Host:
+    """One instance of a job: its name (algo-N), its /opt/ml, the script's environment, its log."""
+
+    name: str
+    ml: Path
+    arguments: list[str]  # the script's, as the toolkit makes them (checkpoint paths are this host's)
+    environment: dict[str, str]
+    log_path: Path
+    stream: Callable[[str], None]
+
+
+def loopback_addresses(hosts: list[str]) -> dict[str, str]:
+    """Where each host of a local multi-instance job listens: 127.0.0.2, .3, ... (one loopback address a
+    host, as each instance has its own) and a port free there now, never a fixed one."""
+    addresses = {}
+    for index, host in enumerate(hosts):
+        address = f"127.0.0.{index + 2}"
+        with socket.socket() as probe:
+            probe.bind((address, 0))
+            addresses[host] = f"{address}:{probe.getsockname()[1]}"
+    return addresses
+
+
 class ScriptModeContainer:
     def __init__(self, workdir: Path, *, s3: Any, logs: Any, python: str, region: str) -> None:
         self.workdir, self.s3, self.logs, self.python, self.region = workdir, s3, logs, python, region
 
     def run(self, job: TrainingJob, emit: Callable[[TrainingJob], None]) -> tuple[str, str]:
-        """Run the job to its end: (TrainingJobStatus, SecondaryStatus), FailureReason set on failure."""
+        """Run the job to its end on each of its instances: (TrainingJobStatus, SecondaryStatus),
+        FailureReason set on failure."""
         request = job.request
         root = self.workdir / "training" / job.name
-        ml = root / "opt" / "ml"
         shutil.rmtree(root, ignore_errors=True)
-        for folder in ("input/config", "model", "output/data", "code"):
-            (ml / folder).mkdir(parents=True, exist_ok=True)
         job.started = now()
         job.secondary = "Downloading"
         emit(job)
-        channels = {}
-        for channel in request.get("InputDataConfig", []):
-            name = channel["ChannelName"]
-            uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
-            channels[name] = self.download_prefix(uri, ml / "input" / "data" / name)
         hyperparameters = dict(request.get("HyperParameters", {}))
         values = toolkit.decoded(hyperparameters)  # as the toolkit reads hyperparameters.json, once
         own, _ = toolkit.split(values)
@@ -87,21 +106,88 @@ class ScriptModeContainer:
         if not str(code).startswith("s3://"):
             job.failure = "ClientError: sagemaker_submit_directory must be an s3:// URI"
             return "Failed", "Failed"
-        bucket, key = s3_parts(code)
+        names = [f"algo-{i + 1}" for i in range(int(request["ResourceConfig"].get("InstanceCount", 1)))]
+        addresses = loopback_addresses(names) if len(names) > 1 else {}
+        checkpoint = request.get("CheckpointConfig")
+        hosts = [self._host(job, root / name, name, names, addresses, values, own) for name in names]
+        for host in hosts:
+            if (host.ml / "code" / "requirements.txt").exists():
+                command = [self.python, "-m", "pip", "install", "-r", "requirements.txt"]
+                [(exit_code, stderr)] = self._run(job, [command], [host])
+                if exit_code != 0:
+                    self._fail(job, host.ml, "InstallRequirementsError", exit_code, stderr, command)
+                    return "Failed", "Failed"
+        commands = [[self.python, str(program), *host.arguments] for host in hosts]
+        results = [(0, "")] * len(hosts)
+        while job.status != "Stopping":  # StopTrainingJob before the script started: nothing runs
+            job.secondary = "Training"
+            emit(job)
+            results = self._run(job, commands, hosts)
+            if checkpoint:  # every instance syncs its checkpoint folder to the one S3 URI
+                for host in hosts:
+                    self.upload_prefix(host.ml / "checkpoints", checkpoint["S3Uri"])
+            if not job.interrupted or job.secondary == "Stopping":
+                break
+            # A reclaimed spot instance: SageMaker starts another with the checkpoints synced back.
+            job.interrupted = False
+            job.secondary = "Interrupted"
+            emit(job)
+            for host in hosts:
+                shutil.rmtree(host.ml / "checkpoints", ignore_errors=True)
+                self.download_prefix(checkpoint["S3Uri"], host.ml / "checkpoints")
+            job.secondary = "Restarting"
+            emit(job)
+        stopped = "Stopping" in (job.status, job.secondary)
+        failed = [(h, c, e, cmd) for h, (c, e), cmd in zip(hosts, results, commands, strict=True) if c]
+        if failed and not stopped:  # the first instance that failed on its own, not one stopped for it
+            host, exit_code, stderr, command = next((f for f in failed if f[1] > 0), failed[0])
+            self._fail(job, host.ml, "ExecuteUserScriptError", exit_code, stderr, command)
+            return "Failed", "Failed"
+        # A stopped job's model and output are uploaded as they are (SageMaker stops it with SIGTERM
+        # and saves what /opt/ml/model holds), so a trial stopped before it exported has an empty model.
+        job.secondary = "Uploading"
+        output = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+        bucket, prefix = s3_parts(f"{output}/{job.name}/output")
+        for archive, folder in (("model.tar.gz", "model"), ("output.tar.gz", "output/data")):
+            try:
+                body = self._archive([host.ml / folder for host in hosts])
+            except ValueError as clash:
+                job.failure = f"ClientError: {clash}"
+                return "Failed", "Failed"
+            self.s3.put_object(Bucket=bucket, Key=f"{prefix}/{archive}".lstrip("/"), Body=body)
+        return ("Stopped", "Stopped") if stopped else ("Completed", "Completed")
+
+    def _host(
+        self,
+        job: TrainingJob,
+        root: Path,
+        name: str,
+        names: list[str],
+        addresses: dict[str, str],
+        values: dict[str, Any],
+        own: dict[str, Any],
+    ) -> Host:
+        """One instance made ready: its channels (FullyReplicated: each instance gets all of every
+        channel), code, checkpoints, config files and the script's environment."""
+        request = job.request
+        ml = root / "opt" / "ml"
+        for folder in ("input/config", "model", "output/data", "code"):
+            (ml / folder).mkdir(parents=True, exist_ok=True)
+        channels = {}
+        for channel in request.get("InputDataConfig", []):
+            channel_name = channel["ChannelName"]
+            uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
+            channels[channel_name] = self.download_prefix(uri, ml / "input" / "data" / channel_name)
+        bucket, key = s3_parts(str(own["sagemaker_submit_directory"]))
         with tarfile.open(fileobj=io.BytesIO(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())) as tar:
             tar.extractall(ml / "code", filter="data")
         checkpoint = request.get("CheckpointConfig")
-        checkpoints = ml / "checkpoints"
         if checkpoint:  # a restarted job finds what its last run left, as with spot training
-            self.download_prefix(checkpoint["S3Uri"], checkpoints)
-        resource_config, input_data_config = self._write_config(ml, request, hyperparameters)
-        user = toolkit.user_hyperparameters(values, job.name)
-        if checkpoint:  # the job's LocalPath is this machine's checkpoint folder
-            local_path = checkpoint.get("LocalPath", "/opt/ml/checkpoints")
-            user = {k: str(checkpoints) if v == local_path else v for k, v in user.items()}
-        arguments = toolkit.to_cmd_args(user)
+            self.download_prefix(checkpoint["S3Uri"], ml / "checkpoints")
+        resource_config, input_data_config = self._write_config(ml, request, name, names)
+        user = self._user_hyperparameters(job, values, ml)
         environment = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SM_"))},
+            **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SM_", "TF_CONFIG"))},
             **toolkit.env_vars(ml, job.name, own, user, channels, resource_config, input_data_config, FRAMEWORK_MODULE),
             "SAGEMAKER_TRAINING_MODULE": FRAMEWORK_MODULE,
             # The platform's, in every training container.
@@ -111,55 +197,48 @@ class ScriptModeContainer:
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "PYTHONUNBUFFERED": "1",
         }
+        tf_config = toolkit.tf_config(own, resource_config, addresses)
+        if tf_config:
+            environment["TF_CONFIG"] = tf_config
         log_path = root / "training.log"
         log_path.write_text("")
-        stream = self._log_stream(job)
-        if (ml / "code" / "requirements.txt").exists():
-            command = [self.python, "-m", "pip", "install", "-r", "requirements.txt"]
-            exit_code, stderr = self._run(job, command, ml, environment, log_path, stream)
-            if exit_code != 0:
-                self._fail(job, ml, "InstallRequirementsError", exit_code, stderr, command)
-                return "Failed", "Failed"
-        command, exit_code, stderr = [self.python, str(program), *arguments], 0, ""
-        while job.status != "Stopping":  # StopTrainingJob before the script started: nothing runs
-            job.secondary = "Training"
-            emit(job)
-            exit_code, stderr = self._run(job, command, ml, environment, log_path, stream)
-            if checkpoint:
-                self.upload_prefix(checkpoints, checkpoint["S3Uri"])
-            if not job.interrupted or job.secondary == "Stopping":
-                break
-            # A reclaimed spot instance: SageMaker starts another with the checkpoints synced back.
-            job.interrupted = False
-            job.secondary = "Interrupted"
-            emit(job)
-            shutil.rmtree(checkpoints, ignore_errors=True)
-            self.download_prefix(checkpoint["S3Uri"], checkpoints)
-            job.secondary = "Restarting"
-            emit(job)
-        stopped = "Stopping" in (job.status, job.secondary)
-        if exit_code != 0 and not stopped:
-            self._fail(job, ml, "ExecuteUserScriptError", exit_code, stderr, command)
-            return "Failed", "Failed"
-        # A stopped job's model and output are uploaded as they are (SageMaker stops it with SIGTERM
-        # and saves what /opt/ml/model holds), so a trial stopped before it exported has an empty model.
-        job.secondary = "Uploading"
-        output = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
-        bucket, prefix = s3_parts(f"{output}/{job.name}/output")
-        for archive, folder in (("model.tar.gz", ml / "model"), ("output.tar.gz", ml / "output" / "data")):
-            buffer = io.BytesIO()
-            with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        arguments = toolkit.to_cmd_args(user)
+        return Host(name, ml, arguments, environment, log_path, self._log_stream(job, name))
+
+    @staticmethod
+    def _user_hyperparameters(job: TrainingJob, values: dict[str, Any], ml: Path) -> dict[str, Any]:
+        """The script's hyperparameters; the job's checkpoint LocalPath is this machine's folder."""
+        user = toolkit.user_hyperparameters(values, job.name)
+        checkpoint = job.request.get("CheckpointConfig")
+        if checkpoint:
+            local_path = checkpoint.get("LocalPath", "/opt/ml/checkpoints")
+            user = {k: str(ml / "checkpoints") if v == local_path else v for k, v in user.items()}
+        return user
+
+    @staticmethod
+    def _archive(folders: list[Path]) -> bytes:
+        """One .tar.gz of what every instance left in the folder, host by host. Which host's file
+        SageMaker keeps when two write the same path is not documented: locally that fails the job
+        (a multi-instance script saves from its chief only)."""
+        buffer, seen = io.BytesIO(), {}
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+            for host, folder in enumerate(folders, start=1):
                 for path in sorted(folder.iterdir()):
+                    if path.name in seen:
+                        raise ValueError(
+                            f"algo-{seen[path.name]} and algo-{host} both wrote {folder.name}/{path.name}: "
+                            "save the model and outputs from one instance (the chief) only"
+                        )
+                    seen[path.name] = host
                     tar.add(path, arcname=path.name)
-            self.s3.put_object(Bucket=bucket, Key=f"{prefix}/{archive}".lstrip("/"), Body=buffer.getvalue())
-        return ("Stopped", "Stopped") if stopped else ("Completed", "Completed")
+        return buffer.getvalue()
 
     @staticmethod
     def _write_config(
-        ml: Path, request: dict[str, Any], hyperparameters: dict[str, str]
+        ml: Path, request: dict[str, Any], current: str, hosts: list[str]
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         config = ml / "input" / "config"
-        (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+        (config / "hyperparameters.json").write_text(json.dumps(dict(request.get("HyperParameters", {}))))
         channels = {
             c["ChannelName"]: {
                 "TrainingInputMode": "File",
@@ -169,16 +248,16 @@ class ScriptModeContainer:
             for c in request.get("InputDataConfig", [])
         }
         (config / "inputdataconfig.json").write_text(json.dumps(channels))
-        # What SageMaker writes for a one-instance job (the developer guide's resourceconfig.json, with the
-        # instance group of a homogeneous cluster).
+        # What SageMaker writes on each instance (the developer guide's resourceconfig.json, with the
+        # instance group of a homogeneous cluster): every host, and which one this is.
         instance_type = request["ResourceConfig"]["InstanceType"]
         resource_config = {
-            "current_host": "algo-1",
+            "current_host": current,
             "current_instance_type": instance_type,
             "current_group_name": "homogeneousCluster",
-            "hosts": ["algo-1"],
+            "hosts": hosts,
             "instance_groups": [
-                {"instance_group_name": "homogeneousCluster", "instance_type": instance_type, "hosts": ["algo-1"]}
+                {"instance_group_name": "homogeneousCluster", "instance_type": instance_type, "hosts": hosts}
             ],
             "network_interface_name": "eth0",
         }
@@ -195,35 +274,26 @@ class ScriptModeContainer:
             )
         job.failure = f"AlgorithmError: {failure.read_text().strip()}"[:1024]
 
-    def _run(
-        self,
-        job: TrainingJob,
-        command: list[str],
-        ml: Path,
-        environment: dict[str, str],
-        log_path: Path,
-        stream: Callable[[str], None],
-    ) -> tuple[int, str]:
-        """Run one command in the code folder: (exit code, the ErrorMessage its stderr gives). Both
-        streams go to the job's log; the metric definitions read both, as they read CloudWatch."""
+    def _run(self, job: TrainingJob, commands: list[list[str]], hosts: list[Host]) -> list[tuple[int, str]]:
+        """Run each host's command in its code folder, all at once: per host (exit code, the ErrorMessage
+        its stderr gives). Both streams go to the host's log; the metric definitions read both, as
+        they read CloudWatch. When one instance fails the others are stopped, as SageMaker ends a job
+        whose instance failed (a worker left waiting on its peers would otherwise wait for ever)."""
         definitions = [
             (d["Name"], re.compile(d["Regex"]))
             for d in job.request["AlgorithmSpecification"].get("MetricDefinitions", [])
         ]
         lock = threading.Lock()
-        errors: list[str] = []  # process.watch: from the first line naming an error on, each line once
-        reported = 0
 
-        def read(pipe: Any, is_stderr: bool) -> None:
-            nonlocal reported
+        def read(pipe: Any, is_stderr: bool, host: Host, log_file: Any, errors: list[str], reported: list[int]) -> None:
             for line in pipe:
                 with lock:
                     log_file.write(line)
                     log_file.flush()
-                    stream(line.rstrip("\n"))
+                    host.stream(line.rstrip("\n"))
                     if is_stderr and (errors or any(name in line for name in PYTHON_ERRORS)):
                         entry = line.strip(" :\n") + "\n"
-                        if entry not in errors:
+                        if entry not in errors:  # process.watch: from the first line naming an error on, each once
                             errors.append(entry)
                     for name, pattern in definitions:
                         match = pattern.search(line)
@@ -234,43 +304,50 @@ class ScriptModeContainer:
                         except ValueError:
                             continue
                         if job.resource_limit and name == job.resource_limit[0]:
-                            reported += 1
-                            if reported >= job.resource_limit[1]:  # "Once a job reaches MaxResource, it is stopped"
+                            reported[0] += 1
+                            if reported[0] >= job.resource_limit[1]:  # "Once a job reaches MaxResource, it is stopped"
                                 job.secondary = "Stopping"
-                                assert job.process is not None
-                                job.process.terminate()
+                                job.terminate()
 
-        with open(log_path, "a") as log_file:
-            job.process = subprocess.Popen(  # noqa: S603 (our own python and the job's entry point)
-                command,
-                cwd=ml / "code",
-                env=environment,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                errors="replace",
-            )
-            # StopTrainingJob between the loop's check and here found no process to stop: stop it now.
+        with contextlib.ExitStack() as files:
+            readers, errors = [], [[] for _ in hosts]
+            job.processes = []
+            for host, command, said in zip(hosts, commands, errors, strict=True):
+                log_file = files.enter_context(open(host.log_path, "a"))
+                process = subprocess.Popen(  # noqa: S603 (our own python and the job's entry point)
+                    command,
+                    cwd=host.ml / "code",
+                    env=host.environment,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    errors="replace",
+                )
+                job.processes.append(process)
+                reported = [0]  # MaxResource counts each instance's own reports
+                for pipe, is_stderr in ((process.stdout, False), (process.stderr, True)):
+                    arguments = (pipe, is_stderr, host, log_file, said, reported)
+                    readers.append(threading.Thread(target=read, args=arguments, daemon=True))
+            # StopTrainingJob between the loop's check and here found no process to stop: stop them now.
             if job.status == "Stopping":
-                job.process.terminate()
-            readers = [
-                threading.Thread(target=read, args=(job.process.stdout, False), daemon=True),
-                threading.Thread(target=read, args=(job.process.stderr, True), daemon=True),
-            ]
+                job.terminate()
             for reader in readers:
                 reader.start()
-            exit_code = job.process.wait()
+            while any(p.poll() is None for p in job.processes):
+                if any(p.poll() not in (None, 0) for p in job.processes):
+                    job.terminate()
+                time.sleep(0.2)
             for reader in readers:
                 reader.join()
-        return exit_code, " ".join(errors).strip()
+        return [(p.returncode, " ".join(said).strip()) for p, said in zip(job.processes, errors, strict=True)]
 
-    def _log_stream(self, job: TrainingJob) -> Callable[[str], None]:
+    def _log_stream(self, job: TrainingJob, host: str) -> Callable[[str], None]:
         if self.logs is None:
             return lambda _line: None
         logs = self.logs
         with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
             logs.create_log_group(logGroupName=TRAINING_LOG_GROUP)
-        stream = f"{job.name}/algo-1-{int(time.time())}"  # a restarted job starts another, as there
+        stream = f"{job.name}/{host}-{int(time.time())}"  # a restarted job starts another, as there
         with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
             logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=stream)
 

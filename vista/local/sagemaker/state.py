@@ -77,7 +77,7 @@ class TrainingJob:
     metrics: dict[str, float] = field(default_factory=dict)
     tuning_arn: str | None = None
     tuned: dict[str, str] = field(default_factory=dict)
-    process: subprocess.Popen | None = None
+    processes: list[subprocess.Popen] = field(default_factory=list)  # the script on each instance
     interrupted: bool = False  # a spot interruption: the job restarts from its checkpoints
     # Hyperband: (objective metric, MaxResource): the trial is stopped once it has reported that many.
     resource_limit: tuple[str, int] | None = None
@@ -85,6 +85,14 @@ class TrainingJob:
     @property
     def name(self) -> str:
         return self.request["TrainingJobName"]
+
+    def running(self) -> list[subprocess.Popen]:
+        return [p for p in self.processes if p.poll() is None]
+
+    def terminate(self) -> None:
+        """SIGTERM to the script on every instance still running it."""
+        for process in self.running():
+            process.terminate()
 
     @property
     def modified(self) -> datetime:

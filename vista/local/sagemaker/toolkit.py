@@ -13,6 +13,10 @@ Reproduced from the containers' own source, not from what train.py expects:
   is among the hyperparameters (the tuner adds it to every trial), `model_dir` becomes
   `_model_dir_with_training_job(model_dir, job)`: unchanged under /opt/ml, else
   `<model_dir>/<job>/model`, so "None/<job>/model" when the job has no `model_dir`.
+- `train()`: with `sagemaker_multi_worker_mirrored_strategy_enabled` (what the SDK sends for
+  `distribution={"multi_worker_mirrored_strategy": {"enabled": True}}`) and this host in a
+  distribution instance group, TF_CONFIG is `_build_tf_config_for_mwms(distribution_hosts,
+  current_host)`: every distribution host a worker at `<host>:8890`, this one's index its place.
 """
 
 from __future__ import annotations
@@ -35,6 +39,43 @@ SAGEMAKER_HYPERPARAMETERS = (
     "sagemaker_s3_output",
 )
 TUNING_METRIC = "_tuning_objective_metric"
+# environment.py, get_distribution_instance_groups_from_resource_config: any of these puts the
+# current instance group among the distribution groups.
+DISTRIBUTIONS = (
+    "sagemaker_mpi_enabled",
+    "sagemaker_parameter_server_enabled",
+    "sagemaker_distributed_dataparallel_enabled",
+    "sagemaker_pytorch_ddp_enabled",
+    "sagemaker_pytorch_xla_multi_worker_enabled",
+    "sagemaker_multi_worker_mirrored_strategy_enabled",
+    "sagemaker_torch_distributed_enabled",
+)
+MWMS = "sagemaker_multi_worker_mirrored_strategy_enabled"
+MWMS_PORT = 8890  # training.py, _build_tf_config_for_mwms
+
+
+def distribution_hosts(own: dict[str, Any], resource_config: dict[str, Any]) -> list[str]:
+    """environment.py: the hosts of the distribution instance groups (none unless one is asked for)."""
+    group = resource_config["current_group_name"]
+    default = [group] if any(own.get(name) for name in DISTRIBUTIONS) else []
+    groups = own.get("sagemaker_distribution_instance_groups", default)
+    return [h for g in resource_config["instance_groups"] if g["instance_group_name"] in groups for h in g["hosts"]]
+
+
+def tf_config(own: dict[str, Any], resource_config: dict[str, Any], addresses: dict[str, str]) -> str | None:
+    """The TF_CONFIG the TF container sets for MultiWorkerMirroredStrategy, or None. `addresses`
+    maps each host to where it listens: on SageMaker `<host>:8890`, the host name resolved by the
+    cluster's DNS; locally (no DNS for algo-N) a loopback address and a free port of its own."""
+    hosts = distribution_hosts(own, resource_config)
+    if not own.get(MWMS) or resource_config["current_host"] not in hosts:
+        return None
+    return json.dumps(
+        {
+            "cluster": {"worker": [addresses.get(h, f"{h}:{MWMS_PORT}") for h in hosts]},
+            "environment": "cloud",
+            "task": {"index": hosts.index(resource_config["current_host"]), "type": "worker"},
+        }
+    )
 
 
 def decoded(hyperparameters: dict[str, str]) -> dict[str, Any]:
@@ -110,7 +151,7 @@ def env_vars(
     input_data_config: dict[str, Any],
     framework_module: str,
 ) -> dict[str, str]:
-    """environment.Environment(...).to_env_vars(), for a single-host job whose /opt/ml is `ml`: SM_<NAME>
+    """environment.Environment(...).to_env_vars(), for the host whose /opt/ml is `ml`: SM_<NAME>
     for each of its entries, SM_CHANNEL_<NAME> and SM_HP_<NAME> one by one, and SM_TRAINING_ENV the
     whole Environment as `dict(env)` gives it. `own`: the toolkit's and `sagemaker_*` hyperparameters,
     decoded; `user`: the user's hyperparameters as the TF container
@@ -119,6 +160,8 @@ def env_vars(
     program = str(own.get("sagemaker_program", ""))
     group = resource_config["current_group_name"]
     groups = {g["instance_group_name"]: g for g in resource_config["instance_groups"]}
+    distributed = distribution_hosts(own, resource_config)
+    master = (distributed or resource_config["hosts"])[0]  # environment.py, get_master_hostname
     properties: dict[str, Any] = {
         "additional_framework_parameters": {k: v for k, v in own.items() if k not in SAGEMAKER_HYPERPARAMETERS},
         "channel_input_dirs": channels,
@@ -126,8 +169,8 @@ def env_vars(
         "current_instance_group": group,
         "current_instance_group_hosts": groups[group]["hosts"],
         "current_instance_type": resource_config["current_instance_type"],
-        "distribution_hosts": [],  # the hosts of distribution_instance_groups: none asked for
-        "distribution_instance_groups": [],
+        "distribution_hosts": distributed,
+        "distribution_instance_groups": [group] if distributed else [],
         "framework_module": framework_module or None,
         "hosts": resource_config["hosts"],
         "hyperparameters": user,
@@ -137,13 +180,13 @@ def env_vars(
         "instance_groups": list(groups),
         "instance_groups_dict": groups,
         "is_hetero": len(groups) > 1,
-        "is_master": True,
+        "is_master": resource_config["current_host"] == master,
         "is_modelparallel_enabled": None,
         "is_smddpmprun_installed": False,
         "is_smddprun_installed": False,
         "job_name": job_name,
         "log_level": int(own.get("sagemaker_container_log_level", 20)),  # logging.INFO
-        "master_hostname": resource_config["hosts"][0],
+        "master_hostname": master,
         "model_dir": str(ml / "model"),
         "module_dir": str(own.get("sagemaker_submit_directory", "")),
         "module_name": program.removesuffix(".py"),
