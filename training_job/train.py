@@ -154,16 +154,36 @@ class EpochLog(keras.callbacks.Callback):
         return {k: [self.epochs[e].get(k, float("nan")) for e in sorted(self.epochs)] for k in keys}
 
 
-def distribution(hosts: list[str], current_host: str) -> tf.distribute.Strategy:
-    """Several instances: MultiWorkerMirrored (TF_CONFIG from SM_HOSTS); several GPUs: Mirrored."""
+class ConfigurationError(ValueError):
+    """A job set up so that this script cannot train it as asked."""
+
+
+class MultiWorkerMirrored(tf.distribute.MultiWorkerMirroredStrategy):
+    """MultiWorkerMirroredStrategy as Keras 3's `fit` can use it (keras-team/keras#20585, open: the
+    TensorFlow tutorial's own example fails). Keras calls `reduce` with a whole (images, labels)
+    batch to learn its shapes, and with `axis=0` on each replica's scalar metrics; the collective
+    reduce takes one value at a time and has no axis 0 in a scalar. Each value is reduced alone,
+    over the replicas only where it is a scalar."""
+
+    def reduce(self, reduce_op: Any, value: Any, axis: int | None) -> Any:
+        def one(part: Any) -> Any:
+            rank = self.experimental_local_results(part)[0].shape.rank
+            return super(MultiWorkerMirrored, self).reduce(reduce_op, part, axis if rank else None)
+
+        return tf.nest.map_structure(one, value)
+
+
+def distribution(hosts: list[str]) -> tf.distribute.Strategy:
+    """Several instances: MultiWorkerMirrored, from the TF_CONFIG SageMaker's TF container builds when
+    the job asks for it (`sagemaker_multi_worker_mirrored_strategy_enabled`: every host a worker);
+    several GPUs on one instance: Mirrored, one replica a GPU; else the default strategy."""
     if len(hosts) > 1:
-        os.environ["TF_CONFIG"] = json.dumps(
-            {
-                "cluster": {"worker": [f"{host}:2222" for host in hosts]},
-                "task": {"type": "worker", "index": hosts.index(current_host)},
-            }
-        )
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        if "TF_CONFIG" not in os.environ:
+            raise ConfigurationError(
+                f"{len(hosts)} instances but no TF_CONFIG: start the job with the hyperparameter "
+                "sagemaker_multi_worker_mirrored_strategy_enabled=true (the SDK's multi_worker_mirrored_strategy)"
+            )
+        return MultiWorkerMirrored()
     if len(tf.config.list_physical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
@@ -251,7 +271,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         tf.config.optimizer.set_jit(True)
     mixed = use_mixed_precision(args.mixed_precision)
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
-    strategy = distribution(args.hosts, args.current_host)
+    strategy = distribution(args.hosts)
     chief = args.hosts.index(args.current_host) == 0 if args.current_host in args.hosts else True
 
     classes = list_classes(args.train)
@@ -298,7 +318,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     print(
         f"architecture={args.architecture}; parameters={model.count_params()}; "
         f"base_parameters={base.count_params() if base else 0}; trainable={trainable}; "
-        f"mixed_precision={mixed}; xla={args.xla}; replicas={strategy.num_replicas_in_sync};",
+        f"mixed_precision={mixed}; xla={args.xla}; replicas={strategy.num_replicas_in_sync}; global_batch={batch};",
         flush=True,
     )
 
@@ -341,10 +361,19 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             patience=args.early_stopping_patience,
         )
     seconds = time.perf_counter() - started
+    if not chief:  # training was shared; evaluating and exporting is the chief's alone
+        print(f"{args.current_host}: training done; {args.hosts[0]} evaluates and exports the model", flush=True)
+        return {}
 
+    # Evaluated, explained and served as a float32 twin of the model (same layers, same weights, outside
+    # any strategy): what the CPU endpoint runs, in the test split's own order.
+    keras.mixed_precision.set_global_policy("float32")
+    serving = build_model(args.architecture, len(classes), **model_options).model
+    serving.set_weights(model.get_weights())
+    serving.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     test_data = pipeline(test_split, image_size=args.image_size, batch_size=batch, training=False, seed=args.seed)
-    test_loss, _ = model.evaluate(test_data, verbose=0)
-    probabilities = model.predict(test_data, verbose=0)
+    test_loss, _ = serving.evaluate(test_data, verbose=0)
+    probabilities = serving.predict(test_data, verbose=0)
     y_true = np.array(test_split.labels)
     metrics = evaluation.classification_metrics(y_true, np.argmax(probabilities, axis=-1), classes)
     metrics.update(
@@ -366,27 +395,22 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         flush=True,
     )
 
-    if chief:
-        # Served on CPUs: export a float32 twin of the model (same layers, same weights).
-        keras.mixed_precision.set_global_policy("float32")
-        serving = build_model(args.architecture, len(classes), **model_options).model
-        serving.set_weights(model.get_weights())
-        export_savedmodel(serving, classes, args.image_size, args.model_dir, model_name=model_name())
-        samples = [Path(p).read_bytes() for p in test_split.paths[:10]]
-        metrics.update(evaluation.serving_latency(args.model_dir, samples))
-        print(f"serving_latency_ms={metrics['serving_latency_ms']:.2f}; (batch 1, CPU)", flush=True)
-        evaluation.write_json(metrics, args.model_dir, args.output_data_dir)
-        output = Path(args.output_data_dir)
-        evaluation.plot_confusion_matrix(metrics, output / "confusion_matrix.png")
-        evaluation.plot_training_curves(epoch_log.history(), output / "training_curves.png", fine_tune_from)
-        wrong = evaluation.misclassified(test_split.paths, y_true, probabilities, classes)
-        # What drove each mistake: the heatmap of the class the model wrongly gave (what `explain` answers).
-        heatmaps = heatmaps_of(serving, [w["path"] for w in wrong], args.image_size)
-        evaluation.plot_misclassified(wrong, output / "misclassified.png", heatmaps)
-        (output / "misclassified.json").write_text(
-            json.dumps([{k: v for k, v in w.items() if k != "path"} for w in wrong], indent=2)
-        )
-        (output / "history.json").write_text(json.dumps(epoch_log.history()))
+    export_savedmodel(serving, classes, args.image_size, args.model_dir, model_name=model_name())
+    samples = [Path(p).read_bytes() for p in test_split.paths[:10]]
+    metrics.update(evaluation.serving_latency(args.model_dir, samples))
+    print(f"serving_latency_ms={metrics['serving_latency_ms']:.2f}; (batch 1, CPU)", flush=True)
+    evaluation.write_json(metrics, args.model_dir, args.output_data_dir)
+    output = Path(args.output_data_dir)
+    evaluation.plot_confusion_matrix(metrics, output / "confusion_matrix.png")
+    evaluation.plot_training_curves(epoch_log.history(), output / "training_curves.png", fine_tune_from)
+    wrong = evaluation.misclassified(test_split.paths, y_true, probabilities, classes)
+    # What drove each mistake: the heatmap of the class the model wrongly gave (what `explain` answers).
+    heatmaps = heatmaps_of(serving, [w["path"] for w in wrong], args.image_size)
+    evaluation.plot_misclassified(wrong, output / "misclassified.png", heatmaps)
+    (output / "misclassified.json").write_text(
+        json.dumps([{k: v for k, v in w.items() if k != "path"} for w in wrong], indent=2)
+    )
+    (output / "history.json").write_text(json.dumps(epoch_log.history()))
     return metrics
 
 
@@ -401,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         train(args)
-    except (DatasetError, FileNotFoundError) as error:
+    except (DatasetError, ConfigurationError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         if os.environ.get("SM_OUTPUT_DIR"):  # SageMaker shows this file as the job's FailureReason
             (Path(os.environ["SM_OUTPUT_DIR"]) / "failure").write_text(f"{type(error).__name__}: {error}")

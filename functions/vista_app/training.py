@@ -109,6 +109,10 @@ def _hyperparameters(request: TrainingRequest, settings: Settings, region: str) 
     )
     if request.spot:
         values["checkpoint_dir"] = CHECKPOINT_DIR
+    if request.instance_count > 1:
+        # What the SDK sends for distribution={"multi_worker_mirrored_strategy": {"enabled": True}}:
+        # the TF container then gives each instance TF_CONFIG with every host a worker (train.py's strategy).
+        values["sagemaker_multi_worker_mirrored_strategy_enabled"] = True
     return {key: json.dumps(value) for key, value in values.items()}
 
 

@@ -196,7 +196,10 @@ class ScriptModeContainer:
             "SAGEMAKER_REGION": toolkit.region(own),
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "PYTHONUNBUFFERED": "1",
+            # Each instance has a disk of its own: hosts of one machine must not share a /tmp.
+            "TMPDIR": str(root / "tmp"),
         }
+        (root / "tmp").mkdir(exist_ok=True)
         tf_config = toolkit.tf_config(own, resource_config, addresses)
         if tf_config:
             environment["TF_CONFIG"] = tf_config
