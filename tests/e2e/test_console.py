@@ -142,6 +142,10 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
     expect(page.locator("#f-estimate")).to_contain_text("The cap is $100.00 a request.")
     photograph(page, "training-form", reload=False)
     page.click("#f-submit")
+    # The job shows its instances and the estimate it was started with.
+    expect(page.locator("#job-resources")).to_contain_text(
+        f"1 × ml.m5.xlarge · estimate ≤ ${dry['estimate']['max_cost']:.2f}"
+    )
     status = page.locator("#job-status")
     status.get_by_text("InProgress").or_(status.get_by_text("Completed")).wait_for()
     job = page.locator("#job-title").inner_text()
