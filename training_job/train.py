@@ -375,8 +375,15 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     test_loss, _ = serving.evaluate(test_data, verbose=0)
     probabilities = serving.predict(test_data, verbose=0)
     y_true = np.array(test_split.labels)
-    metrics = evaluation.classification_metrics(y_true, np.argmax(probabilities, axis=-1), classes)
+    predicted = np.argmax(probabilities, axis=-1)
+    metrics = evaluation.classification_metrics(y_true, predicted, classes)
     metrics.update(
+        # What serving will be held to without labels (functions/vista_app/drift.py): the share of
+        # each class among the model's answers on the test split, and its mean confidence there.
+        reference={
+            "class_mix": {c: round(float(np.mean(predicted == i)), 4) for i, c in enumerate(classes)},
+            "mean_confidence": round(float(np.mean(np.max(probabilities, axis=-1))), 4),
+        },
         loss=round(float(test_loss), 4),
         architecture=args.architecture,
         epochs=reached,

@@ -40,6 +40,10 @@ class Settings:
     retrain_below_percent: float = _setting("RETRAIN_BELOW_ACCURACY_PERCENT", 0, 100)
     retrain_window: int = _setting("RETRAIN_WINDOW", 1)
     max_training_cost_per_request: float = _setting("MAX_TRAINING_COST_PER_REQUEST", 0)
+    drift_window: int = _setting("DRIFT_WINDOW", 10)
+    drift_divergence_above: float = _setting("DRIFT_DIVERGENCE_ABOVE", 0, 1)
+    drift_confidence_drop_above: float = _setting("DRIFT_CONFIDENCE_DROP_ABOVE", 0, 100)
+    retrain_on_drift: str = _setting("RETRAIN_ON_DRIFT")
     console_user_pool_id: str = _setting("CONSOLE_USER_POOL_ID")
 
     @classmethod

@@ -258,3 +258,44 @@ class Models(Repository):
     def champion(self) -> dict[str, Any] | None:
         champions = sorted(self.in_state("champion"), key=lambda m: m.get("promoted_at", ""))
         return champions[-1] if champions else None
+
+    def tally(self, name: str, counts: dict[str, int], confidence: float, *, classes: list[str]) -> dict[str, Any]:
+        """Add answers to the model's open drift window (drift.py) in one atomic update: their
+        number, their summed confidence and how many gave each class; the record after it."""
+        names = {"#w": "window", "#n": "predictions", "#s": "confidence", "#k": "classes"}
+        names |= {f"#c{i}": label for i, label in enumerate(counts)}
+        adds = ", ".join(["#w.#n :n", "#w.#s :s", *(f"#w.#k.#c{i} :c{i}" for i in range(len(counts)))])
+        values = {":n": sum(counts.values()), ":s": confidence} | {f":c{i}": k for i, k in enumerate(counts.values())}
+        # A model recorded before windows existed gets its empty window first (ADD needs the map).
+        empty = {"predictions": 0, "confidence": 0, "classes": dict.fromkeys(classes, 0)}
+        self.table.update_item(
+            Key={self.key: name},
+            UpdateExpression="SET #w = if_not_exists(#w, :empty)",
+            ConditionExpression="attribute_exists(#key)",
+            ExpressionAttributeNames={"#w": "window", "#key": self.key},
+            ExpressionAttributeValues=to_item({":empty": empty}),
+        )
+        answer = self.table.update_item(
+            Key={self.key: name},
+            UpdateExpression=f"ADD {adds}",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=to_item(values),
+            ReturnValues="ALL_NEW",
+        )
+        return from_item(answer["Attributes"])
+
+    def close_window(self, name: str, window: dict[str, Any], drift: dict[str, Any], history: list[Any]) -> None:
+        """Take a closed window's answers out of the open one (what came after them stays) and
+        record its drift, and the history of closed windows the console charts."""
+        classes = {label: count for label, count in window["classes"].items() if count}
+        names = {"#w": "window", "#n": "predictions", "#s": "confidence", "#k": "classes", "#d": "drift"}
+        names |= {"#h": "drift_history"} | {f"#c{i}": label for i, label in enumerate(classes)}
+        subtract = ", ".join(["#w.#n :n", "#w.#s :s", *(f"#w.#k.#c{i} :c{i}" for i in range(len(classes)))])
+        values = {":n": -window["predictions"], ":s": -window["confidence"], ":d": drift, ":h": history}
+        values |= {f":c{i}": -count for i, count in enumerate(classes.values())}
+        self.table.update_item(
+            Key={self.key: name},
+            UpdateExpression=f"ADD {subtract} SET #d = :d, #h = :h",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=to_item(values),
+        )

@@ -18,6 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
+from vista_app import drift
 from vista_app.aws import TRACED, client
 from vista_app.config import settings
 from vista_app.console import router as console
@@ -129,6 +130,7 @@ def create_prediction() -> Response[dict]:
     if not new:  # a retry: the first answer again, as Idempotency-Key servers answer a replay
         return Response(200, content_types.APPLICATION_JSON, record, headers={"Idempotent-Replayed": "true"})
     metrics.add_metric("ApiPredictions", MetricUnit.Count, 1)
+    drift.watch([record], settings=config, metrics=metrics, s3=client("s3"))
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=record)
 
 

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from vista_app import drift
 from vista_app.aws import TRACED, client, idempotency_store
 from vista_app.config import settings
 from vista_app.predictions import Classifier, S3Image, classify_object, images_in_notification
@@ -27,18 +28,22 @@ idempotency = IdempotencyConfig(expires_after_seconds=24 * 3600)
 
 
 @tracer.capture_method
-def classify(image: S3Image, classifier: Classifier) -> dict[str, Any]:
+def classify(image: S3Image, classifier: Classifier, answered: list[dict[str, Any]]) -> dict[str, Any]:
+    """One image, once (idempotent on it): `answered` gets its record, for the batch's drift window."""
     record = classify_object(
         image, s3=client("s3"), classifier=classifier, predictions=Predictions(settings().predictions_table)
     )
+    answered.append(record)
     metrics.add_metric("PredictionsOK" if record["status"] == "OK" else "PredictionsFailed", MetricUnit.Count, 1)
     logger.info("classified", extra={k: record.get(k) for k in ("id", "key", "status", "label", "error")})
     return record
 
 
-def record_handler(record: SQSRecord, classify_once: Callable[..., dict[str, Any]], classifier: Classifier) -> None:
+def record_handler(
+    record: SQSRecord, classify_once: Callable[..., dict[str, Any]], classifier: Classifier, answered: list
+) -> None:
     for image in images_in_notification(record.body):
-        classify_once(image=image, classifier=classifier)
+        classify_once(image=image, classifier=classifier, answered=answered)
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -56,7 +61,9 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         data_keyword_argument="image", config=idempotency, persistence_store=idempotency_store(config.idempotency_table)
     )(classify)
     classifier = Classifier.for_champion(client("sagemaker-runtime"), config, champion)
-    handler = functools.partial(record_handler, classify_once=classify_once, classifier=classifier)
+    answered: list[dict[str, Any]] = []
+    handler = functools.partial(record_handler, classify_once=classify_once, classifier=classifier, answered=answered)
     result = process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
     metrics.add_metric("MessagesLeftToRetry", MetricUnit.Count, len(result["batchItemFailures"]))
+    drift.watch(answered, settings=config, metrics=metrics, s3=client("s3"))
     return result

@@ -20,7 +20,7 @@ async function jobDetails(name, box) {
   put(box,
     h("div", { class: "spread" }, h("h2", { id: "job-title", text: job.name }), h("span", { id: "job-status" }, badge(job.status))),
     h("p", { class: "meta", text: `${job.kind || "training"} · ${job.architecture || ""} · started ${when(job.created_at)}${job.cost !== undefined ? ` · cost ${money(job.cost)}` : ""}${job.model ? ` · model ${job.model}` : ""}` }),
-    job.request ? h("p", { class: "meta", id: "job-resources", text: `${job.request.instance_count || 1} × ${job.request.instance_type}${job.estimate && job.estimate.max_cost !== undefined ? ` · estimate ≤ ${money(job.estimate.max_cost)} (${job.estimate.basis})` : ""}` }) : null,
+    job.request ? h("p", { class: "meta", id: "job-resources", text: `${job.request.instance_count || 1} x ${job.request.instance_type}${job.estimate && job.estimate.max_cost !== undefined ? ` · estimate ≤ ${money(job.estimate.max_cost)} (${job.estimate.basis})` : ""}` }) : null,
     job.estimate && job.estimate.warnings.length ? job.estimate.warnings.map((w) => h("p", { class: "warn", text: `⚠ ${w}` })) : null,
     job.failure_reason ? h("p", { class: "error", text: job.failure_reason }) : null,
     job.members ? h("p", { class: "meta" }, "Members: ", job.members.map((m, i) => [i ? ", " : "", h("a", { href: `#/training/${encodeURIComponent(m)}`, text: m })])) : null,
