@@ -5,7 +5,8 @@ base 2: 0 the same, 1 nothing in common) and its mean confidence with the test s
 over either threshold is drift: the figures go out as metrics (their alarms), onto the model's
 record (the console's chart), and, when the stack says so, the retraining request feedback makes.
 
-The open window lives on the model's record (`window`: answers, summed confidence, answers a class),
+The open window lives on the model's record (`window`: answers, summed confidence in ten-thousandths,
+so that taking a window away leaves exactly zero, and answers a class),
 added to atomically once a batch, so concurrent classifiers never lose an answer; the batch that
 fills it closes it and takes away exactly what it counted, so answers beyond it open the next.
 """
@@ -22,6 +23,7 @@ from vista_app.records import Jobs, Models, timestamp
 logger = logging.getLogger(__name__)
 
 HISTORY = 48  # closed windows kept on the record: the console's chart
+CONFIDENCE_UNITS = 10_000  # a window sums confidences as integers: 0.8731 is 8731
 
 
 def reference_of(model: dict[str, Any]) -> dict[str, Any] | None:
@@ -54,7 +56,7 @@ def window_drift(window: dict[str, Any], reference: dict[str, Any], *, settings:
     """One closed window's figures, and whether they are drift by the stack's thresholds."""
     n = window["predictions"]
     mix = {c: k / n for c, k in window["classes"].items()}
-    confidence = window["confidence"] / n
+    confidence = window["confidence"] / CONFIDENCE_UNITS / n
     result: dict[str, Any] = {
         "at": timestamp(),
         "predictions": n,
@@ -85,7 +87,8 @@ def observe(
     if not answers or reference is None:
         return None
     counts = Counter(label for label, _ in answers)
-    record = models.tally(model["name"], counts, sum(c for _, c in answers), classes=list(reference["class_mix"]))
+    confidence = sum(round(c * CONFIDENCE_UNITS) for _, c in answers)
+    record = models.tally(model["name"], counts, confidence, classes=list(reference["class_mix"]))
     window = record["window"]
     before = window["predictions"] - len(answers)
     if not before < settings.drift_window <= window["predictions"]:

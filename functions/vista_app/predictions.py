@@ -172,7 +172,10 @@ class Classifier:
         return json.loads(answer["Body"].read())["predictions"][0]
 
 
-def classify_object(image: S3Image, *, s3: Any, classifier: Classifier, predictions: Predictions) -> dict[str, Any]:
+def classify_object(
+    image: S3Image, *, s3: Any, classifier: Classifier, predictions: Predictions
+) -> tuple[dict[str, Any], bool]:
+    """The image's record, and whether this call made it (a redelivered notification finds the first)."""
     record: dict[str, Any] = {
         "id": image.id,
         "source": f"s3://{image.bucket}/{image.key}",
@@ -188,8 +191,10 @@ def classify_object(image: S3Image, *, s3: Any, classifier: Classifier, predicti
         record.update(classifier.classify(read_image(s3, image)))
     except (InvalidImage, ObjectGone, ModelError) as error:
         record.update(status="FAILED", error=str(error), model=classifier.model)
-    # The record written, or (a redelivered notification) the one written before.
-    return predictions.create(record) or predictions.get(image.id) or record
+    created = predictions.create(record)
+    if created:
+        return created, True
+    return predictions.get(image.id) or record, False
 
 
 class ObjectGone(LookupError):

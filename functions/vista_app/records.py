@@ -259,9 +259,10 @@ class Models(Repository):
         champions = sorted(self.in_state("champion"), key=lambda m: m.get("promoted_at", ""))
         return champions[-1] if champions else None
 
-    def tally(self, name: str, counts: dict[str, int], confidence: float, *, classes: list[str]) -> dict[str, Any]:
+    def tally(self, name: str, counts: dict[str, int], confidence: int, *, classes: list[str]) -> dict[str, Any]:
         """Add answers to the model's open drift window (drift.py) in one atomic update: their
-        number, their summed confidence and how many gave each class; the record after it."""
+        number, their summed confidence (in drift's integer units) and how many gave each class;
+        the record after it."""
         names = {"#w": "window", "#n": "predictions", "#s": "confidence", "#k": "classes"}
         names |= {f"#c{i}": label for i, label in enumerate(counts)}
         adds = ", ".join(["#w.#n :n", "#w.#s :s", *(f"#w.#k.#c{i} :c{i}" for i in range(len(counts)))])

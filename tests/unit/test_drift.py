@@ -10,6 +10,7 @@ from vista_app.drift import jensen_shannon, reference_of, window_drift
 
 SETTINGS = SimpleNamespace(drift_divergence_above=0.1, drift_confidence_drop_above=15)
 EVEN = {"forest": 0.25, "sea": 0.25, "street": 0.25, "glacier": 0.25}
+TENS = {"forest": 10, "sea": 10, "street": 10, "glacier": 10}
 
 
 def test_jensen_shannon_is_zero_for_the_same_mix_one_for_none_in_common_and_symmetric() -> None:
@@ -22,17 +23,29 @@ def test_jensen_shannon_is_zero_for_the_same_mix_one_for_none_in_common_and_symm
 
 
 def test_a_window_like_the_test_split_has_not_drifted() -> None:
-    window = {"predictions": 40, "confidence": 36.0, "classes": {"forest": 10, "sea": 10, "street": 10, "glacier": 10}}
+    window = {
+        "predictions": 40,
+        "confidence": 360_000,
+        "classes": {"forest": 10, "sea": 10, "street": 10, "glacier": 10},
+    }
     drift = window_drift(window, {"class_mix": EVEN, "mean_confidence": 0.92}, settings=SETTINGS)
     assert drift["divergence"] == 0 and drift["mean_confidence"] == 0.9 and drift["confidence_drop"] == 2.0
     assert drift["drifted"] is False and "reason" not in drift
 
 
 def test_one_class_only_or_unsure_answers_are_drift_with_the_reason() -> None:
-    one_class = {"predictions": 40, "confidence": 36.0, "classes": {"forest": 40, "sea": 0, "street": 0, "glacier": 0}}
+    one_class = {
+        "predictions": 40,
+        "confidence": 360_000,
+        "classes": {"forest": 40, "sea": 0, "street": 0, "glacier": 0},
+    }
     drift = window_drift(one_class, {"class_mix": EVEN, "mean_confidence": 0.9}, settings=SETTINGS)
     assert drift["drifted"] and drift["reason"] == "class mix diverged 0.55 from the test split's"
-    unsure = {"predictions": 40, "confidence": 22.0, "classes": {"forest": 10, "sea": 10, "street": 10, "glacier": 10}}
+    unsure = {
+        "predictions": 40,
+        "confidence": 220_000,
+        "classes": {"forest": 10, "sea": 10, "street": 10, "glacier": 10},
+    }
     drift = window_drift(unsure, {"class_mix": EVEN, "mean_confidence": 0.9}, settings=SETTINGS)
     assert drift["reason"] == "mean confidence 55% is 35 points under the test split's"
 

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 import urllib.request
@@ -23,10 +22,11 @@ from typing import Any
 
 from vista import template as cfn
 from vista.local.apigateway import ApiGateway, Route, route_for
+from vista.local.cloudwatch import LocalCloudWatch
 from vista.local.dynamodb import isolate_as_dynamodb_does
 from vista.local.event_sources import EventSources, Source
 from vista.local.iam import Enforcer, Request, Role, function_roles
-from vista.local.lambda_runtime import ACCOUNT, REGION, STACK, Function, FunctionLogs, invoking
+from vista.local.lambda_runtime import ACCOUNT, REGION, STACK, Function, FunctionOutput, capture_output, invoking
 from vista.local.provision import notification_filter, provision_resources
 from vista.local.s3 import answer_cors_as_s3_does, send_records_as_s3_does
 from vista.local.sagemaker import LocalSageMaker, SageMakerServer
@@ -77,7 +77,7 @@ class LocalCloud:
         self._resolver: cfn.Resolver | None = None
         self.dispatcher: EventSources | None = None
         self._sagemaker_server: SageMakerServer | None = None
-        self._stdout: Any = sys.stdout
+        self._output: FunctionOutput | None = None
         self.iam: Enforcer | None = None
 
     # ------------------------------------------------------------------ start / stop
@@ -88,8 +88,8 @@ class LocalCloud:
         # Powertools Metrics warns on every request that recorded none (each GET): noise here.
         warnings.filterwarnings("ignore", "No application metrics to publish")
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._stdout = sys.stdout
-        sys.stdout = FunctionLogs(sys.stdout, self.workdir / "functions.log")
+        self._output = FunctionOutput(self.workdir / "functions.log")
+        capture_output(self._output)
         send_records_as_s3_does()
         answer_cors_as_s3_does()
         isolate_as_dynamodb_does()
@@ -111,6 +111,8 @@ class LocalCloud:
         import boto3
 
         self.s3, self.sqs, self.events = boto3.client("s3"), boto3.client("sqs"), boto3.client("events")
+        self.cloudwatch = LocalCloudWatch(boto3.session.Session().client("cloudwatch"))
+        self._output.on_line = self.cloudwatch.log_line
         self._sagemaker = LocalSageMaker(
             self.workdir / "sagemaker",
             region=REGION,
@@ -127,6 +129,7 @@ class LocalCloud:
         )
         try:
             self.provision()
+            self.cloudwatch.start_alarms()
             self.dispatcher.start()
             self.urls["api"] = self._start_api()
             if self._console_user:
@@ -161,9 +164,10 @@ class LocalCloud:
             self._reset_moto()
             self._moto.stop()
             self._moto = None
-        if isinstance(sys.stdout, FunctionLogs):
-            sys.stdout.close()
-            sys.stdout = self._stdout
+        if self._output:
+            capture_output(None)
+            self._output.close()
+            self._output = None
         with contextlib.suppress(FileNotFoundError, ValueError):
             if json.loads(STATE_FILE.read_text()).get("pid") == os.getpid():
                 STATE_FILE.unlink()
@@ -325,9 +329,10 @@ class LocalCloud:
                 "must be the same (put variables in Globals)"
             )
         os.environ.update(json.loads(environments.pop()))
+        # Metrics stay on: their EMF lines go to functions.log, whose metrics the local CloudWatch
+        # extracts and evaluates the stack's alarms on (cloudwatch.py).
         os.environ.update(
             POWERTOOLS_TRACE_DISABLED="true",
-            POWERTOOLS_METRICS_DISABLED="true",
             POWERTOOLS_LOG_LEVEL="INFO" if self.verbose else "WARNING",
         )
         from vista_app import aws, config

@@ -6,10 +6,12 @@ to functions.log, as Lambda sends a function's output to CloudWatch Logs.
 from __future__ import annotations
 
 import io
+import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -23,26 +25,66 @@ def invoking() -> str | None:
     return getattr(_invocation, "function", None)
 
 
-class FunctionLogs(io.TextIOBase):
-    """sys.stdout while the local cloud runs: what a function prints (Powertools' JSON logs, EMF
-    metrics) goes to functions.log, as Lambda sends it to CloudWatch Logs; the rest to the terminal."""
+class FunctionOutput:
+    """Where functions' output goes while a local cloud runs: functions.log, as Lambda sends it to
+    CloudWatch Logs, and each whole line to `on_line` (CloudWatch's metric extraction)."""
 
-    def __init__(self, terminal: Any, path: Path) -> None:
-        self.terminal = terminal
+    def __init__(self, path: Path) -> None:
         self.log = open(path, "a", buffering=1)  # noqa: SIM115 (closed by close())
+        self.on_line: Callable[[str], None] | None = None
+        self._partial = threading.local()
 
     def write(self, text: str) -> int:
-        return (self.log if invoking() else self.terminal).write(text)
+        if self.on_line:
+            lines = (getattr(self._partial, "text", "") + text).split("\n")
+            self._partial.text = lines.pop()
+            for line in lines:
+                self.on_line(line)
+        return self.log.write(text)
+
+    def close(self) -> None:
+        self.log.close()
+
+
+class FunctionLogs(io.TextIOBase):
+    """sys.stdout while functions run: what a function prints (Powertools' JSON logs, EMF metrics)
+    goes to the cloud's FunctionOutput; anything else to the stream it wraps."""
+
+    def __init__(self, terminal: Any, output: FunctionOutput) -> None:
+        self.terminal, self.output = terminal, output
+
+    def write(self, text: str) -> int:
+        return (self.output if invoking() else self.terminal).write(text)
 
     def flush(self) -> None:
         self.terminal.flush()
-        self.log.flush()
+        self.output.log.flush()
 
     def isatty(self) -> bool:
         return self.terminal.isatty()
 
-    def close(self) -> None:
-        self.log.close()
+
+_output: FunctionOutput | None = None
+_stdout = threading.Lock()
+
+
+def capture_output(output: FunctionOutput | None) -> None:
+    """Send functions' output to `output` (None: stop), sys.stdout wrapped once per stream."""
+    global _output
+    with _stdout:
+        _output = output
+        if output is None and isinstance(sys.stdout, FunctionLogs):
+            sys.stdout = sys.stdout.terminal
+    _wrap_stdout()
+
+
+def _wrap_stdout() -> None:
+    """Wrap whatever sys.stdout is now (a test runner swaps its own in and out, per test) before a
+    function prints into it."""
+    with _stdout:
+        current = sys.stdout
+        if _output and not (isinstance(current, FunctionLogs) and current.output is _output):
+            sys.stdout = FunctionLogs(current, _output)
 
 
 @dataclass
@@ -68,8 +110,19 @@ class Function:
     handler: str
     timeout: int
     memory: int
+    # One execution environment: Lambda gives each invocation an environment of its own and an
+    # environment runs one invocation at a time (the Lambda developer guide, "Lambda execution
+    # environment"), so a handler's module state (Powertools' BatchProcessor, warm clients) is never
+    # shared by two at once. Here the functions' modules live in one process: their invocations
+    # take turns, where Lambda would start more environments.
+    environment: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def invoke(self, event: dict[str, Any]) -> Any:
+        _wrap_stdout()
+        with self.environment:
+            return self._invoke(event)
+
+    def _invoke(self, event: dict[str, Any]) -> Any:
         module, attribute = self.handler.rsplit(".", 1)
         handler = getattr(import_module(module), attribute)
         context = LambdaContext(

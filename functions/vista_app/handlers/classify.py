@@ -29,11 +29,12 @@ idempotency = IdempotencyConfig(expires_after_seconds=24 * 3600)
 
 @tracer.capture_method
 def classify(image: S3Image, classifier: Classifier, answered: list[dict[str, Any]]) -> dict[str, Any]:
-    """One image, once (idempotent on it): `answered` gets its record, for the batch's drift window."""
-    record = classify_object(
+    """One image, once (idempotent on it); a record it made goes to `answered`, the batch's drift window."""
+    record, new = classify_object(
         image, s3=client("s3"), classifier=classifier, predictions=Predictions(settings().predictions_table)
     )
-    answered.append(record)
+    if new:
+        answered.append(record)
     metrics.add_metric("PredictionsOK" if record["status"] == "OK" else "PredictionsFailed", MetricUnit.Count, 1)
     logger.info("classified", extra={k: record.get(k) for k in ("id", "key", "status", "label", "error")})
     return record
