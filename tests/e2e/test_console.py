@@ -221,6 +221,11 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
     assert page.locator("#leaderboard-chart .bar-name").all_text_contents() == [m["name"] for m in board]
     assert page.locator("#model-details svg.chart").count() == 1  # the confusion matrix
     assert page.locator("#model-details .bars .bar-name").count() == len(board[0]["classes"])  # F1 by class
+    # Drift: the open window of the model's answers, counted as GET /models counts it.
+    expect(page.locator("#drift")).to_contain_text("No window of answers has closed yet.")
+    if board[0].get("window"):
+        opened = board[0]["window"]["predictions"]
+        expect(page.locator("#drift")).to_contain_text(f"{opened} answers in the open window")
     photograph(page, "models")
 
     # Promotion asks first; cancelled, nothing changes; confirmed, the runner-up serves.

@@ -17,7 +17,7 @@ export function barChart(rows, { max = 1, format = pct, label = "", highlight = 
 
 // Accuracy charts (yMax 1) run from 0 to 100%; others span their data, so a small change shows.
 // Drawn at about the width it is shown at (a phone's, at most 460), so its text stays ~12px.
-export function lineChart(series, { title, yLabel, yMax = null, width = Math.max(300, Math.min(460, window.innerWidth - 64)), height = 240 } = {}) {
+export function lineChart(series, { title, yLabel, xLabel = "epoch", yMax = null, width = Math.max(300, Math.min(460, window.innerWidth - 64)), height = 240 } = {}) {
   const pad = { left: 48, right: 14, top: 26, bottom: 34 };
   const points = series.flatMap((line) => line.points);
   const xMax = Math.max(1, ...points.map((p) => p[0]));
@@ -27,7 +27,7 @@ export function lineChart(series, { title, yLabel, yMax = null, width = Math.max
   const bottom = yMax === null ? Math.max(0, Math.min(...values) - 0.1 * spread) : 0;
   const x = (v) => pad.left + ((width - pad.left - pad.right) * (v - 1)) / Math.max(1, xMax - 1);
   const y = (v) => pad.top + (height - pad.top - pad.bottom) * (1 - (v - bottom) / (top - bottom));
-  const chart = s("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `${title}: ${yLabel} by epoch` });
+  const chart = s("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `${title}: ${yLabel} by ${xLabel}` });
   chart.append(s("text", { x: pad.left, y: 16, "font-weight": "600", text: title }));
   for (let i = 0; i <= 4; i += 1) {
     const value = bottom + ((top - bottom) * i) / 4;
@@ -42,13 +42,13 @@ export function lineChart(series, { title, yLabel, yMax = null, width = Math.max
   }
   chart.append(
     s("line", { class: "axis", x1: pad.left, x2: width - pad.right, y1: y(bottom), y2: y(bottom) }),
-    s("text", { x: (width + pad.left) / 2, y: height - 4, "text-anchor": "middle", text: "epoch" }),
+    s("text", { x: (width + pad.left) / 2, y: height - 4, "text-anchor": "middle", text: xLabel }),
   );
   series.forEach((line) => {
     if (!line.points.length) return;
     const path = line.points.map((p, i) => `${i ? "L" : "M"}${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join("");
     chart.append(s("path", { d: path, fill: "none", stroke: line.color, "stroke-width": 2.2, "stroke-dasharray": line.dash || "" }));
-    line.points.forEach((p) => chart.append(s("circle", { cx: x(p[0]), cy: y(p[1]), r: 2.6, fill: line.color }, s("title", { text: `${line.name}, epoch ${p[0]}: ${num(p[1], 4)}` }))));
+    line.points.forEach((p) => chart.append(s("circle", { cx: x(p[0]), cy: y(p[1]), r: 2.6, fill: line.color }, s("title", { text: `${line.name}, ${xLabel} ${p[0]}: ${num(p[1], 4)}` }))));
   });
   const legend = h("div", { class: "legend" }, series.map((line) => h("span", {}, legendSwatch(line.color), line.name)));
   return h("figure", { class: "panel" }, chart, legend);

@@ -1,7 +1,7 @@
 // The Models page: the leaderboard (the columns GET /models gives) and one model's details.
 
 import { api, board } from "./api.js";
-import { barChart, confusionMatrix } from "./charts.js";
+import { COLORS, barChart, confusionMatrix, lineChart } from "./charts.js";
 import { badge, confirmDialog, errorBox, h, int, money, num, pct, put, toast } from "./dom.js";
 
 export async function modelsPage(main, { every, render }) {
@@ -69,7 +69,24 @@ function modelDetails(model, all, render) {
         h("div", { class: "table-wrap" }, h("table", {},
           h("thead", {}, h("tr", {}, ["Class", "Precision", "Recall", "F1", "Images"].map((t, i) => h("th", { class: i ? "num" : "", text: t })))),
           h("tbody", {}, perClass.map(([name, v]) => h("tr", {}, h("td", { text: name }), h("td", { class: "num", text: pct(v.precision) }), h("td", { class: "num", text: pct(v.recall) }), h("td", { class: "num", text: pct(v.f1) }), h("td", { class: "num", text: int(v.support) })))))))),
+    driftPanel(model),
     h("details", {}, h("summary", { text: "Hyperparameters" }), h("pre", { class: "mono", text: JSON.stringify(model.hyperparameters || {}, null, 2) })),
   );
   return section;
+}
+
+// Drift without labels: each closed window of the model's answers against its test split's
+// (GET /models carries `drift_history`, `drift` the latest window, `window` the open one).
+function driftPanel(model) {
+  const history = model.drift_history || [];
+  const open = model.window ? `${int(model.window.predictions)} answers in the open window.` : "";
+  if (!history.length) return h("div", { id: "drift" }, h("h3", { text: "Drift" }), h("p", { class: "muted", text: `No window of answers has closed yet. ${open}` }));
+  const points = (key) => history.map((w, i) => [i + 1, w[key] ?? 0]);
+  const latest = model.drift || {};
+  return h("div", { id: "drift" },
+    h("h3", { text: "Drift (no labels needed)" }),
+    h("div", { class: "charts" },
+      lineChart([{ name: "class-mix divergence", color: COLORS[0], points: points("divergence") }], { title: "class mix against the test split's", yLabel: "Jensen-Shannon divergence", xLabel: "window", yMax: 1 }),
+      lineChart([{ name: "mean confidence", color: COLORS[1], points: points("mean_confidence") }], { title: "mean confidence", yLabel: "confidence", xLabel: "window", yMax: 1 })),
+    latest.drifted ? h("p", { class: "warn", text: `⚠ The latest window drifted: ${latest.reason}.` }) : h("p", { class: "meta", text: `The latest window of ${int(latest.predictions)} answers has not drifted. ${open}` }));
 }
