@@ -18,6 +18,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from vista_app import errors
+
 logger = logging.getLogger(__name__)
 PRICES_FILE = Path(__file__).with_name("prices.json")
 OVERRIDE_KEY = "config/prices.json"
@@ -31,7 +33,7 @@ def load_prices(s3: Any = None, bucket: str | None = None) -> dict[str, Any]:
     try:
         override = json.loads(s3.get_object(Bucket=bucket, Key=OVERRIDE_KEY)["Body"].read())
     except ClientError as error:
-        if error.response["Error"]["Code"] not in ("NoSuchKey", "404"):
+        if not errors.is_missing_object(error):
             raise
         return prices
     except ValueError as error:

@@ -22,6 +22,11 @@ def is_conditional_failure(error: ClientError) -> bool:
     return code(error) == "ConditionalCheckFailedException"
 
 
+def is_missing_object(error: ClientError) -> bool:
+    """S3 has no such object (or no such version of it); HeadObject's answer has only the status."""
+    return code(error) in ("NoSuchKey", "NoSuchVersion", "404")
+
+
 def is_not_found(error: ClientError) -> bool:
     """SageMaker has no such resource (an endpoint, job, model or config)."""
     text = message(error).lower()

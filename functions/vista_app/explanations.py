@@ -9,6 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from vista_app import errors
 from vista_app.predictions import Classifier, S3Image, read_image
 
 EXPLANATIONS_PREFIX = "artifacts/explanations/"
@@ -58,6 +59,6 @@ def _cached(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
     try:
         return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     except ClientError as error:
-        if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+        if errors.is_missing_object(error):
             return None
         raise

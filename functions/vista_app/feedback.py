@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from vista_app import errors
 from vista_app.config import Settings
 from vista_app.records import Jobs, Models, Predictions, timestamp
 from vista_app.training import find_channels
@@ -100,7 +101,7 @@ def _copy_for_training(
         logger.warning("feedback on %s not added to %s: %s", prediction["id"], model["dataset"], error)
         return None
     except ClientError as error:
-        if error.response["Error"]["Code"] not in ("NoSuchKey", "NoSuchVersion", "404"):
+        if not errors.is_missing_object(error):
             raise
         logger.warning("feedback on %s: the image s3://%s/%s is gone", prediction["id"], *source.values())
         return None

@@ -216,10 +216,9 @@ def read_image(s3: Any, image: S3Image) -> bytes:
     try:
         return s3.get_object(**request)["Body"].read(MAX_IMAGE_BYTES + 1)
     except ClientError as error:
-        code = error.response["Error"]["Code"]
-        if code in ("NoSuchKey", "NoSuchVersion", "404"):
+        if errors.is_missing_object(error):
             raise ObjectGone(f"s3://{image.bucket}/{image.key} no longer exists") from None
-        if code in ("PreconditionFailed", "412"):
+        if errors.code(error) in ("PreconditionFailed", "412"):
             raise ObjectGone(
                 f"s3://{image.bucket}/{image.key} was replaced before it was read (its ETag {image.etag} is gone):"
                 " the newer object is classified on its own"
