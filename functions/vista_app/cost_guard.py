@@ -20,7 +20,6 @@ from vista_app.training_request import TrainingRequest
 # instances" (SageMaker developer guide, model-managed-spot-training.html). Spot prices move and a
 # job may wait or be interrupted, so the typical figure shown plans with less: 70% off.
 SPOT_TYPICAL_SAVING = 0.7
-GPU_FAMILIES = ("ml.p", "ml.g")
 # Poor fits, and the cheaper choice named instead. A small CNN on a few thousand images keeps no GPU
 # busy (the CPU input pipeline feeds it: make bench's throughput table), so a CPU instance trains
 # it for a fraction of the price; a deep pretrained network on large images is many times slower on
@@ -43,39 +42,23 @@ def jobs_of(request: TrainingRequest) -> int:
     return trials * len(request.architectures or [request.architecture])
 
 
-def architectures_of(request: TrainingRequest) -> set[str]:
-    ranges = request.tuning.ranges if request.tuning else {}
-    tuned = ranges.get("architecture")
-    if isinstance(tuned, list):
-        return set(map(str, tuned))
-    return set(request.architectures or [request.architecture])
-
-
-def largest_image(request: TrainingRequest) -> int:
-    spec = (request.tuning.ranges if request.tuning else {}).get("image_size")
-    if spec is None:
-        return request.hyperparameters.image_size
-    return int(max(spec)) if isinstance(spec, list) else int(spec.max)
-
-
 def warnings(request: TrainingRequest, *, images: int | None, prices: dict[str, float]) -> list[str]:
     """The request's poor fits, each with the cheaper choice and both prices."""
-    gpu = request.instance_type.startswith(GPU_FAMILIES)
     found = []
 
     def priced(instance: str) -> str:
         return f"${prices[instance]:,.3f}/h" if instance in prices else "no price on file"
 
-    small = sorted(architectures_of(request) & set(SMALL_CNNS))
-    if gpu and small and images is not None and images <= SMALL_DATASET_IMAGES:
+    small = sorted(request.tried_architectures() & set(SMALL_CNNS))
+    if request.gpu and small and images is not None and images <= SMALL_DATASET_IMAGES:
         found.append(
             f"a GPU instance ({request.instance_type}, {priced(request.instance_type)}) for {', '.join(small)} on "
             f"{images:,} training images: a CPU instance such as {CPU_CHOICE} ({priced(CPU_CHOICE)}) trains a "
             "small CNN on this few images for less"
         )
-    deep = sorted(architectures_of(request) & set(DEEP_NETWORKS))
-    size = largest_image(request)
-    if not gpu and deep and size >= LARGE_IMAGE_PX:
+    deep = sorted(request.tried_architectures() & set(DEEP_NETWORKS))
+    size = request.highest("image_size")
+    if not request.gpu and deep and size >= LARGE_IMAGE_PX:
         found.append(
             f"a CPU instance ({request.instance_type}, {priced(request.instance_type)}) for {', '.join(deep)} at "
             f"{size} px: the cheapest GPU instance, {GPU_CHOICE} ({priced(GPU_CHOICE)}), trains it many times "

@@ -38,7 +38,6 @@ METRIC_DEFINITIONS = [{"Name": name, "Regex": rf"\b{name}=([-+0-9.eE]+|nan);"} f
 # Layouts a dataset may have under datasets/<name>/: ours, then Kaggle's Intel download.
 LAYOUTS = ({"train": "train/", "test": "test/"}, {"train": "seg_train/seg_train/", "test": "seg_test/seg_test/"})
 CHECKPOINT_DIR = "/opt/ml/checkpoints"
-GPU_FAMILIES = ("ml.p", "ml.g")
 # Hyperband stops no trial before it has run this many epochs (its rungs start there).
 HYPERBAND_MIN_EPOCHS = 3
 SCALING = {"auto": "Auto", "linear": "Linear", "log": "Logarithmic", "reverse_log": "ReverseLogarithmic"}
@@ -119,9 +118,7 @@ def _hyperparameters(request: TrainingRequest, settings: Settings, region: str) 
 def _definition(request: TrainingRequest, settings: Settings, channels: dict[str, str]) -> dict[str, Any]:
     """What a training job and a tuning job's TrainingJobDefinition share."""
     bucket = settings.data_bucket
-    image = (
-        settings.training_image_gpu if request.instance_type.startswith(GPU_FAMILIES) else settings.training_image_cpu
-    )
+    image = settings.training_image_gpu if request.gpu else settings.training_image_cpu
     definition: dict[str, Any] = {
         "AlgorithmSpecification": {
             "TrainingImage": image,

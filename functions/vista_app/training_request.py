@@ -20,6 +20,7 @@ ARCHITECTURES = (
 Architecture = Literal[ARCHITECTURES]
 # Those with a pretrained base: train.py runs `epochs` with it frozen, then `fine_tune_epochs` more.
 PRETRAINED = ("vgg16", "resnet50", "resnet101", "resnet152", "efficientnetv2b0", "mobilenetv3large")
+GPU_FAMILIES = ("ml.p", "ml.g")  # instance families with GPUs: the training image for GPUs
 
 DatasetPrefix = Annotated[
     str,
@@ -146,22 +147,29 @@ class TrainingRequest(Strict):
         """The one-architecture requests a comparison runs."""
         return [self.model_copy(update={"architecture": a, "architectures": None}) for a in self.architectures or []]
 
+    @property
+    def gpu(self) -> bool:
+        return self.instance_type.startswith(GPU_FAMILIES)
+
+    def highest(self, name: str) -> int:
+        """The largest value a hyperparameter takes in any job of this request (its tuning range's top)."""
+        spec = (self.tuning.ranges if self.tuning else {}).get(name)
+        if spec is None:
+            return int(getattr(self.hyperparameters, name))
+        return int(max(spec)) if isinstance(spec, list) else int(spec.max)
+
+    def tried_architectures(self) -> set[str]:
+        """Every architecture a job of this request may train: tuned over, compared, or the one."""
+        tuned = (self.tuning.ranges if self.tuning else {}).get("architecture")
+        if isinstance(tuned, list):
+            return set(map(str, tuned))
+        return set(self.architectures or [self.architecture])
+
     def most_epochs(self) -> int:
         """The most epochs one job (or tuning trial) of this request can run: what train.py prints
         an objective line for, and so what Hyperband counts as a trial's resource."""
-        hyperparameters, ranges = self.hyperparameters, self.tuning.ranges if self.tuning else {}
-
-        def highest(name: str) -> int:
-            spec = ranges.get(name)
-            if spec is None:
-                return int(getattr(hyperparameters, name))
-            return int(max(spec)) if isinstance(spec, list) else int(spec.max)
-
-        architectures = set(self.architectures or [self.architecture])
-        if isinstance(ranges.get("architecture"), list):
-            architectures = set(map(str, ranges["architecture"]))
-        fine_tunes = architectures & set(PRETRAINED) and highest("fine_tune_layers") > 0
-        return highest("epochs") + (highest("fine_tune_epochs") if fine_tunes else 0)
+        fine_tunes = self.tried_architectures() & set(PRETRAINED) and self.highest("fine_tune_layers") > 0
+        return self.highest("epochs") + (self.highest("fine_tune_epochs") if fine_tunes else 0)
 
     @property
     def dataset_prefix(self) -> str:
