@@ -293,10 +293,10 @@ def prepare(request: TrainingRequest, *, settings: Settings, s3: Any, sagemaker:
     return Prepared(request, channels, estimated)
 
 
-def dry_run_request(body: str | bytes | dict, *, settings: Settings, s3: Any, sagemaker: Any) -> dict[str, Any]:
+def dry_run_request(request: TrainingRequest, *, settings: Settings, s3: Any, sagemaker: Any) -> dict[str, Any]:
     """What starting the request would do, starting nothing: its kind, jobs and estimate, and whether
     the cap lets it start (`accepted`, else `reason`). InvalidRequest for a request that cannot train."""
-    prepared = prepare(parse_training_request(body), settings=settings, s3=s3, sagemaker=sagemaker)
+    prepared = prepare(request, settings=settings, s3=s3, sagemaker=sagemaker)
     answer = {"dry_run": True, "kind": prepared.request.kind, "estimate": prepared.estimate, "accepted": True}
     try:
         check(prepared.estimate)

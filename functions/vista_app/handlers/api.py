@@ -238,13 +238,9 @@ def create_training_job(request: TrainingRequest, dry_run: Annotated[bool, Query
     """202 with the job started (its record carries the estimate), or 400 with why it was not;
     `?dry_run=true`: 200 with the estimate and whether the cost cap lets it start, starting nothing."""
     config = settings()
-    if dry_run:
-        body = request.model_dump(mode="json", exclude_unset=True)
-        return Response(
-            200,
-            content_types.APPLICATION_JSON,
-            dry_run_request(body, settings=config, s3=client("s3"), sagemaker=client("sagemaker")),
-        )
+    if dry_run:  # the request as the resolver validated it, not parsed again
+        answer = dry_run_request(request, settings=config, s3=client("s3"), sagemaker=client("sagemaker"))
+        return Response(200, content_types.APPLICATION_JSON, answer)
     jobs = Jobs(config.jobs_table)
     # A retried POST with the same Idempotency-Key names the same job, which starts once.
     name = job_name(config.name_prefix, f"api/{idempotency_key() or uuid.uuid4()}")
