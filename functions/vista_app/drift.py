@@ -88,7 +88,9 @@ def observe(
         return None
     counts = Counter(label for label, _ in answers)
     confidence = sum(round(c * CONFIDENCE_UNITS) for _, c in answers)
-    record = models.tally(model["name"], counts, confidence, classes=list(reference["class_mix"]))
+    if "window" not in model:  # the first answers of this model (or of one from before windows)
+        models.open_window(model["name"], list(reference["class_mix"]))
+    record = models.tally(model["name"], counts, confidence)
     window = record["window"]
     before = window["predictions"] - len(answers)
     if not before < settings.drift_window <= window["predictions"]:

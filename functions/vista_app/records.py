@@ -259,15 +259,9 @@ class Models(Repository):
         champions = sorted(self.in_state("champion"), key=lambda m: m.get("promoted_at", ""))
         return champions[-1] if champions else None
 
-    def tally(self, name: str, counts: dict[str, int], confidence: int, *, classes: list[str]) -> dict[str, Any]:
-        """Add answers to the model's open drift window (drift.py) in one atomic update: their
-        number, their summed confidence (in drift's integer units) and how many gave each class;
-        the record after it."""
-        names = {"#w": "window", "#n": "predictions", "#s": "confidence", "#k": "classes"}
-        names |= {f"#c{i}": label for i, label in enumerate(counts)}
-        adds = ", ".join(["#w.#n :n", "#w.#s :s", *(f"#w.#k.#c{i} :c{i}" for i in range(len(counts)))])
-        values = {":n": sum(counts.values()), ":s": confidence} | {f":c{i}": k for i, k in enumerate(counts.values())}
-        # A model recorded before windows existed gets its empty window first (ADD needs the map).
+    def open_window(self, name: str, classes: list[str]) -> None:
+        """Give a model recorded before drift windows existed its empty one (ADD needs the map);
+        a window another writer opened meanwhile is kept."""
         empty = {"predictions": 0, "confidence": 0, "classes": dict.fromkeys(classes, 0)}
         self.table.update_item(
             Key={self.key: name},
@@ -276,6 +270,15 @@ class Models(Repository):
             ExpressionAttributeNames={"#w": "window", "#key": self.key},
             ExpressionAttributeValues=to_item({":empty": empty}),
         )
+
+    def tally(self, name: str, counts: dict[str, int], confidence: int) -> dict[str, Any]:
+        """Add answers to the model's open drift window (drift.py) in one atomic update: their
+        number, their summed confidence (in drift's integer units) and how many gave each class;
+        the record after it."""
+        names = {"#w": "window", "#n": "predictions", "#s": "confidence", "#k": "classes"}
+        names |= {f"#c{i}": label for i, label in enumerate(counts)}
+        adds = ", ".join(["#w.#n :n", "#w.#s :s", *(f"#w.#k.#c{i} :c{i}" for i in range(len(counts)))])
+        values = {":n": sum(counts.values()), ":s": confidence} | {f":c{i}": k for i, k in enumerate(counts.values())}
         answer = self.table.update_item(
             Key={self.key: name},
             UpdateExpression=f"ADD {adds}",
