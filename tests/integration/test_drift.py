@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers.fakes import CLASSES, FakeEndpoint
 from tests.helpers.stack import BUCKET, image_bytes
-from tests.helpers.support import REQUEST, call, request, upload_dataset
+from tests.helpers.support import call, champion_on_record, request
 
 WINDOW = 10
 EVEN = {c: round(1 / len(CLASSES), 4) for c in CLASSES}
@@ -20,25 +20,13 @@ EVEN = {c: round(1 / len(CLASSES), 4) for c in CLASSES}
 def champion(aws: None, endpoint: FakeEndpoint, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """A champion whose test split was answered evenly at 90% confidence; a 10-answer drift window."""
     from vista_app import config
-    from vista_app.records import Jobs, Models
 
     monkeypatch.setenv("DRIFT_WINDOW", str(WINDOW))
     config.settings.cache_clear()
-    upload_dataset()
-    Jobs(config.settings().jobs_table).create({"name": "vista-job", "status": "Completed", "request": REQUEST})
-    model = {
-        "name": "vista-job",
-        "job": "vista-job",
-        "state": "champion",
-        "accuracy": 0.9,
-        "dataset": "datasets/intel",
-        "architecture": "resnet50",
-        "hyperparameters": {"architecture": "resnet50"},
-        "metrics": {"reference": {"class_mix": EVEN, "mean_confidence": 0.9}, "class_names": CLASSES},
-        "promoted_at": "2026-11-28T06:00:00+00:00",
-    }
-    Models(config.settings().models_table).create(model)
-    return model
+    return champion_on_record(
+        hyperparameters={"architecture": "resnet50"},
+        metrics={"reference": {"class_mix": EVEN, "mean_confidence": 0.9}, "class_names": CLASSES},
+    )
 
 
 def observe(model: dict[str, Any], answers: list[tuple[str, float]]) -> dict[str, Any] | None:

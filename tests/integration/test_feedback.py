@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers.fakes import CLASSES, FakeEndpoint
 from tests.helpers.stack import BUCKET, image_bytes
-from tests.helpers.support import REQUEST, call, request, upload_dataset
+from tests.helpers.support import REQUEST, call, champion_on_record, request
 
 WINDOW = 4
 
@@ -19,26 +19,14 @@ WINDOW = 4
 def served(aws: None, endpoint: FakeEndpoint, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """A champion trained on datasets/intel by a job whose request is on record; a 4-prediction window."""
     from vista_app import config
-    from vista_app.records import Jobs, Models
 
     monkeypatch.setenv("RETRAIN_WINDOW", str(WINDOW))
     monkeypatch.setenv("RETRAIN_BELOW_ACCURACY_PERCENT", "75")
     config.settings.cache_clear()
-    upload_dataset()
-    Jobs(config.settings().jobs_table).create({"name": "vista-job", "status": "Completed", "request": REQUEST})
-    model = {
-        "name": "vista-job",
-        "job": "vista-job",
-        "state": "champion",
-        "accuracy": 0.9,
-        "dataset": "datasets/intel",
-        "architecture": "resnet50",
-        "hyperparameters": {"architecture": "resnet50", "learning_rate": 0.0012, "checkpoint_dir": "/opt/ml/x"},
-        "instance_type": "ml.g5.xlarge",
-        "promoted_at": "2026-11-28T06:00:00+00:00",
-    }
-    Models(config.settings().models_table).create(model)
-    return model
+    return champion_on_record(
+        hyperparameters={"architecture": "resnet50", "learning_rate": 0.0012, "checkpoint_dir": "/opt/ml/x"},
+        instance_type="ml.g5.xlarge",
+    )
 
 
 def predict(context: Any, color: tuple[int, int, int]) -> dict[str, Any]:
