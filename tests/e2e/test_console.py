@@ -1,6 +1,6 @@
 """The web console in a real browser (Debian's Chromium, driven by Playwright) against local mode:
 a person trains a model from the form and watches it complete, classifies images, labels a
-prediction and reads the leaderboard; and every console route refuses a request without a
+prediction, reads the leaderboard and the champion's drift chart; and every console route refuses a request without a
 live session, as the console's authorizer does on AWS.
 
 Each page is photographed at desktop and phone widths into build/screenshots/ (the README's
@@ -37,6 +37,7 @@ CHROMIUM_FLAGS = [
 SHOTS = Path(os.environ.get("VISTA_SCREENSHOTS", ROOT / "build" / "screenshots"))
 WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
 TRAINING_S = 300
+DRIFT_WINDOW = 10  # small, so that three windows close in the test (the stack's minimum)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from vista.client import upload_dataset
     from vista.target import Target
 
-    with local_cloud(tmp_path_factory.mktemp("console")) as cloud:
+    parameters = {"DriftWindow": str(DRIFT_WINDOW)}
+    with local_cloud(tmp_path_factory.mktemp("console"), parameters=parameters) as cloud:
         target = Target(cloud.outputs, "us-east-1", boto3.Session(region_name="us-east-1"))
         scenes = tmp_path_factory.mktemp("scenes")
         generate(scenes, train_per_class=20, test_per_class=6, size=64, seed=11)
@@ -108,6 +110,23 @@ def photograph(page: Any, name: str, *, reload: bool = True) -> None:
         page.wait_for_timeout(300)  # let the layout settle at the new width
         page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def close_windows(target: Any, images: list[Path], windows: int) -> dict[str, Any]:
+    """Drop the images into the inbox; the champion's record once it has `windows` closed windows.
+    A wave of at least DRIFT_WINDOW images closes one window (the batch that fills it closes it)."""
+    from vista.client import wait_for
+
+    assert len(images) >= DRIFT_WINDOW
+    s3, bucket = target.client("s3"), target.output("DataBucketName")
+    for index, path in enumerate(images):
+        s3.upload_file(str(path), bucket, f"inbox/drift-{windows}/{index}.jpg")
+
+    def closed() -> dict[str, Any] | None:
+        champion = target.api("GET", "/models")["items"][0]
+        return champion if len(champion.get("drift_history", [])) >= windows else None
+
+    return wait_for(f"drift window {windows} of the champion", closed, 180)
 
 
 def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any, stack: Any) -> None:
@@ -210,6 +229,17 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
     cards.nth(2).wait_for()
     photograph(page, "predictions")
 
+    # Drift: two waves of held-out images like the test split's, then one of forests only, each
+    # closing a window of the champion's answers.
+    from synthetic import generate
+
+    generate(scenes / "held", train_per_class=0, test_per_class=2, size=64, seed=12)
+    held = sorted((scenes / "held" / "seg_test" / "seg_test").rglob("*.jpg"))
+    generate(scenes / "forests", train_per_class=0, test_per_class=DRIFT_WINDOW + 2, size=64, seed=13)
+    forests = sorted((scenes / "forests" / "seg_test" / "seg_test" / "forest").glob("*.jpg"))
+    for windows, wave in enumerate([held, held, forests], start=1):
+        close_windows(target, wave, windows)
+
     # Models: the leaderboard chart and table say what GET /models says.
     page.get_by_role("link", name="Models").click()
     board = target.api("GET", "/models")["items"]
@@ -219,14 +249,16 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
     for row, model in zip([rows.nth(i) for i in range(rows.count())], board, strict=True):
         assert f"{100 * model['accuracy']:.1f}%" in row.inner_text() and model["state"] in row.inner_text().lower()
     assert page.locator("#leaderboard-chart .bar-name").all_text_contents() == [m["name"] for m in board]
-    assert page.locator("#model-details svg.chart").count() == 1  # the confusion matrix
     assert page.locator("#model-details .bars .bar-name").count() == len(board[0]["classes"])  # F1 by class
-    # Drift: the open window of the model's answers, counted as GET /models counts it.
-    expect(page.locator("#drift")).to_contain_text("No window of answers has closed yet.")
-    if board[0].get("window"):
-        opened = board[0]["window"]["predictions"]
-        expect(page.locator("#drift")).to_contain_text(f"{opened} answers in the open window")
+    # Drift: divergence and confidence charted a point a closed window; the latest window's verdict.
+    assert page.locator("#drift svg.chart").count() == 2
+    assert page.locator("#model-details svg.chart").count() == 1 + 2  # the confusion matrix, then drift
+    assert page.locator("#drift svg.chart").first.locator("circle").count() == len(board[0]["drift_history"]) >= 3
+    latest = board[0]["drift"]
+    verdict = f"The latest window drifted: {latest['reason']}" if latest["drifted"] else "has not drifted"
+    expect(page.locator("#drift")).to_contain_text(verdict)
     photograph(page, "models")
+    page.locator("#drift").screenshot(path=str(SHOTS / "drift-desktop.png"))  # the README's drift chart
 
     # Promotion asks first; cancelled, nothing changes; confirmed, the runner-up serves.
     runner_up = board[1]["name"]

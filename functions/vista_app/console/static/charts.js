@@ -17,7 +17,7 @@ export function barChart(rows, { max = 1, format = pct, label = "", highlight = 
 
 // Accuracy charts (yMax 1) run from 0 to 100%; others span their data, so a small change shows.
 // Drawn at about the width it is shown at (a phone's, at most 460), so its text stays ~12px.
-export function lineChart(series, { title, yLabel, xLabel = "epoch", yMax = null, width = Math.max(300, Math.min(460, window.innerWidth - 64)), height = 240 } = {}) {
+export function lineChart(series, { title, yLabel, xLabel = "epoch", yMax = null, percent = yMax === 1, width = Math.max(300, Math.min(460, window.innerWidth - 64)), height = 240 } = {}) {
   const pad = { left: 48, right: 14, top: 26, bottom: 34 };
   const points = series.flatMap((line) => line.points);
   const xMax = Math.max(1, ...points.map((p) => p[0]));
@@ -33,7 +33,7 @@ export function lineChart(series, { title, yLabel, xLabel = "epoch", yMax = null
     const value = bottom + ((top - bottom) * i) / 4;
     chart.append(
       s("line", { class: "grid", x1: pad.left, x2: width - pad.right, y1: y(value), y2: y(value) }),
-      s("text", { x: pad.left - 6, y: y(value) + 4, "text-anchor": "end", text: yMax === 1 ? pct(value, 0) : num(value, 2) }),
+      s("text", { x: pad.left - 6, y: y(value) + 4, "text-anchor": "end", text: percent ? pct(value, 0) : num(value, 2) }),
     );
   }
   const step = Math.max(1, Math.ceil(xMax / 8));

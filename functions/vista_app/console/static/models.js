@@ -86,7 +86,7 @@ function driftPanel(model) {
   return h("div", { id: "drift" },
     h("h3", { text: "Drift (no labels needed)" }),
     h("div", { class: "charts" },
-      lineChart([{ name: "class-mix divergence", color: COLORS[0], points: points("divergence") }], { title: "class mix against the test split's", yLabel: "Jensen-Shannon divergence", xLabel: "window", yMax: 1 }),
+      lineChart([{ name: "class-mix divergence", color: COLORS[0], points: points("divergence") }], { title: "class mix against the test split's", yLabel: "Jensen-Shannon divergence", xLabel: "window", yMax: 1, percent: false }),
       lineChart([{ name: "mean confidence", color: COLORS[1], points: points("mean_confidence") }], { title: "mean confidence", yLabel: "confidence", xLabel: "window", yMax: 1 })),
     latest.drifted ? h("p", { class: "warn", text: `⚠ The latest window drifted: ${latest.reason}.` }) : h("p", { class: "meta", text: `The latest window of ${int(latest.predictions)} answers has not drifted. ${open}` }));
 }
