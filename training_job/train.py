@@ -70,6 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     option("validation-split", type=float, default=0.15, help="carved from train when there is no validation")
     option("seed", type=int, default=42)
     option("early-stopping-patience", type=int, default=5)
+    option("time-budget-s", type=float, default=0, help="no epoch may end past this many seconds of training (0: none)")
     option("mixed-precision", type=_text, default="auto", choices=["auto", "on", "off"])
     option("xla", type=_bool, default=False)
     option("train", default=env("SM_CHANNEL_TRAIN", env("SM_CHANNEL_TRAINING")))
@@ -154,6 +155,42 @@ class EpochLog(keras.callbacks.Callback):
         return {k: [self.epochs[e].get(k, float("nan")) for e in sorted(self.epochs)] for k in keys}
 
 
+class TimeBudget(keras.callbacks.Callback):
+    """Training's time budget and its ETA, over every phase: after each epoch, `eta_s` (the planned
+    epochs left at the pace so far, or as many as the budget still holds) and, when the next epoch
+    would end past the budget, the stop. The pace leaves out the first epoch when there are more
+    (it traces the graph and fills the cache)."""
+
+    def __init__(self, budget_s: float, planned_epochs: int) -> None:
+        super().__init__()
+        self.budget_s, self.planned = budget_s, planned_epochs
+        self.started = time.perf_counter()
+        self.durations: list[float] = []
+        self.done = 0
+        self.exhausted = False
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch_started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        now = time.perf_counter()
+        self.durations.append(now - self.epoch_started)
+        self.done = epoch + 1
+        pace = float(np.mean(self.durations[1:] or self.durations))
+        elapsed, left = now - self.started, self.planned - self.done
+        if self.budget_s:
+            left = min(left, max(0, int((self.budget_s - elapsed) // pace)))
+            if left == 0 and self.done < self.planned:
+                self.exhausted = True
+                self.model.stop_training = True
+                print(
+                    f"time budget: stopping after epoch {self.done} ({elapsed:.0f} s of {self.budget_s:.0f} s; "
+                    f"an epoch takes {pace:.0f} s)",
+                    flush=True,
+                )
+        print(f"eta_s={left * pace:.0f}; elapsed_s={elapsed:.0f};", flush=True)
+
+
 class ConfigurationError(ValueError):
     """A job set up so that this script cannot train it as asked."""
 
@@ -217,6 +254,7 @@ def fit_phase(
     epochs: int,
     checkpoint_dir: Path | None,
     epoch_log: EpochLog,
+    budget: TimeBudget,
     patience: int,
 ) -> int:
     """Train one phase, resuming it from its checkpoint; returns the epoch count reached.
@@ -240,6 +278,7 @@ def fit_phase(
         )
     callbacks += [
         epoch_log,
+        budget,
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
     ]
     history = model.fit(
@@ -326,6 +365,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if checkpoint_dir:
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
     epoch_log = EpochLog(checkpoint_dir / "history.json" if checkpoint_dir else None)
+    fine_tuning = base is not None and args.fine_tune_layers > 0 and args.fine_tune_epochs > 0
+    budget = TimeBudget(args.time_budget_s, args.epochs + (args.fine_tune_epochs if fine_tuning else 0))
     started = time.perf_counter()
     reached = fit_phase(
         model,
@@ -336,10 +377,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         epochs=args.epochs,
         checkpoint_dir=checkpoint_dir,
         epoch_log=epoch_log,
+        budget=budget,
         patience=args.early_stopping_patience,
     )
     fine_tune_from = None
-    if base is not None and args.fine_tune_layers > 0 and args.fine_tune_epochs > 0:
+    if fine_tuning and not budget.exhausted:
         fine_tune_from = reached
         with strategy.scope():
             unfrozen = unfreeze_top(base, args.fine_tune_layers)
@@ -358,9 +400,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             epochs=args.fine_tune_epochs,
             checkpoint_dir=checkpoint_dir,
             epoch_log=epoch_log,
+            budget=budget,
             patience=args.early_stopping_patience,
         )
     seconds = time.perf_counter() - started
+    print(f"fit_seconds={seconds:.1f}; epochs_run={budget.done};", flush=True)
     if not chief:  # training was shared; evaluating and exporting is the chief's alone
         print(f"{args.current_host}: training done; {args.hosts[0]} evaluates and exports the model", flush=True)
         return {}

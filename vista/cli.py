@@ -65,6 +65,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         test_per_class=args.test_per_class,
         epochs=args.epochs,
         image_size=args.image_size,
+        budget_s=args.training_budget_s,
         verbose=args.verbose,
     )
 
@@ -321,6 +322,7 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--test-per-class", type=int, default=20)
     demo.add_argument("--epochs", type=int, default=30)
     demo.add_argument("--image-size", type=int, default=96)
+    demo.add_argument("--training-budget-s", type=int, default=240, help="no epoch ends past this (0: none)")
     demo.set_defaults(run=cmd_demo)
 
     dataset = sub.add_parser("dataset", help="make or upload a labelled image dataset")

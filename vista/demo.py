@@ -30,7 +30,9 @@ def step(text: str) -> None:
     print(f"\n== {text}", flush=True)
 
 
-def run_demo(*, train_per_class: int, test_per_class: int, epochs: int, image_size: int, verbose: bool = False) -> int:
+def run_demo(
+    *, train_per_class: int, test_per_class: int, epochs: int, image_size: int, budget_s: int, verbose: bool = False
+) -> int:
     import boto3
 
     from vista.local.cloud import REGION, LocalCloud
@@ -52,15 +54,30 @@ def run_demo(*, train_per_class: int, test_per_class: int, epochs: int, image_si
         step("uploading it to datasets/scenes/")
         client.upload_dataset(target, data, "scenes", progress=lambda done, total: progress(done, total, "uploading"))
 
-        step(f"requesting training: fine_cnn, {epochs} epochs at {image_size}x{image_size}, on this CPU")
-        request = client.cpu_request(
-            "datasets/scenes", "fine_cnn", epochs=epochs, image_size=image_size, early_stopping_patience=8
-        ) | {"max_runtime_s": 3600}
-        # the job followed to Completed, then the champion/challenger gate and the serverless endpoint
-        model = client.train_champion(
-            target, request, "demo", timeout_s=3600, on_state=lambda job: print(job_line(job), flush=True)
+        step(
+            f"requesting training: fine_cnn, up to {epochs} epochs at {image_size}x{image_size}, on this CPU, "
+            f"within a budget of {budget_s} s (no epoch ends past it; early stopping may end it sooner)"
         )
+        request = client.cpu_request(
+            "datasets/scenes",
+            "fine_cnn",
+            epochs=epochs,
+            image_size=image_size,
+            early_stopping_patience=5,
+            time_budget_s=budget_s,
+        ) | {"max_runtime_s": 3600}
+        states: list[dict[str, Any]] = []
+
+        def follow(job: dict[str, Any]) -> None:
+            states.append(job)
+            print(job_line(job), flush=True)
+
+        # the job followed to Completed, then the champion/challenger gate and the serverless endpoint
+        model = client.train_champion(target, request, "demo", timeout_s=3600, on_state=follow)
         job = model["name"]
+        trained = states[-1]["metrics"]
+        training = {"epochs": int(trained["epoch"]), "seconds": trained["fit_seconds"], "budget_s": budget_s}
+        print(f"training: {training['epochs']} epochs in {training['seconds']:.0f} s of the {budget_s} s budget")
         step("promotion: the champion/challenger gate and the serverless endpoint")
         print(f"model {job}: {model['state']} (test accuracy {model['accuracy']:.1%})")
         print(f"endpoint {cloud.outputs['EndpointName']} is InService, serving {job}")
@@ -101,6 +118,7 @@ def run_demo(*, train_per_class: int, test_per_class: int, epochs: int, image_si
 
     step(f"done in {time.monotonic() - started:.0f} s")
     print(f"accuracy on the held-out images: {summary['accuracy']:.1%} ({summary['correct']}/{summary['total']})")
+    print(f"training: {training['epochs']} epochs in {training['seconds']:.0f} s (budget {budget_s} s)")
     print(
         f"predictions recorded: {summary['records']} for {summary['total']} images "
         f"(lost {summary['lost']}, doubled {summary['doubled']}, failed {summary['failed']})"
@@ -114,7 +132,7 @@ def run_demo(*, train_per_class: int, test_per_class: int, epochs: int, image_si
         "  curl --aws-sigv4 aws:amz:us-east-1:execute-api --user local:local \\\n"
         "       -H 'Content-Type: image/jpeg' --data-binary @photo.jpg <API>/predictions"
     )
-    (WORKDIR / "summary.json").write_text(json.dumps(summary, indent=2))
+    (WORKDIR / "summary.json").write_text(json.dumps(summary | {"training": training}, indent=2))
     return 0 if summary["lost"] == summary["doubled"] == 0 else 1
 
 

@@ -51,7 +51,10 @@ SHOWN_METRICS = ("epoch", "train_accuracy", "val_accuracy", "val_loss", "test_ac
 def job_line(job: dict[str, Any]) -> str:
     """One line of a job's progress: the time, its status and the latest of its metrics."""
     detail = f" / {job['secondary_status']}" if job.get("secondary_status") else ""
-    figures = " ".join(f"{k}={v:.4g}" for k, v in job.get("metrics", {}).items() if k in SHOWN_METRICS)
+    metrics = job.get("metrics", {})
+    figures = " ".join(f"{k}={v:.4g}" for k, v in metrics.items() if k in SHOWN_METRICS)
+    if job["status"] == "InProgress" and "eta_s" in metrics:  # train.py's estimate of training's time left
+        figures += f" ETA {int(metrics['eta_s']) // 60}:{int(metrics['eta_s']) % 60:02d}"
     return f"{time.strftime('%H:%M:%S')} {job['name']} {job['status']}{detail} {figures}".rstrip()
 
 

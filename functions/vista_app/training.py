@@ -33,6 +33,8 @@ METRIC_NAMES = (
     "test_loss",
     "test_accuracy",
     "test_macro_f1",
+    "eta_s",  # training's time left, each epoch (train.py's TimeBudget)
+    "fit_seconds",
 )
 METRIC_DEFINITIONS = [{"Name": name, "Regex": rf"\b{name}=([-+0-9.eE]+|nan);"} for name in METRIC_NAMES]
 # Layouts a dataset may have under datasets/<name>/: ours, then Kaggle's Intel download.

@@ -56,6 +56,7 @@ class Hyperparameters(Strict):
     validation_split: float = Field(0.15, gt=0, lt=1)
     seed: int = Field(42, ge=0)
     early_stopping_patience: int = Field(5, ge=1, le=500)
+    time_budget_s: int = Field(0, ge=0, le=432_000, description="no epoch ends past this many seconds (0: none)")
     mixed_precision: Literal["auto", "on", "off"] = "auto"
     xla: bool = False
 

@@ -256,6 +256,52 @@ def test_script_mode_arguments_as_sagemaker_sends_them(monkeypatch: pytest.Monke
     assert args.model_dir == "/opt/ml/model"  # not the container's s3:// --model_dir
 
 
+class Clock:
+    """time.perf_counter as a test sets it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_time_budget_stops_before_an_epoch_that_would_end_past_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import train
+
+    clock = Clock()
+    monkeypatch.setattr(train.time, "perf_counter", clock)
+    budget = train.TimeBudget(100, planned_epochs=30)
+    budget.set_model(type("Model", (), {"stop_training": False})())  # what fit sets and reads
+    # the first epoch traces the graph (30 s), the others take 20 s: 30, 50, 70, 90 s; a fifth ends at 110
+    for epoch, seconds in enumerate([30, 20, 20, 20]):
+        budget.on_epoch_begin(epoch)
+        clock.now += seconds
+        budget.on_epoch_end(epoch)
+        assert budget.model.stop_training is (epoch == 3)
+    etas = [line for line in capsys.readouterr().out.splitlines() if line.startswith("eta_s=")]
+    # epochs left at the pace so far, as many as the budget holds: 2 (of 29 planned) after 30 s, 2, 1, 0
+    assert [line.split(";")[0] for line in etas] == ["eta_s=60", "eta_s=40", "eta_s=20", "eta_s=0"]
+    assert budget.exhausted and budget.done == 4
+
+
+def test_without_a_budget_the_eta_is_the_planned_epochs_left(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import train
+
+    clock = Clock()
+    monkeypatch.setattr(train.time, "perf_counter", clock)
+    budget = train.TimeBudget(0, planned_epochs=5)
+    budget.set_model(type("Model", (), {"stop_training": False})())
+    for epoch in range(2):
+        budget.on_epoch_begin(epoch)
+        clock.now += 10
+        budget.on_epoch_end(epoch)
+    assert not budget.model.stop_training and not budget.exhausted
+    assert capsys.readouterr().out.splitlines()[-1].startswith("eta_s=30;")
+
+
 @pytest.fixture(scope="module")
 def trained(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
     tmp = tmp_path_factory.mktemp("job")
@@ -285,6 +331,7 @@ def test_a_job_writes_metrics_pictures_and_a_servable_model(trained: tuple[Path,
     lines = [line for line in result.stdout.splitlines() if line.startswith("epoch=")]
     assert [line.split(";")[0] for line in lines] == ["epoch=1", "epoch=2"]
     assert "val_accuracy=" in lines[0] and "test_accuracy=" in result.stdout
+    assert "eta_s=0;" in result.stdout and "fit_seconds=" in result.stdout  # the job's ETA and training time
     metrics = json.loads((tmp / "model" / "metrics.json").read_text())
     assert set(metrics["per_class"]) == {"buildings", "forest", "glacier", "mountain", "sea", "street"}
     assert np.array(metrics["confusion_matrix"]).sum() == metrics["test_images"] == 18

@@ -35,3 +35,11 @@ def test_dataset_synth_writes_the_intel_layout(tmp_path: Path, capsys: pytest.Ca
     )
     assert len(list(tmp_path.glob("seg_train/seg_train/*/*.jpg"))) == 6
     assert "wrote 6 training and 6 test images" in capsys.readouterr().out
+
+
+def test_a_training_job_line_shows_the_time_left_while_it_trains() -> None:
+    from vista.terminal import job_line
+
+    job = {"name": "vista-1", "status": "InProgress", "secondary_status": "Training"}
+    assert job_line(job | {"metrics": {"epoch": 3, "eta_s": 125}}).endswith("epoch=3 ETA 2:05")
+    assert "ETA" not in job_line(job | {"status": "Completed", "metrics": {"epoch": 9, "eta_s": 0}})
