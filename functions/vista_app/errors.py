@@ -9,6 +9,20 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 
+# What Vista's own errors mean to a caller: the API answers each kind once (400, 404, 503), whatever
+# module raised it, and can do so without loading those modules.
+class BadRequest(ValueError):
+    """Input Vista refuses, with the reason: 400."""
+
+
+class NotFound(LookupError):
+    """No such thing (a model, a prediction, its image): 404."""
+
+
+class Unavailable(RuntimeError):
+    """Vista cannot answer yet (no model in service): 503."""
+
+
 def code(error: ClientError) -> str:
     return error.response["Error"]["Code"]
 

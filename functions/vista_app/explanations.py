@@ -10,12 +10,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from vista_app import errors
+from vista_app.errors import BadRequest
 from vista_app.predictions import Classifier, S3Image, read_image
 
 EXPLANATIONS_PREFIX = "artifacts/explanations/"
 
 
-class NothingToExplain(ValueError):
+class NothingToExplain(BadRequest):
     """A FAILED prediction: no class was given, so there is nothing to explain."""
 
 

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from vista_app import errors
 from vista_app.config import Settings
+from vista_app.errors import BadRequest, NotFound
 from vista_app.records import Jobs, Models, Predictions, timestamp
 from vista_app.training import find_channels
 from vista_app.training_request import Hyperparameters, InvalidRequest, parse_training_request
@@ -27,11 +28,11 @@ logger = logging.getLogger(__name__)
 FEEDBACK_PREFIX = "feedback-"
 
 
-class UnknownPrediction(LookupError):
+class UnknownPrediction(NotFound):
     pass
 
 
-class InvalidFeedback(ValueError):
+class InvalidFeedback(BadRequest):
     """Feedback that cannot be taken, with the reason for the person who gave it."""
 
 

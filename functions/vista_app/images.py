@@ -20,6 +20,8 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+from vista_app.errors import BadRequest
+
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # Start-of-frame markers carry the size: SOF0..SOF15 except DHT (C4), JPG (C8), DAC (CC).
@@ -36,7 +38,7 @@ OTHER_FORMATS = {
 }
 
 
-class InvalidImage(ValueError):
+class InvalidImage(BadRequest):
     """Bytes that are not a complete JPEG or PNG within the limits."""
 
 

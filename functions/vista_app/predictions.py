@@ -21,6 +21,7 @@ from urllib.parse import unquote_plus
 from botocore.exceptions import ClientError
 
 from vista_app import errors
+from vista_app.errors import BadRequest, NotFound, Unavailable
 from vista_app.images import InvalidImage, inspect_image, reduce_for_model
 from vista_app.records import Predictions
 
@@ -35,7 +36,7 @@ MAX_IMAGE_BYTES = 15 * 1024 * 1024
 DEFAULT_IMAGE_SIZE = 600
 
 
-class NoModelInService(RuntimeError):
+class NoModelInService(Unavailable):
     """No endpoint to ask yet (nothing promoted): retry later rather than fail the image."""
 
 
@@ -197,11 +198,11 @@ def classify_object(
     return predictions.get(image.id) or record, False
 
 
-class ObjectGone(LookupError):
+class ObjectGone(NotFound):
     pass
 
 
-class ModelError(ValueError):
+class ModelError(BadRequest):
     """The model answered with an error for this input: retrying will not help."""
 
 

@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 
 from vista_app import errors
 from vista_app.config import Settings
+from vista_app.errors import NotFound
 from vista_app.records import Models, timestamp
 
 ENDPOINT_EVENT = "SageMaker Endpoint State Change"
@@ -42,7 +43,7 @@ CLOCK_SKEW_S = 1  # SageMaker's clock against this function's
 MAX_STEPS = 6  # create, then (an emulator that is InService at once) champion, then the next
 
 
-class UnknownModel(LookupError):
+class UnknownModel(NotFound):
     pass
 
 

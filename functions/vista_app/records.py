@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from vista_app import errors
 from vista_app.aws import table
+from vista_app.errors import BadRequest
 
 LISTING_INDEX = "by_created"  # GSI: listing (constant per table) + created_at, newest first
 
@@ -65,7 +66,7 @@ def _set_and_remove(changes: dict[str, Any], remove: tuple[str, ...]) -> tuple[s
     return expression, names, {f":v{i}": value for i, value in enumerate(changes.values())}
 
 
-class InvalidToken(ValueError):
+class InvalidToken(BadRequest):
     pass
 
 

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from vista_app.errors import BadRequest
+
 # The names training_job/architectures.py builds; a test keeps the two lists equal.
 ARCHITECTURES = (
     "base_cnn",
@@ -177,7 +179,7 @@ class TrainingRequest(Strict):
         return self.dataset.rstrip("/") + "/"
 
 
-class InvalidRequest(ValueError):
+class InvalidRequest(BadRequest):
     """A request that cannot be trained, with a message meant for the person who sent it."""
 
 

@@ -6,59 +6,55 @@ import base64
 import binascii
 import json
 import uuid
-from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field
 
-from vista_app import drift
 from vista_app.aws import TRACED, client
 from vista_app.config import settings
 from vista_app.console import router as console
-from vista_app.costs import ledger, load_prices
-from vista_app.epochs import training_curves
-from vista_app.explanations import NothingToExplain, explanation
-from vista_app.feedback import InvalidFeedback, UnknownPrediction, record_feedback
-from vista_app.images import InvalidImage
-from vista_app.leaderboard import leaderboard
-from vista_app.names import job_name
-from vista_app.predictions import (
-    MAX_IMAGE_BYTES,
-    Classifier,
-    ModelError,
-    NoModelInService,
-    ObjectGone,
-    classify_upload,
-    new_upload,
-)
-from vista_app.promotion import UnknownModel, promote_by_name
-from vista_app.records import InvalidToken, Jobs, Models, Predictions
-from vista_app.training import dry_run_request, start_training
-from vista_app.training_request import InvalidRequest, TrainingRequest
+from vista_app.errors import BadRequest, NotFound, Unavailable
+from vista_app.lazy import lazy
+
+# What the routes use, loaded by the first request that needs it (a cold start pays for its own
+# route only); `api_models` and `training_request` hold the validated routes' types, so pydantic
+# and Powertools' OpenAPI models load with the first such route.
+api_models = lazy("vista_app.api_models")
+costs = lazy("vista_app.costs")
+drift = lazy("vista_app.drift")
+epochs = lazy("vista_app.epochs")
+explanations = lazy("vista_app.explanations")
+feedback = lazy("vista_app.feedback")
+leaderboard = lazy("vista_app.leaderboard")
+names = lazy("vista_app.names")
+predictions = lazy("vista_app.predictions")
+promotion = lazy("vista_app.promotion")
+records = lazy("vista_app.records")
+training = lazy("vista_app.training")
+training_request = lazy("vista_app.training_request")
 
 logger = Logger()
 tracer = Tracer(patch_modules=TRACED)
 metrics = Metrics()
-app = APIGatewayRestResolver(enable_validation=True, strip_prefixes=["/console/api"])
+# Validation per route (enable_validation=True on those with a body model or query parameters), so
+# its middleware and pydantic are built by the first such request, not at import.
+app = APIGatewayRestResolver(strip_prefixes=["/console/api"])
 app.include_router(console)
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "application/octet-stream")
 IMAGE_LINK_SECONDS = 900
-Limit = Annotated[int, Query(ge=1, le=100)]
 
 
 class UnsupportedMediaType(ValueError):
     pass
 
 
-def _error(status: int, message: str, **extra: Any) -> Response[dict]:
+def _error(status: int, message: str, **extra: object) -> Response[dict]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body={"message": message, **extra})
 
 
@@ -68,8 +64,8 @@ def _invalid(error: RequestValidationError) -> Response[dict]:
     return _error(400, "; ".join(problems))
 
 
-@app.exception_handler([InvalidImage, InvalidRequest, InvalidToken, ModelError, InvalidFeedback, NothingToExplain])
-def _bad_request(error: ValueError) -> Response[dict]:
+@app.exception_handler(BadRequest)
+def _bad_request(error: BadRequest) -> Response[dict]:
     return _error(400, str(error))
 
 
@@ -78,13 +74,13 @@ def _unsupported(error: UnsupportedMediaType) -> Response[dict]:
     return _error(415, str(error))
 
 
-@app.exception_handler([UnknownModel, UnknownPrediction, NotFoundError, ObjectGone])
+@app.exception_handler([NotFound, NotFoundError])
 def _not_found(error: Exception) -> Response[dict]:
     return _error(404, str(error).strip("'\""))
 
 
-@app.exception_handler(NoModelInService)
-def _no_model(error: NoModelInService) -> Response[dict]:
+@app.exception_handler(Unavailable)
+def _unavailable(error: Unavailable) -> Response[dict]:
     return _error(503, str(error))
 
 
@@ -99,7 +95,7 @@ def uploaded_image() -> bytes:
             encoded = json.loads(body)["image"]
             return base64.b64decode(encoded, validate=True)
         except (ValueError, KeyError, TypeError, binascii.Error):
-            raise InvalidImage('a JSON body must be {"image": "<base64 of a JPEG or PNG>"}') from None
+            raise predictions.InvalidImage('a JSON body must be {"image": "<base64 of a JPEG or PNG>"}') from None
     if content_type not in IMAGE_TYPES:
         raise UnsupportedMediaType(
             f"content type '{content_type or 'none'}' is not supported; send image/jpeg, image/png or application/json"
@@ -111,20 +107,21 @@ def uploaded_image() -> bytes:
 @tracer.capture_method
 def create_prediction() -> Response[dict]:
     data = uploaded_image()
-    if len(data) > MAX_IMAGE_BYTES:
-        raise InvalidImage(f"image is {len(data):,} bytes; the limit is {MAX_IMAGE_BYTES:,}")
+    if len(data) > predictions.MAX_IMAGE_BYTES:
+        limit = predictions.MAX_IMAGE_BYTES
+        raise predictions.InvalidImage(f"image is {len(data):,} bytes; the limit is {limit:,}")
     config = settings()
-    models = Models(config.models_table)
+    models = records.Models(config.models_table)
     champion = models.champion()
     if champion is None:
-        raise NoModelInService("no model has been promoted yet: train one first")
-    classifier = Classifier.for_champion(client("sagemaker-runtime"), config, champion)
-    record, new = classify_upload(
+        raise predictions.NoModelInService("no model has been promoted yet: train one first")
+    classifier = predictions.Classifier.for_champion(client("sagemaker-runtime"), config, champion)
+    record, new = predictions.classify_upload(
         data,
         s3=client("s3"),
         bucket=config.data_bucket,
         classifier=classifier,
-        predictions=Predictions(config.predictions_table),
+        predictions=records.Predictions(config.predictions_table),
         idempotency_key=idempotency_key(),
     )
     if not new:  # a retry: the first answer again, as Idempotency-Key servers answer a replay
@@ -134,17 +131,12 @@ def create_prediction() -> Response[dict]:
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=record)
 
 
-class UploadRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    content_type: Literal["image/jpeg", "image/png"] = "image/jpeg"
-
-
-@app.post("/uploads")
-def create_upload(upload: UploadRequest) -> Response[dict]:
+@app.post("/uploads", enable_validation=True)
+def create_upload(upload: "api_models.UploadRequest") -> Response[dict]:
     """A photo of any size up to MAX_IMAGE_BYTES, without the synchronous request's payload limit
     (Lambda's 6 MB, base64 included): PUT it to the URL given, then GET /predictions/{id}."""
     config = settings()
-    answer = new_upload(upload.content_type, s3=client("s3"), bucket=config.data_bucket)
+    answer = predictions.new_upload(upload.content_type, s3=client("s3"), bucket=config.data_bucket)
     answer["poll"] = f"/predictions/{answer['id']}"
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=answer)
 
@@ -153,31 +145,31 @@ def idempotency_key() -> str | None:
     """The request's Idempotency-Key header (the IETF httpapi draft's name), if any."""
     key = app.current_event.headers.get("Idempotency-Key")  # Powertools' headers ignore case
     if key is not None and not 1 <= len(key) <= 255:
-        raise InvalidRequest("Idempotency-Key must be 1 to 255 characters")
+        raise training_request.InvalidRequest("Idempotency-Key must be 1 to 255 characters")
     return key
 
 
-@app.get("/predictions")
+@app.get("/predictions", enable_validation=True)
 def list_predictions(
-    limit: Limit = 25,
-    next_token: Annotated[str | None, Query()] = None,
-    review: Annotated[bool, Query()] = False,
-    label: Annotated[str | None, Query(max_length=100)] = None,
-    model: Annotated[str | None, Query(max_length=100)] = None,
+    limit: "api_models.Limit" = 25,
+    next_token: "api_models.NextToken" = None,
+    review: "api_models.Flag" = False,
+    label: "api_models.Match" = None,
+    model: "api_models.Match" = None,
 ) -> dict:
     """Newest first (or only those needing review); `label` and `model` keep those that match,
     so a page may hold fewer than `limit` with a next_token to go on."""
-    predictions = Predictions(settings().predictions_table)
+    table = records.Predictions(settings().predictions_table)
     matching = {k: v for k, v in {"label": label, "model": model}.items() if v}
     if review:
-        return predictions.needing_review(limit=limit, next_token=next_token, matching=matching)
-    return predictions.newest(limit=limit, next_token=next_token, matching=matching)
+        return table.needing_review(limit=limit, next_token=next_token, matching=matching)
+    return table.newest(limit=limit, next_token=next_token, matching=matching)
 
 
 @app.get("/predictions/<prediction_id>/image")
 def prediction_image(prediction_id: str) -> Response[str]:
     """A short-lived link to the image a prediction was made on."""
-    record = _found(Predictions(settings().predictions_table).get(prediction_id), "prediction", prediction_id)
+    record = _found(records.Predictions(settings().predictions_table).get(prediction_id), "prediction", prediction_id)
     request = {"Bucket": record["bucket"], "Key": record["key"]}
     if record.get("version_id"):
         request["VersionId"] = record["version_id"]
@@ -192,31 +184,33 @@ def prediction_image(prediction_id: str) -> Response[str]:
 def explain_prediction(prediction_id: str) -> dict:
     """The heatmap of what in the image drove the model in service to its class (Grad-CAM)."""
     config = settings()
-    record = _found(Predictions(config.predictions_table).get(prediction_id), "prediction", prediction_id)
-    champion = Models(config.models_table).champion()
+    record = _found(records.Predictions(config.predictions_table).get(prediction_id), "prediction", prediction_id)
+    champion = records.Models(config.models_table).champion()
     if champion is None:
-        raise NoModelInService("no model is in service to explain this prediction")
-    classifier = Classifier.for_champion(client("sagemaker-runtime"), config, champion)
-    return explanation(record, s3=client("s3"), bucket=config.data_bucket, classifier=classifier)
+        raise predictions.NoModelInService("no model is in service to explain this prediction")
+    classifier = predictions.Classifier.for_champion(client("sagemaker-runtime"), config, champion)
+    return explanations.explanation(record, s3=client("s3"), bucket=config.data_bucket, classifier=classifier)
 
 
-class Feedback(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    label: str = Field(min_length=1, max_length=100, description="the class the image really shows")
+# A validated route's types are named as strings (naming them would load pydantic at import), which
+# Powertools resolves in the globals of the function it was given: a tracer's wrapper has the tracer's,
+# so a validated route is not itself traced; it hands its validated input to a traced function.
+@app.post("/predictions/<prediction_id>/feedback", enable_validation=True)
+def give_feedback(prediction_id: str, given: "api_models.Feedback") -> dict:
+    return _record_feedback(prediction_id, given.label)
 
 
-@app.post("/predictions/<prediction_id>/feedback")
 @tracer.capture_method
-def give_feedback(prediction_id: str, feedback: Feedback) -> dict:
+def _record_feedback(prediction_id: str, label: str) -> dict:
     config = settings()
-    result = record_feedback(
+    result = feedback.record_feedback(
         prediction_id,
-        feedback.label,
+        label,
         settings=config,
         s3=client("s3"),
-        predictions=Predictions(config.predictions_table),
-        models=Models(config.models_table),
-        jobs=Jobs(config.jobs_table),
+        predictions=records.Predictions(config.predictions_table),
+        models=records.Models(config.models_table),
+        jobs=records.Jobs(config.jobs_table),
     )
     metrics.add_metric("FeedbackReceived", MetricUnit.Count, 1)
     if result.get("labelled", 0) >= config.retrain_window:  # a full window: the figure the alarm watches
@@ -229,22 +223,28 @@ def give_feedback(prediction_id: str, feedback: Feedback) -> dict:
 
 @app.get("/predictions/<prediction_id>")
 def get_prediction(prediction_id: str) -> dict:
-    return _found(Predictions(settings().predictions_table).get(prediction_id), "prediction", prediction_id)
+    return _found(records.Predictions(settings().predictions_table).get(prediction_id), "prediction", prediction_id)
 
 
-@app.post("/training-jobs")
-@tracer.capture_method
-def create_training_job(request: TrainingRequest, dry_run: Annotated[bool, Query()] = False) -> Response[dict]:
+@app.post("/training-jobs", enable_validation=True)
+def create_training_job(
+    request: "training_request.TrainingRequest", dry_run: "api_models.Flag" = False
+) -> Response[dict]:
     """202 with the job started (its record carries the estimate), or 400 with why it was not;
     `?dry_run=true`: 200 with the estimate and whether the cost cap lets it start, starting nothing."""
+    return _training_job(request, dry_run=dry_run)
+
+
+@tracer.capture_method
+def _training_job(request: "training_request.TrainingRequest", *, dry_run: bool) -> Response[dict]:
     config = settings()
     if dry_run:  # the request as the resolver validated it, not parsed again
-        answer = dry_run_request(request, settings=config, s3=client("s3"), sagemaker=client("sagemaker"))
+        answer = training.dry_run_request(request, settings=config, s3=client("s3"), sagemaker=client("sagemaker"))
         return Response(200, content_types.APPLICATION_JSON, answer)
-    jobs = Jobs(config.jobs_table)
+    jobs = records.Jobs(config.jobs_table)
     # A retried POST with the same Idempotency-Key names the same job, which starts once.
-    name = job_name(config.name_prefix, f"api/{idempotency_key() or uuid.uuid4()}")
-    job = start_training(
+    name = names.job_name(config.name_prefix, f"api/{idempotency_key() or uuid.uuid4()}")
+    job = training.start_training(
         load=lambda: request.model_dump(mode="json", exclude_unset=True),
         name=name,
         source="api",
@@ -259,46 +259,46 @@ def create_training_job(request: TrainingRequest, dry_run: Annotated[bool, Query
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=job)
 
 
-@app.get("/training-jobs")
-def list_training_jobs(limit: Limit = 25, next_token: Annotated[str | None, Query()] = None) -> dict:
-    return Jobs(settings().jobs_table).newest(limit=limit, next_token=next_token)
+@app.get("/training-jobs", enable_validation=True)
+def list_training_jobs(limit: "api_models.Limit" = 25, next_token: "api_models.NextToken" = None) -> dict:
+    return records.Jobs(settings().jobs_table).newest(limit=limit, next_token=next_token)
 
 
 @app.get("/training-jobs/<name>")
 def get_training_job(name: str) -> dict:
-    return _found(Jobs(settings().jobs_table).get(name), "training job", name)
+    return _found(records.Jobs(settings().jobs_table).get(name), "training job", name)
 
 
 @app.get("/training-jobs/<name>/metrics")
 def get_training_metrics(name: str) -> dict:
     """Each epoch so far of the job (or of a tuning job's trials), from its training logs."""
-    job = _found(Jobs(settings().jobs_table).get(name), "training job", name)
-    return {"name": name, "status": job["status"], "jobs": training_curves(client("logs"), name)}
+    job = _found(records.Jobs(settings().jobs_table).get(name), "training job", name)
+    return {"name": name, "status": job["status"], "jobs": epochs.training_curves(client("logs"), name)}
 
 
 @app.get("/schemas/training-request")
 def training_request_schema() -> dict:
     """The JSON Schema POST /training-jobs validates against (the console builds its form from it)."""
-    return TrainingRequest.model_json_schema()
+    return training_request.TrainingRequest.model_json_schema()
 
 
 @app.get("/models")
 def list_models() -> dict:
-    return leaderboard(Models(settings().models_table))
+    return leaderboard.leaderboard(records.Models(settings().models_table))
 
 
 @app.get("/costs")
-def costs() -> dict:
+def get_costs() -> dict:
     """The ledger: training and serving costs by day, job and model (scans: a tool for modest tables)."""
     config = settings()
     s3 = client("s3")
-    return ledger(
-        Jobs(config.jobs_table).all(),
-        Models(config.models_table).all(),
-        Predictions(config.predictions_table).all(),
+    return costs.ledger(
+        records.Jobs(config.jobs_table).all(),
+        records.Models(config.models_table).all(),
+        records.Predictions(config.predictions_table).all(),
         memory_mb=config.serverless_memory_mb,
         region=s3.meta.region_name,
-        prices=load_prices(s3, config.data_bucket),
+        prices=costs.load_prices(s3, config.data_bucket),
     )
 
 
@@ -308,8 +308,8 @@ def promote_model(name: str) -> Response[dict]:
     """Accepted: the model is `promoting` until the endpoint serves it (then `champion`), or `failed`
     with SageMaker's reason. GET /models shows where it stands."""
     config = settings()
-    models = Models(config.models_table)
-    model = promote_by_name(name, settings=config, sagemaker=client("sagemaker"), models=models)
+    models = records.Models(config.models_table)
+    model = promotion.promote_by_name(name, settings=config, sagemaker=client("sagemaker"), models=models)
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=model)
 
 

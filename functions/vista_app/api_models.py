@@ -1,0 +1,25 @@
+"""What the API's validating routes accept beyond the training request: body models and query
+parameters, checked by Powertools' OpenAPI validation. Loaded (with pydantic) only when such a
+route first runs (vista_app.lazy)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel, ConfigDict, Field
+
+Limit = Annotated[int, Query(ge=1, le=100)]
+NextToken = Annotated[str | None, Query()]
+Flag = Annotated[bool, Query()]
+Match = Annotated[str | None, Query(max_length=100)]
+
+
+class UploadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    content_type: Literal["image/jpeg", "image/png"] = "image/jpeg"
+
+
+class Feedback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label: str = Field(min_length=1, max_length=100, description="the class the image really shows")
