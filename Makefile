@@ -16,7 +16,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help test lint demo up build validate image-uris bench load train-example screenshots clean
+.PHONY: help test lint demo up build validate image-uris bench bench-gpu load train-example screenshots clean
 
 help:
 	@echo "make test        lint + template checks + the whole test suite (creates .venv*)"
@@ -25,6 +25,7 @@ help:
 	@echo "make build       sam build, without Docker"
 	@echo "make image-uris  rewrite template.yaml's TensorFlow image mapping from the SageMaker SDK"
 	@echo "make bench       every benchmark against same-run baselines: tables + build/benchmarks.json"
+	@echo "make bench-gpu   on a GPU machine: ResNet-50 at 224 px images/s, float32 / mixed precision, each with XLA"
 	@echo "make load        1,000 images dropped into the local inbox at once (benchmarks/load.py)"
 	@echo "make train-example  fine_cnn on a 600-image synthetic scene set, on this CPU"
 	@echo "make screenshots the web console's pages at desktop and phone widths, into docs/screenshots/"
@@ -81,6 +82,11 @@ image-uris: $(SDK_VENV)/.stamp
 
 bench: $(VENV)/.stamp $(SAM_VENV)/.stamp
 	TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=functions:training_job $(VENV)/bin/python -m benchmarks
+
+# On a machine with a GPU: ResNet-50 at 224 px, float32 and mixed precision, each with and without XLA.
+bench-gpu: $(VENV)/.stamp
+	TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=functions:training_job $(VENV)/bin/python -m benchmarks.training_throughput \
+		--architectures resnet50 --image-size 224 --batch-size 256 --steps 30
 
 load: $(VENV)/.stamp $(SAM_VENV)/.stamp
 	TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=functions:training_job $(VENV)/bin/python -m benchmarks.load --images 1000
