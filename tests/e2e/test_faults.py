@@ -167,7 +167,7 @@ def test_a_killed_training_job_fails_with_a_reason_and_the_champion_stays(
 def test_a_reclaimed_spot_instance_resumes_from_its_checkpoint(cloud: Any, target: Any, trained: str) -> None:
     from vista.client import submit_training
 
-    epochs = 8
+    epochs = 20  # enough that the first run is still training when the kill lands (it had once finished 8)
     spec = request(spot=True, hyperparameters={"epochs": epochs, "early_stopping_patience": epochs})
     job = submit_training(target, spec, "spot")
     wait_for("three epochs", lambda: epoch(cloud, job) >= 3)
