@@ -145,7 +145,7 @@ def idempotency_key() -> str | None:
     """The request's Idempotency-Key header (the IETF httpapi draft's name), if any."""
     key = app.current_event.headers.get("Idempotency-Key")  # Powertools' headers ignore case
     if key is not None and not 1 <= len(key) <= 255:
-        raise training_request.InvalidRequest("Idempotency-Key must be 1 to 255 characters")
+        raise BadRequest("Idempotency-Key must be 1 to 255 characters")
     return key
 
 
