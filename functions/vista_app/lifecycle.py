@@ -16,11 +16,15 @@ from typing import Any
 from vista_app.config import Settings
 from vista_app.costs import cost_per_1000_predictions, job_cost, sum_costs
 from vista_app.job_outputs import archive_of_model, read_job_outputs
+from vista_app.lazy import lazy
 from vista_app.leaderboard import ranked
 from vista_app.names import TERMINAL, is_tuning_child
 from vista_app.promotion import request_promotion
 from vista_app.records import Jobs, Models
-from vista_app.report.page import write_job_report
+
+# Loaded by the first event that ends a job: most state changes (Starting, Downloading,
+# Training, ...) write no report, and the page and its charts are 10 ms of a cold start.
+report_page = lazy("vista_app.report.page")
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +86,7 @@ def on_job_state_change(detail_type: str, detail: dict[str, Any], deps: Dependen
         job = jobs.get(name) or record
         if job.get("model"):
             board = ranked(deps.models.all())
-            report = write_job_report(
+            report = report_page.write_job_report(
                 job, leaderboard=board, outputs=deps.outputs, s3=deps.s3, bucket=deps.settings.data_bucket
             )
             jobs.update(name, {"report": report})
@@ -165,7 +169,7 @@ def settle_comparison(parent: str, deps: Dependencies) -> dict[str, Any]:
         changes["failure_reason"] = "no member job produced a model: see each job's failure reason"
     board = [m for m in ranked(deps.models.all()) if m["name"] in names]
     if board:  # the report first: a comparison reads Completed only once its report is there
-        changes["report"] = write_job_report(
+        changes["report"] = report_page.write_job_report(
             comparison | changes,
             leaderboard=board,
             outputs=deps.outputs,

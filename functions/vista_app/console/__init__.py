@@ -8,7 +8,6 @@ by the console's session authorizer instead.
 from __future__ import annotations
 
 import functools
-from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,7 +16,11 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
-from vista_app.sessions import SESSION_COOKIE, SIGN_IN_PATH, VERIFIER_COOKIE, cookie, revoke_session
+from vista_app.lazy import lazy
+
+# Sign-in and sign-out are the console's only routes that handle a session here (the authorizer
+# checks every other request): the module and its cookie parser load with the first of them.
+sessions = lazy("vista_app.sessions")
 
 router = Router()
 CONTENT_TYPES = {
@@ -30,6 +33,8 @@ CONTENT_TYPES = {
 
 @functools.cache
 def assets() -> dict[str, str]:
+    from importlib import resources
+
     folder = resources.files(__package__) / "static"
     return {item.name: item.read_text() for item in folder.iterdir() if item.name.endswith(tuple(CONTENT_TYPES))}
 
@@ -94,14 +99,16 @@ def home() -> Response[str]:
 @router.get("/console/signin")
 def sign_in() -> Response[str]:
     granted = _authorizer()
-    verifier_path = f"/{router.current_event.request_context.stage}{SIGN_IN_PATH}"
+    verifier_path = f"/{router.current_event.request_context.stage}{sessions.SIGN_IN_PATH}"
     if granted.get("sign_in_url"):
-        return _redirect(granted["sign_in_url"], _cookie(VERIFIER_COOKIE, granted["verifier"], 600, verifier_path))
+        return _redirect(
+            granted["sign_in_url"], _cookie(sessions.VERIFIER_COOKIE, granted["verifier"], 600, verifier_path)
+        )
     if granted.get("session"):
         return _redirect(
             f"{_console_path()}/",
-            _cookie(SESSION_COOKIE, granted["session"], int(granted["max_age"]), _console_path()),
-            _cookie(VERIFIER_COOKIE, "", 0, verifier_path),  # used once
+            _cookie(sessions.SESSION_COOKIE, granted["session"], int(granted["max_age"]), _console_path()),
+            _cookie(sessions.VERIFIER_COOKIE, "", 0, verifier_path),  # used once
         )
     return _redirect(f"{_console_path()}/")
 
@@ -113,9 +120,12 @@ def sign_out() -> Response[str]:
     in for up to five minutes; every other request with it is refused at once."""
     from vista_app.aws import client
 
-    revoke_session(client("cognito-idp"), cookie(router.current_event.headers.get("Cookie"), SESSION_COOKIE))
+    sessions.revoke_session(
+        client("cognito-idp"), sessions.cookie(router.current_event.headers.get("Cookie"), sessions.SESSION_COOKIE)
+    )
     return _redirect(
-        _authorizer().get("sign_out_url") or f"{_console_path()}/", _cookie(SESSION_COOKIE, "", 0, _console_path())
+        _authorizer().get("sign_out_url") or f"{_console_path()}/",
+        _cookie(sessions.SESSION_COOKIE, "", 0, _console_path()),
     )
 
 

@@ -8,8 +8,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -18,12 +16,11 @@ from vista_app.aws import TRACED, client, idempotency_store
 from vista_app.config import settings
 from vista_app.predictions import Classifier, S3Image, classify_object, images_in_notification
 from vista_app.records import Models, Predictions
+from vista_app.sqs_batch import partial_batch_response
 
 logger = Logger()
 tracer = Tracer(patch_modules=TRACED)
 metrics = Metrics()
-# A wholly failed batch is reported item by item like any other: SQS retries each message.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 idempotency = IdempotencyConfig(expires_after_seconds=24 * 3600)
 
 
@@ -41,9 +38,9 @@ def classify(image: S3Image, classifier: Classifier, answered: list[dict[str, An
 
 
 def record_handler(
-    record: SQSRecord, classify_once: Callable[..., dict[str, Any]], classifier: Classifier, answered: list
+    record: dict[str, Any], classify_once: Callable[..., dict[str, Any]], classifier: Classifier, answered: list
 ) -> None:
-    for image in images_in_notification(record.body):
+    for image in images_in_notification(record["body"]):
         classify_once(image=image, classifier=classifier, answered=answered)
 
 
@@ -64,7 +61,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     classifier = Classifier.for_champion(client("sagemaker-runtime"), config, champion)
     answered: list[dict[str, Any]] = []
     handler = functools.partial(record_handler, classify_once=classify_once, classifier=classifier, answered=answered)
-    result = process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
+    # A wholly failed batch is reported item by item like any other: SQS retries each message.
+    result = partial_batch_response(event, handler, logger)
     metrics.add_metric("MessagesLeftToRetry", MetricUnit.Count, len(result["batchItemFailures"]))
     drift.watch(answered, settings=config, metrics=metrics, s3=client("s3"))
     return result
