@@ -83,10 +83,11 @@ image-uris: $(SDK_VENV)/.stamp
 bench: $(VENV)/.stamp $(SAM_VENV)/.stamp
 	TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=functions:training_job $(VENV)/bin/python -m benchmarks
 
-# On a machine with a GPU: ResNet-50 at 224 px, float32 and mixed precision, each with and without XLA.
+# On a machine with a GPU: ResNet-50 at 224 px, float32 and mixed precision, each with and without XLA,
+# and the input pipeline alone and feeding the fastest of them (tables; the rows in build/bench-gpu.json).
 bench-gpu: $(VENV)/.stamp
 	TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=functions:training_job $(VENV)/bin/python -m benchmarks.training_throughput \
-		--architectures resnet50 --image-size 224 --batch-size 256 --steps 30
+		--architectures resnet50 --image-size 224 --batch-size 256 --steps 30 --input-pipeline --json build/bench-gpu.json
 
 load: $(VENV)/.stamp $(SAM_VENV)/.stamp
 	TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=functions:training_job $(VENV)/bin/python -m benchmarks.load --images 1000

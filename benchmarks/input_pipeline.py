@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 
-def _epoch_rates(dataset: Any, images: int, epochs: int) -> list[float]:
+def epoch_rates(dataset: Any, images: int, epochs: int) -> list[float]:
     rates = []
     for _ in range(epochs):
         started = time.perf_counter()
@@ -37,8 +37,8 @@ def measure(per_class: int, epochs: int, image_size: int, batch_size: int) -> li
         keras_dataset = keras.utils.image_dataset_from_directory(
             root / "seg_train", image_size=(image_size, image_size), batch_size=batch_size, seed=0, verbose=False
         )
-        baseline = _epoch_rates(keras_dataset, len(split), epochs)
-        vista = _epoch_rates(ours, len(split), epochs)
+        baseline = epoch_rates(keras_dataset, len(split), epochs)
+        vista = epoch_rates(ours, len(split), epochs)
     steady_baseline = sum(baseline[1:]) / max(len(baseline) - 1, 1)
     return [
         {
