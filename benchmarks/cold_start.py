@@ -4,18 +4,19 @@ Lambda's own variables, tracing on), against a process that runs a bare `import 
 them, the libraries the handlers stand on, alone. Median of repeated runs, interleaved so all
 see the same noise.
 
-Vista's own modules are imported from a copy of functions/ without bytecode, as `sam build`
-packages them (aws-lambda-builders' python_pip workflow excludes `__pycache__` and `*.pyc`) and
-as Lambda runs them (/var/task is read-only, so nothing is cached): each cold start compiles them,
-here as there, whatever this machine's PYTHONDONTWRITEBYTECODE.
+Every case imports from the functions' package as `sam build` makes it (functions/Makefile: the
+pinned dependencies, Vista, and their bytecode), built for this machine's platform, and nothing
+is written where it runs (/var/task is read-only in Lambda). `--source` leaves the bytecode out,
+as `sam build`'s own python_pip builder would: what each cold start would then compile.
 
-    .venv/bin/python -m benchmarks.cold_start [--runs 9]
+    .venv/bin/python -m benchmarks.cold_start [--runs 9] [--source]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import platform
 import shutil
 import statistics
 import subprocess
@@ -82,11 +83,24 @@ FLOOR_OF = {"ApiFunction": RESOLVER, "StartTrainingFunction": PYDANTIC}  # the o
 REQUEST_PATH = ("ApiFunction", "ClassifyFunction", "ConsoleAuthorizerFunction")
 
 
-def measure(runs: int) -> list[dict[str, Any]]:
+def build_package(task_root: Path, *, bytecode: bool = True) -> Path:
+    """The functions' package (they share one: CodeUri functions/), built by the recipe `sam build`
+    runs, with this machine's wheels for the binary dependencies; without bytecode if asked."""
+    platform_tag = f"manylinux2014_{platform.machine()}"
+    variables = [f"ARTIFACTS_DIR={task_root}", f"PLATFORM={platform_tag}", f"PYTHON={sys.executable}"]
+    make = shutil.which("make")
+    if make is None:
+        raise SystemExit("make is needed to build the functions' package (functions/Makefile)")
+    subprocess.run([make, "-s", "-C", str(ROOT / "functions"), "build-ApiFunction", *variables], check=True)
+    if not bytecode:
+        for cache in list(task_root.rglob("__pycache__")):
+            shutil.rmtree(cache)
+    return task_root
+
+
+def measure(runs: int, *, bytecode: bool = True) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as scratch:
-        task_root = Path(scratch) / "task"
-        shutil.copytree(ROOT / "functions", task_root, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        return _measure(runs, task_root)
+        return _measure(runs, build_package(Path(scratch) / "task", bytecode=bytecode))
 
 
 def _measure(runs: int, task_root: Path) -> list[dict[str, Any]]:
@@ -137,8 +151,9 @@ def table(rows: list[dict[str, Any]], runs: int) -> str:
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--source", action="store_true", help="the package without bytecode (python_pip's build)")
     args = parser.parse_args(argv)
-    rows = measure(args.runs)
+    rows = measure(args.runs, bytecode=not args.source)
     print(table(rows, args.runs))
     return rows
 
