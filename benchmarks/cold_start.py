@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -86,8 +85,7 @@ REQUEST_PATH = ("ApiFunction", "ClassifyFunction", "ConsoleAuthorizerFunction")
 def build_package(task_root: Path, *, bytecode: bool = True) -> Path:
     """The functions' package (they share one: CodeUri functions/), built by the recipe `sam build`
     runs, with this machine's wheels for the binary dependencies; without bytecode if asked."""
-    platform_tag = f"manylinux2014_{platform.machine()}"
-    variables = [f"ARTIFACTS_DIR={task_root}", f"PLATFORM={platform_tag}", f"PYTHON={sys.executable}"]
+    variables = [f"ARTIFACTS_DIR={task_root}", "WHEELS=", f"PYTHON={sys.executable}"]
     make = shutil.which("make")
     if make is None:
         raise SystemExit("make is needed to build the functions' package (functions/Makefile)")

@@ -17,15 +17,16 @@ from vista import template as cfn
 from vista.project import ROOT
 
 
-def test_every_function_is_built_by_the_recipe_that_ships_bytecode() -> None:
+def test_every_function_and_layer_is_built_by_a_recipe_of_ours() -> None:
     functions = cfn.resources(cfn.load(), "AWS::Serverless::Function")
     makefile = (ROOT / "functions" / "Makefile").read_text()
     listed = re.search(r"^FUNCTIONS := (.*?)(?<!\\)$", makefile, re.MULTILINE | re.DOTALL)
     assert listed
     assert set(listed.group(1).replace("\\\n", " ").split()) == set(functions)
-    for name, function in functions.items():
-        assert function.get("Metadata", {}).get("BuildMethod") == "makefile", name
-        assert function["Metadata"].get("BuildArchitecture") == "arm64", name
+    layers = cfn.resources(cfn.load(), "AWS::Serverless::LayerVersion")  # Pillow, Jinja2, the training code
+    for name, resource in {**functions, **layers}.items():
+        assert resource.get("Metadata", {}).get("BuildMethod") == "makefile", name
+        assert resource["Metadata"].get("BuildArchitecture") == "arm64", name
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 
 import pytest
 
@@ -131,5 +132,8 @@ def test_a_library_only_some_functions_need_is_in_a_layer_of_only_those(
     with_layer = {name for name, f in FUNCTIONS.items() if {"Ref": layer} in f["Properties"].get("Layers", [])}
     assert with_layer == functions
     folder = TEMPLATE["Resources"][layer]["Properties"]["ContentUri"]
-    assert f"{package}==" in (ROOT / folder / "requirements.txt").read_text()
+    # The layer's build target (layers/Makefile) names the requirements it installs.
+    requirements = re.search(rf"^build-{layer}: (\S+)$", (ROOT / folder / "Makefile").read_text(), re.MULTILINE)
+    assert requirements, f"{folder}Makefile does not build {layer}"
+    assert f"{package}==" in (ROOT / folder / requirements.group(1)).read_text()
     assert package not in (ROOT / "functions" / "requirements.txt").read_text().lower()
