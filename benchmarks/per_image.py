@@ -144,25 +144,32 @@ def events(image: bytes, bucket: str, stored: dict[str, Any]) -> dict[str, dict[
 
 
 def measure_child(architecture: str, image_size: int, runs: int) -> list[dict[str, Any]]:
-    """In the child (environment as deployed): record, then time each path and the model."""
+    """In the child (environment as deployed): the model exported as training does, then timed."""
+    import tensorflow as tf
+
+    from architectures import build_model
+    from export import export_savedmodel
+
+    model = build_model(architecture, 6, image_size=image_size, augment=False).model
+    classes = ["buildings", "forest", "glacier", "mountain", "sea", "street"]
+    with tempfile.TemporaryDirectory() as folder:
+        export_savedmodel(model, classes, image_size, folder)
+        return _record_and_time(tf.saved_model.load(f"{folder}/1"), architecture, image_size, runs)
+
+
+def _record_and_time(saved: Any, architecture: str, image_size: int, runs: int) -> list[dict[str, Any]]:
+    """Record each path's AWS answers against moto, then time each path and the model in turn."""
     import boto3
     import tensorflow as tf
     from moto import mock_aws
 
-    from architectures import build_model
     from benchmarks.serving import jpeg
-    from export import export_savedmodel
     from vista import template as cfn
     from vista.local.cloud import LOCAL_PARAMETERS
     from vista.local.lambda_runtime import ACCOUNT, REGION, STACK
     from vista.local.provision import provision_resources
     from vista.local.sagemaker.serving import predict
 
-    model = build_model(architecture, 6, image_size=image_size, augment=False).model
-    classes = ["buildings", "forest", "glacier", "mountain", "sea", "street"]
-    folder = tempfile.mkdtemp()
-    export_savedmodel(model, classes, image_size, folder)
-    saved = tf.saved_model.load(f"{folder}/1")
     image = jpeg(image_size)
     sent: list[bytes] = []
 
