@@ -118,21 +118,27 @@ def _measure(runs: int, task_root: Path) -> list[dict[str, Any]]:
     for _ in range(runs):
         for label, (code, environment) in cases.items():
             times[label].append(once(code, environment))
-    baseline = statistics.median(times["baseline"])
-    rows = []
-    for label in cases:
-        median = statistics.median(times[label])
-        kind = "baseline" if label == "baseline" else "floor" if label in FLOORS else "handler"
-        row = {"kind": kind, "case": label, "median_ms": median * 1000, "ratio": median / baseline}
-        if kind == "baseline":
-            row["case"] = "bare `import boto3` (baseline)"
-        if kind == "handler":
-            row |= {"function": label, "case": f"{label} ({modules[label]})", "request_path": label in REQUEST_PATH}
-            row["floor"] = FLOOR_OF.get(label, CORE)
-        rows.append(row)
-    for row in rows:
-        if "floor" in row:
-            row["floor_ratio"] = next(r["ratio"] for r in rows if r["case"] == row["floor"])
+    medians = {label: statistics.median(t) for label, t in times.items()}
+    baseline = medians["baseline"]
+    rows = [{"kind": "baseline", "case": "bare `import boto3` (baseline)", "median_ms": baseline * 1000, "ratio": 1.0}]
+    rows += [
+        {"kind": "floor", "case": label, "median_ms": medians[label] * 1000, "ratio": medians[label] / baseline}
+        for label in FLOORS
+    ]
+    for name, module in modules.items():
+        floor = FLOOR_OF.get(name, CORE)
+        rows.append(
+            {
+                "kind": "handler",
+                "case": f"{name} ({module})",
+                "function": name,
+                "median_ms": medians[name] * 1000,
+                "ratio": medians[name] / baseline,
+                "request_path": name in REQUEST_PATH,
+                "floor": floor,
+                "floor_ratio": medians[floor] / baseline,
+            }
+        )
     return rows
 
 

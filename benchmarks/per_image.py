@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -108,21 +107,6 @@ def answered(clients: list[Any], rounds: list[dict[int, list[tuple[str, dict[str
             stubber.deactivate()
 
 
-def context(function: str) -> Any:
-    from vista.local.lambda_runtime import ACCOUNT, REGION, LambdaContext
-
-    return LambdaContext(
-        function_name=function,
-        memory_limit_in_mb=512,
-        timeout_s=60,
-        aws_request_id=str(uuid.uuid4()),
-        invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}",
-        log_group_name=f"/aws/lambda/{function}",
-        log_stream_name="2026/12/03/[$LATEST]0123456789abcdef",
-        started=time.monotonic(),
-    )
-
-
 def events(image: bytes, bucket: str, stored: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The classify function's SQS batch of the S3 notification of the `stored` object (PutObject's
     answer), and API Gateway's POST /predictions of the same image."""
@@ -149,11 +133,11 @@ def measure_child(architecture: str, image_size: int, runs: int) -> list[dict[st
 
     from architectures import build_model
     from export import export_savedmodel
+    from synthetic import CLASSES
 
-    model = build_model(architecture, 6, image_size=image_size, augment=False).model
-    classes = ["buildings", "forest", "glacier", "mountain", "sea", "street"]
+    model = build_model(architecture, len(CLASSES), image_size=image_size, augment=False).model
     with tempfile.TemporaryDirectory() as folder:
-        export_savedmodel(model, classes, image_size, folder)
+        export_savedmodel(model, list(CLASSES), image_size, folder)
         return _record_and_time(tf.saved_model.load(f"{folder}/1"), architecture, image_size, runs)
 
 
@@ -166,7 +150,7 @@ def _record_and_time(saved: Any, architecture: str, image_size: int, runs: int) 
     from benchmarks.serving import jpeg
     from vista import template as cfn
     from vista.local.cloud import LOCAL_PARAMETERS
-    from vista.local.lambda_runtime import ACCOUNT, REGION, STACK
+    from vista.local.lambda_runtime import ACCOUNT, REGION, STACK, Function
     from vista.local.provision import provision_resources
     from vista.local.sagemaker.serving import predict
 
@@ -183,14 +167,15 @@ def _record_and_time(saved: Any, architecture: str, image_size: int, runs: int) 
 
     from vista_app import aws
     from vista_app.config import settings
-    from vista_app.handlers import api, classify
     from vista_app.records import Models
 
-    handlers = {"ClassifyFunction": classify.lambda_handler, "ApiFunction": api.lambda_handler}
+    template = cfn.load()
+    # Invoked as local mode invokes them: the handler the template names, a context with its
+    # memory and timeout.
+    functions = {name: Function.from_template(template, name) for name in PATHS.values()}
     rows = []
     with mock_aws():
         aws.reset()
-        template = cfn.load()
         resolver = cfn.placeholder_resolver(
             template, stack=STACK, region=REGION, account=ACCOUNT, parameters=LOCAL_PARAMETERS
         )
@@ -213,7 +198,7 @@ def _record_and_time(saved: Any, architecture: str, image_size: int, runs: int) 
         recordings = {}
         for function, event in inputs.items():
             with recorded(clients) as calls, open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-                result = handlers[function](copy.deepcopy(event), context(function))
+                result = functions[function].invoke(copy.deepcopy(event))
             failed = result.get("batchItemFailures") or (result.get("statusCode", 201) >= 300)
             if failed or len(sent) != len(recordings) + 1:  # each path must have asked the model
                 raise RuntimeError(f"{function} did not classify the image while recording: {result}")
@@ -235,7 +220,7 @@ def _record_and_time(saved: Any, architecture: str, image_size: int, runs: int) 
             for function, event in inputs.items():
                 copied = copy.deepcopy(event)
                 started = time.perf_counter()
-                handlers[function](copied, context(function))
+                functions[function].invoke(copied)
                 if round_ >= warm:
                     path_times[function].append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()

@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from benchmarks.cold_start import lambda_environment
+from vista import template as cfn
 
 # asyncio: wrapt 2 (the X-Ray SDK's dependency) and Powertools' batch utility import it at import.
 # data_classes: Powertools' package of every event data class, imported by its batch utility and
@@ -22,9 +23,8 @@ NOT_LOADED = {
     "ApiFunction": ("pydantic", "PIL", "http.cookies"),
 }
 MODULES = {
-    "ClassifyFunction": "vista_app.handlers.classify",
-    "OnTrainingEventFunction": "vista_app.handlers.on_training_event",
-    "ApiFunction": "vista_app.handlers.api",
+    name: spec["Properties"]["Handler"].rsplit(".", 1)[0]
+    for name, spec in cfn.resources(cfn.load(), "AWS::Serverless::Function").items()
 }
 
 

@@ -257,18 +257,12 @@ class LocalCloud:
         notifications: dict[str, list],
     ) -> None:
         template = self.template
-        globals_ = template.get("Globals", {}).get("Function", {})
         environments = set()
         assert self.dispatcher is not None
         sources = self.dispatcher.sources
         for logical, spec in cfn.resources(template, "AWS::Serverless::Function").items():
             props = spec["Properties"]
-            function = Function(
-                logical,
-                props["Handler"],
-                int(props.get("Timeout", globals_.get("Timeout", 3))),
-                int(props.get("MemorySize", globals_.get("MemorySize", 128))),
-            )
+            function = Function.from_template(template, logical)
             self.functions[logical] = function
             assert self.iam is not None
             role = self.iam.roles[logical]

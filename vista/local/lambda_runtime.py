@@ -117,6 +117,19 @@ class Function:
     # take turns, where Lambda would start more environments.
     environment: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
+    @classmethod
+    def from_template(cls, template: dict[str, Any], logical: str) -> Function:
+        """The function as the template declares it, Globals filling what it leaves out, and
+        Lambda's defaults (3 s, 128 MB) what neither sets."""
+        globals_ = template.get("Globals", {}).get("Function", {})
+        props = template["Resources"][logical]["Properties"]
+        return cls(
+            logical,
+            props["Handler"],
+            int(props.get("Timeout", globals_.get("Timeout", 3))),
+            int(props.get("MemorySize", globals_.get("MemorySize", 128))),
+        )
+
     def invoke(self, event: dict[str, Any]) -> Any:
         _wrap_stdout()
         with self.environment:
