@@ -19,7 +19,7 @@ CHROMIUM := /usr/bin/chromium
 .PHONY: help test lint demo up build validate image-uris bench bench-gpu load train-example screenshots clean
 
 help:
-	@echo "make test        lint + template checks + the whole test suite (creates .venv*)"
+	@echo "make test        lint, type check, template checks + the whole test suite (creates .venv*)"
 	@echo "make demo        the end-to-end demo in local mode: train, serve, classify, show results"
 	@echo "make up          the local cloud in the foreground (then: .venv/bin/vista --help)"
 	@echo "make build       sam build, without Docker"
@@ -57,6 +57,7 @@ $(TOOLKIT_VENV)/.stamp: requirements/toolkit.txt
 lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 validate: $(VENV)/.stamp $(SAM_VENV)/.stamp $(SDK_VENV)/.stamp $(CHECKOV_VENV)/.stamp
 	$(VENV)/bin/cfn-lint template.yaml

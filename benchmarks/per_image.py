@@ -195,7 +195,7 @@ def _record_and_time(saved: Any, architecture: str, image_size: int, runs: int) 
         clients = _clients(config)
         stored = aws.client("s3").put_object(Bucket=config.data_bucket, Key="inbox/scene.jpg", Body=image)
         inputs = events(image, config.data_bucket, stored)
-        recordings = {}
+        recordings: dict[str, Any] = {}
         for function, event in inputs.items():
             with recorded(clients) as calls, open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
                 result = functions[function].invoke(copy.deepcopy(event))

@@ -24,7 +24,8 @@ Colour = tuple[int, int, int]
 
 
 def _jitter(rng: np.random.Generator, colour: Colour, amount: int = 25) -> Colour:
-    return tuple(int(np.clip(c + rng.integers(-amount, amount + 1), 0, 255)) for c in colour)
+    red, green, blue = (int(np.clip(c + rng.integers(-amount, amount + 1), 0, 255)) for c in colour)
+    return red, green, blue
 
 
 def _sky(draw: ImageDraw.ImageDraw, rng: np.random.Generator, size: int, bottom: int) -> None:
@@ -41,7 +42,7 @@ def buildings(rng: np.random.Generator, size: int) -> Image.Image:
     _sky(draw, rng, size, size)
     x = int(rng.integers(-size // 8, 0))
     while x < size:
-        width = int(rng.integers(size // 6, size // 2.5))
+        width = int(rng.integers(size // 6, int(size // 2.5)))
         top = int(rng.integers(size // 10, size // 2))
         wall = _jitter(rng, [(150, 150, 155), (170, 140, 110), (205, 195, 170), (120, 110, 105)][rng.integers(4)])
         draw.rectangle([x, top, x + width, size], fill=wall)

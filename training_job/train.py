@@ -91,11 +91,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         # trial without one the toolkit passes "None/<job>/model" (sagemaker-tensorflow-training-toolkit,
         # training.py, main() and _model_dir_with_training_job). Never a place for the model.
         args.model_dir = env("SM_MODEL_DIR")
-    if args.checkpoint_dir and env("TRAINING_JOB_NAME"):
+    job_name = env("TRAINING_JOB_NAME")
+    if args.checkpoint_dir and job_name:
         # A tuning job's trials share one CheckpointConfig (it is part of the TrainingJobDefinition)
         # and SageMaker adds no suffix of its own: each job keeps its checkpoints in a folder named
         # after it, so a trial never resumes another's and a restarted one finds its own.
-        args.checkpoint_dir = str(Path(args.checkpoint_dir) / env("TRAINING_JOB_NAME"))
+        args.checkpoint_dir = str(Path(args.checkpoint_dir) / job_name)
     if not args.train:
         parser.error("no training data: pass --train DIR or set SM_CHANNEL_TRAIN")
     return args
@@ -261,7 +262,7 @@ def fit_phase(
 
     A finished phase leaves `<phase>.json` and its weights, so a restart skips it."""
     done_file = checkpoint_dir / f"{phase}.json" if checkpoint_dir else None
-    if done_file and done_file.exists():
+    if checkpoint_dir and done_file and done_file.exists():
         reached = json.loads(done_file.read_text())["epochs"]
         model.load_weights(checkpoint_dir / f"{phase}.weights.h5")
         print(f"resuming: phase {phase} already finished at epoch {reached}", flush=True)
@@ -290,7 +291,7 @@ def fit_phase(
         verbose=0,
     )
     reached = history.epoch[-1] + 1 if history.epoch else first_epoch + epochs
-    if done_file:
+    if checkpoint_dir and done_file:
         model.save_weights(checkpoint_dir / f"{phase}.weights.h5")
         write_atomically(done_file, json.dumps({"epochs": reached}))
     return reached
@@ -381,7 +382,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         patience=args.early_stopping_patience,
     )
     fine_tune_from = None
-    if fine_tuning and not budget.exhausted:
+    if base is not None and fine_tuning and not budget.exhausted:
         fine_tune_from = reached
         with strategy.scope():
             unfrozen = unfreeze_top(base, args.fine_tune_layers)

@@ -101,7 +101,9 @@ def observe(
     return drift
 
 
-def observe_records(records: list[dict[str, Any]], *, models: Models, settings: Any) -> list[tuple[dict, dict]]:
+def observe_records(
+    records: list[dict[str, Any]], *, models: Models, settings: Any
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """observe() for the OK records of a batch, model by model (a batch answered while the endpoint
     switched models has two): (model, drift) for each window the batch closed."""
     by_model: dict[str, list[tuple[str, float]]] = {}
@@ -111,7 +113,9 @@ def observe_records(records: list[dict[str, Any]], *, models: Models, settings: 
     closed = []
     for name, answers in by_model.items():
         model = models.get(name)
-        drift = observe(answers, model=model, models=models, settings=settings) if model else None
+        if model is None:
+            continue
+        drift = observe(answers, model=model, models=models, settings=settings)
         if drift:
             closed.append((model, drift))
     return closed

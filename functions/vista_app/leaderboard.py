@@ -3,6 +3,7 @@ command and the console all show (the console and the command read the columns f
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from vista_app.records import Models
@@ -24,7 +25,7 @@ COLUMNS = (
 )
 
 
-def ranked(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def ranked(models: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Best test accuracy first (models without one last)."""
     return sorted(models, key=lambda m: (m.get("accuracy") is None, -(m.get("accuracy") or 0), m["name"]))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vista_app.config import Settings
 from vista_app.costs import cost_per_1000_predictions, job_cost, sum_costs
@@ -24,7 +24,10 @@ from vista_app.records import Jobs, Models
 
 # Loaded by the first event that ends a job: most state changes (Starting, Downloading,
 # Training, ...) write no report, and the page and its charts are 10 ms of a cold start.
-report_page = lazy("vista_app.report.page")
+if TYPE_CHECKING:
+    from vista_app.report import page as report_page
+else:
+    report_page = lazy("vista_app.report.page")
 
 logger = logging.getLogger(__name__)
 

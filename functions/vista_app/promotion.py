@@ -148,7 +148,7 @@ def _step(settings: Settings, sagemaker: Any, models: Models, known: list[str]) 
         try:
             sagemaker.delete_endpoint(EndpointName=settings.endpoint_name)
         except ClientError as error:  # a concurrent delivery is deleting it: that one carries on
-            if errors.is_in_progress(error) or errors.iserrors.is_not_found(error):
+            if errors.is_in_progress(error) or errors.is_not_found(error):
                 return None
             raise
         sagemaker.get_waiter("endpoint_deleted").wait(EndpointName=settings.endpoint_name, WaiterConfig=DELETED_WAIT)

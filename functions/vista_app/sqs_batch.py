@@ -12,13 +12,18 @@ data class, 36 ms of the classify function's cold start (`python -X importtime`)
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
+
+
+class Logger(Protocol):
+    """The standard library's logger or Powertools' (which is not a logging.Logger)."""
+
+    def warning(self, msg: object, *args: object, exc_info: bool = ..., extra: dict[str, Any] | None = ...) -> None: ...
 
 
 def partial_batch_response(
-    event: dict[str, Any], handle: Callable[[dict[str, Any]], None], logger: logging.Logger
+    event: dict[str, Any], handle: Callable[[dict[str, Any]], None], logger: Logger
 ) -> dict[str, list[dict[str, str]]]:
     failures = []
     for record in event["Records"]:

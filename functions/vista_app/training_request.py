@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from vista_app.errors import BadRequest
 
 # The names training_job/architectures.py builds; a test keeps the two lists equal.
-ARCHITECTURES = (
-    "base_cnn",
-    "fine_cnn",
-    "vgg16",
-    "resnet50",
-    "resnet101",
-    "resnet152",
-    "efficientnetv2b0",
-    "mobilenetv3large",
-)
-Architecture = Literal[ARCHITECTURES]
+Architecture = Literal[
+    "base_cnn", "fine_cnn", "vgg16", "resnet50", "resnet101", "resnet152", "efficientnetv2b0", "mobilenetv3large"
+]
+ARCHITECTURES: tuple[str, ...] = get_args(Architecture)
 # Those with a pretrained base: train.py runs `epochs` with it frozen, then `fine_tune_epochs` more.
 PRETRAINED = ("vgg16", "resnet50", "resnet101", "resnet152", "efficientnetv2b0", "mobilenetv3large")
 GPU_FAMILIES = ("ml.p", "ml.g")  # instance families with GPUs: the training image for GPUs

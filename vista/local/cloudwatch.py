@@ -23,9 +23,10 @@ import math
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
-STATISTICS = {
+STATISTICS: dict[str, Callable[[list[float]], float]] = {
     "Maximum": max,
     "Minimum": min,
     "Sum": sum,

@@ -8,7 +8,7 @@ by the console's session authorizer instead.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aws_lambda_powertools.event_handler import Response
@@ -20,7 +20,10 @@ from vista_app.lazy import lazy
 
 # Sign-in and sign-out are the console's only routes that handle a session here (the authorizer
 # checks every other request): the module and its cookie parser load with the first of them.
-sessions = lazy("vista_app.sessions")
+if TYPE_CHECKING:
+    from vista_app import sessions
+else:
+    sessions = lazy("vista_app.sessions")
 
 router = Router()
 CONTENT_TYPES = {
@@ -43,9 +46,14 @@ def _authorizer() -> dict[str, Any]:
     return router.current_event.raw_event.get("requestContext", {}).get("authorizer") or {}
 
 
+def _stage() -> str:
+    """The API stage the request came through (a REST API proxy event's requestContext.stage)."""
+    return router.current_event.raw_event["requestContext"]["stage"]
+
+
 def _console_path() -> str:
     """Where the console lives; the cookie's path, and (with a slash) its pages' base URL."""
-    return f"/{router.current_event.request_context.stage}/console"
+    return f"/{_stage()}/console"
 
 
 def _security_headers(s3: str) -> dict[str, str]:
@@ -99,7 +107,7 @@ def home() -> Response[str]:
 @router.get("/console/signin")
 def sign_in() -> Response[str]:
     granted = _authorizer()
-    verifier_path = f"/{router.current_event.request_context.stage}{sessions.SIGN_IN_PATH}"
+    verifier_path = f"/{_stage()}{sessions.SIGN_IN_PATH}"
     if granted.get("sign_in_url"):
         return _redirect(
             granted["sign_in_url"], _cookie(sessions.VERIFIER_COOKIE, granted["verifier"], 600, verifier_path)

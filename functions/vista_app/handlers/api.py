@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import uuid
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -24,19 +25,37 @@ from vista_app.lazy import lazy
 # What the routes use, loaded by the first request that needs it (a cold start pays for its own
 # route only); `api_models` and `training_request` hold the validated routes' types, so pydantic
 # and Powertools' OpenAPI models load with the first such route.
-api_models = lazy("vista_app.api_models")
-costs = lazy("vista_app.costs")
-drift = lazy("vista_app.drift")
-epochs = lazy("vista_app.epochs")
-explanations = lazy("vista_app.explanations")
-feedback = lazy("vista_app.feedback")
-leaderboard = lazy("vista_app.leaderboard")
-names = lazy("vista_app.names")
-predictions = lazy("vista_app.predictions")
-promotion = lazy("vista_app.promotion")
-records = lazy("vista_app.records")
-training = lazy("vista_app.training")
-training_request = lazy("vista_app.training_request")
+# The type checker reads the same modules as plain imports.
+if TYPE_CHECKING:
+    from vista_app import (
+        api_models,
+        costs,
+        drift,
+        epochs,
+        explanations,
+        feedback,
+        leaderboard,
+        names,
+        predictions,
+        promotion,
+        records,
+        training,
+        training_request,
+    )
+else:
+    api_models = lazy("vista_app.api_models")
+    costs = lazy("vista_app.costs")
+    drift = lazy("vista_app.drift")
+    epochs = lazy("vista_app.epochs")
+    explanations = lazy("vista_app.explanations")
+    feedback = lazy("vista_app.feedback")
+    leaderboard = lazy("vista_app.leaderboard")
+    names = lazy("vista_app.names")
+    predictions = lazy("vista_app.predictions")
+    promotion = lazy("vista_app.promotion")
+    records = lazy("vista_app.records")
+    training = lazy("vista_app.training")
+    training_request = lazy("vista_app.training_request")
 
 logger = Logger()
 tracer = Tracer(patch_modules=TRACED)

@@ -134,7 +134,8 @@ class ScriptModeContainer:
             emit(job)
             for host in hosts:
                 shutil.rmtree(host.ml / "checkpoints", ignore_errors=True)
-                self.download_prefix(checkpoint["S3Uri"], host.ml / "checkpoints")
+                if checkpoint:
+                    self.download_prefix(checkpoint["S3Uri"], host.ml / "checkpoints")
             job.secondary = "Restarting"
             emit(job)
         stopped = "Stopping" in (job.status, job.secondary)
@@ -223,7 +224,7 @@ class ScriptModeContainer:
         """One .tar.gz of what every instance left in the folder, host by host. Which host's file
         SageMaker keeps when two write the same path is not documented: locally that fails the job
         (a multi-instance script saves from its chief only)."""
-        buffer, seen = io.BytesIO(), {}
+        buffer, seen = io.BytesIO(), dict[str, int]()
         with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
             for host, folder in enumerate(folders, start=1):
                 for path in sorted(folder.iterdir()):
@@ -313,7 +314,7 @@ class ScriptModeContainer:
                                 job.terminate()
 
         with contextlib.ExitStack() as files:
-            readers, errors = [], [[] for _ in hosts]
+            readers, errors = [], [list[str]() for _ in hosts]
             job.processes = []
             for host, command, said in zip(hosts, commands, errors, strict=True):
                 log_file = files.enter_context(open(host.log_path, "a"))

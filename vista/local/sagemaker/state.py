@@ -272,7 +272,7 @@ def listed(
             limit = datetime.fromtimestamp(float(request[bound]), UTC)
             rows = [r for r in rows if keep(r["CreationTime"], limit)]
     by = request.get("SortBy", sort_by)
-    key = {"Name": name_key, "CreationTime": "CreationTime", "Status": status_key}.get(by)
+    key = {"Name": name_key, "CreationTime": "CreationTime", "Status": status_key}.get(by, "")
     if by == "FinalObjectiveMetricValue":  # "training jobs that did not return an objective metric are not listed"
         rows = [r for r in rows if "FinalHyperParameterTuningJobObjectiveMetric" in r]
         rows.sort(key=lambda r: r["FinalHyperParameterTuningJobObjectiveMetric"]["Value"])
