@@ -20,7 +20,11 @@ class NotFound(LookupError):
 
 
 class Unavailable(RuntimeError):
-    """Vista cannot answer yet (no model in service): 503."""
+    """Vista cannot answer now (no model in service, the model failed or timed out): 503 (or the
+    subclass's `status`), with Retry-After."""
+
+    status = 503
+    retry_after_s = 60
 
 
 def code(error: ClientError) -> str:

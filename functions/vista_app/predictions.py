@@ -1,9 +1,10 @@
 """Classify one image: check it, ask the serverless endpoint, record the answer.
 
 A Predictions record is the answer either way: status OK with the label and all
-class probabilities, or FAILED with the reason (bad image, object gone, model error).
-What may succeed later (throttling past botocore's retries, no endpoint yet) raises,
-so SQS delivers the message again and, in the end, to the dead-letter queue.
+class probabilities, or FAILED with the reason (bad image, object gone, the model refused it).
+What may succeed later (throttling past botocore's retries, no endpoint yet, a model that timed
+out or failed on its side) raises, so SQS delivers the message again and, in the end, to the
+dead-letter queue; the API answers 503 or 504 with Retry-After.
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ class Classifier:
             )
         except ClientError as error:
             if errors.code(error) == "ModelError":
-                raise ModelError(f"the model could not classify this image: {errors.message(error)}") from None
+                raise model_error(error) from None
             if errors.is_unknown_endpoint(error):
                 raise NoModelInService(
                     f"endpoint {self.endpoint} does not exist yet: {errors.message(error)}"
@@ -191,7 +192,10 @@ def classify_object(
             raise InvalidImage(f"image is {image.size:,} bytes; the limit is {MAX_IMAGE_BYTES:,}")
         record.update(classifier.classify(read_image(s3, image)))
     except (InvalidImage, ObjectGone, ModelError) as error:
-        record.update(status="FAILED", error=str(error), model=classifier.model)
+        # No model yet: the attribute is left out (it keys the by_model_feedback index: no NULL).
+        record.update(status="FAILED", error=str(error))
+        if classifier.model:
+            record["model"] = classifier.model
     created = predictions.create(record)
     if created:
         return created, True
@@ -203,7 +207,34 @@ class ObjectGone(NotFound):
 
 
 class ModelError(BadRequest):
-    """The model answered with an error for this input: retrying will not help."""
+    """The model refused this input (its container answered 4xx): retrying will not help."""
+
+
+class ModelUnavailable(Unavailable):
+    """The model did not answer (its container answered 5xx): worth asking again later."""
+
+    retry_after_s = 30
+
+
+class ModelTimedOut(ModelUnavailable):
+    """The model did not answer within the invocation's time limit (60 s on a serverless endpoint,
+    its cold start included): worth asking again once it is warm."""
+
+    status = 504
+
+
+def model_error(error: ClientError) -> ModelError | ModelUnavailable:
+    """sagemaker-runtime's ModelError (HTTP 424), told apart by the container's own status
+    (botocore's ModelError shape: OriginalStatusCode): a 4xx is the model refusing this input; a 5xx,
+    or no status at all, is the model failing, and a container that did not answer in time is
+    "Received server error (0) ... Your invocation timed out" (SageMaker's words). Only a 4xx is final."""
+    status = error.response.get("OriginalStatusCode")
+    words = errors.message(error)
+    if isinstance(status, int) and 400 <= status < 500:
+        return ModelError(f"the model could not classify this image: {words}")
+    if "timed out" in words:
+        return ModelTimedOut(f"the model did not answer in time; try again shortly: {words}")
+    return ModelUnavailable(f"the model failed to answer; try again shortly: {words}")
 
 
 def read_image(s3: Any, image: S3Image) -> bytes:

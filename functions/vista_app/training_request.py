@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -59,13 +60,16 @@ class Hyperparameters(Strict):
 class ContinuousRange(Strict):
     min: float
     max: float
-    scale: Literal["auto", "linear", "log", "reverse_log"] = "auto"
+    scale: Literal["auto", "linear", "log", "reverse_log"] = Field(
+        "auto",
+        description="log: min > 0; reverse_log: continuous hyperparameters only, 0 <= min < max < 1",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> ContinuousRange:
         if not self.min < self.max:
             raise ValueError(f"range min {self.min} must be below max {self.max}")
-        if self.scale in ("log", "reverse_log") and self.min <= 0:
+        if self.scale == "log" and self.min <= 0:
             raise ValueError("a log-scaled range needs min > 0")
         return self
 
@@ -75,32 +79,81 @@ TUNABLE_INTEGER = ("epochs", "fine_tune_epochs", "batch_size", "fine_tune_layers
 TUNABLE_CATEGORICAL = ("architecture", "augment", "weights", "mixed_precision", "xla")
 
 
+# CategoricalParameterRange.Values (botocore's sagemaker model, ParameterValues): 1 to 30 values.
+MAX_CATEGORICAL_VALUES = 30
+MAX_TUNING_JOBS = 500  # Vista's own bound on one request's trials
+
+
 class Tuning(Strict):
-    max_jobs: int = Field(12, ge=1, le=500)
+    max_jobs: int = Field(
+        12,
+        ge=1,
+        le=MAX_TUNING_JOBS,
+        description="trials at most; Grid runs every combination (leave it out, or give that count)",
+    )
     max_parallel_jobs: int = Field(3, ge=1, le=100)
-    strategy: Literal["Bayesian", "Random", "Hyperband", "Grid"] = "Bayesian"
+    strategy: Literal["Bayesian", "Random", "Hyperband", "Grid"] = Field(
+        "Bayesian", description="Grid takes only lists of values (no min/max ranges)"
+    )
     objective: Literal["val_accuracy", "val_loss"] = "val_accuracy"
     ranges: dict[str, ContinuousRange | list[str | int | float | bool]] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _known_ranges(self) -> Tuning:
+        if self.strategy == "Grid":
+            self._grid()
         if self.max_parallel_jobs > self.max_jobs:
             raise ValueError("max_parallel_jobs cannot exceed max_jobs")
         for name, spec in self.ranges.items():
             if isinstance(spec, list):
-                if name not in TUNABLE_CATEGORICAL + TUNABLE_INTEGER:
-                    raise ValueError(f"'{name}' cannot take a list of values")
-                if not spec:
-                    raise ValueError(f"'{name}' needs at least one value")
-                if name == "architecture":
-                    unknown = sorted(set(map(str, spec)) - set(ARCHITECTURES))
-                    if unknown:
-                        raise ValueError(f"unknown architecture(s) {unknown}; known: {list(ARCHITECTURES)}")
-            elif name not in TUNABLE_CONTINUOUS + TUNABLE_INTEGER:
-                raise ValueError(
-                    f"'{name}' is not tunable as a range; tunable: {list(TUNABLE_CONTINUOUS + TUNABLE_INTEGER)}"
-                )
+                _check_values(name, spec)
+            else:
+                _check_range(name, spec)
         return self
+
+    def _grid(self) -> None:
+        """Grid search "supports only categorical parameters" and runs every combination of them;
+        MaxNumberOfTrainingJobs, if given, must be that number (the developer guide, "Understand the
+        hyperparameter tuning strategies available in Amazon SageMaker AI", Grid search). Vista
+        sends the count, so the cost guard estimates the jobs Grid really runs."""
+        ranged = sorted(name for name, spec in self.ranges.items() if not isinstance(spec, list))
+        if ranged:
+            raise ValueError(
+                f"Grid search takes only lists of values: give {ranged} as a list, or use another strategy"
+            )
+        combinations = math.prod(len(spec) for spec in self.ranges.values() if isinstance(spec, list))
+        if "max_jobs" in self.model_fields_set and self.max_jobs != combinations:
+            raise ValueError(
+                f"Grid search runs all {combinations} combinations: leave max_jobs out or set it to {combinations}"
+            )
+        if combinations > MAX_TUNING_JOBS:
+            raise ValueError(f"Grid search would run {combinations} combinations; at most {MAX_TUNING_JOBS}")
+        self.max_jobs = combinations
+
+
+def _check_values(name: str, values: list[str | int | float | bool]) -> None:
+    if name not in TUNABLE_CATEGORICAL + TUNABLE_INTEGER:
+        raise ValueError(f"'{name}' cannot take a list of values")
+    if not 1 <= len(values) <= MAX_CATEGORICAL_VALUES:
+        raise ValueError(f"'{name}' needs 1 to {MAX_CATEGORICAL_VALUES} values; it has {len(values)}")
+    if name == "architecture":
+        unknown = sorted(set(map(str, values)) - set(ARCHITECTURES))
+        if unknown:
+            raise ValueError(f"unknown architecture(s) {unknown}; known: {list(ARCHITECTURES)}")
+
+
+def _check_range(name: str, spec: ContinuousRange) -> None:
+    if name not in TUNABLE_CONTINUOUS + TUNABLE_INTEGER:
+        raise ValueError(f"'{name}' is not tunable as a range; tunable: {list(TUNABLE_CONTINUOUS + TUNABLE_INTEGER)}")
+    if spec.scale != "reverse_log":
+        return
+    # botocore's sagemaker model: IntegerParameterRange.ScalingType is Auto, Linear or Logarithmic;
+    # ContinuousParameterRange's ReverseLogarithmic "works only for ranges that are entirely within
+    # the range 0<=x<1.0".
+    if name in TUNABLE_INTEGER:
+        raise ValueError(f"'{name}' is an integer: its scale is auto, linear or log, not reverse_log")
+    if not (spec.min >= 0 and spec.max < 1):
+        raise ValueError(f"'{name}': a reverse_log range must lie within 0 <= x < 1")
 
 
 class TrainingRequest(Strict):

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from vista.client import wait_for
+from vista.target import CommandError
 
 pytestmark = pytest.mark.slow
 DELIVERIES = 3
@@ -119,6 +120,25 @@ def test_endpoint_down_then_redrive(
     # THEN each image is recorded once
     exactly_once(cloud, keys)
     assert waiting() == 0
+
+
+def test_a_model_that_times_out_is_asked_again_not_failed(cloud: Any, target: Any, scenes: Path, trained: str) -> None:
+    # GIVEN the model's container answers after the invocation's limit (shortened from SageMaker's 60 s)
+    faults = cloud.sagemaker.faults
+    faults.invocation_timeout_s, faults.container_delay_s = 0.2, 0.5
+    try:
+        keys = drop(cloud, target, scenes, "timeout", 3)
+        # THEN the API says so with 504 (Retry-After: tests/integration/test_api.py), and the inbox's
+        # images wait: no FAILED record
+        photo = next((scenes / "seg_test" / "seg_test").rglob("*.jpg")).read_bytes()
+        with pytest.raises(CommandError, match="504 the model did not answer in time"):
+            target.api("POST", "/predictions", body=photo, content_type="image/jpeg")
+        time.sleep(3)
+        assert records_for(cloud, "inbox/timeout/") == []
+    finally:
+        faults.invocation_timeout_s, faults.container_delay_s = 60.0, 0.0
+    # WHEN it answers in time again, each image is classified once, by SQS's redelivery
+    exactly_once(cloud, keys)
 
 
 def test_a_dynamodb_failure_mid_batch_loses_and_doubles_nothing(

@@ -177,6 +177,37 @@ def test_local_sagemaker_answers_with_aws_error_shapes(target: Any, trained: str
             Body=json.dumps({"instances": [{"b64": "bm90IGFuIGltYWdl"}]}),
         )
     assert model_error.value.response["Error"]["Code"] == "ModelError"
+    assert model_error.value.response["OriginalStatusCode"] == 400
+    assert model_error.value.response["Error"]["Message"].startswith("Received client error (400) from primary")
+
+
+@pytest.mark.parametrize("fault", ["slow", "failing"])
+def test_a_slow_or_failing_container_is_answered_as_sagemaker_answers_it(
+    cloud: Any, target: Any, trained: str, fault: str
+) -> None:
+    runtime, faults = target.client("sagemaker-runtime"), cloud.sagemaker.faults
+    body = json.dumps({"instances": [{"b64": "bm90IGFuIGltYWdl"}]})
+    if fault == "slow":  # the limit shortened from SageMaker's 60 s so the test need not wait a minute
+        faults.invocation_timeout_s, faults.container_delay_s = 0.3, 1.0
+    else:
+        faults.container_status = 503
+    try:
+        with pytest.raises(ClientError) as raised:
+            runtime.invoke_endpoint(EndpointName="vista-classifier", ContentType="application/json", Body=body)
+    finally:
+        faults.invocation_timeout_s, faults.container_delay_s, faults.container_status = 60.0, 0.0, None
+    error = raised.value.response
+    assert error["Error"]["Code"] == "ModelError" and error["ResponseMetadata"]["HTTPStatusCode"] == 424
+    message = error["Error"]["Message"]
+    assert message.endswith(
+        "#logEventViewer:group=/aws/sagemaker/Endpoints/vista-classifier in account 123456789012 for more information."
+    )
+    if fault == "slow":
+        assert message.startswith('Received server error (0) from primary with message "Your invocation timed out')
+        assert "OriginalStatusCode" not in error
+    else:
+        assert message.startswith("Received server error (503) from primary")
+        assert error["OriginalStatusCode"] == 503
 
 
 def test_the_vista_command_against_the_local_cloud(

@@ -37,7 +37,8 @@ class FakeEndpoint:
     """A serverless endpoint serving a TF Serving model, behind InvokeEndpoint.
 
     `throttle` answers that many calls with ThrottlingException first; `down` makes every
-    call fail so; `error` answers every call with that (status, code, message).
+    call fail so; `error` answers every call with that (status, code, message), and the error
+    shape's other members from `error_members` (ModelError's OriginalStatusCode, ...).
     """
 
     def __init__(self) -> None:
@@ -46,6 +47,7 @@ class FakeEndpoint:
         self.throttle = 0
         self.down = False
         self.error: tuple[int, str, str] | None = None
+        self.error_members: dict[str, Any] = {}
         self.confidence = 0.9
 
     def __call__(self, request: Any, **_: Any) -> AWSResponse | None:
@@ -55,7 +57,7 @@ class FakeEndpoint:
             return response(request.url, 400, {"message": "Rate exceeded"}, "ThrottlingException")
         if self.error:
             status, code, message = self.error
-            return response(request.url, status, {"message": message}, code)
+            return response(request.url, status, {"message": message, **self.error_members}, code)
         payload = json.loads(request.body)
         self.payloads.append(payload)
         predictions = []
@@ -102,3 +104,24 @@ def record_calls(monkeypatch: Any, client: Any, method: str, result: dict[str, A
 
     monkeypatch.setattr(client, method, call)
     return calls
+
+
+# sagemaker-runtime's ModelError as SageMaker words it (the container's status in OriginalStatusCode;
+# "(0)" and no status at all when the container did not answer in time).
+LOGS_POINTER = (
+    "See https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logEventViewer:"
+    "group=/aws/sagemaker/Endpoints/vista-classifier in account 123456789012 for more information."
+)
+MODEL_TIMEOUT = (
+    'Received server error (0) from primary with message "Your invocation timed out while waiting for a '
+    "response from container primary. Review the latency metrics for each container in Amazon CloudWatch, "
+    f'resolve the issue, and try again.". {LOGS_POINTER}'
+)
+
+
+def model_error(status: int, words: str) -> tuple[tuple[int, str, str], dict[str, Any]]:
+    """FakeEndpoint.error and .error_members for a container that answered `status` with `words`."""
+    kind = "client" if status < 500 else "server"
+    original = json.dumps({"error": words})
+    message = f'Received {kind} error ({status}) from primary with message "{original}". {LOGS_POINTER}'
+    return (424, "ModelError", message), {"OriginalStatusCode": status, "OriginalMessage": original}

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.helpers.fakes import FakeEndpoint, label_of
+from tests.helpers.fakes import MODEL_TIMEOUT, FakeEndpoint, label_of, model_error
 from tests.helpers.stack import BUCKET, image_bytes, load_event
 from tests.helpers.support import REQUEST, call, request, start_job, state_change, upload_dataset, write_metrics
 
@@ -79,6 +79,31 @@ def test_bad_uploads_are_4xx_with_a_reason_and_cost_nothing(
 def test_predict_without_a_model_is_503(endpoint: FakeEndpoint, context: Any) -> None:
     status, answer_ = call(load_event("api_post_predictions_jpeg"), context)
     assert status == 503 and "no model has been promoted" in answer_["message"]
+
+
+@pytest.mark.parametrize(("fault", "status"), [("timeout", 504), ("500", 503)])
+def test_a_model_that_timed_out_or_failed_on_its_side_is_503_or_504_with_retry_after(
+    endpoint: FakeEndpoint, champion: str, context: Any, fault: str, status: int
+) -> None:
+    from vista_app.handlers import api
+
+    if fault == "timeout":
+        endpoint.error, endpoint.error_members = (424, "ModelError", MODEL_TIMEOUT), {}
+    else:
+        endpoint.error, endpoint.error_members = model_error(500, "the server is busy")
+    answer_ = api.lambda_handler(load_event("api_post_predictions_jpeg"), context)
+    assert answer_["statusCode"] == status
+    assert int(answer_["multiValueHeaders"]["Retry-After"][0]) > 0
+    assert "try again" in json.loads(answer_["body"])["message"]
+    # AND nothing was recorded: the same POST later is classified afresh
+    endpoint.error = None
+    assert call(load_event("api_post_predictions_jpeg"), context)[0] == 201
+
+
+def test_a_model_that_refuses_the_image_is_400(endpoint: FakeEndpoint, champion: str, context: Any) -> None:
+    endpoint.error, endpoint.error_members = model_error(400, "Invalid JPEG data")
+    status, answer_ = call(load_event("api_post_predictions_jpeg"), context)
+    assert status == 400 and "Invalid JPEG data" in answer_["message"]
 
 
 def test_list_predictions_newest_first_with_pages(endpoint: FakeEndpoint, champion: str, context: Any) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from synthetic import camera_jpeg
-from tests.helpers.fakes import FakeEndpoint, answer, label_of
+from tests.helpers.fakes import MODEL_TIMEOUT, FakeEndpoint, answer, label_of, model_error
 from tests.helpers.stack import BUCKET, image_bytes, load_event
 from tests.helpers.support import by_key, classify, predictions, sqs_batch
 from vista_app.predictions import S3Image
@@ -139,10 +139,32 @@ def test_throttling_that_outlasts_the_retries_is_left_to_sqs(endpoint: FakeEndpo
 
 
 def test_a_model_error_is_a_failed_record(endpoint: FakeEndpoint, context: Any) -> None:
-    endpoint.error = (424, "ModelError", "Received client error (400) from primary: Invalid JPEG data")
+    endpoint.error, endpoint.error_members = model_error(400, "Invalid JPEG data")
     classify(sqs_batch(("inbox/a.jpg", image_bytes())), context)
     [record] = predictions()
     assert record["status"] == "FAILED" and "Invalid JPEG data" in record["error"]
+
+
+@pytest.mark.parametrize("fault", ["timeout", "500", "503"])
+def test_a_model_that_timed_out_or_failed_on_its_side_is_retried_not_failed(
+    endpoint: FakeEndpoint, context: Any, fault: str
+) -> None:
+    # GIVEN the endpoint's container did not answer in time (a serverless cold start counts against
+    # the 60 s), or answered 5xx: SageMaker says ModelError for both
+    if fault == "timeout":
+        endpoint.error, endpoint.error_members = (424, "ModelError", MODEL_TIMEOUT), {}
+    else:
+        endpoint.error, endpoint.error_members = model_error(int(fault), "the server is busy")
+    event = sqs_batch(("inbox/a.jpg", image_bytes()))
+    # WHEN the image is classified
+    result = classify(event, context)
+    # THEN nothing is recorded and SQS delivers it again (then the DLQ): not a FAILED record kept for 24 h
+    assert result == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
+    assert predictions() == []
+    # AND once the model answers, the redelivery is classified (no failure was remembered)
+    endpoint.error = None
+    assert classify(event, context) == {"batchItemFailures": []}
+    assert [r["status"] for r in predictions()] == ["OK"]
 
 
 def test_no_endpoint_yet_is_retried_later(endpoint: FakeEndpoint, context: Any) -> None:
@@ -162,3 +184,15 @@ def test_prediction_ids_depend_on_the_object_version() -> None:
     assert a.id == S3Image(BUCKET, "inbox/a.jpg", version_id="v1", size=5).id
     assert a.id != S3Image(BUCKET, "inbox/a.jpg", version_id="v2").id
     assert S3Image(BUCKET, "inbox/a.jpg", etag="e1").id != S3Image(BUCKET, "inbox/a.jpg", etag="e2").id
+
+
+def test_a_bad_image_before_any_model_is_a_failed_record_without_a_model(aws: None, context: Any) -> None:
+    # GIVEN no model has been promoted yet (no champion on record)
+    # WHEN an object that is not an image arrives
+    result = classify(sqs_batch(("inbox/notes.jpg", b"not an image at all")), context)
+    # THEN it is FAILED at once with the reason (DynamoDB refuses a NULL `model`, the key of the
+    # by_model_feedback index, so the record leaves the attribute out), never retried into the DLQ
+    assert result == {"batchItemFailures": []}
+    [record] = predictions()
+    assert record["status"] == "FAILED" and "not a JPEG or PNG" in record["error"]
+    assert "model" not in record

@@ -39,6 +39,15 @@ def test_a_tuning_job_costs_its_trials_and_a_comparison_every_member_s() -> None
     assert compared["jobs"] == 36 and compared["max_cost"] == round(1.408 * 36, 2)
 
 
+def test_a_grid_search_costs_the_combinations_it_runs() -> None:
+    grid = {
+        "strategy": "Grid",
+        "max_parallel_jobs": 2,
+        "ranges": {"batch_size": [16, 32, 64], "augment": [True, False]},
+    }
+    assert estimated(tuning=grid, spot=False)["jobs"] == 6
+
+
 def test_a_request_over_the_cap_is_refused_with_its_estimate_and_the_cap() -> None:
     tuning = {"max_jobs": 40, "max_parallel_jobs": 4, "ranges": {"dropout": {"min": 0.1, "max": 0.5}}}
     over = estimated(tuning=tuning, max_runtime_s=7200)

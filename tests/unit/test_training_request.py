@@ -46,6 +46,24 @@ def test_the_example_request_is_valid() -> None:
         ({"tuning": {"ranges": {"architecture": ["resnet50", "alexnet"]}}}, "unknown architecture"),
         ({"tuning": {"ranges": {"optimizer": ["adam"]}}}, "'optimizer' cannot take a list"),
         ({"tuning": {"ranges": {}}}, "ranges: Dictionary should have at least 1 item"),
+        # What SageMaker refuses (botocore's sagemaker model; the developer guide's tuning strategies)
+        (
+            {"tuning": {"strategy": "Grid", "ranges": {"dropout": {"min": 0.1, "max": 0.5}}}},
+            "Grid search takes only lists of values: give ['dropout'] as a list",
+        ),
+        (
+            {"tuning": {"strategy": "Grid", "max_jobs": 12, "ranges": {"batch_size": [16, 32], "augment": [1, 0]}}},
+            "Grid search runs all 4 combinations: leave max_jobs out or set it to 4",
+        ),
+        (
+            {"tuning": {"ranges": {"epochs": {"min": 5, "max": 50, "scale": "reverse_log"}}}},
+            "'epochs' is an integer: its scale is auto, linear or log, not reverse_log",
+        ),
+        (
+            {"tuning": {"ranges": {"learning_rate": {"min": 0.5, "max": 2, "scale": "reverse_log"}}}},
+            "'learning_rate': a reverse_log range must lie within 0 <= x < 1",
+        ),
+        ({"tuning": {"ranges": {"batch_size": list(range(1, 32))}}}, "'batch_size' needs 1 to 30 values; it has 31"),
     ],
 )
 def test_bad_requests_say_what_is_wrong(change: dict, message: str) -> None:
@@ -134,3 +152,20 @@ def test_the_consoles_training_form_takes_every_field_from_the_schema() -> None:
         assert search["min"] <= default <= search["max"], name
         Hyperparameters.model_validate({name: search["min"]})
         Hyperparameters.model_validate({name: search["max"]})
+
+
+def test_grid_search_runs_every_combination_and_says_so_to_sagemaker() -> None:
+    grid = {
+        "strategy": "Grid",
+        "max_parallel_jobs": 2,
+        "ranges": {"batch_size": [16, 32, 64], "augment": [True, False]},
+    }
+    request = parse_training_request({**EXAMPLE, "tuning": grid})
+    assert request.tuning is not None and request.tuning.max_jobs == 6
+    assert parse_training_request({**EXAMPLE, "tuning": {**grid, "max_jobs": 6}}).tuning.max_jobs == 6
+
+
+def test_reverse_log_is_taken_for_a_continuous_range_within_zero_and_one() -> None:
+    tuning = {"ranges": {"dropout": {"min": 0.0, "max": 0.9, "scale": "reverse_log"}}}
+    ranges = _parameter_ranges(parse_training_request({**EXAMPLE, "tuning": tuning}))
+    assert ranges["ContinuousParameterRanges"][0]["ScalingType"] == "ReverseLogarithmic"

@@ -100,7 +100,9 @@ def _not_found(error: Exception) -> Response[dict]:
 
 @app.exception_handler(Unavailable)
 def _unavailable(error: Unavailable) -> Response[dict]:
-    return _error(503, str(error))
+    answer = _error(error.status, str(error))
+    answer.headers["Retry-After"] = str(error.retry_after_s)
+    return answer
 
 
 def uploaded_image() -> bytes:

@@ -56,10 +56,15 @@ def _event_default(value: Any) -> Any:
 
 @dataclass
 class Faults:
-    """Faults a test injects into InvokeEndpoint."""
+    """Faults a test injects into InvokeEndpoint: SageMaker's own refusals, and a container that is
+    slow or fails (answered as SageMaker answers them: errors.model_timeout, errors.model_error)."""
 
     throttle_rate: float = 0.0  # this share of calls answered with ThrottlingException
     down: bool = False  # every call answered ServiceUnavailable
+    container_delay_s: float = 0.0  # the container takes this long before it answers
+    container_status: int | None = None  # the container answers every call with this HTTP status
+    # SageMaker's limit for the container's answer: 60 s (serverless: the cold start counts too).
+    invocation_timeout_s: float = 60.0
     rng: random.Random = field(default_factory=lambda: random.Random(0))  # noqa: S311 (not a secret)
 
 
@@ -394,6 +399,17 @@ class LocalSageMaker:
         archive = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         return serving.load(archive, self.workdir / "endpoints" / endpoint.name / config_name)
 
+    def _container_faults(self, place: errors.EndpointPlace) -> None:
+        """A slow container is waited for up to the invocation's limit, then answered as timed out; a
+        failing one answers its status (TF Serving's body: {"error": ...})."""
+        faults = self.faults
+        if faults.container_delay_s:
+            time.sleep(min(faults.container_delay_s, faults.invocation_timeout_s))
+            if faults.container_delay_s >= faults.invocation_timeout_s:
+                raise errors.model_timeout(place)
+        if faults.container_status:
+            raise errors.model_error(faults.container_status, "the container failed to answer", place)
+
     def invoke_endpoint(self, name: str, body: bytes, content_type: str) -> bytes:
         """InvokeEndpoint → the TF inference container's TF Serving (serving.py); refused beyond
         the serverless MaxConcurrency, as SageMaker throttles it."""
@@ -415,11 +431,12 @@ class LocalSageMaker:
         with self.lock:
             endpoint.in_flight += 1
             endpoint.peak = max(endpoint.peak, endpoint.in_flight)
+        place = errors.EndpointPlace(self.region, self.account, name)
         try:
+            self._container_faults(place)
             return json.dumps(serving.predict(endpoint.model, body, content_type)).encode()
         except serving.ServingError as error:
-            stream = f"arn:aws:logs:{self.region}:{self.account}:log-group:/aws/sagemaker/Endpoints/{name}"
-            raise errors.model_error(error.status, str(error), stream) from None
+            raise errors.model_error(error.status, str(error), place) from None
         finally:
             with self.lock:
                 endpoint.in_flight -= 1

@@ -12,6 +12,7 @@ The messages are the ones AWS gives, so a handler that reads them works on both.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -68,14 +69,56 @@ def unavailable() -> SageMakerError:
     return SageMakerError("ServiceUnavailable", "The service is unavailable. Please try again.", 503)
 
 
-def model_error(status: int, message: str, log_stream_arn: str) -> SageMakerError:
-    """The container answered 4xx/5xx: InvokeEndpoint's ModelError, with the container's own words."""
+# Every ModelError message ends with this pointer to the endpoint's logs, as SageMaker's do
+# ('... See https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logEventViewer:
+# group=/aws/sagemaker/Endpoints/<endpoint> in account <account> for more information.', quoted in
+# aws/amazon-sagemaker-examples#1407 and RamVegiraju/SageMaker-Deployment#3).
+LOGS_POINTER = (
+    "See https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logEventViewer:"
+    "group=/aws/sagemaker/Endpoints/{endpoint} in account {account} for more information."
+)
+
+
+@dataclass(frozen=True)
+class EndpointPlace:
+    """Where an endpoint's errors point to: its region, account and name."""
+
+    region: str
+    account: str
+    name: str
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws/sagemaker/Endpoints/{self.name}"
+
+    @property
+    def pointer(self) -> str:
+        return LOGS_POINTER.format(region=self.region, endpoint=self.name, account=self.account)
+
+
+def model_error(status: int, message: str, place: EndpointPlace) -> SageMakerError:
+    """The container answered 4xx/5xx: InvokeEndpoint's ModelError (HTTP 424), "client error" or
+    "server error" with the container's status in OriginalStatusCode and its own words."""
     original = '{"error": "' + message.replace('"', '\\"') + '"}'
+    kind = "client" if status < 500 else "server"
     return SageMakerError(
         "ModelError",
-        f'Received client error ({status}) from primary with message "{original}".',
+        f'Received {kind} error ({status}) from primary with message "{original}". {place.pointer}',
         424,
         OriginalStatusCode=status,
         OriginalMessage=original,
-        LogStreamArn=log_stream_arn,
+        LogStreamArn=f"arn:aws:logs:{place.region}:{place.account}:log-group:{place.log_group}",
+    )
+
+
+def model_timeout(place: EndpointPlace) -> SageMakerError:
+    """The container did not answer within the invocation's limit (60 s; a serverless endpoint's
+    cold start counts against it): a ModelError with status "(0)" in SageMaker's words, and no
+    container status (nothing came back; stricter than assuming one)."""
+    return SageMakerError(
+        "ModelError",
+        'Received server error (0) from primary with message "Your invocation timed out while waiting for a '
+        "response from container primary. Review the latency metrics for each container in Amazon CloudWatch, "
+        f'resolve the issue, and try again.". {place.pointer}',
+        424,
     )
