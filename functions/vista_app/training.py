@@ -320,12 +320,17 @@ def start_training(
     """Load, validate, cost, record and start one job (or a comparison's jobs). Idempotent on
     `name`; never raises for a bad request or one over the cost cap.
 
-    The Jobs record is written first (status Starting), so a duplicate delivery finds it and stops
-    there, and a failure at any step leaves a Failed record that says why.
+    The Jobs record is written first (status Starting), and a failure at any step leaves a Failed
+    record that says why. A delivery that finds the record past Starting stops there. One that finds
+    it Starting finishes the work: the attempt that wrote it may have died (a read timeout, the
+    function's own timeout) before or after SageMaker took the job, and starting it again is safe, as
+    SageMaker refuses a second job of the same name (the job is then recorded as started).
     """
     record: dict[str, Any] = {"name": name, "source": source, "status": "Starting"}
     if not jobs.create(record):
-        return jobs.get(name) or record
+        found = jobs.get(name) or record
+        if found["status"] != "Starting":
+            return found
     request: TrainingRequest | None = None
     prepared: Prepared | None = None
     try:
@@ -348,7 +353,7 @@ def start_training(
     changes = _summary(prepared) | {"members": [m["name"] for m in members], "status": "InProgress"}
     if all(m["status"] == "Failed" for m in members):
         changes.update(status="Failed", failure_reason="no job of the comparison started: see each job's reason")
-    return jobs.update(name, changes) or record | changes
+    return _settle(jobs, name, changes)
 
 
 def _member_cost(estimated: dict[str, Any], members: int) -> dict[str, Any]:
@@ -365,11 +370,10 @@ def _launch(prepared: Prepared, name: str, *, settings: Settings, sagemaker: Any
     try:
         create_job(sagemaker, prepared.request, settings, name, prepared.channels)
     except ClientError as error:
-        if errors.is_already_existing(error):
-            return jobs.get(name) or {"name": name, "status": "InProgress"}
-        message = error.response["Error"].get("Message", str(error))
-        return _fail(jobs, name, prepared, f"SageMaker refused the job: {message}")
-    return jobs.update(name, _summary(prepared) | {"status": "InProgress"}) or {"name": name, "status": "InProgress"}
+        if not errors.is_already_existing(error):  # else an earlier attempt's call got through
+            message = error.response["Error"].get("Message", str(error))
+            return _fail(jobs, name, prepared, f"SageMaker refused the job: {message}")
+    return _settle(jobs, name, _summary(prepared) | {"status": "InProgress"})
 
 
 def _summary(known: Prepared | TrainingRequest | None) -> dict[str, Any]:
@@ -386,5 +390,13 @@ def _summary(known: Prepared | TrainingRequest | None) -> dict[str, Any]:
 
 
 def _fail(jobs: Jobs, name: str, prepared: Prepared | TrainingRequest | None, reason: str) -> dict[str, Any]:
-    changes = {"status": "Failed", "failure_reason": reason}
-    return jobs.update(name, _summary(prepared) | changes) or {"name": name, **changes}
+    return _settle(jobs, name, _summary(prepared) | {"status": "Failed", "failure_reason": reason})
+
+
+def _settle(jobs: Jobs, name: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """How starting ended, written only while the record still says Starting: a concurrent delivery,
+    or the job's own state-change events, may have recorded more since (the record as it is, then)."""
+    settled = jobs.update(
+        name, changes, condition="#status = :starting", values={":starting": "Starting"}, names={"#status": "status"}
+    )
+    return settled or jobs.get(name) or {"name": name, **changes}

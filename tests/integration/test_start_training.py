@@ -71,6 +71,57 @@ def test_the_same_event_delivered_twice_starts_one_job(aws: None, context: Any) 
     assert second["created_at"] == first["created_at"]
 
 
+@pytest.mark.parametrize("got_through", [False, True], ids=["before-sagemaker", "after-sagemaker"])
+def test_a_retry_after_the_first_attempt_died_finishes_what_it_began(
+    aws: None, context: Any, got_through: bool
+) -> None:
+    from botocore.exceptions import ReadTimeoutError
+
+    from vista_app.aws import client
+
+    # GIVEN a first attempt that wrote its Starting record, then died on CreateTrainingJob (botocore's
+    # read timeout: before SageMaker took the call, or after it did and the answer was lost)
+    upload_dataset()
+    event = put_request_event("jobs/interrupted.json", REQUEST)
+    sagemaker = client("sagemaker")
+
+    def timed_out(request: Any, **_: Any) -> None:  # every attempt of botocore's retries
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+    def lost(**_: Any) -> None:  # moto created the job; its answer never arrives
+        raise ReadTimeoutError(endpoint_url="https://api.sagemaker.us-east-1.amazonaws.com")
+
+    hook = (
+        ("after-call.sagemaker.CreateTrainingJob", lost)
+        if got_through
+        else ("before-send.sagemaker.CreateTrainingJob", timed_out)
+    )
+    sagemaker.meta.events.register_first(*hook)
+    with pytest.raises(ReadTimeoutError):
+        run(event, context)
+    sagemaker.meta.events.unregister(*hook)
+    # WHEN Lambda delivers the event again
+    [job] = run(event, context)
+    # THEN the job is started (once) and recorded as such, not left Starting forever
+    assert job["status"] == "InProgress" and job["kind"] == "training"
+    summaries = boto3.client("sagemaker").list_training_jobs()["TrainingJobSummaries"]
+    assert [s["TrainingJobName"] for s in summaries] == [job["name"]]
+
+
+def test_a_retry_does_not_rewrite_a_job_that_has_moved_on(aws: None, context: Any) -> None:
+    from vista_app.config import settings
+    from vista_app.records import Jobs
+
+    # GIVEN a started job whose state-change event already recorded it Completed
+    upload_dataset()
+    event = put_request_event("jobs/done.json", REQUEST)
+    [job] = run(event, context)
+    Jobs(settings().jobs_table).update(job["name"], {"status": "Completed"})
+    # WHEN the request's event comes again, it changes nothing
+    [again] = run(event, context)
+    assert again["status"] == "Completed"
+
+
 def test_a_tuning_request_starts_a_tuning_job(aws: None, context: Any) -> None:
     upload_dataset()
     tuning = {
