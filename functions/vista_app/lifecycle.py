@@ -4,12 +4,18 @@ Every step is safe to repeat: EventBridge delivers at least once and out of orde
 the job's state is read back from SageMaker (Describe*) rather than from the event,
 records are written with conditions, and a model whose gate decision is still open
 (state `candidate`) is decided again on the next delivery.
+
+What matters most is written first: a job's status (and a tuning job's best trial), then its
+model's gate, then the details. A tuning job's trials (up to 500 DescribeTrainingJob calls) are
+described while the function has time, kept as they are, and finished by Lambda's retry of the
+event (an asynchronous invocation that fails is retried twice): no trial is described twice.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +39,18 @@ logger = logging.getLogger(__name__)
 
 TRAINING_EVENT = "SageMaker Training Job State Change"
 TUNING_EVENT = "SageMaker HyperParameter Tuning Job State Change"
+# The function's time kept back from describing trials: the writes, the report and the gate's
+# promotion after them fit in it.
+RESERVE_MS = 20_000
+TRIALS_PAGE = 25  # trials described between two writes of the record
+
+
+class TrialsPending(RuntimeError):
+    """The function ran out of time describing a tuning job's trials: its retry goes on from there."""
+
+
+def _unlimited() -> int:
+    return 2**31
 
 
 @dataclass(frozen=True)
@@ -46,6 +64,7 @@ class Dependencies:
     models: Models
     prices: dict[str, Any]
     archives: dict[str, dict[str, Any]] = field(default_factory=dict)
+    time_left_ms: Callable[[], int] = _unlimited  # the invocation's (LambdaContext.get_remaining_time_in_millis)
 
     def outputs(self, archive: str) -> dict[str, Any]:
         """A job's output archive, downloaded once however many steps of the delivery read it
@@ -71,9 +90,6 @@ def on_job_state_change(detail_type: str, detail: dict[str, Any], deps: Dependen
         description = deps.sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
         status = description["HyperParameterTuningJobStatus"]
         changes = _tuning_fields(description)
-        if status in TERMINAL:  # each trial is described once, when the tuning job has ended
-            changes["trials"] = tuning_trials(deps.sagemaker, name, region=region, prices=deps.prices)
-            changes.update(sum_costs(changes["trials"]))
         best = description.get("BestTrainingJob", {}).get("TrainingJobName")
     else:
         description = deps.sagemaker.describe_training_job(TrainingJobName=name)
@@ -85,6 +101,8 @@ def on_job_state_change(detail_type: str, detail: dict[str, Any], deps: Dependen
     result = {"job": name, "outcome": f"recorded {status}"}
     if status == "Completed":
         result = _register_and_gate(name, best, None if tuning else description, record, deps)
+    described, total = record_trials(name, deps) if tuning and status in TERMINAL else (0, 0)
+    pending = total - described
     if status in TERMINAL:
         job = jobs.get(name) or record
         if job.get("model"):
@@ -93,8 +111,10 @@ def on_job_state_change(detail_type: str, detail: dict[str, Any], deps: Dependen
                 job, leaderboard=board, outputs=deps.outputs, s3=deps.s3, bucket=deps.settings.data_bucket
             )
             jobs.update(name, {"report": report})
-        if job.get("comparison"):
+        if job.get("comparison") and not pending:
             result["comparison"] = settle_comparison(job["comparison"], deps)
+    if pending:
+        raise TrialsPending(f"{name}: described {described} of {total} trials; the retry describes the rest")
     return result
 
 
@@ -128,28 +148,47 @@ def _register_and_gate(
     return {"job": name, "model": model["name"], **gated}
 
 
-def tuning_trials(sagemaker: Any, name: str, *, region: str, prices: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every trial of a tuning job: its tuned values, objective, times and cost."""
-    pages = sagemaker.get_paginator("list_training_jobs_for_hyper_parameter_tuning_job").paginate(
+def record_trials(name: str, deps: Dependencies) -> tuple[int, int]:
+    """Describe an ended tuning job's trials not yet in its record, while the function has time,
+    writing them (and the job's summed cost) every TRIALS_PAGE; (trials described, trials)."""
+    pages = deps.sagemaker.get_paginator("list_training_jobs_for_hyper_parameter_tuning_job").paginate(
         HyperParameterTuningJobName=name, PaginationConfig={"PageSize": 100}
     )
     summaries = [summary for page in pages for summary in page["TrainingJobSummaries"]]
-    trials = []
-    for summary in summaries:
-        description = sagemaker.describe_training_job(TrainingJobName=summary["TrainingJobName"])
-        objective = summary.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value")
-        trials.append(
-            {
-                "name": summary["TrainingJobName"],
-                "status": summary["TrainingJobStatus"],
-                "hyperparameters": {k: _loads(v) for k, v in summary.get("TunedHyperParameters", {}).items()},
-                "objective": objective,
-                "training_seconds": description.get("TrainingTimeInSeconds"),
-                "billable_seconds": description.get("BillableTimeInSeconds"),
-                **job_cost(description, region=region, prices=prices),
-            }
-        )
-    return sorted(trials, key=lambda t: t["name"])
+    trials = {t["name"]: t for t in (deps.jobs.get(name) or {}).get("trials", [])}
+    todo = [s for s in summaries if s["TrainingJobName"] not in trials]
+    region = deps.sagemaker.meta.region_name
+    for count, summary in enumerate(todo, start=1):
+        if deps.time_left_ms() < RESERVE_MS:
+            break
+        trials[summary["TrainingJobName"]] = _trial(summary, deps.sagemaker, region=region, prices=deps.prices)
+        if count % TRIALS_PAGE == 0:
+            _write_trials(name, trials, len(summaries), deps.jobs)
+    _write_trials(name, trials, len(summaries), deps.jobs)
+    return len(trials), len(summaries)
+
+
+def _write_trials(name: str, trials: dict[str, dict[str, Any]], total: int, jobs: Jobs) -> None:
+    described = sorted(trials.values(), key=lambda t: t["name"])
+    changes = {"trials": described, **sum_costs(described)}
+    if len(described) < total:
+        jobs.update(name, changes | {"trials_pending": total - len(described)})
+    else:
+        jobs.update(name, changes, remove=("trials_pending",))
+
+
+def _trial(summary: dict[str, Any], sagemaker: Any, *, region: str, prices: dict[str, Any]) -> dict[str, Any]:
+    """One trial: its tuned values and objective (from the listing), times and cost (described)."""
+    description = sagemaker.describe_training_job(TrainingJobName=summary["TrainingJobName"])
+    return {
+        "name": summary["TrainingJobName"],
+        "status": summary["TrainingJobStatus"],
+        "hyperparameters": {k: _loads(v) for k, v in summary.get("TunedHyperParameters", {}).items()},
+        "objective": summary.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value"),
+        "training_seconds": description.get("TrainingTimeInSeconds"),
+        "billable_seconds": description.get("BillableTimeInSeconds"),
+        **job_cost(description, region=region, prices=prices),
+    }
 
 
 def settle_comparison(parent: str, deps: Dependencies) -> dict[str, Any]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 import boto3
 import pytest
 
 from tests.helpers.fakes import answer, describe_from_event, record_calls, response
-from tests.helpers.stack import load_event
+from tests.helpers.stack import LambdaContext, load_event
 from tests.helpers.support import start_job, state_change, write_metrics
 
 
@@ -144,51 +145,75 @@ def test_jobs_that_are_not_ours_are_ignored(aws: None, context: Any, name: str) 
     assert records(name) == (None, None)
 
 
+class TuningJob:
+    """A completed tuning job of `trials` trials as SageMaker answers for it: the tuning job, its
+    trials listed in pages of 100, and each trial described (`described` counts the calls, and each
+    call uses `call_ms` of the function's time: `clock`, read by the context)."""
+
+    def __init__(self, context: Any, monkeypatch: pytest.MonkeyPatch, trials: int, call_ms: int = 0) -> None:
+        from tests.helpers.support import REQUEST
+        from vista_app.aws import client
+
+        tuning = {"max_jobs": 3, "max_parallel_jobs": 1, "ranges": {"dropout": {"min": 0.1, "max": 0.6}}}
+        self.name = name = start_job(context, {**REQUEST, "tuning": tuning})
+        self.event = event = load_event("on_training_event_tuning_completed")
+        event["detail"]["HyperParameterTuningJobName"] = name
+        self.best = best = f"{name}-002-6e2f1c9a"
+        event["detail"]["BestTrainingJob"]["TrainingJobName"] = best
+        event["detail"]["TrainingJobStatusCounters"]["Completed"] = trials
+        self.trial = describe_from_event(load_event("on_training_event_training_completed")["detail"])
+        self.trial.update(
+            TuningJobArn=f"arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/{name}",
+            ModelArtifacts={
+                "S3ModelArtifacts": f"s3://vista-data-123456789012-us-east-1/artifacts/training/{best}/output/model.tar.gz"
+            },
+        )
+        self.summaries = [
+            {
+                "TrainingJobName": f"{name}-{i:03d}-6e2f1c9a",
+                "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}-{i:03d}-6e2f1c9a",
+                "CreationTime": 1764317000,
+                "TrainingJobStatus": "Completed",
+                "TunedHyperParameters": {"dropout": str(0.1 * i)},
+                "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": "val_accuracy", "Value": 0.9 + i / 100},
+            }
+            for i in range(1, trials + 1)
+        ]
+        self.described: list[str] = []
+        self.call_ms, self.clock = call_ms, 0
+        sagemaker = client("sagemaker")
+        answer(
+            sagemaker,
+            "DescribeHyperParameterTuningJob",
+            lambda r: response(r.url, 200, describe_from_event(event["detail"])),
+        )
+        answer(sagemaker, "DescribeTrainingJob", self._describe)
+        monkeypatch.setattr(sagemaker, "list_training_jobs_for_hyper_parameter_tuning_job", self._list)
+        write_metrics(best, 0.947)
+
+    def _describe(self, request: Any) -> Any:
+        name = json.loads(request.body)["TrainingJobName"]
+        self.described.append(name)
+        self.clock += self.call_ms
+        return response(request.url, 200, {**self.trial, "TrainingJobName": name})
+
+    def _list(
+        self, HyperParameterTuningJobName: str, MaxResults: int = 100, NextToken: str | None = None, **_: Any
+    ) -> dict[str, Any]:
+        start = int(NextToken or 0)
+        page: dict[str, Any] = {"TrainingJobSummaries": self.summaries[start : start + MaxResults]}
+        if start + MaxResults < len(self.summaries):
+            page["NextToken"] = str(start + MaxResults)
+        return page
+
+
 def test_tuning_job_promotes_its_best_training_job(aws: None, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from vista_app.aws import client
-
-    tuning = {"max_jobs": 3, "max_parallel_jobs": 1, "ranges": {"dropout": {"min": 0.1, "max": 0.6}}}
-    from tests.helpers.support import REQUEST
-
-    name = start_job(context, {**REQUEST, "tuning": tuning})
-    event = load_event("on_training_event_tuning_completed")
-    event["detail"]["HyperParameterTuningJobName"] = name
-    best = f"{name}-002-6e2f1c9a"
-    event["detail"]["BestTrainingJob"]["TrainingJobName"] = best
-    trial = describe_from_event(load_event("on_training_event_training_completed")["detail"])
-    trial.update(
-        TrainingJobName=best,
-        TuningJobArn=f"arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/{name}",
-        ModelArtifacts={
-            "S3ModelArtifacts": f"s3://vista-data-123456789012-us-east-1/artifacts/training/{best}/output/model.tar.gz"
-        },
-    )
-    sagemaker = client("sagemaker")
-    answer(
-        sagemaker,
-        "DescribeHyperParameterTuningJob",
-        lambda r: response(r.url, 200, describe_from_event(event["detail"])),
-    )
-    answer(sagemaker, "DescribeTrainingJob", lambda r: response(r.url, 200, trial))
-    summaries = [
-        {
-            "TrainingJobName": f"{name}-00{i}-6e2f1c9a",
-            "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}-00{i}-6e2f1c9a",
-            "CreationTime": 1764317000,
-            "TrainingJobStatus": "Completed",
-            "TunedHyperParameters": {"dropout": str(0.1 * i)},
-            "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": "val_accuracy", "Value": 0.9 + i / 100},
-        }
-        for i in (1, 2, 3)
-    ]
-    record_calls(
-        monkeypatch, sagemaker, "list_training_jobs_for_hyper_parameter_tuning_job", {"TrainingJobSummaries": summaries}
-    )
-    write_metrics(best, 0.947)
+    tuning = TuningJob(context, monkeypatch, trials=3)
+    name, best = tuning.name, tuning.best
 
     # A trial's own state change is not a candidate: only the tuning job's is.
     assert deliver(state_change(best), context)["outcome"].startswith("ignored")
-    result = deliver(event, context)
+    result = deliver(tuning.event, context)
 
     job, _ = records(name)
     _, model = records(best)
@@ -207,6 +232,36 @@ def test_tuning_job_promotes_its_best_training_job(aws: None, context: Any, monk
         model["state"] == "champion" and model["job"] == name and model["hyperparameters"]["architecture"] == "fine_cnn"
     )
     assert json.loads(json.dumps(model))["billable_seconds"] == 330
+
+
+def test_a_big_tuning_job_is_recorded_ended_first_and_its_trials_described_in_pages_that_survive_a_retry(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a tuning job of 250 trials, and a function whose 60 s run out after about 100 describes
+    tuning = TuningJob(LambdaContext(), monkeypatch, trials=250, call_ms=400)
+
+    class Clocked(LambdaContext):
+        def get_remaining_time_in_millis(self) -> int:  # type: ignore[override]
+            return 60_000 - tuning.clock
+
+    # WHEN its end is delivered, the function stops before its timeout and fails the invocation (Lambda retries it)
+    with pytest.raises(Exception, match=r"described 100 of 250 trials"):
+        deliver(tuning.event, Clocked())
+    # THEN the job is already recorded as ended, with its best trial, and that model gated
+    job, _ = records(tuning.name)
+    _, model = records(tuning.best)
+    assert job["status"] == "Completed" and job["best_training_job"] == tuning.best
+    assert model["state"] == "champion"
+    assert len(job["trials"]) == 100 and job["trials_pending"] == 150
+    # AND Lambda's retry (a new invocation, a new 60 s) describes the rest, none of them twice
+    tuning.clock, tuning.call_ms = 0, 200
+    deliver(tuning.event, Clocked())
+    job, _ = records(tuning.name)
+    assert len(job["trials"]) == 250 and "trials_pending" not in job
+    # (the best trial was described once more, to register its model)
+    assert Counter(tuning.described) == Counter([s["TrainingJobName"] for s in tuning.summaries] + [tuning.best])
+    assert job["cost"] == pytest.approx(250 * 330 * 1.408 / 3600, abs=1e-6)
+    assert job["report"].endswith(f"/{tuning.name}/report.html")
 
 
 def test_a_stale_crown_is_refused_so_there_is_never_a_second_champion(aws: None) -> None:

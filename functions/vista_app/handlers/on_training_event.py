@@ -41,6 +41,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             jobs=Jobs(config.jobs_table),
             models=models,
             prices=load_prices(s3, config.data_bucket),
+            time_left_ms=context.get_remaining_time_in_millis,
         )
         result = on_job_state_change(detail_type, detail, deps)
     logger.info("state change", extra=result)
