@@ -19,7 +19,8 @@ from preprocessing import decode_resize
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
-# In-memory cache while decoded images stay under this; beyond it, a cache file on disk.
+# In-memory cache while decoded images stay under this (train.py's --memory-cache-gb); beyond it, a
+# cache file on the instance's own disk.
 MEMORY_CACHE_BYTES = 4 * 1024**3
 
 
@@ -122,9 +123,20 @@ def class_counts(split: Split, classes: list[str]) -> dict[str, int]:
 
 
 def pipeline(
-    split: Split, *, image_size: int, batch_size: int, training: bool, seed: int, cache_dir: str | None = None
+    split: Split,
+    *,
+    image_size: int,
+    batch_size: int,
+    training: bool,
+    seed: int,
+    cache_dir: str | None = None,
+    memory_cache_bytes: int = MEMORY_CACHE_BYTES,
 ) -> tf.data.Dataset:
-    """Parallel decode → cache (memory if it fits, else a file) → shuffle each epoch → batch → prefetch."""
+    """Parallel decode → cache (memory if it fits, else a file) → shuffle each epoch → batch → prefetch.
+
+    The cache file belongs to this run only (`cache_dir`: never the checkpoint folder, which SageMaker
+    syncs to S3 and restores on a spot restart: TensorFlow refuses a cache whose first pass was cut,
+    "There appears to be a concurrent caching iterator running - cache lockfile already exists")."""
     dataset = tf.data.Dataset.from_tensor_slices((split.paths, split.labels))
     dataset = dataset.map(
         lambda path, label: (decode_resize(tf.io.read_file(path), image_size), label),
@@ -132,7 +144,7 @@ def pipeline(
         deterministic=not training,
     )
     decoded_bytes = len(split) * image_size * image_size * 3 * 4
-    if decoded_bytes <= MEMORY_CACHE_BYTES or not cache_dir:
+    if decoded_bytes <= memory_cache_bytes or not cache_dir:
         dataset = dataset.cache()
     else:
         Path(cache_dir).mkdir(parents=True, exist_ok=True)

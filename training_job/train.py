@@ -73,6 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     option("time-budget-s", type=float, default=0, help="no epoch may end past this many seconds of training (0: none)")
     option("mixed-precision", type=_text, default="auto", choices=["auto", "on", "off"])
     option("xla", type=_bool, default=False)
+    option("memory-cache-gb", type=float, default=4, help="decoded images cached in memory up to this; else on disk")
     option("train", default=env("SM_CHANNEL_TRAIN", env("SM_CHANNEL_TRAINING")))
     option("validation", default=env("SM_CHANNEL_VALIDATION"))
     option("test", default=env("SM_CHANNEL_TEST"))
@@ -305,7 +306,8 @@ def weights_digest(model: keras.Model) -> str:
     return digest.hexdigest()
 
 
-def train(args: argparse.Namespace) -> dict[str, Any]:
+def train(args: argparse.Namespace, cache_dir: str) -> dict[str, Any]:
+    """Train, evaluate and export; `cache_dir` holds this run's decoded images if they are too many for memory."""
     keras.utils.set_random_seed(args.seed)
     if args.xla:
         tf.config.optimizer.set_jit(True)
@@ -330,13 +332,14 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     print(f"train images per class: {class_counts(train_split, classes)}", flush=True)
 
     batch = args.batch_size * strategy.num_replicas_in_sync
-    cache_dir = str(Path(args.checkpoint_dir or tempfile.gettempdir()) / "cache")
-    train_data = pipeline(
-        train_split, image_size=args.image_size, batch_size=batch, training=True, seed=args.seed, cache_dir=cache_dir
-    )
-    val_data = pipeline(
-        val_split, image_size=args.image_size, batch_size=batch, training=False, seed=args.seed, cache_dir=cache_dir
-    )
+    cached = {
+        "batch_size": batch,
+        "seed": args.seed,
+        "cache_dir": cache_dir,
+        "memory_cache_bytes": int(args.memory_cache_gb * 1024**3),
+    }
+    train_data = pipeline(train_split, image_size=args.image_size, training=True, **cached)
+    val_data = pipeline(val_split, image_size=args.image_size, training=False, **cached)
 
     weights = resolve_weights(args.architecture, args.weights, args.weights_dir)
     model_options = dict(
@@ -476,7 +479,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
     try:
-        train(args)
+        # This run's own cache folder on the instance, gone with it (a restarted job rebuilds it): beside
+        # the channels' data on the ML storage volume (SM_INPUT_DIR, /opt/ml/input), else in TMPDIR.
+        with tempfile.TemporaryDirectory(prefix="vista-cache-", dir=os.environ.get("SM_INPUT_DIR")) as cache_dir:
+            train(args, cache_dir)
     except (DatasetError, ConfigurationError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         if os.environ.get("SM_OUTPUT_DIR"):  # SageMaker shows this file as the job's FailureReason

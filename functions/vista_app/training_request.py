@@ -55,6 +55,12 @@ class Hyperparameters(Strict):
     time_budget_s: int = Field(0, ge=0, le=432_000, description="no epoch ends past this many seconds (0: none)")
     mixed_precision: Literal["auto", "on", "off"] = "auto"
     xla: bool = False
+    memory_cache_gb: float = Field(
+        4,
+        ge=0,
+        le=1024,
+        description="decoded images are cached in memory up to this; beyond it, on the instance's disk",
+    )
 
 
 class ContinuousRange(Strict):
