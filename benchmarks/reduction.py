@@ -26,7 +26,9 @@ def measure(runs: int) -> dict[str, Any]:
     from architectures import build_model
     from export import export_savedmodel
     from synthetic import camera_jpeg
-    from vista_app.images import inspect_image, reduce_for_model
+    from vista_app.images import decode_budget, inspect_image, reduce_for_model
+
+    budget = decode_budget(512)  # the classify function's MemorySize
 
     photo = camera_jpeg(4000, 3000)
     info = inspect_image(photo, max_bytes=len(photo), max_pixels=4000 * 3000)
@@ -36,13 +38,13 @@ def measure(runs: int) -> dict[str, Any]:
             build_model("fine_cnn", 6, image_size=IMAGE_SIZE).model, list("abcdef"), IMAGE_SIZE, Path(folder)
         )
         serve = tf.saved_model.load(str(Path(folder) / "1")).signatures["serving_default"]
-        reduced = reduce_for_model(photo, info, IMAGE_SIZE)
+        reduced = reduce_for_model(photo, info, IMAGE_SIZE, budget=budget)
         for data in (photo, reduced):
             serve(image_bytes=tf.constant([data]))  # warm
         times: dict[str, list[float]] = {"reduce": [], "serve_original": [], "serve_reduced": []}
         for _ in range(runs):
             for name, call in (
-                ("reduce", lambda: reduce_for_model(photo, info, IMAGE_SIZE)),
+                ("reduce", lambda: reduce_for_model(photo, info, IMAGE_SIZE, budget=budget)),
                 ("serve_original", lambda: serve(image_bytes=tf.constant([photo]))),
                 ("serve_reduced", lambda: serve(image_bytes=tf.constant([reduced]))),
             ):

@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from vista_app import errors
 from vista_app.errors import BadRequest, NotFound, Unavailable
-from vista_app.images import InvalidImage, inspect_image, reduce_for_model
+from vista_app.images import InvalidImage, decode_budget, inspect_image, reduce_for_model
 from vista_app.records import Predictions
 
 # A serverless endpoint takes at most 4 MB per request; the image travels base64-encoded
@@ -97,10 +97,14 @@ class Classifier:
     max_pixels: int
     review_below: float
     image_size: int = DEFAULT_IMAGE_SIZE  # the served model's input: what a photo is reduced for
+    decode_budget: int = decode_budget(512)  # bytes this function can spend decoding one photo
 
     @classmethod
-    def for_champion(cls, runtime: Any, settings: Any, champion: dict[str, Any] | None) -> Classifier:
-        """The classifier of the champion on record (None: no model yet)."""
+    def for_champion(
+        cls, runtime: Any, settings: Any, champion: dict[str, Any] | None, *, memory_mb: int
+    ) -> Classifier:
+        """The classifier of the champion on record (None: no model yet), in a function of
+        `memory_mb` (its LambdaContext's memory_limit_in_mb: MemorySize)."""
         size = ((champion or {}).get("hyperparameters") or {}).get("image_size")
         return cls(
             runtime,
@@ -109,6 +113,7 @@ class Classifier:
             settings.max_image_pixels,
             settings.review_below,
             int(size) if size else DEFAULT_IMAGE_SIZE,
+            decode_budget(memory_mb),
         )
 
     def classify(self, data: bytes) -> dict[str, Any]:
@@ -149,7 +154,7 @@ class Classifier:
     def _checked(self, data: bytes) -> tuple[Any, bytes]:
         """The image's facts and the bytes to send: reduced for the model, refused if still too big."""
         info = inspect_image(data, max_bytes=MAX_IMAGE_BYTES, max_pixels=self.max_pixels)
-        sent = reduce_for_model(data, info, self.image_size)
+        sent = reduce_for_model(data, info, self.image_size, budget=self.decode_budget)
         if len(sent) > MAX_SENT_BYTES:  # a PNG too big to send that is not big in pixels
             raise InvalidImage(f"{info.format} is {len(sent):,} bytes for the endpoint; at most {MAX_SENT_BYTES:,}")
         return info, sent

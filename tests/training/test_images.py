@@ -91,14 +91,14 @@ def test_a_camera_photo_is_reduced_to_what_the_model_reads_and_read_the_same(ori
     import tensorflow as tf
 
     from preprocessing import decode_resize, exif_orientation
-    from vista_app.images import reduce_for_model
+    from vista_app.images import decode_budget, reduce_for_model
 
     # GIVEN a 12 MP photo of 3-8 MB (a portrait one stored sideways, with its Orientation tag)
     photo = camera_jpeg(4000, 3000, orientation=orientation)
     assert 3_000_000 <= len(photo) <= 8_000_000
     info = inspect_image(photo, max_bytes=15 * 1024 * 1024, max_pixels=100_000_000)
     # WHEN it is reduced for a model reading 150x150
-    reduced = reduce_for_model(photo, info, 150)
+    reduced = reduce_for_model(photo, info, 150, budget=decode_budget(512))
     # THEN a few tens of KB go to the endpoint, 300 px on the shorter side, its orientation kept, and
     # the model's own decode reads it as it reads the original
     assert len(reduced) < 100_000
@@ -110,10 +110,10 @@ def test_a_camera_photo_is_reduced_to_what_the_model_reads_and_read_the_same(ori
 
 
 def test_an_image_no_bigger_than_the_model_needs_is_sent_as_it_is() -> None:
-    from vista_app.images import reduce_for_model
+    from vista_app.images import decode_budget, reduce_for_model
 
     data = image_bytes("JPEG", (300, 200))
-    assert reduce_for_model(data, inspect_image(data, **LIMITS), 150) is data
+    assert reduce_for_model(data, inspect_image(data, **LIMITS), 150, budget=decode_budget(512)) is data
 
 
 def test_no_handler_imports_pillow_at_cold_start() -> None:

@@ -136,7 +136,9 @@ def create_prediction() -> Response[dict]:
     champion = models.champion()
     if champion is None:
         raise predictions.NoModelInService("no model has been promoted yet: train one first")
-    classifier = predictions.Classifier.for_champion(client("sagemaker-runtime"), config, champion)
+    classifier = predictions.Classifier.for_champion(
+        client("sagemaker-runtime"), config, champion, memory_mb=app.lambda_context.memory_limit_in_mb
+    )
     record, new = predictions.classify_upload(
         data,
         s3=client("s3"),
@@ -209,7 +211,9 @@ def explain_prediction(prediction_id: str) -> dict:
     champion = records.Models(config.models_table).champion()
     if champion is None:
         raise predictions.NoModelInService("no model is in service to explain this prediction")
-    classifier = predictions.Classifier.for_champion(client("sagemaker-runtime"), config, champion)
+    classifier = predictions.Classifier.for_champion(
+        client("sagemaker-runtime"), config, champion, memory_mb=app.lambda_context.memory_limit_in_mb
+    )
     return explanations.explanation(record, s3=client("s3"), bucket=config.data_bucket, classifier=classifier)
 
 

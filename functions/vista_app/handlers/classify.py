@@ -58,7 +58,9 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     classify_once = idempotent_function(
         data_keyword_argument="image", config=idempotency, persistence_store=idempotency_store(config.idempotency_table)
     )(classify)
-    classifier = Classifier.for_champion(client("sagemaker-runtime"), config, champion)
+    classifier = Classifier.for_champion(
+        client("sagemaker-runtime"), config, champion, memory_mb=context.memory_limit_in_mb
+    )
     answered: list[dict[str, Any]] = []
     handler = functools.partial(record_handler, classify_once=classify_once, classifier=classifier, answered=answered)
     # A wholly failed batch is reported item by item like any other: SQS retries each message.
