@@ -181,6 +181,15 @@ def test_local_sagemaker_answers_with_aws_error_shapes(target: Any, trained: str
     assert model_error.value.response["Error"]["Message"].startswith("Received client error (400) from primary")
 
 
+def test_a_serverless_endpoint_says_which_image_it_runs(target: Any, trained: str) -> None:
+    sagemaker = target.client("sagemaker")
+    endpoint = sagemaker.describe_endpoint(EndpointName="vista-classifier")
+    image = sagemaker.describe_model(ModelName=trained)["PrimaryContainer"]["Image"]
+    [deployed] = endpoint["ProductionVariants"][0]["DeployedImages"]
+    assert deployed["SpecifiedImage"] == image
+    assert deployed["ResolvedImage"].startswith(image.split(":")[0] + "@sha256:")
+
+
 @pytest.mark.parametrize("fault", ["slow", "failing"])
 def test_a_slow_or_failing_container_is_answered_as_sagemaker_answers_it(
     cloud: Any, target: Any, trained: str, fault: str

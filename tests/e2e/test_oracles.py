@@ -22,6 +22,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.helpers.oracles import keys
 from tests.helpers.stack import BUCKET, EVENTS, ROOT
 
 TOOLKIT_PYTHON = ROOT / ".venv-toolkit" / "bin" / "python"
@@ -295,7 +296,7 @@ def test_invoking_an_endpoint_that_does_not_exist_is_sagemaker_runtimes_validati
 def test_job_state_change_events_carry_what_aws_sample_events_carry() -> None:
     from vista.local.sagemaker.state import TRAINING_EVENT_KEYS, TUNING_EVENT_KEYS, TrainingJob, TuningJob, event_detail
 
-    for sample, keys, make in (
+    for sample, detail_keys, make in (
         ("aws_sagemaker_training_job_state_change", TRAINING_EVENT_KEYS, TrainingJob),
         ("aws_sagemaker_tuning_job_state_change", TUNING_EVENT_KEYS, TuningJob),
     ):
@@ -315,9 +316,17 @@ def test_job_state_change_events_carry_what_aws_sample_events_carry() -> None:
         )
         job = make(request, "arn")
         job.ended = job.started = job.created  # a finished job, as in the sample
-        detail = event_detail(job.describe(), keys, [{"Key": "project", "Value": "vista"}])
+        detail = event_detail(job.describe(), detail_keys, [{"Key": "project", "Value": "vista"}])
         assert set(detail) <= set(expected) | {"FailureReason"}, set(detail) - set(expected)
         assert detail["Tags"] == {"project": "vista"}
+        if make is TrainingJob:  # the sample's transitions: a list of {Status, StartTime, EndTime, StatusMessage}
+            assert {"SecondaryStatusTransitions", "SecondaryStatus"} <= set(detail)
+            assert keys(detail["SecondaryStatusTransitions"]) <= keys(expected["SecondaryStatusTransitions"]) | {
+                "[].Status",
+                "[].StartTime",
+                "[].EndTime",
+                "[].StatusMessage",
+            }
 
 
 def slow_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
@@ -358,12 +367,10 @@ def test_api_gateway_rest_rules_query_strings_authorizer_context_and_the_integra
     event = json.loads(gateway("echo_handler", authorizer=True).get("/v1/things?size=1&size=2").text)
     assert event["queryStringParameters"] == {"size": "2"}  # REST keeps the last
     assert event["multiValueQueryStringParameters"] == {"size": ["1", "2"]}
-    assert event["requestContext"]["authorizer"] == {
-        "admin": "true",
-        "quota": "5",
-        "name": "x",
-        "principalId": "someone",
-    }
+    granted = event["requestContext"]["authorizer"]
+    latency = granted.pop("integrationLatency")  # API Gateway's: the authorizer's time, a number of ms
+    assert isinstance(latency, int) and latency >= 0
+    assert granted == {"admin": "true", "quota": "5", "name": "x", "principalId": "someone"}
     late = gateway("slow_handler", timeout_s=0.5).get("/v1/things")
     assert late.status_code == 504 and late.json == {"message": "Endpoint request timed out"}
 
@@ -409,3 +416,42 @@ def test_tf_serving_accepts_and_refuses_what_its_rest_api_does(tmp_path: Path) -
     ):
         with pytest.raises(ServingError, match=words):
             ask(refused)
+
+
+def test_a_proxy_event_has_every_member_of_api_gateways_sample() -> None:
+    sample = json.loads((EVENTS / "aws_apigateway_aws_proxy.json").read_text())
+    event = json.loads(gateway("echo_handler").get("/v1/things", headers={"Authorization": "AWS4-HMAC-SHA256 x"}).text)
+    wanted = {k for k in keys(sample["requestContext"], ".requestContext")}
+    assert wanted - keys(event["requestContext"], ".requestContext") == set()
+
+
+def test_a_training_job_says_each_secondary_status_it_went_through(cloud: Any) -> None:
+    job = start("oracle-transitions", {"train.py": "print('done')\n"})
+    described = ended(job)
+    transitions = described["SecondaryStatusTransitions"]
+    assert [t["Status"] for t in transitions] == ["Starting", "Downloading", "Training", "Uploading", "Completed"]
+    assert all(t["StatusMessage"] for t in transitions)
+    assert all(t["EndTime"] >= t["StartTime"] for t in transitions[:-1])
+
+
+CONTAINER_VARIABLES = """
+import json, os
+names = ("AWS_REGION", "AWS_DEFAULT_REGION", "TRAINING_JOB_NAME", "SAGEMAKER_JOB_NAME", "TRAINING_JOB_ARN")
+with open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "platform.json"), "w") as f:
+    json.dump({k: os.environ.get(k) for k in names}, f)
+"""
+
+
+def test_the_container_has_the_platforms_own_variables(cloud: Any) -> None:
+    job = start("oracle-platform", {"train.py": CONTAINER_VARIABLES})
+    described = ended(job)
+    assert described["TrainingJobStatus"] == "Completed"
+    ml = cloud.sagemaker.container.workdir / "training" / job / "algo-1" / "opt" / "ml"
+    seen = json.loads((ml / "output" / "data" / "platform.json").read_text())
+    assert seen == {
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "TRAINING_JOB_NAME": job,
+        "SAGEMAKER_JOB_NAME": job,
+        "TRAINING_JOB_ARN": described["TrainingJobArn"],
+    }

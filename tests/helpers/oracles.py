@@ -115,3 +115,12 @@ class Wire:
         with self._lock:
             self.seen[operation] = self.seen.get(operation, 0) + 1
             self.found += found
+
+
+def keys(value: Any, path: str = "") -> set[str]:
+    """Every key path of a JSON document (list items as []), to hold a local event to an AWS sample's."""
+    if isinstance(value, dict):
+        return {f"{path}.{k}" for k in value} | {p for k, v in value.items() for p in keys(v, f"{path}.{k}")}
+    if isinstance(value, list):
+        return {p for item in value for p in keys(item, f"{path}[]")}
+    return set()

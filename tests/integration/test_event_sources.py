@@ -10,7 +10,8 @@ from typing import Any
 
 import boto3
 
-from tests.helpers.stack import BUCKET, load_event
+from tests.helpers.oracles import keys
+from tests.helpers.stack import BUCKET, EVENTS, load_event
 
 
 def test_s3_notifications_carry_each_puts_own_version_as_s3_sends_them(aws: None) -> None:
@@ -67,3 +68,54 @@ def test_sqs_records_have_lambdas_casing_and_partial_failures_need_report_batch_
 
 def fail_every_item(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}
+
+
+def test_an_s3_notification_has_every_member_of_s3s_sample(aws: None) -> None:
+    from vista.local.s3 import send_records_as_s3_does
+
+    send_records_as_s3_does()
+    s3, sqs = boto3.client("s3", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
+    queue = sqs.create_queue(QueueName="notified")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.create_bucket(Bucket="oracle")
+    s3.put_bucket_notification_configuration(
+        Bucket="oracle",
+        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
+    )
+    s3.put_object(Bucket="oracle", Key="inbox/a b.jpg", Body=b"x")
+    bodies = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]]
+    [record] = [r for body in bodies for r in body.get("Records", [])]
+    sample = json.loads((EVENTS / "aws_s3_put.json").read_text())["Records"][0]
+    assert keys(sample) - keys(record) == set()
+    assert record["userIdentity"]["principalId"].startswith("AWS:")
+    assert record["s3"]["object"]["key"] == "inbox/a+b.jpg"
+
+
+def test_an_eventbridge_event_reaches_its_function_with_the_whole_envelope(aws: None) -> None:
+    from vista.local.event_sources import EventSources, Source
+    from vista.local.lambda_runtime import Function
+
+    sample = json.loads((EVENTS / "aws_sagemaker_training_job_state_change.json").read_text())
+    sqs, events = boto3.client("sqs", region_name="us-east-1"), boto3.client("events", region_name="us-east-1")
+    queue = sqs.create_queue(QueueName="rule")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="jobs", EventPattern=json.dumps({"source": ["aws.sagemaker"]}))
+    events.put_targets(Rule="jobs", Targets=[{"Id": "queue", "Arn": arn}])
+    events.put_events(
+        Entries=[
+            {"Source": "aws.sagemaker", "DetailType": sample["detail-type"], "Detail": json.dumps(sample["detail"])}
+        ]
+    )
+    messages = sqs.receive_message(QueueUrl=queue, AttributeNames=["All"])["Messages"]
+    function = Function("Echo", "tests.integration.test_event_sources.remember_event", 3, 128)
+    sources = EventSources(sqs)
+    sources._deliver_event(Source(function, queue, "arn:aws:sqs:us-east-1:123456789012:rule", "event"), messages)
+    assert set(REMEMBERED[-1]) == set(sample)
+    assert REMEMBERED[-1]["account"] == "123456789012"
+
+
+REMEMBERED: list[dict[str, Any]] = []
+
+
+def remember_event(event: dict[str, Any], _context: Any) -> None:
+    REMEMBERED.append(event)

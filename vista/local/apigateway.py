@@ -18,6 +18,7 @@ Too Long"}`; neither can be replaced by a gateway response, so neither says more
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import re
@@ -136,6 +137,7 @@ class ApiGateway:
         content_type = (request.content_type or "").split(";")[0].strip()
         is_binary = content_type in self.binary
         headers = dict(request.headers.items())
+        now = time.time()
         return {
             "resource": route.resource,
             "path": path,
@@ -156,14 +158,23 @@ class ApiGateway:
                 "accountId": ACCOUNT,
                 "requestId": str(uuid.uuid4()),
                 "protocol": "HTTP/1.1",
-                "requestTimeEpoch": int(time.time() * 1000),
+                "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+                "requestTimeEpoch": int(now * 1000),
                 "apiId": "local",
+                "resourceId": hashlib.sha256(route.resource.encode()).hexdigest()[:6],
+                # Every member API Gateway sends (events/aws_apigateway_aws_proxy.json), null where
+                # it has nothing: a SigV4 caller is an IAM user, never a Cognito identity.
                 "identity": {
+                    "cognitoIdentityPoolId": None,
+                    "cognitoIdentityId": None,
+                    "cognitoAuthenticationType": None,
+                    "cognitoAuthenticationProvider": None,
                     "sourceIp": request.remote_addr,
                     "userAgent": request.user_agent.string,
                     "accessKey": "local",
                     "userArn": f"arn:aws:iam::{ACCOUNT}:user/local",
                     "caller": "local",
+                    "user": "local",
                     "accountId": ACCOUNT,
                 },
             },
@@ -189,6 +200,7 @@ class ApiGateway:
             **{k: event[k] for k in ("queryStringParameters", "pathParameters", "stageVariables")},
             "requestContext": context,
         }
+        started = time.monotonic()
         try:
             answer = self.functions[spec["FunctionArn"].rsplit(":", 1)[1]].invoke(request)
         except Exception as error:  # what API Gateway makes of an authorizer's failure
@@ -207,7 +219,9 @@ class ApiGateway:
             log.warning("authorizer %s returned an object or array in its context", name)
             return self._refuse("AUTHORIZER_CONFIGURATION_ERROR", 500, None), {}
         granted = {k: json.dumps(v) if isinstance(v, bool) else str(v) for k, v in context.items()}
-        return None, {**granted, "principalId": answer.get("principalId")}
+        # API Gateway adds how long the authorizer took, in milliseconds, as a number.
+        latency = round((time.monotonic() - started) * 1000)
+        return None, {**granted, "principalId": answer.get("principalId"), "integrationLatency": latency}
 
     def _refuse(self, kind: str, status: int, message: str | None) -> Any:
         from werkzeug.wrappers import Response

@@ -25,7 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from vista.local.lambda_runtime import REGION, Function
+from vista.local.lambda_runtime import ACCOUNT, REGION, Function
 
 log = logging.getLogger("vista.local")
 # Lambda's asynchronous invocation: the first attempt and two retries, then the destination.
@@ -144,6 +144,11 @@ class EventSources:
     def _deliver_event(self, source: Source, messages: list[dict[str, Any]]) -> None:
         for message in messages:
             event = json.loads(message["Body"])
+            if "detail-type" in event:
+                # EventBridge's envelope always names the account of the event's source (the sample
+                # events in events/ and the EventBridge user guide's "Amazon EventBridge events");
+                # moto's leaves it out.
+                event.setdefault("account", ACCOUNT)
             if event.get("Event") == "s3:TestEvent":
                 self.sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
                 continue

@@ -326,7 +326,12 @@ class LocalSageMaker:
     def op_describe_endpoint(self, EndpointName: str) -> dict[str, Any]:
         with self.lock:
             endpoint = self._endpoint(EndpointName)
-            return endpoint.describe(self.configs[endpoint.config])
+            config = self.configs[endpoint.config]
+            images = {
+                v["VariantName"]: self.models[v["ModelName"]]["PrimaryContainer"]["Image"]
+                for v in config["ProductionVariants"]
+            }
+            return endpoint.describe(config, images)
 
     def op_delete_endpoint(self, EndpointName: str) -> dict[str, Any]:
         with self.lock:

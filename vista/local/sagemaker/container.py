@@ -7,7 +7,8 @@ Per aws/sagemaker-training-toolkit (`entry_point.run`, `modules.install_requirem
 - a `requirements.txt` beside the entry point is installed with `python -m pip install -r
   requirements.txt` before the script runs (its failure is an InstallRequirementsError);
 - the script runs with the toolkit's SM_* variables and sorted `--name value` arguments (toolkit.py),
-  and the platform's TRAINING_JOB_NAME and AWS_REGION; stdout and stderr both go to the job's
+  and the platform's TRAINING_JOB_NAME, SAGEMAKER_JOB_NAME, TRAINING_JOB_ARN, AWS_REGION and
+  AWS_DEFAULT_REGION; stdout and stderr both go to the job's
   CloudWatch stream, where the MetricDefinitions' regexes read them;
 - a non-zero exit is an ExecuteUserScriptError whose ErrorMessage is the script's stderr from the first
   line that names a Python (or TensorFlow) error on, and whose text goes to /opt/ml/output/failure
@@ -193,7 +194,10 @@ class ScriptModeContainer:
             "SAGEMAKER_TRAINING_MODULE": FRAMEWORK_MODULE,
             # The platform's, in every training container.
             "TRAINING_JOB_NAME": job.name,
+            "SAGEMAKER_JOB_NAME": job.name,
+            "TRAINING_JOB_ARN": job.arn,
             "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
             "SAGEMAKER_REGION": toolkit.region(own),
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "PYTHONUNBUFFERED": "1",

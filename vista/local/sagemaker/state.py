@@ -9,6 +9,7 @@ SortOrder with the operation's own defaults.
 from __future__ import annotations
 
 import base64
+import hashlib
 import subprocess
 import threading
 from collections.abc import Callable, Iterable
@@ -58,6 +59,23 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+# SecondaryStatusTransitions' messages (DescribeTrainingJob's SecondaryStatusTransition.StatusMessage,
+# as SageMaker words them for a script-mode job).
+STATUS_MESSAGES = {
+    "Starting": "Preparing the instances for training",
+    "Downloading": "Downloading input data",
+    "Training": "Training image download completed. Training in progress.",
+    "Interrupted": "The spot instance was interrupted",
+    "Restarting": "Restarting the training job on a new instance",
+    "Uploading": "Uploading generated training model",
+    "Stopping": "Stopping the training job",
+    "Stopped": "Training job stopped",
+    "Completed": "Training job completed",
+    "Failed": "Training job failed",
+    "MaxRuntimeExceeded": "The job exceeded its maximum runtime",
+}
+
+
 def event_detail(described: dict[str, Any], keys: Iterable[str], tags: list[dict[str, str]]) -> dict[str, Any]:
     """A job's state-change detail: the sample's keys, and its tags as a {key: value} object."""
     detail = {k: described[k] for k in keys if k in described}
@@ -81,6 +99,22 @@ class TrainingJob:
     interrupted: bool = False  # a spot interruption: the job restarts from its checkpoints
     # Hyperband: (objective metric, MaxResource): the trial is stopped once it has reported that many.
     resource_limit: tuple[str, int] | None = None
+    # DescribeTrainingJob's SecondaryStatusTransitions: one a secondary status, each ended by the next.
+    transitions: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._transition(self.secondary)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "secondary" and "transitions" in self.__dict__ and value != self.secondary:
+            self._transition(value)
+        super().__setattr__(name, value)
+
+    def _transition(self, status: str) -> None:
+        moment = now()
+        if self.transitions:
+            self.transitions[-1]["EndTime"] = moment
+        self.transitions.append({"Status": status, "StartTime": moment, "StatusMessage": STATUS_MESSAGES[status]})
 
     @property
     def name(self) -> str:
@@ -113,6 +147,7 @@ class TrainingJob:
                 {"MetricName": k, "Value": v, "Timestamp": self.ended or now()} for k, v in self.metrics.items()
             ],
             "EnableManagedSpotTraining": request.get("EnableManagedSpotTraining", False),
+            "SecondaryStatusTransitions": [dict(t) for t in self.transitions],
         }
         if self.started:
             described["TrainingStartTime"] = self.started
@@ -229,7 +264,9 @@ class Endpoint:
     refused: int = 0  # calls beyond MaxConcurrency
     injected: int = 0  # faults answered on purpose
 
-    def describe(self, config: dict[str, Any]) -> dict[str, Any]:
+    def describe(self, config: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
+        """DescribeEndpoint's answer; `images`: each variant's model's container image, which
+        SageMaker reports as DeployedImages (specified, resolved to its digest, and when)."""
         described: dict[str, Any] = {
             "EndpointName": self.name,
             "EndpointArn": self.arn,
@@ -238,7 +275,11 @@ class Endpoint:
             "CreationTime": self.created,
             "LastModifiedTime": self.modified,
             "ProductionVariants": [
-                {"VariantName": v["VariantName"], "CurrentServerlessConfig": v.get("ServerlessConfig", {})}
+                {
+                    "VariantName": v["VariantName"],
+                    "DeployedImages": [_deployed(images[v["VariantName"]], self.modified)],
+                    "CurrentServerlessConfig": v.get("ServerlessConfig", {}),
+                }
                 for v in config["ProductionVariants"]
             ],
         }
@@ -247,6 +288,12 @@ class Endpoint:
         if self.failure:
             described["FailureReason"] = self.failure
         return described
+
+
+def _deployed(image: str, when: datetime) -> dict[str, Any]:
+    """A DeployedImage: the image as the model names it, and as SageMaker resolved it (by digest)."""
+    digest = hashlib.sha256(image.encode()).hexdigest()
+    return {"SpecifiedImage": image, "ResolvedImage": f"{image.split(':')[0]}@sha256:{digest}", "ResolutionTime": when}
 
 
 def listed(
