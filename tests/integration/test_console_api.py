@@ -399,3 +399,27 @@ def test_sams_request_authorizer_sample_event_is_refused_then_let_in_with_a_sess
     [statement] = authorize(sample, context)["policyDocument"]["Statement"]
     assert statement["Effect"] == "Allow"
     assert statement["Resource"] == ["arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/*/*"]
+
+
+def test_no_session_token_or_presigned_link_reaches_the_tracer(
+    aws: None, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aws_lambda_powertools import Tracer
+
+    # GIVEN every answer Powertools' Tracer would put in a trace as metadata, recorded
+    captured: list[Any] = []
+    original = Tracer._add_response_as_metadata
+
+    def spy(self: Any, method_name: Any = None, data: Any = None, subsegment: Any = None, capture_response: Any = None):
+        if data is not None and capture_response:
+            captured.append((method_name, data))
+        return original(self, method_name, data, subsegment, capture_response)
+
+    monkeypatch.setattr(Tracer, "_add_response_as_metadata", spy)
+    # WHEN the console signs in (its session cookie in the answer) and a program asks for an upload link
+    signed_in = respond(console_request("/console/signin", {"session": "token-value", "max_age": "3600"}), context)
+    status, upload = call(request("api_post_uploads"), context)
+    assert "token-value" in json.dumps(signed_in) and status == 201 and "Signature" in upload["upload"]["url"]
+    # THEN neither reaches the tracer: X-Ray readers (xray:BatchGetTraces) could replay them
+    assert "token-value" not in repr(captured)
+    assert "Signature" not in repr(captured) and "X-Amz-Signature" not in repr(captured)

@@ -58,6 +58,9 @@ else:
     training_request = lazy("vista_app.training_request")
 
 logger = Logger()
+# No answer of this function goes into a trace (capture_response=False on every decorator): a console
+# sign-in answers with the session's access token, uploads and image links with presigned URLs, and
+# whoever may read X-Ray traces could replay either (Powertools' tracer docs warn of sensitive responses).
 tracer = Tracer(patch_modules=TRACED)
 metrics = Metrics()
 # Validation per route (enable_validation=True on those with a body model or query parameters), so
@@ -125,7 +128,7 @@ def uploaded_image() -> bytes:
 
 
 @app.post("/predictions")
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)
 def create_prediction() -> Response[dict]:
     data = uploaded_image()
     if len(data) > predictions.MAX_IMAGE_BYTES:
@@ -203,7 +206,7 @@ def prediction_image(prediction_id: str) -> Response[str]:
 
 
 @app.get("/predictions/<prediction_id>/explanation")
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)
 def explain_prediction(prediction_id: str) -> dict:
     """The heatmap of what in the image drove the model in service to its class (Grad-CAM)."""
     config = settings()
@@ -225,7 +228,7 @@ def give_feedback(prediction_id: str, given: "api_models.Feedback") -> dict:
     return _record_feedback(prediction_id, given.label)
 
 
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)
 def _record_feedback(prediction_id: str, label: str) -> dict:
     config = settings()
     result = feedback.record_feedback(
@@ -260,7 +263,7 @@ def create_training_job(
     return _training_job(request, dry_run=dry_run)
 
 
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)
 def _training_job(request: "training_request.TrainingRequest", *, dry_run: bool) -> Response[dict]:
     config = settings()
     if dry_run:  # the request as the resolver validated it, not parsed again
@@ -328,7 +331,7 @@ def get_costs() -> dict:
 
 
 @app.post("/models/<name>/promote")
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)
 def promote_model(name: str) -> Response[dict]:
     """Accepted: the model is `promoting` until the endpoint serves it (then `champion`), or `failed`
     with SageMaker's reason. GET /models shows where it stands."""
@@ -345,7 +348,7 @@ def _found(item: dict | None, kind: str, key: str) -> dict:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)
