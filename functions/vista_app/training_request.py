@@ -146,11 +146,25 @@ def _check_values(name: str, values: list[str | int | float | bool]) -> None:
         unknown = sorted(set(map(str, values)) - set(ARCHITECTURES))
         if unknown:
             raise ValueError(f"unknown architecture(s) {unknown}; known: {list(ARCHITECTURES)}")
+        return
+    for value in values:
+        _held_to_its_field(name, value)
+
+
+def _held_to_its_field(name: str, value: str | int | float | bool) -> None:
+    """A value the tuner may try, held to its hyperparameter's own type and bounds (a tuned batch
+    size of 0 or image size of 100000 would otherwise reach SageMaker)."""
+    try:
+        Hyperparameters.model_validate({name: value})
+    except ValidationError as error:
+        raise ValueError(f"'{name}' value {value!r}: {error.errors(include_url=False)[0]['msg']}") from None
 
 
 def _check_range(name: str, spec: ContinuousRange) -> None:
     if name not in TUNABLE_CONTINUOUS + TUNABLE_INTEGER:
         raise ValueError(f"'{name}' is not tunable as a range; tunable: {list(TUNABLE_CONTINUOUS + TUNABLE_INTEGER)}")
+    for bound in (spec.min, spec.max):
+        _held_to_its_field(name, bound)
     if spec.scale != "reverse_log":
         return
     # botocore's sagemaker model: IntegerParameterRange.ScalingType is Auto, Linear or Logarithmic;

@@ -60,10 +60,28 @@ def test_the_example_request_is_valid() -> None:
             "'epochs' is an integer: its scale is auto, linear or log, not reverse_log",
         ),
         (
-            {"tuning": {"ranges": {"learning_rate": {"min": 0.5, "max": 2, "scale": "reverse_log"}}}},
-            "'learning_rate': a reverse_log range must lie within 0 <= x < 1",
+            {"tuning": {"ranges": {"l2": {"min": 0.5, "max": 1, "scale": "reverse_log"}}}},
+            "'l2': a reverse_log range must lie within 0 <= x < 1",
         ),
         ({"tuning": {"ranges": {"batch_size": list(range(1, 32))}}}, "'batch_size' needs 1 to 30 values; it has 31"),
+        # Every tuned value within its hyperparameter's own bounds
+        (
+            {"tuning": {"ranges": {"epochs": {"min": 1, "max": 100000000}}}},
+            "'epochs' value 100000000.0: Input should be less than or equal to 500",
+        ),
+        (
+            {"tuning": {"ranges": {"batch_size": [0]}}},
+            "'batch_size' value 0: Input should be greater than or equal to 1",
+        ),
+        ({"tuning": {"ranges": {"image_size": [100000]}}}, "'image_size' value 100000: Input should be less than"),
+        (
+            {"tuning": {"ranges": {"epochs": {"min": 2.5, "max": 9}}}},
+            "'epochs' value 2.5: Input should be a valid integer",
+        ),
+        (
+            {"tuning": {"ranges": {"dropout": {"min": 0.1, "max": 1.5}}}},
+            "'dropout' value 1.5: Input should be less than 1",
+        ),
     ],
 )
 def test_bad_requests_say_what_is_wrong(change: dict, message: str) -> None:
