@@ -129,6 +129,9 @@ def dry_run(target: Target, request: dict[str, Any], as_json: bool) -> int:
     else:
         print(f"estimate: none ({estimate['cost_note']})")
     print(f"cap: ${estimate['cap']:,.2f} a request" if estimate["cap"] else "cap: none")
+    today = answer.get("budget")
+    if today:
+        print(f"budget today ({today['day']}, UTC): ${today['reserved']:,.2f} of ${today['cap']:,.2f} reserved")
     for warning in estimate["warnings"]:
         print(f"warning: {warning}")
     print("would start" if answer["accepted"] else f"would be refused: {answer['reason']}")

@@ -40,6 +40,7 @@ class Settings:
     retrain_below_percent: float = _setting("RETRAIN_BELOW_ACCURACY_PERCENT", 0, 100)
     retrain_window: int = _setting("RETRAIN_WINDOW", 1)
     max_training_cost_per_request: float = _setting("MAX_TRAINING_COST_PER_REQUEST", 0)
+    max_training_cost_per_day: float = _setting("MAX_TRAINING_COST_PER_DAY", 0)
     drift_window: int = _setting("DRIFT_WINDOW", 10)
     drift_divergence_above: float = _setting("DRIFT_DIVERGENCE_ABOVE", 0, 1)
     drift_confidence_drop_above: float = _setting("DRIFT_CONFIDENCE_DROP_ABOVE", 0, 100)

@@ -172,8 +172,12 @@ class Repository:
         }
 
     def all(self) -> Iterator[dict[str, Any]]:
-        """Every item, page after page (a scan: for small tables and tools)."""
-        query: dict[str, Any] = {}
+        """Every record, page after page (a scan: for small tables and tools). A record has a
+        `listing`; the Jobs table's daily budget items (budget.py) do not."""
+        query: dict[str, Any] = {
+            "FilterExpression": "attribute_exists(#listing)",
+            "ExpressionAttributeNames": {"#listing": "listing"},
+        }
         while True:
             answer = self.table.scan(**query)
             yield from (from_item(i) for i in answer["Items"])

@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from vista_app import errors
+from vista_app import budget, errors
 from vista_app.config import Settings
 from vista_app.cost_guard import SMALL_DATASET_IMAGES, OverTheCap, check, estimate
 from vista_app.costs import load_prices
@@ -299,10 +299,18 @@ def dry_run_request(request: TrainingRequest, *, settings: Settings, s3: Any, sa
     """What starting the request would do, starting nothing: its kind, jobs and estimate, and whether
     the cap lets it start (`accepted`, else `reason`). InvalidRequest for a request that cannot train."""
     prepared = prepare(request, settings=settings, s3=s3, sagemaker=sagemaker)
-    answer = {"dry_run": True, "kind": prepared.request.kind, "estimate": prepared.estimate, "accepted": True}
+    today = budget.standing(Jobs(settings.jobs_table), settings.max_training_cost_per_day)
+    answer = {
+        "dry_run": True,
+        "kind": prepared.request.kind,
+        "estimate": prepared.estimate,
+        "budget": today,
+        "accepted": True,
+    }
     try:
         check(prepared.estimate)
-    except OverTheCap as error:
+        budget.check(prepared.estimate, today)
+    except (OverTheCap, budget.OverTheBudget) as error:
         answer.update(accepted=False, reason=str(error))
     return answer
 
@@ -337,13 +345,14 @@ def start_training(
         request = parse_training_request(load())
         prepared = prepare(request, settings=settings, s3=s3, sagemaker=sagemaker)
         check(prepared.estimate)
-    except OverTheCap as error:
+        budget.reserve(jobs, name, prepared.estimate, settings.max_training_cost_per_day)
+    except (OverTheCap, budget.OverTheBudget) as error:
         return _fail(jobs, name, prepared or request, f"refused before it started: {error}")
     except InvalidRequest as error:
         return _fail(jobs, name, prepared or request, f"invalid training request: {error}")
     channels = prepared.channels
     if not request.architectures:
-        return _launch(prepared, name, settings=settings, sagemaker=sagemaker, jobs=jobs)
+        return _launch(prepared, name, settings=settings, sagemaker=sagemaker, jobs=jobs, reserved=True)
     members = []
     for member in request.members():
         member_name = job_name(settings.name_prefix, f"{name}/{member.architecture}")
@@ -353,6 +362,7 @@ def start_training(
     changes = _summary(prepared) | {"members": [m["name"] for m in members], "status": "InProgress"}
     if all(m["status"] == "Failed" for m in members):
         changes.update(status="Failed", failure_reason="no job of the comparison started: see each job's reason")
+        budget.release(jobs, name)
     return _settle(jobs, name, changes)
 
 
@@ -365,12 +375,17 @@ def _member_cost(estimated: dict[str, Any], members: int) -> dict[str, Any]:
     return share
 
 
-def _launch(prepared: Prepared, name: str, *, settings: Settings, sagemaker: Any, jobs: Jobs) -> dict[str, Any]:
-    """Create the SageMaker job of an already recorded request; its record says how that went."""
+def _launch(
+    prepared: Prepared, name: str, *, settings: Settings, sagemaker: Any, jobs: Jobs, reserved: bool = False
+) -> dict[str, Any]:
+    """Create the SageMaker job of an already recorded request; its record says how that went (and a
+    job that `reserved` its budget gives it back if SageMaker refuses it)."""
     try:
         create_job(sagemaker, prepared.request, settings, name, prepared.channels)
     except ClientError as error:
         if not errors.is_already_existing(error):  # else an earlier attempt's call got through
+            if reserved:
+                budget.release(jobs, name)
             message = error.response["Error"].get("Message", str(error))
             return _fail(jobs, name, prepared, f"SageMaker refused the job: {message}")
     return _settle(jobs, name, _summary(prepared) | {"status": "InProgress"})

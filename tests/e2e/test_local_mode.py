@@ -248,7 +248,8 @@ def test_the_vista_command_against_the_local_cloud(
         " typically $0.84 with spot"
     )
     assert said[2] == "cap: $100.00 a request" and said[-1] == "would start"
-    assert said[3].startswith("warning: a GPU instance (ml.g5.xlarge, $1.408/h) for base_cnn on ")
+    assert said[3].startswith("budget today (") and said[3].endswith(" of $300.00 reserved")
+    assert said[4].startswith("warning: a GPU instance (ml.g5.xlarge, $1.408/h) for base_cnn on ")
     assert main(["compare", "--dataset", "datasets/scenes", "--tune", "--max-jobs", "40", "--dry-run"]) == 1
     assert "would be refused: this request may cost up to $" in capsys.readouterr().out
     assert len(target.api("GET", "/training-jobs")["items"]) == jobs

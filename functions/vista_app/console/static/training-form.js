@@ -134,8 +134,9 @@ export function trainingForm(schema, onStarted) {
       const figure = e.max_cost === undefined
         ? `No estimate: ${e.cost_note}.`
         : `Estimate: at most ${money(e.max_cost)} (${e.basis})${e.spot ? `; typically ${money(e.typical_cost)} with spot` : ""}.`;
+      const today = answer.budget ? ` Today ${money(answer.budget.reserved)} of the ${money(answer.budget.cap)} daily budget is reserved.` : "";
       put(cost,
-        h("p", { text: `${figure} ${e.cap ? `The cap is ${money(e.cap)} a request.` : "No cost cap."}` }),
+        h("p", { text: `${figure} ${e.cap ? `The cap is ${money(e.cap)} a request.` : "No cost cap."}${today}` }),
         e.warnings.map((w) => h("p", { class: "warn", text: `⚠ ${w}` })),
         answer.accepted ? null : h("p", { class: "error", text: `Would be refused: ${answer.reason}` }));
     } catch (error) {
