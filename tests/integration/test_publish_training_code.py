@@ -81,3 +81,15 @@ def test_delete_keeps_the_code(aws: None, context: Any, cloudformation: list) ->
 
     lambda_handler(event("Delete"), context)
     assert cloudformation[0]["Status"] == "SUCCESS"
+
+
+def test_the_presigned_response_url_is_never_logged(
+    aws: None, context: Any, cloudformation: list, caplog: pytest.LogCaptureFixture
+) -> None:
+    from vista_app.handlers.publish_training_code import lambda_handler
+
+    # Whoever reads the function's logs could otherwise answer CloudFormation in its place.
+    lambda_handler(event("Create"), context)
+    lambda_handler(event("Update", bucket="no-such-bucket"), context)
+    assert "cloudformation-custom-resource-response" not in caplog.text
+    assert "Create TrainingCode" in caplog.text  # it still says what it did

@@ -169,3 +169,18 @@ def test_iam_is_least_privilege(deployed: dict[str, Any]) -> None:
         # AWS-managed policies only from the known set, and every function role capped by the boundary
         assert set(roles[name].get("ManagedPolicyArns", [])) <= AWS_MANAGED, name
         assert roles[name]["PermissionsBoundary"] == {"Ref": "FunctionPermissionsBoundary"}, name
+
+
+def test_the_training_code_publisher_may_write_only_the_training_code(deployed: dict[str, Any]) -> None:
+    role = deployed["PublishTrainingCodeFunctionRole"]["Properties"]
+    written = [
+        (action, resource)
+        for policy in role.get("Policies", [])
+        for statement in statements(policy["PolicyDocument"])
+        for action in as_list(statement["Action"])
+        if action.startswith("s3:") and not action.startswith(("s3:Get", "s3:List"))
+        for resource in as_list(statement["Resource"])
+    ]
+    assert written, "the publisher must be able to write its archive"
+    for action, resource in written:
+        assert json.dumps(resource).endswith('/artifacts/code/*"}'), (action, resource)

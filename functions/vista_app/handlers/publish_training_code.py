@@ -60,10 +60,13 @@ def respond(
         pass
 
 
-@logger.inject_lambda_context(log_event=True)
+# The event is never logged: its ResponseURL is a presigned link anyone reading the logs could use
+# to answer CloudFormation in this function's place.
+@logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     properties = event["ResourceProperties"]
     uri = f"s3://{properties['Bucket']}/{properties['Key']}"
+    logger.info(f"{event['RequestType']} {event['LogicalResourceId']}: {uri}")
     try:
         if event["RequestType"] in ("Create", "Update"):
             publish(properties["Bucket"], properties["Key"])
