@@ -197,6 +197,11 @@ def test_the_console_page_is_served_with_its_base_and_a_strict_content_security_
     assert '<base href="/v1/console/">' in answer["body"]
     [policy] = header(answer, "Content-Security-Policy")
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe" not in policy
+    # S3 only as the data bucket's own host: the one place its thumbnails and uploads come from and go to
+    bucket = "https://vista-data-123456789012-us-east-1.s3.amazonaws.com"
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";") if d.strip())
+    assert directives["connect-src"] == f"'self' {bucket}"
+    assert directives["img-src"] == f"'self' data: blob: {bucket}"
     script = respond(console_request("/console/console.js"), context)
     assert script["statusCode"] == 200 and header(script, "Content-Type") == ["text/javascript; charset=utf-8"]
     assert respond(console_request("/console/secrets.py"), context)["statusCode"] == 404
