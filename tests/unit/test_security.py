@@ -184,3 +184,12 @@ def test_the_training_code_publisher_may_write_only_the_training_code(deployed: 
     assert written, "the publisher must be able to write its archive"
     for action, resource in written:
         assert json.dumps(resource).endswith('/artifacts/code/*"}'), (action, resource)
+
+
+def test_a_deployed_console_asks_for_a_second_factor_by_default() -> None:
+    from vista import template as cfn
+
+    template = cfn.load()
+    assert template["Parameters"]["ConsoleMfa"]["Default"] == "ON"
+    pool = template["Resources"]["ConsoleUserPool"]["Properties"]
+    assert pool["MfaConfiguration"] == {"Ref": "ConsoleMfa"} and pool["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]

@@ -35,8 +35,8 @@ from vista.target import STATE_FILE
 
 log = logging.getLogger("vista.local")
 # What a deploy must be given and local mode gives itself: the console's user (nobody signs in
-# locally: the local console proxy holds this user's session).
-LOCAL_PARAMETERS = {"ConsoleAdminEmail": "console@vista.local"}
+# locally: the local console proxy holds this user's session, so it has no authenticator app).
+LOCAL_PARAMETERS = {"ConsoleAdminEmail": "console@vista.local", "ConsoleMfa": "OPTIONAL"}
 # What Lambda polls an SQS event source with, as the function's role (with-sqs.html, "Execution
 # role permissions"): a role without them and the event source mapping is refused.
 SQS_POLLING = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
