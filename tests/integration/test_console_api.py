@@ -251,8 +251,10 @@ def test_signing_out_revokes_the_session_clears_the_cookie_and_ends_the_cognito_
 ) -> None:
     from vista_app.sessions import SignInRefused, check_session
 
-    event = console_request("/console/signout", load_event("api_console_get_models")["requestContext"]["authorizer"])
-    event["headers"]["Cookie"] = f"vista_session={console['token']}"
+    event = console_request(
+        "/console/signout", load_event("api_console_get_models")["requestContext"]["authorizer"], httpMethod="POST"
+    )
+    event["headers"].update({"Cookie": f"vista_session={console['token']}", "Sec-Fetch-Site": "same-origin"})
     client = console_authorizer_client(console)
     assert check_session(console["cognito"], client, console["token"])["email"] == console["user"]
     answer = respond(event, context)
@@ -428,3 +430,28 @@ def test_no_session_token_or_presigned_link_reaches_the_tracer(
     # THEN neither reaches the tracer: X-Ray readers (xray:BatchGetTraces) could replay them
     assert "token-value" not in repr(captured)
     assert "Signature" not in repr(captured) and "X-Amz-Signature" not in repr(captured)
+
+
+@pytest.mark.parametrize(
+    ("method", "headers"),
+    [
+        ("GET", {"Sec-Fetch-Site": "cross-site"}),  # a link or an image on another site
+        ("POST", {"Sec-Fetch-Site": "cross-site"}),  # a form another site submits
+        ("POST", {"Origin": "https://evil.example"}),  # a browser that sends no Sec-Fetch-Site
+        ("POST", {}),  # no sign of where it came from
+    ],
+)
+def test_no_other_site_can_sign_a_user_out(
+    console: dict[str, Any], context: Any, method: str, headers: dict[str, str]
+) -> None:
+    from vista_app.sessions import check_session
+
+    event = console_request(
+        "/console/signout", load_event("api_console_get_models")["requestContext"]["authorizer"], httpMethod=method
+    )
+    event["headers"] = {"Host": "abc.execute-api.us-east-1.amazonaws.com", **headers}
+    event["headers"]["Cookie"] = f"vista_session={console['token']}"
+    answer = respond(event, context)
+    assert answer["statusCode"] in (403, 404)
+    assert "vista_session" not in cookies_set(answer)
+    assert check_session(console["cognito"], console_authorizer_client(console), console["token"])["email"]

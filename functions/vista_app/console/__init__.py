@@ -123,13 +123,18 @@ def sign_in() -> Response[str]:
     return _redirect(f"{_console_path()}/")
 
 
-@router.get("/console/signout")
+@router.post("/console/signout")
 def sign_out() -> Response[str]:
     """Revoke the session's tokens, clear the cookie, then end Cognito's own sign-in session. An
     answer API Gateway cached for this cookie (ReauthorizeEvery: 300 s) may still let a copy of it
-    in for up to five minutes; every other request with it is refused at once."""
+    in for up to five minutes; every other request with it is refused at once.
+
+    A POST from the console's own page only: a GET (a link, an image on any site) or a form another
+    site submits would sign the user out (the browser sends the Lax cookie on both)."""
     from vista_app.aws import client
 
+    if not _same_origin(router.current_event.headers):
+        return Response(403, "application/json", '{"message": "sign-out must come from the console\'s own page"}')
     sessions.revoke_session(
         client("cognito-idp"), sessions.cookie(router.current_event.headers.get("Cookie"), sessions.SESSION_COOKIE)
     )
@@ -137,6 +142,16 @@ def sign_out() -> Response[str]:
         _authorizer().get("sign_out_url") or f"{_console_path()}/",
         _cookie(sessions.SESSION_COOKIE, "", 0, _console_path()),
     )
+
+
+def _same_origin(headers: dict[str, str]) -> bool:
+    """The request came from a page of this origin: the browser's Sec-Fetch-Site says so, or (a
+    browser that does not send it) its Origin names this host."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    if "sec-fetch-site" in lowered:
+        return lowered["sec-fetch-site"] == "same-origin"
+    origin, host = lowered.get("origin"), lowered.get("host")
+    return bool(origin and host) and urlsplit(origin).netloc == host
 
 
 @router.get("/console/session")

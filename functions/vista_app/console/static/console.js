@@ -53,7 +53,7 @@ async function showUser() {
   try {
     const session = await api("../session");
     const box = document.getElementById("user");
-    put(box, h("span", { text: session.user }), session.can_sign_out ? h("a", { href: "signout", text: "Sign out" }) : h("span", { class: "badge", text: "local" }));
+    put(box, h("span", { text: session.user }), session.can_sign_out ? h("form", { method: "post", action: "signout", class: "inline" }, h("button", { type: "submit", class: "link", text: "Sign out" })) : h("span", { class: "badge", text: "local" }));
   } catch {
     // the pages still work without the user's name
   }
