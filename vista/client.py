@@ -281,7 +281,7 @@ def predict_image(target: Target, path: Path, *, timeout_s: float = 180) -> dict
         return target.api("POST", "/predictions", body=data, content_type=content_type)
     if content_type not in ("image/jpeg", "image/png"):
         raise CommandError(f"{path}: a photo over {SYNCHRONOUS_MAX_BYTES:,} bytes must be a .jpg or .png")
-    body = json.dumps({"content_type": content_type}).encode()
+    body = json.dumps({"content_type": content_type, "bytes": len(data)}).encode()
     upload = target.api("POST", "/uploads", body=body, content_type="application/json")
     put = urllib.request.Request(  # noqa: S310 (the stack's own presigned S3 URL)
         upload["upload"]["url"], data=data, method="PUT", headers=upload["upload"]["headers"]

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from vista_app.predictions import MAX_IMAGE_BYTES
+
 Limit = Annotated[int, Query(ge=1, le=100)]
 NextToken = Annotated[str | None, Query()]
 Flag = Annotated[bool, Query()]
@@ -18,6 +20,7 @@ Match = Annotated[str | None, Query(max_length=100)]
 class UploadRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     content_type: Literal["image/jpeg", "image/png"] = "image/jpeg"
+    bytes: int = Field(ge=1, le=MAX_IMAGE_BYTES, description="the photo's size: S3 takes exactly this many bytes")
 
 
 class Feedback(BaseModel):

@@ -273,22 +273,26 @@ UPLOAD_KEY = re.compile(r"^inbox/uploads/([0-9a-f]{32})\.(?:jpg|png)$")
 UPLOAD_LINK_SECONDS = 900
 
 
-def new_upload(content_type: str, *, s3: Any, bucket: str) -> dict[str, Any]:
-    """Where to PUT one photo (a presigned S3 URL and the headers it was signed with), and the id
-    of the prediction it will become (GET /predictions/{id} once classified)."""
+def new_upload(content_type: str, size: int, *, s3: Any, bucket: str) -> dict[str, Any]:
+    """Where to PUT one photo of `size` bytes (a presigned S3 URL and the headers it was signed
+    with), and the id of the prediction it will become (GET /predictions/{id} once classified).
+
+    The link is signed with Content-Length (SigV4 signs every header given: S3 refuses a PUT of any
+    other length) and If-None-Match: * (written once), so it can put exactly one object of the size
+    asked for, at most MAX_IMAGE_BYTES, and nothing else."""
     extension = {v: k for k, v in IMAGE_TYPES.items()}[content_type]
     prediction_id = uuid.uuid4().hex
     key = f"{UPLOADS_INBOX}{prediction_id}.{extension}"
     headers = {"Content-Type": content_type, "If-None-Match": "*"}
     url = s3.generate_presigned_url(
         "put_object",
-        Params={"Bucket": bucket, "Key": key, "ContentType": content_type, "IfNoneMatch": "*"},
+        Params={"Bucket": bucket, "Key": key, "ContentType": content_type, "IfNoneMatch": "*", "ContentLength": size},
         ExpiresIn=UPLOAD_LINK_SECONDS,
     )
     return {
         "id": prediction_id,
         "key": key,
-        "upload": {"method": "PUT", "url": url, "headers": headers, "max_bytes": MAX_IMAGE_BYTES},
+        "upload": {"method": "PUT", "url": url, "headers": headers, "bytes": size, "max_bytes": MAX_IMAGE_BYTES},
         "expires_in": UPLOAD_LINK_SECONDS,
     }
 

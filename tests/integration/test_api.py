@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
@@ -261,6 +262,9 @@ def test_an_upload_is_a_presigned_put_written_once_and_classified_as_the_id_it_p
     assert upload["key"] == f"inbox/uploads/{upload['id']}.jpg" and upload["poll"] == f"/predictions/{upload['id']}"
     assert "X-Amz-Signature=" in upload["upload"]["url"] and "if-none-match" in upload["upload"]["url"].lower()
     assert upload["upload"]["headers"] == {"Content-Type": "image/jpeg", "If-None-Match": "*"}
+    # S3 takes exactly the size asked for: Content-Length is signed (a PUT of any other length is refused)
+    signed = parse_qs(urlsplit(upload["upload"]["url"]).query)["X-Amz-SignedHeaders"][0].split(";")
+    assert "content-length" in signed and upload["upload"]["bytes"] == 8_000_000
     # WHEN the photo is put there (as the URL's signed headers say) and S3 announces it
     event = sqs_batch((upload["key"], image_bytes()))
     with pytest.raises(ClientError, match="PreconditionFailed"):  # written once: a second PUT is refused
@@ -271,6 +275,19 @@ def test_an_upload_is_a_presigned_put_written_once_and_classified_as_the_id_it_p
     assert status == 200 and prediction["status"] == "OK" and prediction["key"] == upload["key"]
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"content_type": "image/jpeg"}, "bytes: Field required"),
+        ({"content_type": "image/jpeg", "bytes": 5 * 1024**3}, "bytes: Input should be less than or equal to 15728640"),
+        ({"content_type": "image/jpeg", "bytes": 0}, "bytes: Input should be greater than or equal to 1"),
+    ],
+)
+def test_an_upload_must_say_its_size_within_the_limit(aws: None, context: Any, body: dict, message: str) -> None:
+    status, answer = call(request("api_post_uploads", body=json.dumps(body)), context)
+    assert status == 400 and message in answer["message"]
+
+
 def test_an_upload_of_anything_but_jpeg_or_png_is_refused(aws: None, context: Any) -> None:
-    status, answer = call(request("api_post_uploads", body=json.dumps({"content_type": "image/gif"})), context)
+    status, answer = call(request("api_post_uploads", body=json.dumps({"content_type": "image/gif", "bytes": 100})), context)
     assert status == 400 and "content_type" in answer["message"], answer

@@ -160,9 +160,10 @@ def create_prediction() -> Response[dict]:
 @app.post("/uploads", enable_validation=True)
 def create_upload(upload: "api_models.UploadRequest") -> Response[dict]:
     """A photo of any size up to MAX_IMAGE_BYTES, without the synchronous request's payload limit
-    (Lambda's 6 MB, base64 included): PUT it to the URL given, then GET /predictions/{id}."""
+    (Lambda's 6 MB, base64 included): PUT it (exactly `bytes` long) to the URL given, then GET
+    /predictions/{id}."""
     config = settings()
-    answer = predictions.new_upload(upload.content_type, s3=client("s3"), bucket=config.data_bucket)
+    answer = predictions.new_upload(upload.content_type, upload.bytes, s3=client("s3"), bucket=config.data_bucket)
     answer["poll"] = f"/predictions/{answer['id']}"
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=answer)
 

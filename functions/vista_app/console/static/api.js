@@ -53,8 +53,7 @@ export async function classifyFile(file, progress) {
     return api("predictions", { method: "POST", headers: { "Content-Type": file.type || "application/octet-stream" }, body: file });
   }
   if (!["image/jpeg", "image/png"].includes(file.type)) throw new Error(`${file.name} is ${int(file.size)} bytes: a photo this big must be a JPEG or PNG.`);
-  const { id, upload } = await api("uploads", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ content_type: file.type }) });
-  if (file.size > upload.max_bytes) throw new Error(`${file.name} is ${int(file.size)} bytes; the most an image may be is ${int(upload.max_bytes)}.`);
+  const { id, upload } = await api("uploads", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ content_type: file.type, bytes: file.size }) });
   progress(`Uploading ${(file.size / 1048576).toFixed(1)} MB…`);
   const put = await fetch(upload.url, { method: upload.method, headers: upload.headers, body: file });
   if (!put.ok) throw new Error(`The upload to S3 failed: ${put.status} ${put.statusText}`);
