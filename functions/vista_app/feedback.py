@@ -45,6 +45,7 @@ def record_feedback(
     predictions: Predictions,
     models: Models,
     jobs: Jobs,
+    given_by: str,
 ) -> dict[str, Any]:
     """Label one prediction; returns the updated prediction, the model's rolling accuracy and
     the retraining request this feedback started, if any. Giving it again replaces the label."""
@@ -63,6 +64,7 @@ def record_feedback(
     changes: dict[str, Any] = {
         "feedback_label": label,
         "feedback_at": timestamp(),
+        "feedback_by": given_by,
         "correct": label == prediction["label"],
     }
     copy = _copy_for_training(prediction, label, model, s3=s3, bucket=settings.data_bucket)

@@ -51,9 +51,12 @@ def endpoint_config_name(model: str, settings: Settings) -> str:
     return f"{model}-{settings.serverless_memory_mb}mb-{settings.serverless_max_concurrency}x"[:63]
 
 
-def request_promotion(model: dict[str, Any], *, settings: Settings, sagemaker: Any, models: Models) -> dict[str, Any]:
-    """Record the decision to serve `model` (`promoting`), then move the endpoint as far as it
-    goes now. Returns the model's record as it stands (promoting, champion, or failed)."""
+def request_promotion(
+    model: dict[str, Any], *, settings: Settings, sagemaker: Any, models: Models, requested_by: str = "gate"
+) -> dict[str, Any]:
+    """Record the decision to serve `model` (`promoting`) and who made it (the gate, or a person),
+    then move the endpoint as far as it goes now. Returns the model's record as it stands
+    (promoting, champion, or failed)."""
     name = model["name"]
     _create_if_missing(
         sagemaker.create_model,
@@ -78,21 +81,28 @@ def request_promotion(model: dict[str, Any], *, settings: Settings, sagemaker: A
     )
     models.update(
         name,
-        {"state": "promoting", "endpoint_config": config, "promotion_requested_at": timestamp()},
+        {
+            "state": "promoting",
+            "endpoint_config": config,
+            "promotion_requested_at": timestamp(),
+            "promotion_requested_by": requested_by,
+        },
         remove=("deploying_at", "reason"),
     )
     reconcile(settings=settings, sagemaker=sagemaker, models=models, known=[name])
     return models.get(name) or model
 
 
-def promote_by_name(name: str, *, settings: Settings, sagemaker: Any, models: Models) -> dict[str, Any]:
+def promote_by_name(
+    name: str, *, settings: Settings, sagemaker: Any, models: Models, requested_by: str
+) -> dict[str, Any]:
     """A person's decision: serve this model, whatever the gate said."""
     model = models.get(name)
     if model is None:
         raise UnknownModel(f"no model named {name}")
     if model["state"] in ("champion", "promoting"):
         return model
-    return request_promotion(model, settings=settings, sagemaker=sagemaker, models=models)
+    return request_promotion(model, settings=settings, sagemaker=sagemaker, models=models, requested_by=requested_by)
 
 
 def on_endpoint_state_change(

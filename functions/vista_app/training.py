@@ -324,6 +324,7 @@ def start_training(
     s3: Any,
     sagemaker: Any,
     jobs: Jobs,
+    requested_by: str,
 ) -> dict[str, Any]:
     """Load, validate, cost, record and start one job (or a comparison's jobs). Idempotent on
     `name`; never raises for a bad request or one over the cost cap.
@@ -334,7 +335,7 @@ def start_training(
     function's own timeout) before or after SageMaker took the job, and starting it again is safe, as
     SageMaker refuses a second job of the same name (the job is then recorded as started).
     """
-    record: dict[str, Any] = {"name": name, "source": source, "status": "Starting"}
+    record: dict[str, Any] = {"name": name, "source": source, "status": "Starting", "requested_by": requested_by}
     if not jobs.create(record):
         found = jobs.get(name) or record
         if found["status"] != "Starting":
@@ -356,7 +357,15 @@ def start_training(
     members = []
     for member in request.members():
         member_name = job_name(settings.name_prefix, f"{name}/{member.architecture}")
-        jobs.create({"name": member_name, "source": source, "status": "Starting", "comparison": name})
+        jobs.create(
+            {
+                "name": member_name,
+                "source": source,
+                "status": "Starting",
+                "comparison": name,
+                "requested_by": requested_by,
+            }
+        )
         share = Prepared(member, channels, prepared.estimate | _member_cost(prepared.estimate, len(request.members())))
         members.append(_launch(share, member_name, settings=settings, sagemaker=sagemaker, jobs=jobs))
     changes = _summary(prepared) | {"members": [m["name"] for m in members], "status": "InProgress"}

@@ -129,10 +129,14 @@ def test_unknown_prediction_is_404(aws: None, context: Any) -> None:
     assert status == 404 and "no prediction" in answer_["message"]
 
 
-def test_post_training_job_starts_it(aws: None, context: Any) -> None:
+def test_post_training_job_starts_it(aws: None, context: Any, caplog: pytest.LogCaptureFixture) -> None:
     upload_dataset()
     status, job = call(load_event("api_post_training_jobs"), context)
+    # The function logs each request with its caller
+    [logged] = [r for r in caplog.records if r.getMessage() == "request"]
+    assert (logged.caller, logged.status, logged.method) == ("arn:aws:iam::123456789012:user/alice", 202, "POST")
     assert status == 202 and job["status"] == "InProgress" and job["source"] == "api"
+    assert job["requested_by"] == "arn:aws:iam::123456789012:user/alice"  # the SigV4 caller
     assert boto3.client("sagemaker").describe_training_job(TrainingJobName=job["name"])["TrainingJobStatus"]
     status, fetched = call(request("api_get_training_job", path={"name": job["name"]}), context)
     assert status == 200 and fetched["name"] == job["name"]
@@ -222,6 +226,7 @@ def test_models_leaderboard_and_manual_promotion(aws: None, context: Any, monkey
     status, promoted = call(request("api_post_models_promote", path={"name": names[0.88]}), context)
     # Accepted: promoting until the endpoint serves it (moto's endpoint never finishes an update).
     assert status == 202 and promoted["state"] == "promoting"
+    assert promoted["promotion_requested_by"] == "arn:aws:iam::123456789012:user/alice"
     assert updates[0]["EndpointName"] == "vista-classifier"
     board = call(load_event("api_get_models"), context)[1]["items"]
     assert {m["name"]: m["state"] for m in board} == {names[0.93]: "champion", names[0.88]: "promoting"}
@@ -289,5 +294,7 @@ def test_an_upload_must_say_its_size_within_the_limit(aws: None, context: Any, b
 
 
 def test_an_upload_of_anything_but_jpeg_or_png_is_refused(aws: None, context: Any) -> None:
-    status, answer = call(request("api_post_uploads", body=json.dumps({"content_type": "image/gif", "bytes": 100})), context)
+    status, answer = call(
+        request("api_post_uploads", body=json.dumps({"content_type": "image/gif", "bytes": 100})), context
+    )
     assert status == 400 and "content_type" in answer["message"], answer

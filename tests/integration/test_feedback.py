@@ -61,6 +61,7 @@ def test_feedback_labels_the_prediction_and_files_the_image_under_its_true_class
     # THEN the prediction carries the label, the image is training data of that class, and the window counts it
     assert status == 200, answer
     assert answer["prediction"]["feedback_label"] == wrong and answer["prediction"]["correct"] is False
+    assert answer["prediction"]["feedback_by"] == "arn:aws:iam::123456789012:user/alice"  # who said so
     assert keys(f"datasets/intel/train/{wrong}/") == [f"datasets/intel/train/{wrong}/feedback-{created['id']}.jpg"]
     assert (answer["labelled"], answer["rolling_accuracy"]) == (1, 0.0)
     # AND a change of mind moves the copy rather than leaving two

@@ -32,6 +32,7 @@ def test_the_example_event_starts_a_spot_training_job(aws: None, context: Any) -
     # THEN the job runs on SageMaker with the dataset's channels, the hyperparameters and spot checkpoints
     assert job["status"] == "InProgress"
     assert job["source"] == f"s3://{BUCKET}/jobs/scene classifier+v2 été.json"
+    assert job["requested_by"] == "s3:AWS:AIDAEXAMPLE"  # who put the request (the S3 record's userIdentity)
     assert job["kind"] == "training" and job["architecture"] == "resnet50"
     described = boto3.client("sagemaker").describe_training_job(TrainingJobName=job["name"])
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in described["InputDataConfig"]}

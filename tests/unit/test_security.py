@@ -193,3 +193,13 @@ def test_a_deployed_console_asks_for_a_second_factor_by_default() -> None:
     assert template["Parameters"]["ConsoleMfa"]["Default"] == "ON"
     pool = template["Resources"]["ConsoleUserPool"]["Properties"]
     assert pool["MfaConfiguration"] == {"Ref": "ConsoleMfa"} and pool["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
+
+
+def test_every_api_request_is_logged_with_who_made_it(deployed: dict[str, Any]) -> None:
+    [stage] = of_type(deployed, "AWS::ApiGateway::Stage").values()
+    access = stage["AccessLogSetting"]
+    assert access["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogs", "Arn"]}
+    fields = json.loads(access["Format"])
+    assert {"userArn", "caller", "principal", "ip", "status"} <= set(fields)
+    assert fields["userArn"] == "$context.identity.userArn" and fields["principal"] == "$context.authorizer.principalId"
+    assert of_type(deployed, "AWS::ApiGateway::Account"), "access logs need the region's CloudWatch role set"

@@ -17,6 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vista_app.aws import TRACED, client
+from vista_app.callers import api_caller
 from vista_app.config import settings
 from vista_app.console import router as console
 from vista_app.errors import BadRequest, NotFound, Unavailable
@@ -240,6 +241,7 @@ def _record_feedback(prediction_id: str, label: str) -> dict:
         predictions=records.Predictions(config.predictions_table),
         models=records.Models(config.models_table),
         jobs=records.Jobs(config.jobs_table),
+        given_by=api_caller(app.current_event.raw_event),
     )
     metrics.add_metric("FeedbackReceived", MetricUnit.Count, 1)
     if result.get("labelled", 0) >= config.retrain_window:  # a full window: the figure the alarm watches
@@ -281,6 +283,7 @@ def _training_job(request: "training_request.TrainingRequest", *, dry_run: bool)
         s3=client("s3"),
         sagemaker=client("sagemaker"),
         jobs=jobs,
+        requested_by=api_caller(app.current_event.raw_event),
     )
     if job["status"] == "Failed":
         return _error(400, job["failure_reason"], job=job["name"])
@@ -338,7 +341,13 @@ def promote_model(name: str) -> Response[dict]:
     with SageMaker's reason. GET /models shows where it stands."""
     config = settings()
     models = records.Models(config.models_table)
-    model = promotion.promote_by_name(name, settings=config, sagemaker=client("sagemaker"), models=models)
+    model = promotion.promote_by_name(
+        name,
+        settings=config,
+        sagemaker=client("sagemaker"),
+        models=models,
+        requested_by=api_caller(app.current_event.raw_event),
+    )
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=model)
 
 
@@ -352,4 +361,14 @@ def _found(item: dict | None, kind: str, key: str) -> dict:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return app.resolve(event, context)
+    answer = app.resolve(event, context)
+    logger.info(
+        "request",
+        extra={
+            "method": event.get("httpMethod"),
+            "path": event.get("path"),
+            "status": answer.get("statusCode"),
+            "caller": api_caller(event),
+        },
+    )
+    return answer

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vista_app.aws import TRACED, client
+from vista_app.callers import s3_uploader
 from vista_app.config import settings
 from vista_app.names import job_name
 from vista_app.records import Jobs
@@ -22,7 +23,7 @@ metrics = Metrics()
 
 
 @tracer.capture_method
-def start_from_object(bucket: str, key: str, version_id: str | None, etag: str) -> dict[str, Any]:
+def start_from_object(bucket: str, key: str, version_id: str | None, etag: str, uploader: str) -> dict[str, Any]:
     config = settings()
     s3 = client("s3")
     name = job_name(config.name_prefix, f"{bucket}/{key}/{version_id or etag}")
@@ -34,6 +35,7 @@ def start_from_object(bucket: str, key: str, version_id: str | None, etag: str) 
         s3=s3,
         sagemaker=client("sagemaker"),
         jobs=Jobs(config.jobs_table),
+        requested_by=uploader,
     )
 
 
@@ -46,7 +48,9 @@ def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
     for record in event.records:
         obj = record.s3.get_object
         # S3 sends keys URL-encoded ("my+photo.json", "%C3%A9"); Powertools passes them on as sent.
-        job = start_from_object(record.s3.bucket.name, unquote_plus(obj.key), obj.version_id, obj.etag)
+        job = start_from_object(
+            record.s3.bucket.name, unquote_plus(obj.key), obj.version_id, obj.etag, s3_uploader(record.raw_event)
+        )
         logger.info(
             "training request", extra={"job": job["name"], "status": job["status"], "reason": job.get("failure_reason")}
         )
