@@ -27,7 +27,8 @@ class Settings:
     predictions_table: str = _setting("PREDICTIONS_TABLE")
     idempotency_table: str = _setting("IDEMPOTENCY_TABLE")
     endpoint_name: str = _setting("ENDPOINT_NAME")
-    sagemaker_role_arn: str = _setting("SAGEMAKER_ROLE_ARN")
+    training_role_arn: str = _setting("TRAINING_ROLE_ARN")  # what training and tuning jobs run as
+    serving_role_arn: str = _setting("SERVING_ROLE_ARN")  # what models on the endpoint run as
     training_image_gpu: str = _setting("TRAINING_IMAGE_GPU")
     training_image_cpu: str = _setting("TRAINING_IMAGE_CPU")
     inference_image: str = _setting("INFERENCE_IMAGE")

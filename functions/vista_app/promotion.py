@@ -61,7 +61,7 @@ def request_promotion(
     _create_if_missing(
         sagemaker.create_model,
         ModelName=name,
-        ExecutionRoleArn=settings.sagemaker_role_arn,
+        ExecutionRoleArn=settings.serving_role_arn,
         PrimaryContainer={"Image": settings.inference_image, "ModelDataUrl": model["artifact"]},
     )
     config = endpoint_config_name(name, settings)

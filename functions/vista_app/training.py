@@ -127,7 +127,7 @@ def _definition(request: TrainingRequest, settings: Settings, channels: dict[str
             "TrainingInputMode": "File",
             "MetricDefinitions": METRIC_DEFINITIONS,
         },
-        "RoleArn": settings.sagemaker_role_arn,
+        "RoleArn": settings.training_role_arn,
         "InputDataConfig": [
             {
                 "ChannelName": channel,

@@ -51,7 +51,7 @@ def start(
     sagemaker().create_training_job(
         TrainingJobName=name,
         AlgorithmSpecification={"TrainingImage": "local", "TrainingInputMode": "File"},
-        RoleArn=settings().sagemaker_role_arn,
+        RoleArn=settings().training_role_arn,
         HyperParameters={
             "sagemaker_submit_directory": json.dumps(f"s3://{BUCKET}/{key}"),
             "sagemaker_program": json.dumps("train.py"),
@@ -218,7 +218,7 @@ def test_the_sagemaker_sdk_reads_the_local_resources_into_its_own_shapes(cloud: 
     ended(done), ended(crashed)
     sagemaker().create_model(
         ModelName="oracle-sdk-model",
-        ExecutionRoleArn=settings().sagemaker_role_arn,
+        ExecutionRoleArn=settings().training_role_arn,
         PrimaryContainer={"Image": settings().inference_image, "ModelDataUrl": f"s3://{BUCKET}/none/model.tar.gz"},
     )
     sagemaker().create_endpoint_config(

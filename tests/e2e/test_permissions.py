@@ -18,7 +18,7 @@ from vista import template as cfn
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 TRAINING_JOB = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/vista-abc"
-SAGEMAKER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/vista-SageMakerExecutionRole"
+SAGEMAKER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/vista-SageMakerTrainingRole"
 
 
 def without_statement(function: str, sid: str) -> dict[str, Any]:

@@ -104,7 +104,7 @@ def test_a_failed_create_leaves_the_candidate_failed_and_restores_the_champion(
     sagemaker, config = boto3.client("sagemaker"), settings()
     sagemaker.create_model(
         ModelName="vista-a",
-        ExecutionRoleArn=config.sagemaker_role_arn,
+        ExecutionRoleArn=config.serving_role_arn,
         PrimaryContainer={"Image": config.inference_image, "ModelDataUrl": archives["vista-a"]},
     )
     sagemaker.create_endpoint_config(
@@ -180,7 +180,7 @@ def test_the_local_sagemaker_refuses_what_sagemaker_refuses(archives: dict[str, 
     sagemaker, config = boto3.client("sagemaker"), settings()
     sagemaker.create_model(
         ModelName="other-empty",
-        ExecutionRoleArn=config.sagemaker_role_arn,
+        ExecutionRoleArn=config.serving_role_arn,
         PrimaryContainer={"Image": config.inference_image, "ModelDataUrl": archives["empty"]},
     )
     sagemaker.create_endpoint_config(EndpointConfigName="other-empty", ProductionVariants=[variant("other-empty")])
