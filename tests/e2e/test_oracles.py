@@ -45,7 +45,7 @@ def start(
             info = tarfile.TarInfo(path)
             info.size = len(text.encode())
             tar.addfile(info, io.BytesIO(text.encode()))
-    key = f"artifacts/oracles/{name}/sourcedir.tar.gz"
+    key = f"artifacts/code/oracles/{name}/sourcedir.tar.gz"  # where the training role reads code
     boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=buffer.getvalue())
     boto3.client("s3").put_object(Bucket=BUCKET, Key=f"datasets/oracles/{name}/a.txt", Body=b"a")
     sagemaker().create_training_job(
@@ -66,7 +66,7 @@ def start(
                 },
             }
         ],
-        OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/artifacts/oracles"},
+        OutputDataConfig=extra.pop("OutputDataConfig", {"S3OutputPath": f"s3://{BUCKET}/artifacts/training/oracles"}),
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": instances, "VolumeSizeInGB": 1},
         StoppingCondition={"MaxRuntimeInSeconds": 600},
         **extra,

@@ -73,7 +73,9 @@ def test_calls_are_authorised_as_the_service_authorization_reference_says() -> N
     assert of("s3", "GetObject", Bucket="b", Key="k", VersionId="1") == [
         Request("s3:GetObjectVersion", "arn:aws:s3:::b/k")
     ]
-    assert of("s3", "ListObjectsV2", Bucket="b", Prefix="p/") == [Request("s3:ListBucket", "arn:aws:s3:::b")]
+    assert of("s3", "ListObjectsV2", Bucket="b", Prefix="p/") == [
+        Request("s3:ListBucket", "arn:aws:s3:::b", {"s3:prefix": "p/"})
+    ]
     assert of("s3", "CopyObject", Bucket="b", Key="new", CopySource={"Bucket": "b", "Key": "old"}) == [
         Request("s3:GetObject", "arn:aws:s3:::b/old"),
         Request("s3:PutObject", "arn:aws:s3:::b/new"),
@@ -157,3 +159,47 @@ def test_a_statement_removed_from_the_template_fails_the_flow_with_access_denied
     [job] = target.api("GET", "/training-jobs")["items"]
     assert job["status"] == "Failed" and "sagemaker:CreateTrainingJob" in job["failure_reason"]
     assert [(f, r.action) for f, r in cloud.iam.refused] == [("ApiFunction", "sagemaker:CreateTrainingJob")]
+
+
+def test_the_training_role_is_refused_outside_its_prefixes_and_the_serving_role_any_write(cloud: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    from tests.helpers.stack import BUCKET
+    from vista_app.config import settings
+
+    def refused(client: Any, call: str, **params: Any) -> str:
+        with pytest.raises(ClientError) as denied:
+            getattr(client, call)(Bucket=BUCKET, **params)
+        assert denied.value.response["Error"]["Code"] == "AccessDenied"
+        return denied.value.response["Error"]["Message"]
+
+    training = cloud.iam.client_as(settings().training_role_arn, "s3")
+    serving = cloud.iam.client_as(settings().serving_role_arn, "s3")
+    # The training role writes its outputs, never the code every job runs, and reads no user's photo
+    training.put_object(Bucket=BUCKET, Key="artifacts/training/job/output/model.tar.gz", Body=b"m")
+    said = refused(training, "put_object", Key="artifacts/code/sourcedir.tar.gz", Body=b"poisoned")
+    assert "vista-SageMakerTrainingRole/SageMaker is not authorized to perform: s3:PutObject" in said
+    refused(training, "get_object", Key="inbox/someone's photo.jpg")
+    refused(training, "list_objects_v2", Prefix="inbox/")
+    # The serving role reads model archives and writes nothing, anywhere
+    assert serving.get_object(Bucket=BUCKET, Key="artifacts/training/job/output/model.tar.gz")["Body"].read() == b"m"
+    for key in ("artifacts/training/job/output/model.tar.gz", "artifacts/code/sourcedir.tar.gz", "inbox/x.jpg"):
+        refused(serving, "put_object", Key=key, Body=b"x")
+    refused(serving, "get_object", Key="datasets/intel/train/forest/1.jpg")
+
+
+def test_a_training_job_told_to_write_over_the_training_code_fails_with_access_denied(cloud: Any) -> None:
+    from tests.e2e.test_oracles import ended, start
+    from tests.helpers.stack import BUCKET
+
+    # GIVEN a job whose output path is the training code's own prefix (what a compromised request would try)
+    job = start(
+        "permission-poison",
+        {"train.py": "print('done')\n"},
+        OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/artifacts/code/"},
+    )
+    # THEN SageMaker, acting as the training role, cannot write there: the job fails saying so
+    described = ended(job)
+    assert described["TrainingJobStatus"] == "Failed"
+    assert "not authorized to perform: s3:PutObject" in described["FailureReason"]
+    assert "artifacts/code/" in described["FailureReason"]

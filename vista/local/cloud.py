@@ -25,7 +25,7 @@ from vista.local.apigateway import ApiGateway, Route, route_for
 from vista.local.cloudwatch import LocalCloudWatch
 from vista.local.dynamodb import isolate_as_dynamodb_does
 from vista.local.event_sources import EventSources, Source
-from vista.local.iam import Enforcer, Request, Role, function_roles
+from vista.local.iam import Enforcer, Request, Role, function_roles, service_roles
 from vista.local.lambda_runtime import ACCOUNT, REGION, STACK, Function, FunctionOutput, capture_output, invoking
 from vista.local.provision import notification_filter, provision_resources
 from vista.local.s3 import answer_cors_as_s3_does, send_records_as_s3_does
@@ -215,6 +215,7 @@ class LocalCloud:
             "AWS::Cognito::UserPoolClient",
             "AWS::Cognito::UserPoolUser",
             "AWS::Cognito::UserPoolDomain",  # not created: local mode has no managed sign-in pages
+            "AWS::ApiGateway::Account",  # not created: the local API Gateway writes no access logs
             "Custom::TrainingCode",
         }
         unknown = sorted({spec["Type"] for spec in resources.values()} - handled)
@@ -225,10 +226,15 @@ class LocalCloud:
         self._resolver = resolver
         # Each function calls AWS with its own role (iam.py): on the default session, which the
         # functions' clients come from once _wire_functions has made them anew.
-        self.iam = Enforcer(
-            function_roles(template, resolver, stack=STACK, account=ACCOUNT), invoking, region=REGION, account=ACCOUNT
+        iam = self.iam = Enforcer(
+            function_roles(template, resolver, stack=STACK, account=ACCOUNT),
+            invoking,
+            region=REGION,
+            account=ACCOUNT,
+            assumed=service_roles(template, resolver, account=ACCOUNT),
         )
         self.iam.install(boto3._get_default_session())
+        self.sagemaker.s3_as = lambda role: iam.client_as(role, "s3")
         clients = {  # user pool → its app client
             resolver.resolve(spec["Properties"])["UserPoolId"]: resolver.refs[logical]
             for logical, spec in cfn.resources(template, "AWS::Cognito::UserPoolClient").items()

@@ -21,8 +21,11 @@ would allow or refuse it on AWS, so a missing action or a boundary gap fails her
   IAM's troubleshoot_access-denied.html ("User: <assumed role> is not authorized to perform:
   <action> on resource: <arn> because no identity-based policy allows the <action> action").
 
-Calls made outside a function (the local cloud provisioning, the local SageMaker's own work, the
-operator's CLI) are not checked: they stand for CloudFormation, AWS's services and an administrator.
+SageMaker acts with the role a job or model was given (its RoleArn, ExecutionRoleArn): the local
+SageMaker's reads and writes for a job or a model go through a client checked against that role
+(`Enforcer.client_as`), so a training job cannot write outside its prefixes nor a model anywhere.
+Other calls made outside a function (the local cloud provisioning, the operator's CLI) are not
+checked: they stand for CloudFormation and an administrator.
 """
 
 from __future__ import annotations
@@ -227,6 +230,21 @@ def function_roles(template: dict[str, Any], resolver: cfn.Resolver, *, stack: s
     return roles
 
 
+def service_roles(template: dict[str, Any], resolver: cfn.Resolver, *, account: str) -> dict[str, Role]:
+    """Each AWS::IAM::Role SageMaker may assume, by its ARN (what a job's RoleArn names)."""
+    roles = {}
+    for logical, spec in cfn.resources(template, "AWS::IAM::Role").items():
+        props = resolver.resolve(spec["Properties"])
+        trusted = [s.get("Principal", {}).get("Service") for s in props["AssumeRolePolicyDocument"]["Statement"]]
+        if "sagemaker.amazonaws.com" not in trusted:
+            continue
+        arn = str(resolver.resolve({"Fn::GetAtt": [logical, "Arn"]}))
+        name = arn.rsplit("/", 1)[1]
+        policies = [p["PolicyDocument"] for p in props.get("Policies", [])]
+        roles[arn] = Role(name, f"arn:aws:sts::{account}:assumed-role/{name}/SageMaker", policies)
+    return roles
+
+
 # ---------------------------------------------------------------------------- calls → requests
 # S3 operations authorised as another action (Service Authorization Reference, Amazon S3).
 S3_ACTIONS = {
@@ -287,6 +305,8 @@ def _s3(operation: str, params: dict[str, Any]) -> list[Request]:
             )
             for item in params["Delete"]["Objects"]
         ]
+    if action == "ListBucket":  # the prefix listed is the s3:prefix condition key (Service Authorization Reference)
+        return [Request("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": params.get("Prefix", "")})]
     return [Request(f"s3:{action}", f"arn:aws:s3:::{bucket}/{key}" if key is not None else f"arn:aws:s3:::{bucket}")]
 
 
@@ -376,9 +396,20 @@ class Enforcer:
     """Checks every call made from a function's thread against that function's role: botocore
     handlers on the session the functions' clients come from (boto3's default session)."""
 
-    def __init__(self, roles: dict[str, Role], caller: Callable[[], str | None], *, region: str, account: str) -> None:
+    def __init__(
+        self,
+        roles: dict[str, Role],
+        caller: Callable[[], str | None],
+        *,
+        region: str,
+        account: str,
+        assumed: dict[str, Role] | None = None,
+    ) -> None:
+        """`roles`: each function's, by logical id; `assumed`: the roles services assume, by ARN."""
         self.roles, self.caller, self.region, self.account = roles, caller, region, account
-        self.refused: list[tuple[str, Request]] = []  # (function, request): what tests and logs show
+        self.assumed = assumed or {}
+        self._as_role: dict[tuple[str, str], Any] = {}
+        self.refused: list[tuple[str, Request]] = []  # (function or role ARN, request): what tests and logs show
 
     def install(self, session: Any) -> None:
         session.events.register("before-parameter-build", self._keep_params, unique_id="vista-iam-params")
@@ -392,13 +423,31 @@ class Enforcer:
     def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["vista_iam_params"] = dict(params)
 
+    def client_as(self, role_arn: str, service: str) -> Any:
+        """A client whose every call is made as the role `role_arn` (a service acting for a job): one
+        the template does not define may do nothing, as a role that does not exist."""
+        import boto3
+
+        if (role_arn, service) not in self._as_role:
+            role = self.assumed.get(role_arn) or Role(role_arn.rsplit("/", 1)[-1], role_arn, [])
+            client = boto3.session.Session().client(service)
+            client.meta.events.register("before-parameter-build", self._keep_params)
+            client.meta.events.register("before-call", lambda **kwargs: self._check(role_arn, role, **kwargs))
+            self._as_role[(role_arn, service)] = client
+        return self._as_role[(role_arn, service)]
+
     def _authorize(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> Any:
         function = self.caller()
         # Unsigned operations (Cognito's GetUser, InitiateAuth, ...: `"auth": ["smithy.api#noAuth"]`
         # in their service model) are authorised by their tokens, never by IAM.
         if function is None or model.resolved_auth_type == "none":
             return None
-        role = self.roles[function]
+        return self._check(function, self.roles[function], model=model, params=params, context=context)
+
+    def _check(
+        self, who: str, role: Role, *, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any
+    ) -> Any:
+        """None when `role` may make the call, else AccessDenied's answer (and the refusal kept)."""
         signing = model.service_model.signing_name
         prefix = IAM_PREFIXES.get(signing, signing)
         for request in requests_for(
@@ -406,8 +455,8 @@ class Enforcer:
         ):
             reason = role.refusal(request)
             if reason:
-                self.refused.append((function, request))
-                log.warning("%s refused: %s", function, role.message(request, reason))
+                self.refused.append((who, request))
+                log.warning("%s refused: %s", who, role.message(request, reason))
                 return _denied(prefix, params.get("url", ""), role.message(request, reason))
         return None
 

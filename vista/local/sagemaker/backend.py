@@ -15,6 +15,7 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,12 @@ class LocalSageMaker:
         self.workdir, self.region, self.account = workdir, region, account
         self.endpoint_delay_s = endpoint_delay_s
         self.s3, self.events = s3, events
-        self.container = ScriptModeContainer(workdir, s3=s3, logs=logs, python=python, region=region)
+        # SageMaker reads and writes S3 with the role of the job or model it works for (cloud.py
+        # checks each call against that role); until told how, with the client it was given.
+        self.s3_as: Callable[[str], Any] = lambda _role: s3
+        self.container = ScriptModeContainer(
+            workdir, s3_as=lambda role: self.s3_as(role), logs=logs, python=python, region=region
+        )
         self.training: dict[str, TrainingJob] = {}
         self.tuning: dict[str, TuningJob] = {}
         self.models: dict[str, dict[str, Any]] = {}
@@ -401,7 +407,7 @@ class LocalSageMaker:
         variant = self.configs[config_name]["ProductionVariants"][0]
         model = self.models[variant["ModelName"]]
         bucket, key = s3_parts(model["PrimaryContainer"]["ModelDataUrl"])
-        archive = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        archive = self.s3_as(model["ExecutionRoleArn"]).get_object(Bucket=bucket, Key=key)["Body"].read()
         return serving.load(archive, self.workdir / "endpoints" / endpoint.name / config_name)
 
     def _container_faults(self, place: errors.EndpointPlace) -> None:

@@ -88,13 +88,16 @@ def loopback_addresses(hosts: list[str]) -> dict[str, str]:
 
 
 class ScriptModeContainer:
-    def __init__(self, workdir: Path, *, s3: Any, logs: Any, python: str, region: str) -> None:
-        self.workdir, self.s3, self.logs, self.python, self.region = workdir, s3, logs, python, region
+    def __init__(self, workdir: Path, *, s3_as: Callable[[str], Any], logs: Any, python: str, region: str) -> None:
+        """`s3_as(role_arn)`: an S3 client acting as that role: SageMaker reads a job's channels and
+        code and writes its outputs with the job's RoleArn."""
+        self.workdir, self.s3_as, self.logs, self.python, self.region = workdir, s3_as, logs, python, region
 
     def run(self, job: TrainingJob, emit: Callable[[TrainingJob], None]) -> tuple[str, str]:
         """Run the job to its end on each of its instances: (TrainingJobStatus, SecondaryStatus),
         FailureReason set on failure."""
         request = job.request
+        s3 = self.s3_as(request["RoleArn"])
         root = self.workdir / "training" / job.name
         shutil.rmtree(root, ignore_errors=True)
         job.started = now()
@@ -110,7 +113,7 @@ class ScriptModeContainer:
         names = [f"algo-{i + 1}" for i in range(int(request["ResourceConfig"].get("InstanceCount", 1)))]
         addresses = loopback_addresses(names) if len(names) > 1 else {}
         checkpoint = request.get("CheckpointConfig")
-        hosts = [self._host(job, root / name, name, names, addresses, values, own) for name in names]
+        hosts = [self._host(s3, job, root / name, name, names, addresses, values, own) for name in names]
         for host in hosts:
             if (host.ml / "code" / "requirements.txt").exists():
                 command = [self.python, "-m", "pip", "install", "-r", "requirements.txt"]
@@ -126,7 +129,7 @@ class ScriptModeContainer:
             results = self._run(job, commands, hosts)
             if checkpoint:  # every instance syncs its checkpoint folder to the one S3 URI
                 for host in hosts:
-                    self.upload_prefix(host.ml / "checkpoints", checkpoint["S3Uri"])
+                    upload_prefix(s3, host.ml / "checkpoints", checkpoint["S3Uri"])
             if not job.interrupted or job.secondary == "Stopping":
                 break
             # A reclaimed spot instance: SageMaker starts another with the checkpoints synced back.
@@ -136,7 +139,7 @@ class ScriptModeContainer:
             for host in hosts:
                 shutil.rmtree(host.ml / "checkpoints", ignore_errors=True)
                 if checkpoint:
-                    self.download_prefix(checkpoint["S3Uri"], host.ml / "checkpoints")
+                    download_prefix(s3, checkpoint["S3Uri"], host.ml / "checkpoints")
             job.secondary = "Restarting"
             emit(job)
         stopped = "Stopping" in (job.status, job.secondary)
@@ -156,11 +159,12 @@ class ScriptModeContainer:
             except ValueError as clash:
                 job.failure = f"ClientError: {clash}"
                 return "Failed", "Failed"
-            self.s3.put_object(Bucket=bucket, Key=f"{prefix}/{archive}".lstrip("/"), Body=body)
+            s3.put_object(Bucket=bucket, Key=f"{prefix}/{archive}".lstrip("/"), Body=body)
         return ("Stopped", "Stopped") if stopped else ("Completed", "Completed")
 
     def _host(
         self,
+        s3: Any,
         job: TrainingJob,
         root: Path,
         name: str,
@@ -179,13 +183,13 @@ class ScriptModeContainer:
         for channel in request.get("InputDataConfig", []):
             channel_name = channel["ChannelName"]
             uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
-            channels[channel_name] = self.download_prefix(uri, ml / "input" / "data" / channel_name)
+            channels[channel_name] = download_prefix(s3, uri, ml / "input" / "data" / channel_name)
         bucket, key = s3_parts(str(own["sagemaker_submit_directory"]))
-        with tarfile.open(fileobj=io.BytesIO(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())) as tar:
+        with tarfile.open(fileobj=io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())) as tar:
             tar.extractall(ml / "code", filter="data")
         checkpoint = request.get("CheckpointConfig")
         if checkpoint:  # a restarted job finds what its last run left, as with spot training
-            self.download_prefix(checkpoint["S3Uri"], ml / "checkpoints")
+            download_prefix(s3, checkpoint["S3Uri"], ml / "checkpoints")
         resource_config, input_data_config = self._write_config(ml, request, name, names)
         user = self._user_hyperparameters(job, values, ml)
         environment = {
@@ -365,21 +369,25 @@ class ScriptModeContainer:
 
         return put
 
-    def download_prefix(self, uri: str, target: Path) -> str:
-        bucket, prefix = s3_parts(uri)
-        target.mkdir(parents=True, exist_ok=True)
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                relative = item["Key"][len(prefix) :].lstrip("/")
-                if not relative or relative.endswith("/"):
-                    continue
-                path = target / relative
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self.s3.download_file(bucket, item["Key"], str(path))
-        return str(target)
 
-    def upload_prefix(self, folder: Path, uri: str) -> None:
-        bucket, prefix = s3_parts(uri)
-        for path in folder.rglob("*"):
-            if path.is_file():
-                self.s3.upload_file(str(path), bucket, f"{prefix.rstrip('/')}/{path.relative_to(folder)}")
+def download_prefix(s3: Any, uri: str, target: Path) -> str:
+    """Every object under an s3:// prefix into a folder, as SageMaker downloads a channel."""
+    bucket, prefix = s3_parts(uri)
+    target.mkdir(parents=True, exist_ok=True)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            relative = item["Key"][len(prefix) :].lstrip("/")
+            if not relative or relative.endswith("/"):
+                continue
+            path = target / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, item["Key"], str(path))
+    return str(target)
+
+
+def upload_prefix(s3: Any, folder: Path, uri: str) -> None:
+    """Every file in a folder under an s3:// prefix, as SageMaker syncs the checkpoint folder."""
+    bucket, prefix = s3_parts(uri)
+    for path in folder.rglob("*"):
+        if path.is_file():
+            s3.upload_file(str(path), bucket, f"{prefix.rstrip('/')}/{path.relative_to(folder)}")
