@@ -86,6 +86,11 @@ def estimate(
         "training_images": images,
         "warnings": warnings(request, images=images, prices=table),
     }
+    if request.downloads_weights:
+        result["network_access"] = (
+            "this request downloads ImageNet weights, so its jobs run with network access: stage Keras's "
+            "*_notop.h5 files under weights/<name>/ and name it in weights_prefix to run them isolated"
+        )
     if rate is None:
         return result | {"cost_note": f"no price for {request.instance_type} in {region}: add it to {OVERRIDE_KEY}"}
     ceiling = rate * request.instance_count * request.max_runtime_s / 3600 * jobs

@@ -63,6 +63,7 @@ def request_promotion(
         ModelName=name,
         ExecutionRoleArn=settings.serving_role_arn,
         PrimaryContainer={"Image": settings.inference_image, "ModelDataUrl": model["artifact"]},
+        EnableNetworkIsolation=True,  # TF Serving needs nothing from outside its model archive
     )
     config = endpoint_config_name(name, settings)
     _create_if_missing(

@@ -149,6 +149,10 @@ def _definition(request: TrainingRequest, settings: Settings, channels: dict[str
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": request.max_runtime_s},
         "EnableManagedSpotTraining": request.spot,
+        # No network inside the job (SageMaker's EnableNetworkIsolation: no outbound calls, not even
+        # to AWS; SageMaker itself moves the channels and outputs), unless it must download ImageNet
+        # weights: the training code needs nothing else (what it imports, the TF image has).
+        "EnableNetworkIsolation": not request.downloads_weights,
     }
     if request.spot:
         # Spot capacity may take a while to come and may be reclaimed: wait up to twice the runtime.
@@ -405,7 +409,11 @@ def _summary(known: Prepared | TrainingRequest | None) -> dict[str, Any]:
     if known is None:
         return {}
     request = known.request if isinstance(known, Prepared) else known
-    summary = {"request": request.model_dump(mode="json", exclude_none=True), "kind": request.kind}
+    summary = {
+        "request": request.model_dump(mode="json", exclude_none=True),
+        "kind": request.kind,
+        "network_isolation": not request.downloads_weights,
+    }
     if isinstance(known, Prepared):
         summary["estimate"] = known.estimate
     if request.architectures:

@@ -234,6 +234,16 @@ class TrainingRequest(Strict):
             return set(map(str, tuned))
         return set(self.architectures or [self.architecture])
 
+    @property
+    def downloads_weights(self) -> bool:
+        """Whether a job of this request would download ImageNet weights (Keras fetches them from
+        the internet) rather than read them from its `weights` channel: only such a job needs
+        network access."""
+        tuned = (self.tuning.ranges if self.tuning else {}).get("weights")
+        weights = set(map(str, tuned)) if isinstance(tuned, list) else {self.hyperparameters.weights}
+        pretrained = self.tried_architectures() & set(PRETRAINED)
+        return "imagenet" in weights and bool(pretrained) and not self.weights_prefix
+
     def most_epochs(self) -> int:
         """The most epochs one job (or tuning trial) of this request can run: what train.py prints
         an objective line for, and so what Hyperband counts as a trial's resource."""

@@ -455,3 +455,24 @@ def test_the_container_has_the_platforms_own_variables(cloud: Any) -> None:
         "SAGEMAKER_JOB_NAME": job,
         "TRAINING_JOB_ARN": described["TrainingJobArn"],
     }
+
+
+REACH_OUT = """
+import json, os, urllib.request
+try:
+    urllib.request.urlopen("https://storage.googleapis.com/tensorflow/keras-applications/", timeout=10)
+    said = "reached"
+except OSError as error:
+    said = f"refused: {error}"
+with open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "network.json"), "w") as f:
+    json.dump(said, f)
+"""
+
+
+def test_a_job_with_network_isolation_cannot_reach_out(cloud: Any) -> None:
+    job = start("oracle-isolated", {"train.py": REACH_OUT}, EnableNetworkIsolation=True)
+    assert ended(job)["TrainingJobStatus"] == "Completed"
+    assert sagemaker().describe_training_job(TrainingJobName=job)["EnableNetworkIsolation"] is True
+    ml = cloud.sagemaker.container.workdir / "training" / job / "algo-1" / "opt" / "ml"
+    said = json.loads((ml / "output" / "data" / "network.json").read_text())
+    assert said.startswith("refused:") and "Connection refused" in said

@@ -47,9 +47,15 @@ def completed_model(context: Any, accuracy: float, key: str) -> str:
 
 
 def test_first_completed_job_becomes_champion_on_a_serverless_endpoint(aws: None, context: Any, settings: Any) -> None:
+    from vista_app.aws import client
+
     # GIVEN a job that finished with a metrics.json
     name = start_job(context)
     write_metrics(name, 0.91)
+    created: list[dict[str, Any]] = []  # CreateModel as sent (moto's DescribeModel drops EnableNetworkIsolation)
+    client("sagemaker").meta.events.register(
+        "provide-client-params.sagemaker.CreateModel", lambda params, **_: created.append(dict(params))
+    )
     # WHEN SageMaker says it completed
     result = deliver(state_change(name), context)
     # THEN the job is recorded, its model is champion and serves from the serverless endpoint
@@ -65,9 +71,11 @@ def test_first_completed_job_becomes_champion_on_a_serverless_endpoint(aws: None
         "MemorySizeInMB": settings.serverless_memory_mb,
         "MaxConcurrency": settings.serverless_max_concurrency,
     }
-    assert sagemaker.describe_model(ModelName=name)["PrimaryContainer"]["Image"].endswith(
-        "tensorflow-inference:2.19-cpu"
-    )
+    model = sagemaker.describe_model(ModelName=name)
+    assert model["PrimaryContainer"]["Image"].endswith("tensorflow-inference:2.19-cpu")
+    # A model needs nothing from the internet, and runs as the serving role
+    [sent] = created
+    assert sent["EnableNetworkIsolation"] is True and model["ExecutionRoleArn"] == settings.serving_role_arn
     assert endpoint_model() == name
 
 

@@ -50,6 +50,24 @@ def test_the_example_event_starts_a_spot_training_job(aws: None, context: Any) -
     assert described["OutputDataConfig"]["S3OutputPath"] == f"s3://{BUCKET}/artifacts/training/"
 
 
+@pytest.mark.parametrize(
+    ("changes", "isolated"),
+    [
+        ({}, False),  # resnet50 with ImageNet weights Keras would download
+        ({"architecture": "fine_cnn", "hyperparameters": {"weights": "imagenet"}}, True),  # nothing to download
+        ({"hyperparameters": {"weights": "none"}}, True),
+    ],
+)
+def test_a_job_runs_without_network_access_unless_it_must_download_weights(
+    aws: None, context: Any, changes: dict, isolated: bool
+) -> None:
+    upload_dataset()
+    [job] = run(put_request_event("jobs/network.json", {**REQUEST, **changes}), context)
+    described = boto3.client("sagemaker").describe_training_job(TrainingJobName=job["name"])
+    assert described["EnableNetworkIsolation"] is isolated and job["network_isolation"] is isolated
+    assert ("run with network access" in job["estimate"].get("network_access", "")) is not isolated
+
+
 def test_kaggle_layout_and_cpu_instances(aws: None, context: Any) -> None:
     upload_dataset(train="seg_train/seg_train/", test="seg_test/seg_test/")
     [job] = run(
@@ -178,6 +196,8 @@ def test_staged_weights_are_the_job_s_weights_channel(aws: None, context: Any) -
     described = boto3.client("sagemaker").describe_training_job(TrainingJobName=job["name"])
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in described["InputDataConfig"]}
     assert channels["weights"] == f"s3://{BUCKET}/weights/imagenet/"
+    # With its weights staged, the job needs nothing from the internet: it runs without network access
+    assert described["EnableNetworkIsolation"] is True and job["network_isolation"] is True
     [refused] = run(put_request_event("jobs/empty.json", {**REQUEST, "weights_prefix": "weights/none-here"}), context)
     assert refused["status"] == "Failed" and "no *_notop.h5 files under" in refused["failure_reason"]
 

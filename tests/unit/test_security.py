@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -207,3 +208,26 @@ def test_every_api_request_is_logged_with_who_made_it(deployed: dict[str, Any]) 
     assert {"userArn", "caller", "principal", "ip", "status"} <= set(fields)
     assert fields["userArn"] == "$context.identity.userArn" and fields["principal"] == "$context.authorizer.principalId"
     assert of_type(deployed, "AWS::ApiGateway::Account"), "access logs need the region's CloudWatch role set"
+
+
+def test_the_training_code_installs_nothing_when_a_job_starts(tmp_path: Any) -> None:
+    import shutil
+    import tarfile
+
+    # sam build's recipe for the TrainingCode layer: the archive every training job runs
+    subprocess.run(
+        [
+            str(shutil.which("make")),
+            "-s",
+            "-C",
+            str(ROOT / "training_job"),
+            "build-TrainingCodeLayer",
+            f"ARTIFACTS_DIR={tmp_path}",
+        ],
+        check=True,
+    )
+    with tarfile.open(tmp_path / "sourcedir.tar.gz") as archive:
+        names = {Path(name).name for name in archive.getnames()}
+    # The training toolkit pip-installs a requirements.txt from PyPI in every job: none, so a job
+    # needs no network and no dependency can change under it
+    assert "train.py" in names and "requirements.txt" not in names

@@ -209,6 +209,8 @@ class ScriptModeContainer:
             "TMPDIR": str(root / "tmp"),
         }
         (root / "tmp").mkdir(exist_ok=True)
+        if request.get("EnableNetworkIsolation"):
+            environment.update(isolated(addresses))
         tf_config = toolkit.tf_config(own, resource_config, addresses)
         if tf_config:
             environment["TF_CONFIG"] = tf_config
@@ -391,3 +393,18 @@ def upload_prefix(s3: Any, folder: Path, uri: str) -> None:
     for path in folder.rglob("*"):
         if path.is_file():
             s3.upload_file(str(path), bucket, f"{prefix.rstrip('/')}/{path.relative_to(folder)}")
+
+
+# EnableNetworkIsolation (CreateTrainingJob, botocore's sagemaker model): "No inbound or outbound
+# network calls can be made, except for calls between peers within a training cluster for
+# distributed training." Here every HTTP(S) client (pip, urllib, Keras's downloads) is sent to a
+# closed local port, except for the job's own hosts.
+CLOSED = "http://127.0.0.1:9"
+
+
+def isolated(addresses: dict[str, str]) -> dict[str, str]:
+    hosts = ",".join(["localhost", *sorted({a.rsplit(":", 1)[0] for a in addresses.values()}), *sorted(addresses)])
+    return {name: CLOSED for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")} | {
+        "NO_PROXY": hosts,
+        "no_proxy": hosts,
+    }
