@@ -11,18 +11,21 @@ SAM_VENV := .venv-sam
 SDK_VENV := .venv-sdk
 CHECKOV_VENV := .venv-checkov
 TOOLKIT_VENV := .venv-toolkit
+# pip itself, pinned like everything it installs.
+PIP_VERSION := 26.3
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help test lint demo up build validate image-uris bench bench-gpu load train-example screenshots clean
+.PHONY: help test lint lock demo up build validate image-uris bench bench-gpu load train-example screenshots clean
 
 help:
 	@echo "make test        lint, type check, template checks + the whole test suite (creates .venv*)"
 	@echo "make demo        the end-to-end demo in local mode: train, serve, classify, show results"
 	@echo "make up          the local cloud in the foreground (then: .venv/bin/vista --help)"
 	@echo "make build       sam build, without Docker"
+	@echo "make lock        the Lambda packages' lock files (every version pinned, with hashes) from their requirements.txt"
 	@echo "make image-uris  rewrite template.yaml's TensorFlow image mapping from the SageMaker SDK"
 	@echo "make bench       every benchmark against same-run baselines: tables + build/benchmarks.json"
 	@echo "make bench-gpu   on a GPU machine: ResNet-50 at 224 px images/s, float32 / mixed precision, each with XLA"
@@ -33,7 +36,7 @@ help:
 define make_venv
 	@test -n "$(PYTHON)" || { echo "Python 3.12 is needed (python3.12 on PATH or under pyenv)"; exit 1; }
 	@test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
-	$(1)/bin/pip install -q --upgrade pip
+	$(1)/bin/pip install -q pip==$(PIP_VERSION)
 	$(1)/bin/pip install -q -r $(2)
 	@touch $@
 endef
@@ -77,6 +80,13 @@ test: lint validate $(TOOLKIT_VENV)/.stamp $(CHROMIUM)
 # sam build needs a python3.12 on PATH (the functions' runtime); no Docker.
 build: $(SAM_VENV)/.stamp
 	PATH="$(dir $(PYTHON)):$$PATH" $(SAM_VENV)/bin/sam build
+
+# What deploys is installed from these locks with --require-hashes (functions/Makefile, layers/Makefile):
+# every transitive version pinned, for every platform (the functions' arm64 and this machine's).
+LOCKED := functions layers/imaging layers/reporting
+lock: $(VENV)/.stamp
+	for folder in $(LOCKED); do (cd $$folder && $(CURDIR)/$(VENV)/bin/uv pip compile requirements.txt --universal \
+		--python-version 3.12 --generate-hashes --no-header -q -o requirements.lock) || exit 1; done
 
 image-uris: $(SDK_VENV)/.stamp
 	$(SDK_VENV)/bin/python tools/image_uris.py

@@ -51,3 +51,19 @@ def test_the_package_holds_unchecked_bytecode_for_every_module_a_handler_imports
     assert imported.returncode == 0, imported.stderr[-2000:]
     from_package, handler_there = imported.stdout.split()
     assert handler_there == "True" and int(from_package) > 100  # boto3, Powertools and Vista from the package
+
+
+@pytest.mark.parametrize("folder", ["functions", "layers/imaging", "layers/reporting"])
+def test_what_deploys_is_installed_from_a_lock_with_hashes(folder: str) -> None:
+    """Every transitive version pinned and hashed (`make lock`), the lock in step with its pins,
+    and the build installing from it with --require-hashes: nothing floats into a deploy."""
+    lock = (ROOT / folder / "requirements.lock").read_text()
+    locked = dict(re.findall(r"^([a-z0-9_.\[\]-]+)==(\S+) \\$", lock, re.MULTILINE))
+    assert locked and lock.count("--hash=sha256:") >= len(locked)
+    pinned = re.findall(
+        r"^([A-Za-z0-9_.-]+)(?:\[[a-z,]+\])?==(\S+)$", (ROOT / folder / "requirements.txt").read_text(), re.M
+    )
+    for name, version in pinned:
+        assert locked.get(name.lower()) == version, f"{folder}: {name}=={version} is not what the lock holds"
+    makefile = (ROOT / folder.split("/")[0] / "Makefile").read_text()
+    assert "--require-hashes" in makefile and "requirements.lock" in makefile
