@@ -125,8 +125,8 @@ def test_bad_list_parameters_are_400(aws: None, context: Any, query: dict[str, s
 
 
 def test_unknown_prediction_is_404(aws: None, context: Any) -> None:
-    status, answer_ = call(load_event("api_get_prediction"), context)
-    assert status == 404 and "no prediction" in answer_["message"]
+    status, answer_ = call(request("api_get_prediction", path={"prediction_id": "nonexistent123"}), context)
+    assert status == 404 and answer_["message"] == "no prediction 'nonexistent123'"  # both quotes kept
 
 
 def test_post_training_job_starts_it(aws: None, context: Any, caplog: pytest.LogCaptureFixture) -> None:

@@ -99,7 +99,8 @@ def _unsupported(error: UnsupportedMediaType) -> Response[dict]:
 
 @app.exception_handler([NotFound, NotFoundError])
 def _not_found(error: Exception) -> Response[dict]:
-    return _error(404, str(error).strip("'\""))
+    # The message as raised (str() of a KeyError-like error would wrap it in quotes of its own)
+    return _error(404, str(error.args[0]) if error.args else str(error))
 
 
 @app.exception_handler(Unavailable)
