@@ -138,19 +138,25 @@ def job_record(target: Target, name: str) -> dict[str, Any] | None:
     return found(target, f"/training-jobs/{name}")
 
 
-def job_states(target: Target, name: str, *, timeout_s: float, interval_s: float = 2) -> Iterator[dict[str, Any]]:
+def job_states(
+    target: Target, name: str, *, timeout_s: float, interval_s: float = 2, must_exist: bool = False
+) -> Iterator[dict[str, Any]]:
     """A job's record each time its status, SageMaker's secondary status or its epoch changes
     (with the latest metrics under "metrics"), until it ends; "Requested" until the stack has
-    taken the request."""
-    sagemaker = target.client("sagemaker")
+    taken the request just made, or, `must_exist` (a name a person gave), CommandError at once."""
     seen: tuple = ()
     deadline = time.monotonic() + timeout_s
     job: dict[str, Any] = {}
+    sagemaker: Any = None  # made once the job runs: its live metrics
     while time.monotonic() < deadline:
-        job = job_record(target, name) or {"name": name, "status": "Requested"}
+        record = job_record(target, name)
+        if record is None and must_exist:
+            raise CommandError(f"no training job '{name}': `vista jobs` lists them")
+        job = record or {"name": name, "status": "Requested"}
         job["metrics"] = {}
         if job.get("kind", "training") == "training" and job["status"] not in ("Requested", "Starting", "Failed"):
             try:
+                sagemaker = sagemaker or target.client("sagemaker")
                 described = sagemaker.describe_training_job(TrainingJobName=name)
                 job["metrics"] = {m["MetricName"]: m["Value"] for m in described.get("FinalMetricDataList", [])}
                 job["secondary_status"] = described.get("SecondaryStatus")

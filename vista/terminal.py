@@ -61,7 +61,7 @@ def job_line(job: dict[str, Any]) -> str:
 def watch_job(target: Target, name: str, *, as_json: bool = False, timeout_s: float = 3 * 3600, out: Any = None) -> int:
     """Follow a job until it ends, a line each time it changes; 0 if it completed."""
     out = out or sys.stdout
-    for job in client.job_states(target, name, timeout_s=timeout_s):
+    for job in client.job_states(target, name, timeout_s=timeout_s, must_exist=True):
         if as_json:
             line = {"job": name, "status": job["status"], "detail": job.get("secondary_status"), **job["metrics"]}
             print(json.dumps(line), file=out, flush=True)

@@ -43,3 +43,18 @@ def test_a_training_job_line_shows_the_time_left_while_it_trains() -> None:
     job = {"name": "vista-1", "status": "InProgress", "secondary_status": "Training"}
     assert job_line(job | {"metrics": {"epoch": 3, "eta_s": 125}}).endswith("epoch=3 ETA 2:05")
     assert "ETA" not in job_line(job | {"status": "Completed", "metrics": {"epoch": 9, "eta_s": 0}})
+
+
+def test_watching_a_job_that_does_not_exist_fails_at_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vista.target import CommandError
+
+    def api(self: target.Target, method: str, path: str, **_: object) -> None:
+        raise CommandError(f"{method} {path}: 404 no training job 'no-such-job'")
+
+    monkeypatch.setattr(target.Target, "local", classmethod(lambda cls: cls({}, "us-east-1", None)))
+    monkeypatch.setattr(target.Target, "api", api)
+    # Not three hours of silence: one line and a non-zero exit
+    assert main(["jobs", "watch", "no-such-job"]) == 1
+    assert capsys.readouterr().err == ("vista: error: no training job 'no-such-job': `vista jobs` lists them\n")
