@@ -138,8 +138,21 @@ def dry_run(target: Target, request: dict[str, Any], as_json: bool) -> int:
     return 0 if answer["accepted"] else 1
 
 
+def read_request(path: str) -> dict[str, Any]:
+    """A training request file, or CommandError saying what is wrong with it."""
+    try:
+        request = json.loads(Path(path).read_text())
+    except OSError as error:
+        raise CommandError(f"cannot read {path}: {error.strerror}") from None
+    except ValueError as error:
+        raise CommandError(f"{path} is not JSON: {error}") from None
+    if not isinstance(request, dict):
+        raise CommandError(f"{path} holds JSON, but not an object (a training request is one)")
+    return request
+
+
 def cmd_train(args: argparse.Namespace, target: Target) -> int:
-    request = json.loads(Path(args.request).read_text()) if args.request else training_request(args)
+    request = read_request(args.request) if args.request else training_request(args)
     client.validate_request(request)
     if args.dry_run:
         return dry_run(target, request, args.json)

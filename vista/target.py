@@ -50,8 +50,8 @@ class Target:
         import boto3
         from botocore.exceptions import BotoCoreError, ClientError
 
-        session = boto3.Session(region_name=region, profile_name=profile)
         try:
+            session = boto3.Session(region_name=region, profile_name=profile)
             stack = session.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
         except (ClientError, BotoCoreError) as error:
             raise CommandError(f"cannot read stack {name}: {error}") from None

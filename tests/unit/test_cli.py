@@ -58,3 +58,30 @@ def test_watching_a_job_that_does_not_exist_fails_at_once(
     # Not three hours of silence: one line and a non-zero exit
     assert main(["jobs", "watch", "no-such-job"]) == 1
     assert capsys.readouterr().err == ("vista: error: no training job 'no-such-job': `vista jobs` lists them\n")
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (None, "cannot read {path}: No such file or directory"),
+        ('{"dataset": "datasets/intel",}', "{path} is not JSON: Expecting property name enclosed in double quotes"),
+        ("[1, 2]", "{path} holds JSON, but not an object"),
+    ],
+)
+def test_a_request_file_that_cannot_be_read_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, said: str
+) -> None:
+    path = tmp_path / "request.json"
+    if content is not None:
+        path.write_text(content)
+    monkeypatch.setattr(target.Target, "local", classmethod(lambda cls: cls({}, "us-east-1", None)))
+    assert main(["train", "--request", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("vista: error: " + said.format(path=path)) and err.count("\n") == 1
+
+
+def test_an_unknown_profile_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    assert main(["models", "--stack", "x", "--profile", "nope"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("vista: error: cannot read stack x: The config profile (nope) could not be found")
