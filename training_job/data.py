@@ -6,6 +6,7 @@ is found as downloaded. Files that do not decode are skipped and counted, never 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 from collections import Counter
@@ -115,6 +116,17 @@ def carve_validation(train: Split, fraction: float, seed: int) -> tuple[Split, S
         kept.paths += paths[n:]
         kept.labels += [label] * (len(paths) - n)
     return kept, held
+
+
+def fingerprint(split: Split, classes: list[str]) -> str:
+    """What a split is, whatever its files are called or where they lie: SHA-256 over each image's
+    class and content, in order. Two models are compared on their test accuracy only when it was
+    measured on the same images (functions/vista_app/lifecycle.py, the gate)."""
+    entries = sorted(
+        f"{classes[label]}/{hashlib.sha256(Path(path).read_bytes()).hexdigest()}"
+        for path, label in zip(split.paths, split.labels, strict=True)
+    )
+    return hashlib.sha256("\n".join(entries).encode()).hexdigest()
 
 
 def class_counts(split: Split, classes: list[str]) -> dict[str, int]:

@@ -28,7 +28,7 @@ import tensorflow as tf
 
 import evaluation
 from architectures import build_model, resolve_weights
-from data import DatasetError, carve_validation, class_counts, list_classes, pipeline, scan
+from data import DatasetError, carve_validation, class_counts, fingerprint, list_classes, pipeline, scan
 from explain import heatmaps_of
 from export import export_savedmodel
 
@@ -440,6 +440,7 @@ def train(args: argparse.Namespace, cache_dir: str) -> dict[str, Any]:
         parameters=model.count_params(),
         skipped_files=skipped,
         evaluated_on="test" if args.test else "validation",
+        test_set={"digest": fingerprint(test_split, classes), "images": len(test_split)},
         hyperparameters={
             k: v for k, v in vars(args).items() if k not in ("train", "validation", "test", "hosts", "current_host")
         },

@@ -297,7 +297,8 @@ def cmd_feedback(args: argparse.Namespace, target: Target) -> int:
 
 
 def cmd_promote(args: argparse.Namespace, target: Target) -> int:
-    model = target.api("POST", f"/models/{args.name}/promote")
+    body = json.dumps({"force": True}).encode() if args.force else None
+    model = target.api("POST", f"/models/{args.name}/promote", body=body, content_type="application/json")
     show([model], ["name", "state", "accuracy", "endpoint_config", "reason"], args.json, model)
     if model["state"] == "promoting" and not args.json:
         print("promoting: it serves once the endpoint has switched to it (`vista models` shows when)", file=sys.stderr)
@@ -416,6 +417,11 @@ def parser() -> argparse.ArgumentParser:
     ).set_defaults(run=cmd_redrive, needs_target=True)
     promote = sub.add_parser("promote", parents=[common], help="serve a model now")
     promote.add_argument("name")
+    promote.add_argument(
+        "--force",
+        action="store_true",
+        help="promote a model of other classes than the champion's (every answer changes)",
+    )
     promote.set_defaults(run=cmd_promote, needs_target=True)
     return root
 

@@ -285,6 +285,7 @@ def register_model(
         "artifact": description["ModelArtifacts"]["S3ModelArtifacts"],
         "metrics": metrics,
         "classes": metrics.get("class_names"),
+        "test_set": (metrics.get("test_set") or {}).get("digest"),
         "accuracy": metrics.get("accuracy"),
         "macro_f1": metrics.get("macro_f1"),
         "loss": metrics.get("loss"),
@@ -329,10 +330,40 @@ def job_metrics(description: dict[str, Any], outputs: dict[str, Any]) -> dict[st
     return metrics
 
 
+def unlike(model: dict[str, Any], rival: dict[str, Any]) -> str | None:
+    """Why two models' test accuracies cannot be compared (None when they can): another class set, or
+    a test accuracy measured on other images (metrics.json's test_set: the split's content digest)."""
+    ours, theirs = sorted(model.get("classes") or []), sorted(rival.get("classes") or [])
+    if ours != theirs:
+        return (
+            f"trained on {len(ours)} classes {ours}, while {rival['state']} {rival['name']} answers with "
+            f"{len(theirs)} {theirs}: a model of another class set is never promoted automatically "
+            "(promote it by hand, with force, if it should replace it)"
+        )
+    if not model.get("test_set") or model.get("test_set") != rival.get("test_set"):
+        return (
+            f"its test accuracy was measured on other images than {rival['state']} {rival['name']}'s, so the two "
+            "are not compared: promote it by hand if it is the better model"
+        )
+    return None
+
+
 def gate(model: dict[str, Any], *, settings: Settings, sagemaker: Any, models: Models) -> dict[str, Any]:
     """Champion/challenger: promote only when the candidate beats the model in service and every
-    model on its way there (a pending promotion is the next champion)."""
+    model on its way there (a pending promotion is the next champion), each judged on the same test
+    images and classes; a candidate that cannot be compared stays a candidate, with the reason."""
     rivals = [m for m in (models.champion(), *models.in_state("promoting")) if m and m["name"] != model["name"]]
+    for rival in rivals:
+        reason = unlike(model, rival)
+        if reason:
+            models.update(
+                model["name"],
+                {"reason": reason},
+                condition="#s = :candidate",
+                values={":candidate": "candidate"},
+                names={"#s": "state"},
+            )
+            return {"outcome": "kept as a candidate", "reason": reason}
     best = max(rivals, key=lambda m: m.get("accuracy") or 0, default=None)
     if best is not None:
         needed = (best.get("accuracy") or 0) + settings.promotion_margin

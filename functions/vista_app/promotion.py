@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError
 
 from vista_app import errors
 from vista_app.config import Settings
-from vista_app.errors import NotFound
+from vista_app.errors import BadRequest, NotFound
 from vista_app.records import Models, timestamp
 
 ENDPOINT_EVENT = "SageMaker Endpoint State Change"
@@ -45,6 +45,10 @@ MAX_STEPS = 6  # create, then (an emulator that is InService at once) champion, 
 
 class UnknownModel(NotFound):
     pass
+
+
+class OtherClasses(BadRequest):
+    """A manual promotion of a model whose classes are not the champion's, without `force`."""
 
 
 def endpoint_config_name(model: str, settings: Settings) -> str:
@@ -95,14 +99,22 @@ def request_promotion(
 
 
 def promote_by_name(
-    name: str, *, settings: Settings, sagemaker: Any, models: Models, requested_by: str
+    name: str, *, settings: Settings, sagemaker: Any, models: Models, requested_by: str, force: bool = False
 ) -> dict[str, Any]:
-    """A person's decision: serve this model, whatever the gate said."""
+    """A person's decision: serve this model, whatever the gate said; one that answers with other
+    classes than the champion's only with `force` (every prediction would change its vocabulary)."""
     model = models.get(name)
     if model is None:
         raise UnknownModel(f"no model named {name}")
     if model["state"] in ("champion", "promoting"):
         return model
+    champion = models.champion()
+    ours, theirs = sorted(model.get("classes") or []), sorted((champion or {}).get("classes") or [])
+    if champion and ours != theirs and not force:
+        raise OtherClasses(
+            f"{name} answers with {len(ours)} classes {ours}, the champion {champion['name']} with {len(theirs)} "
+            f"{theirs}: every prediction would change its classes. Promote it with force to do so anyway"
+        )
     return request_promotion(model, settings=settings, sagemaker=sagemaker, models=models, requested_by=requested_by)
 
 

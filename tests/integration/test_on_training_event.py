@@ -11,7 +11,7 @@ import pytest
 
 from tests.helpers.fakes import answer, describe_from_event, record_calls, response
 from tests.helpers.stack import LambdaContext, load_event
-from tests.helpers.support import start_job, state_change, write_metrics
+from tests.helpers.support import call, request, start_job, state_change, write_metrics
 
 
 def deliver(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -305,3 +305,41 @@ def test_the_developer_guides_sample_job_events_go_through_the_handler(aws: None
     outcome = deliver(sample, context)["outcome"]
     assert outcome == "ignored: not a job this stack started"
     assert records(sample["detail"]["HyperParameterTuningJobName"]) == (None, None)
+
+
+def test_a_model_of_another_class_set_never_replaces_the_champion_by_itself(
+    aws: None, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vista_app.aws import client
+
+    # GIVEN a six-class scenes model serving
+    six = ("buildings", "forest", "glacier", "mountain", "sea", "street")
+    champion = start_job(context, key="jobs/scenes.json")
+    write_metrics(champion, 0.95, classes=six)
+    deliver(state_change(champion), context)
+    # WHEN a two-class forest/sea model scores 100% on its own two-class test split
+    other = start_job(context, key="jobs/forest-or-sea.json")
+    write_metrics(other, 1.0, classes=("forest", "sea"), test_set="forest-sea-test")
+    result = deliver(state_change(other), context)
+    # THEN it stays a candidate, saying why, and the six-class model keeps serving
+    _, model = records(other)
+    assert result["outcome"] == "kept as a candidate" and model["state"] == "candidate"
+    assert "never promoted automatically" in model["reason"] and "promote it by hand, with force" in model["reason"]
+    assert records(champion)[1]["state"] == "champion" and endpoint_model() == champion
+    # AND a person promoting it must say so: without force 400 with the reason, with force it goes
+    status, refused = call(request("api_post_models_promote", path={"name": other}), context)
+    assert status == 400 and "Promote it with force" in refused["message"]
+    updates = record_calls(monkeypatch, client("sagemaker"), "update_endpoint", {"EndpointArn": "arn"})
+    forced = request("api_post_models_promote", path={"name": other}, body='{"force": true}')
+    assert call(forced, context)[0] == 202 and len(updates) == 1
+
+
+def test_a_challenger_measured_on_other_test_images_is_not_compared(aws: None, context: Any) -> None:
+    champion = completed_model(context, 0.90, "jobs/first.json")
+    challenger = start_job(context, key="jobs/second.json")
+    write_metrics(challenger, 0.99, test_set="a-different-test-split")
+    result = deliver(state_change(challenger), context)
+    _, model = records(challenger)
+    assert result["outcome"] == "kept as a candidate" and model["state"] == "candidate"
+    assert f"measured on other images than champion {champion}" in model["reason"]
+    assert records(champion)[1]["state"] == "champion"

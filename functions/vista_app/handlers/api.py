@@ -339,7 +339,8 @@ def get_costs() -> dict:
 @tracer.capture_method(capture_response=False)
 def promote_model(name: str) -> Response[dict]:
     """Accepted: the model is `promoting` until the endpoint serves it (then `champion`), or `failed`
-    with SageMaker's reason. GET /models shows where it stands."""
+    with SageMaker's reason. GET /models shows where it stands. A model of other classes than the
+    champion's needs the body {"force": true}."""
     config = settings()
     models = records.Models(config.models_table)
     model = promotion.promote_by_name(
@@ -348,8 +349,21 @@ def promote_model(name: str) -> Response[dict]:
         sagemaker=client("sagemaker"),
         models=models,
         requested_by=api_caller(app.current_event.raw_event),
+        force=_forced(),
     )
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=model)
+
+
+def _forced() -> bool:
+    """The promotion's body says {"force": true} (no body: false)."""
+    body = app.current_event.body
+    if not body:
+        return False
+    try:
+        given = json.loads(body)
+    except ValueError:
+        raise BadRequest('the body of a promotion is JSON: {"force": true}, or nothing') from None
+    return isinstance(given, dict) and given.get("force") is True
 
 
 def _found(item: dict | None, kind: str, key: str) -> dict:

@@ -1,6 +1,6 @@
 // The Models page: the leaderboard (the columns GET /models gives) and one model's details.
 
-import { api, board } from "./api.js";
+import { ApiError, api, board } from "./api.js";
 import { COLORS, barChart, confusionMatrix, lineChart } from "./charts.js";
 import { badge, confirmDialog, errorBox, h, int, money, num, pct, put, toast } from "./dom.js";
 
@@ -47,7 +47,16 @@ function modelDetails(model, all, render) {
     if (!(await confirmDialog(`Promote ${model.name}?`, `Every prediction will come from this model (${pct(model.accuracy)} test accuracy).${replacing}`, "Promote"))) return;
     promote.disabled = true;
     try {
-      const promoted = await api(`models/${encodeURIComponent(model.name)}/promote`, { method: "POST" });
+      const path = `models/${encodeURIComponent(model.name)}/promote`;
+      let promoted;
+      try {
+        promoted = await api(path, { method: "POST" });
+      } catch (error) {
+        // Another class set than the champion's: the API asks for force, and so does the page.
+        if (!(error instanceof ApiError) || error.status !== 400 || !error.message.includes("with force")) throw error;
+        if (!(await confirmDialog("Change what every answer can be?", error.message, "Promote anyway"))) { promote.disabled = false; return; }
+        promoted = await api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ force: true }) });
+      }
       toast(promoted.state === "champion" ? `${model.name} is the champion now`
         : promoted.state === "promoting" ? `${model.name} is being promoted: it serves once the endpoint has switched to it`
         : `${model.name}: ${promoted.reason || promoted.state}`);
