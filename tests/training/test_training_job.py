@@ -336,6 +336,7 @@ def test_a_job_writes_metrics_pictures_and_a_servable_model(trained: tuple[Path,
     assert set(metrics["per_class"]) == {"buildings", "forest", "glacier", "mountain", "sea", "street"}
     assert np.array(metrics["confusion_matrix"]).sum() == metrics["test_images"] == 18
     assert 0 <= metrics["accuracy"] <= 1 and metrics["skipped_files"] == 0
+    assert metrics["test_set"]["images"] == 18 and len(metrics["test_set"]["digest"]) == 64  # what the gate compares
     assert (tmp / "model" / "1" / "saved_model.pb").exists()
     for picture in ("confusion_matrix.png", "training_curves.png"):
         assert Image.open(tmp / "output" / "data" / picture).size[0] > 300
@@ -545,3 +546,20 @@ def test_a_job_killed_in_the_first_pass_of_a_file_cache_resumes(tiny_dataset: Pa
     assert "epoch=3;" in result.stdout, result.stdout + result.stderr[-3000:]
     assert not [p for p in checkpoints.rglob("*") if "cache" in p.name]
     assert list(second_instance.iterdir()) == []  # the cache goes with the run
+
+
+def test_a_test_split_is_known_by_its_images_not_their_names(tiny_dataset: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from data import fingerprint, list_classes, scan
+
+    test = tiny_dataset / "seg_test"
+    classes = list_classes(test)
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(test, moved)
+    for path in sorted(moved.rglob("*.jpg")):  # the same images under other names
+        path.rename(path.with_name("renamed-" + path.name))
+    assert fingerprint(scan(moved, classes), classes) == fingerprint(scan(test, classes), classes)
+    changed = sorted(moved.rglob("*.jpg"))[0]
+    changed.write_bytes(next(iter(sorted((tiny_dataset / "seg_train").rglob("*.jpg")))).read_bytes())
+    assert fingerprint(scan(moved, classes), classes) != fingerprint(scan(test, classes), classes)
