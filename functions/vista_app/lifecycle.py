@@ -17,12 +17,12 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from vista_app import lazy
 from vista_app.config import Settings
 from vista_app.costs import cost_per_1000_predictions, job_cost, sum_costs
 from vista_app.job_outputs import archive_of_model, read_job_outputs
-from vista_app.lazy import lazy
 from vista_app.leaderboard import ranked
 from vista_app.names import TERMINAL, is_tuning_child
 from vista_app.promotion import request_promotion
@@ -30,10 +30,8 @@ from vista_app.records import Jobs, Models
 
 # Loaded by the first event that ends a job: most state changes (Starting, Downloading,
 # Training, ...) write no report, and the page and its charts are 10 ms of a cold start.
-if TYPE_CHECKING:
+with lazy.importing():
     from vista_app.report import page as report_page
-else:
-    report_page = lazy("vista_app.report.page")
 
 logger = logging.getLogger(__name__)
 

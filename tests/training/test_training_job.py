@@ -48,6 +48,12 @@ def sagemaker_environment(tmp: Path, dataset: Path) -> dict[str, str]:
     return environment
 
 
+def train_command(**options: object) -> list[str]:
+    """train.py on a tiny base_cnn, with `options` as its flags (epochs=3 → --epochs 3)."""
+    flags = {"architecture": "base_cnn", "image_size": 48, "weights": "none", **options}
+    return [sys.executable, str(TRAIN), *(a for k, v in flags.items() for a in (f"--{k.replace('_', '-')}", str(v)))]
+
+
 def run_train(args: list[str], environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(TRAIN), *args], env=environment, capture_output=True, text=True, timeout=600, check=False
@@ -454,24 +460,7 @@ def test_a_bad_dataset_fails_with_a_reason_sagemaker_can_show(tmp_path: Path) ->
 @pytest.mark.slow
 def test_a_killed_job_resumes_from_its_checkpoint(tiny_dataset: Path, tmp_path: Path) -> None:
     environment = sagemaker_environment(tmp_path, tiny_dataset)
-    args = [
-        sys.executable,
-        str(TRAIN),
-        "--architecture",
-        "base_cnn",
-        "--epochs",
-        "12",
-        "--image-size",
-        "48",
-        "--batch-size",
-        "16",
-        "--weights",
-        "none",
-        "--early-stopping-patience",
-        "50",
-        "--checkpoint-dir",
-        str(tmp_path / "checkpoints"),
-    ]
+    args = train_command(epochs=12, batch_size=16, early_stopping_patience=50, checkpoint_dir=tmp_path / "checkpoints")
     # GIVEN a job killed (as a reclaimed spot instance is) right after its second epoch
     process = subprocess.Popen(args, env=environment, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     deadline = time.monotonic() + 300
@@ -501,24 +490,7 @@ def test_a_job_killed_in_the_first_pass_of_a_file_cache_resumes(tiny_dataset: Pa
     # reclaimed spot instance is while that first pass is still writing the cache
     environment = sagemaker_environment(tmp_path, tiny_dataset)
     checkpoints = tmp_path / "checkpoints"
-    args = [
-        sys.executable,
-        str(TRAIN),
-        "--architecture",
-        "base_cnn",
-        "--epochs",
-        "3",
-        "--image-size",
-        "48",
-        "--batch-size",
-        "4",
-        "--weights",
-        "none",
-        "--memory-cache-gb",
-        "0",
-        "--checkpoint-dir",
-        str(checkpoints),
-    ]
+    args = train_command(epochs=3, batch_size=4, memory_cache_gb=0, checkpoint_dir=checkpoints)
     first_instance = tmp_path / "instance-1"
     first_instance.mkdir()
     process = subprocess.Popen(

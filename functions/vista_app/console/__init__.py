@@ -8,7 +8,7 @@ by the console's session authorizer instead.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from aws_lambda_powertools.event_handler import Response
@@ -16,14 +16,12 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
-from vista_app.lazy import lazy
+from vista_app import lazy
 
 # Sign-in and sign-out are the console's only routes that handle a session here (the authorizer
 # checks every other request): the module and its cookie parser load with the first of them.
-if TYPE_CHECKING:
+with lazy.importing():
     from vista_app import sessions
-else:
-    sessions = lazy("vista_app.sessions")
 
 router = Router()
 CONTENT_TYPES = {

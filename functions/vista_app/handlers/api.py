@@ -6,7 +6,6 @@ import base64
 import binascii
 import json
 import uuid
-from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -16,18 +15,17 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from vista_app import lazy
 from vista_app.aws import TRACED, client
 from vista_app.callers import api_caller
 from vista_app.config import settings
 from vista_app.console import router as console
 from vista_app.errors import BadRequest, NotFound, Unavailable
-from vista_app.lazy import lazy
 
 # What the routes use, loaded by the first request that needs it (a cold start pays for its own
 # route only); `api_models` and `training_request` hold the validated routes' types, so pydantic
 # and Powertools' OpenAPI models load with the first such route.
-# The type checker reads the same modules as plain imports.
-if TYPE_CHECKING:
+with lazy.importing():
     from vista_app import (
         api_models,
         costs,
@@ -43,20 +41,6 @@ if TYPE_CHECKING:
         training,
         training_request,
     )
-else:
-    api_models = lazy("vista_app.api_models")
-    costs = lazy("vista_app.costs")
-    drift = lazy("vista_app.drift")
-    epochs = lazy("vista_app.epochs")
-    explanations = lazy("vista_app.explanations")
-    feedback = lazy("vista_app.feedback")
-    leaderboard = lazy("vista_app.leaderboard")
-    names = lazy("vista_app.names")
-    predictions = lazy("vista_app.predictions")
-    promotion = lazy("vista_app.promotion")
-    records = lazy("vista_app.records")
-    training = lazy("vista_app.training")
-    training_request = lazy("vista_app.training_request")
 
 logger = Logger()
 # No answer of this function goes into a trace (capture_response=False on every decorator): a console
