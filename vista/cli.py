@@ -17,7 +17,7 @@ from typing import Any
 
 from vista import client
 from vista.project import ROOT, training_module
-from vista.target import CommandError, Target
+from vista.target import CommandError, Target, exports
 from vista.terminal import progress, show, watch_job
 
 # ---------------------------------------------------------------------------- commands
@@ -36,11 +36,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(f"  REST API:             {urls['api']}")
     print(f"  data bucket:          s3://{cloud.outputs['DataBucketName']}")
     print(f"  function logs:        {cloud.workdir / 'functions.log'}")
-    print("Use it with the AWS CLI:")
-    print(
-        f"  export AWS_ENDPOINT_URL={urls['aws']} AWS_ENDPOINT_URL_SAGEMAKER={urls['sagemaker']} "
-        "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1"
-    )
+    print("Everything lives in this process: stopping it forgets the buckets, tables and models.")
+    print("Use it with the AWS CLI (aws s3 cp photo.jpg s3://<bucket>/inbox/, aws sagemaker-runtime ...):")
+    print(f"  export {exports(urls)}")
     stop = _wait_for_signal()
     stop.wait()
     print("stopping...", file=sys.stderr)

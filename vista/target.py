@@ -21,6 +21,28 @@ class CommandError(Exception):
     """A failure to report as one line, without a traceback."""
 
 
+def endpoint_variables(urls: dict[str, str]) -> dict[str, str]:
+    """Where each service of a local cloud answers, as the AWS CLI and SDKs read it (their
+    AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> variables): moto for every service but
+    SageMaker's two, which the local SageMaker serves."""
+    return {
+        "AWS_ENDPOINT_URL": urls["aws"],
+        "AWS_ENDPOINT_URL_SAGEMAKER": urls["sagemaker"],
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": urls["sagemaker"],
+    }
+
+
+def exports(urls: dict[str, str]) -> str:
+    """The variables that point the AWS CLI and SDKs at a local cloud, as one `export` line's words."""
+    variables = {
+        **endpoint_variables(urls),
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    return " ".join(f"{k}={v}" for k, v in variables.items())
+
+
 @dataclass
 class Target:
     outputs: dict[str, str]
@@ -37,9 +59,7 @@ class Target:
             AWS_ACCESS_KEY_ID="local",
             AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 (moto takes any credentials)
             AWS_DEFAULT_REGION=state["region"],
-            AWS_ENDPOINT_URL=state["urls"]["aws"],
-            AWS_ENDPOINT_URL_SAGEMAKER=state["urls"]["sagemaker"],
-            AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=state["urls"]["sagemaker"],
+            **endpoint_variables(state["urls"]),
         )
         import boto3
 

@@ -85,3 +85,15 @@ def test_an_unknown_profile_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys:
     assert main(["models", "--stack", "x", "--profile", "nope"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("vista: error: cannot read stack x: The config profile (nope) could not be found")
+
+
+def test_the_exports_vista_up_prints_reach_every_local_service() -> None:
+    from vista.target import exports
+
+    said = dict(
+        word.split("=", 1)
+        for word in exports({"aws": "http://127.0.0.1:5000", "sagemaker": "http://127.0.0.1:6000"}).split()
+    )
+    # SageMaker Runtime too: without it `aws sagemaker-runtime invoke-endpoint` reaches moto's placeholder answer
+    assert said["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] == said["AWS_ENDPOINT_URL_SAGEMAKER"] == "http://127.0.0.1:6000"
+    assert said["AWS_ENDPOINT_URL"] == "http://127.0.0.1:5000" and said["AWS_DEFAULT_REGION"] == "us-east-1"

@@ -31,7 +31,7 @@ from vista.local.provision import notification_filter, provision_resources
 from vista.local.s3 import answer_cors_as_s3_does, send_records_as_s3_does
 from vista.local.sagemaker import LocalSageMaker, SageMakerServer
 from vista.project import ROOT
-from vista.target import STATE_FILE
+from vista.target import STATE_FILE, endpoint_variables
 
 log = logging.getLogger("vista.local")
 # What a deploy must be given and local mode gives itself: the console's user (nobody signs in
@@ -124,9 +124,7 @@ class LocalCloud:
         self._sagemaker_server = SageMakerServer(self._sagemaker)
         self.urls["sagemaker"] = self._sagemaker_server.start()
         self.dispatcher = EventSources(self.sqs, deliveries=self.deliveries)
-        os.environ.update(
-            AWS_ENDPOINT_URL_SAGEMAKER=self.urls["sagemaker"], AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=self.urls["sagemaker"]
-        )
+        os.environ.update(endpoint_variables(self.urls))
         try:
             self.provision()
             self.cloudwatch.start_alarms()
