@@ -41,10 +41,9 @@ def check(estimated: dict[str, Any], budget: dict[str, Any] | None) -> None:
     """Refuse a request that cannot fit what is left today (the dry run's check; `reserve` decides)."""
     if budget is None:
         return
-    if "max_cost" not in estimated:
-        raise OverTheBudget(f"without a price the daily budget of ${budget['cap']:,.2f} cannot be checked")
-    if estimated["max_cost"] > budget["left"]:
-        raise OverTheBudget(_refusal(estimated["max_cost"], budget["reserved"], budget["cap"]))
+    cost = _ceiling(estimated, budget["cap"])
+    if cost > budget["left"]:
+        raise OverTheBudget(_refusal(cost, budget["reserved"], budget["cap"]))
 
 
 def reserve(jobs: Jobs, name: str, estimated: dict[str, Any], cap: float, now: datetime | None = None) -> None:
@@ -52,9 +51,7 @@ def reserve(jobs: Jobs, name: str, estimated: dict[str, Any], cap: float, now: d
     OverTheBudget if it does not fit. A job that has reserved already (a retry) reserves nothing more."""
     if not cap:
         return
-    if "max_cost" not in estimated:
-        raise OverTheBudget(f"without a price the daily budget of ${cap:,.2f} cannot be checked")
-    cost = estimated["max_cost"]
+    cost = _ceiling(estimated, cap)
     if cost > cap:
         raise OverTheBudget(_refusal(cost, 0, cap))
     day = day_key(now)
@@ -117,6 +114,13 @@ def release(jobs: Jobs, name: str) -> None:
             },
         ]
     )
+
+
+def _ceiling(estimated: dict[str, Any], cap: float) -> float:
+    """The most the request can cost; OverTheBudget when it has no price to hold to the budget."""
+    if "max_cost" not in estimated:
+        raise OverTheBudget(f"without a price the daily budget of ${cap:,.2f} cannot be checked")
+    return estimated["max_cost"]
 
 
 def _refusal(cost: float, spent: float, cap: float) -> str:
