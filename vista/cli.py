@@ -1,34 +1,150 @@
-"""The `vista` command: local mode by default, a deployed stack with `--stack NAME`.
+"""The `vista` command, on typer: local mode by default, a deployed stack with `--stack NAME`.
 
-Human-readable tables by default, `--json` for scripts; a failure is one line on stderr
-and a non-zero exit.
+Tables by default, `--json` for scripts. A user's mistake (CommandError) is one line on stderr and
+exit 1, caught in one place (Commands.invoke); a misused flag is typer's usage error and exit 2.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import signal
 import sys
 import time
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
+from typer.core import TyperGroup
+
+import vista.target
 from vista import client
-from vista.project import ROOT, training_module
-from vista.target import CommandError, Target, exports
-from vista.terminal import progress, show, watch_job
+from vista.errors import CommandError
+from vista.project import checkout, training_module
+from vista.target import Target, exports, running_cloud
+from vista.terminal import columns, progress, show, stderr, watch_job
 
-# ---------------------------------------------------------------------------- commands
+
+class Commands(TyperGroup):
+    """Every command's CommandError as one line and exit 1; Ctrl-C as exit 130."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CommandError as error:
+            print(f"vista: error: {error}", file=sys.stderr)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            print("vista: interrupted", file=sys.stderr)
+            raise typer.Exit(130) from None
 
 
-def cmd_up(args: argparse.Namespace) -> int:
-    from vista.local.cloud import LocalCloud
+app = typer.Typer(
+    name="vista",
+    cls=Commands,
+    help="Train and serve image classifiers: on the local cloud of `vista up`, or a deployed stack (--stack).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+dataset_app = typer.Typer(help="Make or upload a labelled image dataset.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Training jobs: list them (the default), follow one, stop one.")
+app.add_typer(dataset_app, name="dataset")
+app.add_typer(jobs_app, name="jobs")
 
-    parameters = dict(item.split("=", 1) for item in args.parameter)
-    cloud = LocalCloud(ROOT / ".vista" / "up", verbose=args.verbose, parameters=parameters)
-    urls = cloud.start()
+Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+@dataclass
+class Where:
+    """The stack the command talks to, from the options before the command's name."""
+
+    stack: str | None
+    region: str | None
+    profile: str | None
+    verbose: bool
+
+    def target(self) -> Target:
+        return Target.stack(self.stack, self.region, self.profile) if self.stack else Target.local()
+
+
+def where(ctx: typer.Context) -> Where:
+    return ctx.find_object(Where) or Where(None, None, None, False)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    stack: Annotated[
+        str | None,
+        typer.Option(envvar="VISTA_STACK", help="a deployed stack's name (default: the local cloud of `vista up`)"),
+    ] = None,
+    region: Annotated[str | None, typer.Option(help="the stack's region (default: the AWS CLI's)")] = None,
+    profile: Annotated[str | None, typer.Option(help="an AWS CLI profile")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log what the command does")] = False,
+) -> None:
+    ctx.obj = Where(stack, region, profile, verbose)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+# ---------------------------------------------------------------------------- local mode
+
+
+def parameter_overrides(items: list[str]) -> dict[str, str]:
+    pairs = [item.partition("=") for item in items]
+    wrong = [item for item, (_, equals, _) in zip(items, pairs, strict=True) if not equals]
+    if wrong:
+        raise CommandError(f"--parameter takes NAME=VALUE, not {wrong[0]!r}")
+    return {name: value for name, _, value in pairs}
+
+
+@app.command()
+def up(
+    ctx: typer.Context,
+    parameter: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--parameter",
+            "-p",
+            metavar="NAME=VALUE",
+            help="a template parameter, as sam deploy --parameter-overrides takes it (e.g. RetrainWindow=20)",
+        ),
+    ] = None,
+    port: Annotated[
+        int,
+        typer.Option(min=0, max=65532, help="AWS's services on this port, SageMaker, the API and the console after it"),
+    ] = 0,
+) -> None:
+    """Run the local cloud in the foreground (Ctrl-C stops it; everything it holds goes with it)."""
+    import signal
+    import threading
+
+    root_folder = checkout("vista up")  # before importing the emulator, which an installed vista lacks
+    from vista import template
+    from vista.local.cloud import LocalCloud, PortInUse
+
+    running = running_cloud()
+    if running:
+        raise CommandError(
+            f"a local cloud already runs from this checkout (pid {running['pid']}, API {running['urls']['api']}): "
+            "use it, or stop it (Ctrl-C) first"
+        )
+    overrides = parameter_overrides(parameter or [])
+    try:
+        cloud = LocalCloud(
+            root_folder / ".vista" / "up",
+            verbose=where(ctx).verbose,
+            parameters=overrides,
+            port=port,
+            announce=vista.target.STATE_FILE,
+        )
+        urls = cloud.start()
+    except (template.InvalidParameter, PortInUse) as error:
+        raise CommandError(str(error)) from None
     print("Vista's local cloud is up (Ctrl-C stops it).")
     print(f"  AWS services (moto):  {urls['aws']}")
     print(f"  SageMaker (local):    {urls['sagemaker']}")
@@ -38,84 +154,141 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(f"  function logs:        {cloud.workdir / 'functions.log'}")
     print("Everything lives in this process: stopping it forgets the buckets, tables and models.")
     print("Use it with the AWS CLI (aws s3 cp photo.jpg s3://<bucket>/inbox/, aws sagemaker-runtime ...):")
-    print(f"  export {exports(urls)}")
-    stop = _wait_for_signal()
-    stop.wait()
-    print("stopping...", file=sys.stderr)
-    cloud.stop()
-    return 0
-
-
-def _wait_for_signal() -> Any:
-    import threading
-
+    print(f"  export {exports(urls)}", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    return stop
+    stop.wait()
+    print("stopping...", file=sys.stderr)
+    cloud.stop()
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
+@app.command()
+def demo(
+    ctx: typer.Context,
+    train_per_class: int = 80,
+    test_per_class: int = 20,
+    epochs: int = 30,
+    image_size: int = 96,
+    training_budget_s: Annotated[int, typer.Option(help="no epoch ends past this (0: none)")] = 240,
+) -> None:
+    """The end-to-end demo on a local cloud of its own: train, serve, classify, report."""
+    checkout("the demo")
     from vista.demo import run_demo
 
-    return run_demo(
-        train_per_class=args.train_per_class,
-        test_per_class=args.test_per_class,
-        epochs=args.epochs,
-        image_size=args.image_size,
-        budget_s=args.training_budget_s,
-        verbose=args.verbose,
+    code = run_demo(
+        train_per_class=train_per_class,
+        test_per_class=test_per_class,
+        epochs=epochs,
+        image_size=image_size,
+        budget_s=training_budget_s,
+        verbose=where(ctx).verbose,
     )
+    raise typer.Exit(code)
 
 
-def cmd_dataset_synth(args: argparse.Namespace) -> int:
-    training_module("synthetic").main(args.arguments)
-    return 0
+# ---------------------------------------------------------------------------- datasets and training
 
 
-def cmd_dataset_upload(args: argparse.Namespace, target: Target) -> int:
-    folder = Path(args.dir)
+@dataset_app.command(
+    "synth",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def dataset_synth(ctx: typer.Context) -> None:
+    """Generate the synthetic scene dataset (training_job/synthetic.py; `vista dataset synth -h`)."""
+    checkout("vista dataset synth")
+    training_module("synthetic").main(ctx.args)
+
+
+@dataset_app.command("upload")
+def dataset_upload(
+    ctx: typer.Context,
+    folder: Annotated[Path, typer.Argument(help="train/<class>/*.jpg and test/<class>/*.jpg, or <class>/*.jpg")],
+    name: Annotated[str | None, typer.Option(help="the dataset's name (default: the folder's)")] = None,
+) -> None:
+    """Upload a folder of labelled images to datasets/<name>/ (unchanged files are skipped)."""
     if not folder.is_dir():
         raise CommandError(f"{folder} is not a folder")
-    counts = client.upload_dataset(
-        target, folder, args.name or folder.name, progress=lambda done, total: progress(done, total, "uploading")
-    )
+    target = where(ctx).target()
+    with progress("uploading") as shown:
+        counts = client.upload_dataset(target, folder, name or folder.name, progress=shown)
+    bucket = target.output("DataBucketName")
     print(
-        f"{counts['uploaded']} uploaded, {counts['unchanged']} unchanged: "
-        f"s3://{target.output('DataBucketName')}/datasets/{args.name or folder.name}/"
+        f"{counts['uploaded']} uploaded, {counts['unchanged']} unchanged: s3://{bucket}/datasets/{name or folder.name}/"
     )
-    return 0
 
 
-def training_request(args: argparse.Namespace) -> dict[str, Any]:
-    """A training request from the flags `vista train` and `vista compare` share."""
-    hyperparameters = {
-        k: v
-        for k, v in {
-            "epochs": args.epochs,
-            "image_size": args.image_size,
-            "batch_size": args.batch_size,
-            "learning_rate": args.learning_rate,
-            "weights": args.weights,
-        }.items()
-        if v is not None
-    }
-    return {
-        "dataset": args.dataset,
-        "architecture": getattr(args, "architecture", None),
-        "hyperparameters": hyperparameters,
-        "instance_type": args.instance_type,
-        "spot": not args.on_demand,
-    }
+class Weights(StrEnum):
+    imagenet = "imagenet"
+    none = "none"
 
 
-def dry_run(target: Target, request: dict[str, Any], as_json: bool) -> int:
-    """What the request would run and cost, and whether the stack's cap lets it start; starts nothing."""
+@dataclass
+class RequestFlags:
+    """What `vista train` and `vista compare` ask of a training request."""
+
+    dataset: str
+    epochs: int | None
+    image_size: int | None
+    batch_size: int | None
+    learning_rate: float | None
+    weights: Weights | None
+    instance_type: str
+    on_demand: bool
+
+    def request(self, **more: Any) -> dict[str, Any]:
+        hyperparameters = {
+            "epochs": self.epochs,
+            "image_size": self.image_size,
+            "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate,
+            "weights": self.weights.value if self.weights else None,
+        }
+        return {
+            "dataset": self.dataset,
+            "hyperparameters": {k: v for k, v in hyperparameters.items() if v is not None},
+            "instance_type": self.instance_type,
+            "spot": not self.on_demand,
+            **more,
+        }
+
+
+Dataset = Annotated[str, typer.Option(help="the dataset's prefix in the data bucket")]
+Epochs = Annotated[int | None, typer.Option(min=1)]
+ImageSize = Annotated[int | None, typer.Option(min=32)]
+BatchSize = Annotated[int | None, typer.Option(min=1)]
+LearningRate = Annotated[float | None, typer.Option(min=0)]
+WeightsOption = Annotated[Weights | None, typer.Option(help="start from ImageNet's weights, or none")]
+InstanceType = Annotated[str, typer.Option(help="a SageMaker training instance type")]
+OnDemand = Annotated[bool, typer.Option("--on-demand", help="no managed spot training")]
+RequestName = Annotated[str | None, typer.Option("--name", help="the request's name (default: one with the time)")]
+DryRun = Annotated[
+    bool, typer.Option("--dry-run", help="show the estimate and whether the cost caps let it start; start nothing")
+]
+
+
+def read_request(path: Path) -> dict[str, Any]:
+    """A training request file, or CommandError saying what is wrong with it."""
+    try:
+        request = json.loads(path.read_text())
+    except OSError as error:
+        raise CommandError(f"cannot read {path}: {error.strerror}") from None
+    except ValueError as error:
+        raise CommandError(f"{path} is not JSON: {error}") from None
+    if not isinstance(request, dict):
+        raise CommandError(f"{path} holds JSON, but not an object (a training request is one)")
+    return request
+
+
+def dry_run(target: Target, request: dict[str, Any]) -> dict[str, Any]:
+    """The stack's answer to the request as a dry run: what it would run and cost, and whether the
+    caps let it start; a request the stack would refuse (a dataset it cannot read) is CommandError."""
     body = json.dumps(request).encode()
-    answer = target.api("POST", "/training-jobs", body=body, content_type="application/json", query={"dry_run": "true"})
-    if as_json:
-        print(json.dumps(answer, indent=2))
-        return 0 if answer["accepted"] else 1
+    return target.api("POST", "/training-jobs", body=body, content_type="application/json", query={"dry_run": "true"})
+
+
+def print_estimate(answer: dict[str, Any]) -> None:
     estimate = answer["estimate"]
     print(
         f"{answer['kind']}: {estimate['jobs']} job(s) on {estimate['instance_count']} x {estimate['instance_type']}, "
@@ -133,73 +306,64 @@ def dry_run(target: Target, request: dict[str, Any], as_json: bool) -> int:
     for warning in estimate["warnings"]:
         print(f"warning: {warning}")
     print("would start" if answer["accepted"] else f"would be refused: {answer['reason']}")
-    return 0 if answer["accepted"] else 1
 
 
-def read_request(path: str) -> dict[str, Any]:
-    """A training request file, or CommandError saying what is wrong with it."""
-    try:
-        request = json.loads(Path(path).read_text())
-    except OSError as error:
-        raise CommandError(f"cannot read {path}: {error.strerror}") from None
-    except ValueError as error:
-        raise CommandError(f"{path} is not JSON: {error}") from None
-    if not isinstance(request, dict):
-        raise CommandError(f"{path} holds JSON, but not an object (a training request is one)")
-    return request
-
-
-def cmd_train(args: argparse.Namespace, target: Target) -> int:
-    request = read_request(args.request) if args.request else training_request(args)
+def submit(target: Target, request: dict[str, Any], name: str, *, as_dry_run: bool, as_json: bool) -> str | None:
+    """The request checked here and by the stack (its dataset, its cost) and, unless a dry run, dropped
+    into jobs/; returns the job's name (None after a dry run)."""
     client.validate_request(request)
-    if args.dry_run:
-        return dry_run(target, request, args.json)
-    name = client.submit_training(target, request, args.name or time.strftime("request-%Y%m%d-%H%M%S"))
-    if args.json:
-        print(json.dumps({"job": name}))
-    else:
-        print(f"training job {name} requested; follow it with: vista jobs watch {name}")
-    return 0
+    answer = dry_run(target, request)
+    if as_dry_run:
+        if as_json:
+            print(json.dumps(answer, indent=2))
+        else:
+            print_estimate(answer)
+        raise typer.Exit(0 if answer["accepted"] else 1)
+    if not answer["accepted"]:
+        raise CommandError(f"not started: {answer['reason']}")
+    return client.submit_training(target, request, name)
 
 
-def cmd_jobs(args: argparse.Namespace, target: Target) -> int:
-    if args.watch:
-        return watch_job(target, args.watch, as_json=args.json)
-    page = target.api("GET", "/training-jobs", query={"limit": args.limit})
-    show(page["items"], ["name", "status", "kind", "architecture", "created_at", "failure_reason"], args.json, page)
-    return 0
+def follow(target: Target, job: str, *, as_json: bool) -> None:
+    """`jobs watch`, with Ctrl-C saying that the job goes on."""
+    try:
+        code = watch_job(target, job, as_json=as_json, must_exist=False)
+    except KeyboardInterrupt:
+        print(f"stopped watching: {job} goes on (`vista jobs stop {job}` stops it)", file=sys.stderr)
+        raise typer.Exit(130) from None
+    raise typer.Exit(code)
 
 
-def cmd_predict(args: argparse.Namespace, target: Target) -> int:
-    rows = []
-    for image in args.images:
-        path = Path(image)
-        if not path.is_file():
-            raise CommandError(f"{path} does not exist")
-        rows.append({"image": str(path), **client.predict_image(target, path)})
-    show(rows, ["image", "label", "confidence", "model", "latency_ms", "id"], args.json)
-    return 0
-
-
-def cmd_predictions(args: argparse.Namespace, target: Target) -> int:
-    query = {"limit": args.limit, "review": "true" if args.review else None}
-    page = target.api("GET", "/predictions", query=query)
-    columns = ["id", "source", "status", "label", "confidence", "model", "feedback_label", "error"]
-    show(page["items"], columns, args.json, page)
-    return 0
-
-
-def cmd_models(args: argparse.Namespace, target: Target) -> int:
-    board = target.api("GET", "/models")
-    models = board["items"]
-    show(models, [c["key"] for c in board["columns"]], args.json, models)
-    if not args.json:  # what is on its way to the endpoint, and why what failed failed, in full
-        for model in models:
-            if model["state"] == "promoting":
-                print(f"{model['name']} promoting: serves once the endpoint has switched to it", file=sys.stderr)
-            elif model["state"] == "failed":
-                print(f"{model['name']} failed: {model.get('reason', 'no reason given')}", file=sys.stderr)
-    return 0
+@app.command()
+def train(
+    ctx: typer.Context,
+    dataset: Dataset = "datasets/scenes",
+    architecture: str = "fine_cnn",
+    epochs: Epochs = None,
+    image_size: ImageSize = None,
+    batch_size: BatchSize = None,
+    learning_rate: LearningRate = None,
+    weights: WeightsOption = None,
+    instance_type: InstanceType = "ml.g5.xlarge",
+    on_demand: OnDemand = False,
+    name: RequestName = None,
+    request: Annotated[Path | None, typer.Option(help="a JSON training request file (instead of the flags)")] = None,
+    dry_run: DryRun = False,
+    watch: Annotated[bool, typer.Option("--watch", help="follow the job until it ends (as `jobs watch`)")] = False,
+    as_json: Json = False,
+) -> None:
+    """Request a training job: writes jobs/<name>.json, which the stack starts."""
+    flags = RequestFlags(dataset, epochs, image_size, batch_size, learning_rate, weights, instance_type, on_demand)
+    wanted = read_request(request) if request else flags.request(architecture=architecture)
+    target = where(ctx).target()
+    job = submit(target, wanted, name or time.strftime("request-%Y%m%d-%H%M%S"), as_dry_run=dry_run, as_json=as_json)
+    assert job
+    if as_json and not watch:
+        print(json.dumps({"job": job}))
+    elif not as_json:
+        print(f"training job {job} requested; follow it with: vista jobs watch {job}", file=sys.stderr)
+    if watch:
+        follow(target, job, as_json=as_json)
 
 
 TUNED_RANGES = {
@@ -209,81 +373,137 @@ TUNED_RANGES = {
 }
 
 
-def cmd_compare(args: argparse.Namespace, target: Target) -> int:
-    """One request, one job per architecture (each tuned with --tune), then their leaderboard."""
-    request = training_request(args) | {"architectures": args.architectures.split(",")}
-    request.pop("architecture")
-    if args.tune:
-        request["tuning"] = {
-            "max_jobs": args.max_jobs,
-            "max_parallel_jobs": min(args.max_parallel_jobs, args.max_jobs),
+@app.command()
+def compare(
+    ctx: typer.Context,
+    dataset: Dataset = "datasets/scenes",
+    architectures: str = "base_cnn,fine_cnn,vgg16,resnet50,resnet101,resnet152",
+    tune: Annotated[bool, typer.Option("--tune", help="tune learning rate, dropout and L2 of each")] = False,
+    max_jobs: Annotated[int, typer.Option(min=1, help="tuning trials per architecture")] = 6,
+    max_parallel_jobs: Annotated[int, typer.Option(min=1)] = 2,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the leaderboard")] = 12 * 3600,
+    epochs: Epochs = None,
+    image_size: ImageSize = None,
+    batch_size: BatchSize = None,
+    learning_rate: LearningRate = None,
+    weights: WeightsOption = None,
+    instance_type: InstanceType = "ml.g5.xlarge",
+    on_demand: OnDemand = False,
+    name: RequestName = None,
+    dry_run: DryRun = False,
+    as_json: Json = False,
+) -> None:
+    """Train several architectures on one dataset (each tuned with --tune); then their leaderboard."""
+    flags = RequestFlags(dataset, epochs, image_size, batch_size, learning_rate, weights, instance_type, on_demand)
+    wanted = flags.request(architectures=architectures.split(","))
+    if tune:
+        wanted["tuning"] = {
+            "max_jobs": max_jobs,
+            "max_parallel_jobs": min(max_parallel_jobs, max_jobs),
             "strategy": "Bayesian",
             "ranges": TUNED_RANGES,
         }
-    client.validate_request(request)
-    if args.dry_run:
-        return dry_run(target, request, args.json)
-    name = client.submit_training(target, request, args.name or time.strftime("compare-%Y%m%d-%H%M%S"))
-    print(f"comparison {name} requested: {', '.join(request['architectures'])}", file=sys.stderr)
-    for job in client.member_states(target, name, timeout_s=args.timeout):
-        state = job["status"] + (f" ({job['failure_reason']})" if job.get("failure_reason") else "")
-        print(f"{time.strftime('%H:%M:%S')} {job['name']} {job.get('architecture')}: {state}", file=sys.stderr)
-    comparison = target.api("GET", f"/training-jobs/{name}")
+    target = where(ctx).target()
+    job = submit(target, wanted, name or time.strftime("compare-%Y%m%d-%H%M%S"), as_dry_run=dry_run, as_json=as_json)
+    assert job
+    print(f"comparison {job} requested: {architectures}", file=sys.stderr)
+    for member in client.member_states(target, job, timeout_s=timeout):
+        state = member["status"] + (f" ({member['failure_reason']})" if member.get("failure_reason") else "")
+        print(f"{time.strftime('%H:%M:%S')} {member['name']} {member.get('architecture')}: {state}", file=sys.stderr)
+    comparison = target.api("GET", f"/training-jobs/{job}")
     answer = target.api("GET", "/models")
     board = [m for m in answer["items"] if m["name"] in comparison.get("models", [])]
-    show(board, [c["key"] for c in answer["columns"]], args.json, {"comparison": comparison, "leaderboard": board})
-    if comparison.get("report") and not args.json:
+    shown = [(c["key"], c["title"], c["unit"]) for c in answer["columns"]]
+    show(board, shown, as_json, {"comparison": comparison, "leaderboard": board})
+    if comparison.get("report") and not as_json:
         print(f"report: {comparison['report']}  (or: vista report)")
-    return 0 if comparison["status"] == "Completed" else 1
+    raise typer.Exit(0 if comparison["status"] == "Completed" else 1)
 
 
-def cmd_report(args: argparse.Namespace, target: Target) -> int:
-    path, models, pictures = client.write_report(target, args.model, Path(args.out))
-    print(f"{path} ({models} model(s), {pictures} pictures beside it)")
-    return 0
+# ---------------------------------------------------------------------------- jobs
 
 
-def cmd_costs(args: argparse.Namespace, target: Target) -> int:
-    book = target.api("GET", "/costs")
-    if args.json:
-        print(json.dumps(book, indent=2))
-        return 0
-    prices = book["prices"]
-    print(f"{book['currency']}, prices of {prices['as_of']} for {prices['region']} ({prices['source']})")
-    for title, rows, columns in (
-        ("by day", book["by_day"], ["day", "training_cost", "serving_cost", "total"]),
-        (
-            "by job",
-            book["by_job"],
-            ["job", "day", "kind", "instance_type", "billable_seconds", "on_demand_cost", "cost", "savings"],
-        ),
-        (
-            "by model",
-            book["by_model"],
-            ["model", "training_cost", "predictions", "serving_cost", "cost_per_1000_predictions", "total"],
-        ),
-    ):
-        print(f"\n{title}")
-        show(rows, columns, False)
-    print(f"\ntotal: {book['total']:.4f} {book['currency']}")
-    return 0
+JobName = Annotated[str, typer.Argument(metavar="NAME", help="the job's name (`vista jobs` lists them)")]
 
 
-def cmd_redrive(args: argparse.Namespace, target: Target) -> int:
-    moved = client.redrive(target)
-    print(f"{moved} message(s) moved from the inbox dead-letter queue back to the inbox queue")
-    return 0
+@jobs_app.callback(invoke_without_command=True)
+def jobs(ctx: typer.Context, limit: Annotated[int, typer.Option(min=1, max=100)] = 25, as_json: Json = False) -> None:
+    """Training jobs, newest first; `jobs watch NAME` follows one, `jobs stop NAME` stops one."""
+    if ctx.invoked_subcommand:
+        return
+    page = where(ctx).target().api("GET", "/training-jobs", query={"limit": limit})
+    shown = columns("name", "status", "kind", "architecture", "created_at", "source", "failure_reason")
+    show(page["items"], [(k, "request" if k == "source" else t, u) for k, t, u in shown], as_json, page)
 
 
-def cmd_feedback(args: argparse.Namespace, target: Target) -> int:
-    body = json.dumps({"label": args.label}).encode()
-    result = target.api("POST", f"/predictions/{args.prediction}/feedback", body=body, content_type="application/json")
-    if args.json:
+@jobs_app.command("watch")
+def jobs_watch(ctx: typer.Context, name: JobName, as_json: Json = False) -> None:
+    """Follow a job until it ends: a line each time its status or epoch changes."""
+    target = where(ctx).target()
+    try:
+        code = watch_job(target, name, as_json=as_json)
+    except KeyboardInterrupt:
+        print(f"stopped watching: {name} goes on (`vista jobs stop {name}` stops it)", file=sys.stderr)
+        raise typer.Exit(130) from None
+    raise typer.Exit(code)
+
+
+@jobs_app.command("stop")
+def jobs_stop(ctx: typer.Context, name: JobName) -> None:
+    """Stop a job (every job of a comparison): SageMaker ends it Stopped, its time so far billed."""
+    for stopped in client.stop_job(where(ctx).target(), name):
+        print(f"{stopped}: stopping")
+
+
+# ---------------------------------------------------------------------------- predictions and models
+
+
+@app.command()
+def predict(
+    ctx: typer.Context,
+    images: Annotated[list[Path], typer.Argument(help="photos, or folders of them")],
+    as_json: Json = False,
+) -> None:
+    """Classify photos through the API (a large one through S3)."""
+    target = where(ctx).target()
+    rows = [{"image": str(path), **client.predict_image(target, path)} for path in client.image_files(images)]
+    show(rows, columns("image", "label", "confidence", "model", "latency_ms", "id"), as_json)
+
+
+@app.command()
+def predictions(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 25,
+    review: Annotated[bool, typer.Option("--review", help="only low-confidence ones awaiting a label")] = False,
+    as_json: Json = False,
+) -> None:
+    """Recent predictions, newest first."""
+    query = {"limit": limit, "review": "true" if review else None}
+    page = where(ctx).target().api("GET", "/predictions", query=query)
+    shown = columns("id", "source", "status", "label", "confidence", "model", "feedback_label", "error")
+    show(page["items"], shown, as_json, page)
+
+
+@app.command()
+def feedback(
+    ctx: typer.Context,
+    prediction: Annotated[str, typer.Argument(help="the prediction's id")],
+    label: Annotated[str, typer.Argument(help="the class the photo really shows")],
+    as_json: Json = False,
+) -> None:
+    """Say what a photo really shows: the model's rolling accuracy, and retraining when it falls."""
+    body = json.dumps({"label": label}).encode()
+    result = (
+        where(ctx)
+        .target()
+        .api("POST", f"/predictions/{prediction}/feedback", body=body, content_type="application/json")
+    )
+    if as_json:
         print(json.dumps(result, indent=2))
-        return 0
-    prediction = result["prediction"]
-    verdict = "right" if prediction["correct"] else f"wrong (it said {prediction['label']})"
-    print(f"{prediction['id']}: {args.label}; the model was {verdict}")
+        return
+    said = result["prediction"]
+    verdict = "right" if said["correct"] else f"wrong (it said {said['label']})"
+    print(f"{said['id']}: {label}; the model was {verdict}")
     if "rolling_accuracy" in result:
         print(
             f"{result['model']}: {result['rolling_accuracy']:.1%} right over its last {result['labelled']} "
@@ -291,164 +511,101 @@ def cmd_feedback(args: argparse.Namespace, target: Target) -> int:
         )
     if result.get("retraining"):
         print(f"retraining: {result['retraining']['outcome']} {result['retraining'].get('request', '')}".rstrip())
-    return 0
 
 
-def cmd_promote(args: argparse.Namespace, target: Target) -> int:
-    body = json.dumps({"force": True}).encode() if args.force else None
-    model = target.api("POST", f"/models/{args.name}/promote", body=body, content_type="application/json")
-    show([model], ["name", "state", "accuracy", "endpoint_config", "reason"], args.json, model)
-    if model["state"] == "promoting" and not args.json:
+@app.command()
+def models(ctx: typer.Context, as_json: Json = False) -> None:
+    """The leaderboard: every model, best test accuracy first."""
+    board = where(ctx).target().api("GET", "/models")
+    shown = [(c["key"], c["title"], c["unit"]) for c in board["columns"]]
+    show(board["items"], shown, as_json, board["items"])
+    if not as_json:  # what is on its way to the endpoint, and why what failed or waits did so, in full
+        for model in board["items"]:
+            if model["state"] == "promoting":
+                print(f"{model['name']} promoting: serves once the endpoint has switched to it", file=sys.stderr)
+            elif model["state"] in ("failed", "candidate") and model.get("reason"):
+                print(f"{model['name']} {model['state']}: {model['reason']}", file=sys.stderr)
+
+
+@app.command()
+def promote(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="the model's name (`vista models` lists them)")],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="promote a model of other classes than the champion's (every answer changes)"),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="promote a model that scored below the champion")] = False,
+    as_json: Json = False,
+) -> None:
+    """Serve a model now, whatever the gate decided."""
+    target = where(ctx).target()
+    warning = client.promotion_warning(target.api("GET", "/models")["items"], name)
+    if warning and not yes:
+        if not sys.stdin.isatty():
+            raise CommandError(f"{warning}; pass --yes to promote it anyway")
+        stderr().print(f"warning: {warning}")
+        typer.confirm("promote it anyway?", abort=True, err=True)
+    body = json.dumps({"force": True}).encode() if force else None
+    model = target.api("POST", f"/models/{name}/promote", body=body, content_type="application/json")
+    show([model], columns("name", "state", "accuracy", "endpoint_config", "reason"), as_json, model)
+    if model["state"] == "promoting" and not as_json:
         print("promoting: it serves once the endpoint has switched to it (`vista models` shows when)", file=sys.stderr)
-    return 0 if model["state"] in ("promoting", "champion") else 1
+    raise typer.Exit(0 if model["state"] in ("promoting", "champion") else 1)
 
 
-# ---------------------------------------------------------------------------- parser
+@app.command()
+def report(
+    ctx: typer.Context,
+    model: Annotated[str | None, typer.Argument(help="one model (default: every model)")] = None,
+    out: Annotated[Path, typer.Option(help="the folder for report.html and its pictures")] = Path("vista-report"),
+) -> None:
+    """An HTML report of one model or of all: leaderboard, confusion matrix, curves, mistakes."""
+    path, count, pictures = client.write_report(where(ctx).target(), model, out)
+    print(f"{path} ({count} model(s), {pictures} pictures beside it)")
 
 
-def _parameter(item: str) -> str:
-    if "=" not in item:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {item!r}")
-    return item
+@app.command()
+def costs(ctx: typer.Context, as_json: Json = False) -> None:
+    """The cost ledger by day, job and model."""
+    book = where(ctx).target().api("GET", "/costs")
+    if as_json:
+        print(json.dumps(book, indent=2))
+        return
+    prices = book["prices"]
+    print(f"{book['currency']}, prices of {prices['as_of']} for {prices['region']} ({prices['source']})")
+    for title, rows, keys in (
+        ("by day", book["by_day"], ("day", "training_cost", "serving_cost", "total")),
+        (
+            "by job",
+            book["by_job"],
+            ("job", "day", "kind", "instance_type", "billable_seconds", "on_demand_cost", "cost", "savings"),
+        ),
+        (
+            "by model",
+            book["by_model"],
+            ("model", "training_cost", "predictions", "serving_cost", "cost_per_1000_predictions", "total"),
+        ),
+    ):
+        print(f"\n{title}")
+        show(rows, columns(*keys), False)
+    print(f"\ntotal: ${book['total']:,.4f} {book['currency']}")
 
 
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="vista", description="Train and serve image classifiers (local by default)")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--stack", help="a deployed stack's name (default: the local cloud of `vista up`)")
-    common.add_argument("--region")
-    common.add_argument("--profile")
-    common.add_argument("--json", action="store_true", help="machine-readable output")
-    common.add_argument("--verbose", action="store_true")
-    sub = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    up = sub.add_parser("up", parents=[common], help="run the local cloud in the foreground")
-    up.add_argument(
-        "--parameter",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        type=_parameter,
-        help="a template parameter, as sam deploy --parameter-overrides (e.g. RetrainWindow=20)",
-    )
-    up.set_defaults(run=cmd_up)
-    demo = sub.add_parser("demo", parents=[common], help="the end-to-end demo on the local cloud")
-    demo.add_argument("--train-per-class", type=int, default=80)
-    demo.add_argument("--test-per-class", type=int, default=20)
-    demo.add_argument("--epochs", type=int, default=30)
-    demo.add_argument("--image-size", type=int, default=96)
-    demo.add_argument("--training-budget-s", type=int, default=240, help="no epoch ends past this (0: none)")
-    demo.set_defaults(run=cmd_demo)
-
-    dataset = sub.add_parser("dataset", help="make or upload a labelled image dataset")
-    dataset_sub = dataset.add_subparsers(dest="dataset_command", required=True, metavar="ACTION")
-    synth = dataset_sub.add_parser(
-        "synth",
-        add_help=False,
-        help="generate the synthetic scene dataset "
-        "(training_job/synthetic.py; `vista dataset synth -h` for its options)",
-    )
-    synth.set_defaults(passes_arguments=True)
-    synth.set_defaults(run=cmd_dataset_synth)
-    upload = dataset_sub.add_parser("upload", parents=[common], help="upload DIR to datasets/<name>/")
-    upload.add_argument("dir")
-    upload.add_argument("--name", help="dataset name (default: the folder's name)")
-    upload.set_defaults(run=cmd_dataset_upload, needs_target=True)
-
-    request_flags = argparse.ArgumentParser(add_help=False)
-    request_flags.add_argument("--dataset", default="datasets/scenes")
-    request_flags.add_argument("--epochs", type=int)
-    request_flags.add_argument("--image-size", type=int)
-    request_flags.add_argument("--batch-size", type=int)
-    request_flags.add_argument("--learning-rate", type=float)
-    request_flags.add_argument("--weights", choices=["imagenet", "none"])
-    request_flags.add_argument("--instance-type", default="ml.g5.xlarge")
-    request_flags.add_argument("--on-demand", action="store_true", help="no managed spot training")
-    request_flags.add_argument("--name", help="request name (default: request-<time> or compare-<time>)")
-    request_flags.add_argument(
-        "--dry-run", action="store_true", help="show the estimate and whether the cost cap lets it start; start nothing"
-    )
-    train = sub.add_parser(
-        "train", parents=[common, request_flags], help="request a training job (writes jobs/<name>.json)"
-    )
-    train.add_argument("--request", help="a JSON training request file (instead of the flags)")
-    train.add_argument("--architecture", default="fine_cnn")
-    train.set_defaults(run=cmd_train, needs_target=True)
-
-    compare = sub.add_parser(
-        "compare", parents=[common, request_flags], help="train several architectures on one dataset; a leaderboard"
-    )
-    compare.add_argument("--architectures", default="base_cnn,fine_cnn,vgg16,resnet50,resnet101,resnet152")
-    compare.add_argument("--tune", action="store_true", help="tune learning rate, dropout and L2 of each")
-    compare.add_argument("--max-jobs", type=int, default=6, help="tuning trials per architecture")
-    compare.add_argument("--max-parallel-jobs", type=int, default=2)
-    compare.add_argument("--timeout", type=float, default=12 * 3600, help="seconds to wait for the leaderboard")
-    compare.set_defaults(run=cmd_compare, needs_target=True)
-
-    jobs = sub.add_parser("jobs", parents=[common], help="training jobs; `jobs watch NAME` follows one")
-    jobs.add_argument("watch_word", nargs="?", choices=["watch"], help=argparse.SUPPRESS)
-    jobs.add_argument("watch", nargs="?", metavar="NAME")
-    jobs.add_argument("--limit", type=int, default=25)
-    jobs.set_defaults(run=cmd_jobs, needs_target=True)
-
-    predict = sub.add_parser("predict", parents=[common], help="classify images through the API")
-    predict.add_argument("images", nargs="+")
-    predict.set_defaults(run=cmd_predict, needs_target=True)
-    predictions = sub.add_parser("predictions", parents=[common], help="recent predictions")
-    predictions.add_argument("--limit", type=int, default=25)
-    predictions.add_argument("--review", action="store_true", help="only low-confidence ones awaiting a label")
-    predictions.set_defaults(run=cmd_predictions, needs_target=True)
-    feedback = sub.add_parser("feedback", parents=[common], help="say what an image really shows")
-    feedback.add_argument("prediction", help="the prediction's id")
-    feedback.add_argument("label", help="the true class")
-    feedback.set_defaults(run=cmd_feedback, needs_target=True)
-    sub.add_parser("models", parents=[common], help="the leaderboard").set_defaults(run=cmd_models, needs_target=True)
-    report = sub.add_parser("report", parents=[common], help="an HTML report of one model or of all")
-    report.add_argument("model", nargs="?")
-    report.add_argument("--out", default="vista-report", help="folder for report.html and its PNGs")
-    report.set_defaults(run=cmd_report, needs_target=True)
-    sub.add_parser("costs", parents=[common], help="the cost ledger by day, job and model").set_defaults(
-        run=cmd_costs, needs_target=True
-    )
-    sub.add_parser(
-        "redrive", parents=[common], help="send the inbox dead-letter queue's images back to be classified"
-    ).set_defaults(run=cmd_redrive, needs_target=True)
-    promote = sub.add_parser("promote", parents=[common], help="serve a model now")
-    promote.add_argument("name")
-    promote.add_argument(
-        "--force",
-        action="store_true",
-        help="promote a model of other classes than the champion's (every answer changes)",
-    )
-    promote.set_defaults(run=cmd_promote, needs_target=True)
-    return root
+@app.command()
+def redrive(ctx: typer.Context) -> None:
+    """Send the inbox dead-letter queue's images back to be classified."""
+    moved = client.redrive(where(ctx).target())
+    print(f"{moved} message(s) moved from the inbox dead-letter queue back to the inbox queue")
 
 
 def main(argv: list[str] | None = None) -> int:
-    command = parser()
-    args, rest = command.parse_known_args(argv)
-    if getattr(args, "passes_arguments", False):
-        args.arguments = rest
-    elif rest:
-        command.error(f"unrecognized arguments: {' '.join(rest)}")
-    logging.basicConfig(
-        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    if getattr(args, "watch_word", None) and not args.watch:
-        print("vista: error: jobs watch needs a job name", file=sys.stderr)
-        return 2
+    """The console script: the command's exit status."""
     try:
-        if getattr(args, "needs_target", False):
-            target = Target.stack(args.stack, args.region, args.profile) if args.stack else Target.local()
-            return args.run(args, target)
-        return args.run(args)
-    except CommandError as error:
-        print(f"vista: error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("vista: interrupted", file=sys.stderr)
-        return 130
+        app(args=argv, prog_name="vista")
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else 0 if done.code is None else 1
+    return 0
 
 
 if __name__ == "__main__":

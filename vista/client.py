@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from vista.target import CommandError, Target
+from vista.errors import CommandError
+from vista.target import Target
 from vista_app import errors
 from vista_app.names import TERMINAL, job_name
 
@@ -172,6 +173,30 @@ def job_states(
     raise CommandError(f"gave up waiting for {name} (still {job.get('status')})")
 
 
+def stop_job(target: Target, name: str) -> list[str]:
+    """Ask SageMaker to stop a job, or each job of a comparison, that has not ended; returns the
+    names it was asked to stop (StopTrainingJob / StopHyperParameterTuningJob: the job ends Stopped)."""
+    from botocore.exceptions import ClientError
+
+    record = job_record(target, name)
+    if record is None:
+        raise CommandError(f"no training job '{name}': `vista jobs` lists them")
+    jobs = [job_record(target, member) or {} for member in record["members"]] if "members" in record else [record]
+    running = [job for job in jobs if job.get("status") not in TERMINAL]
+    if not running:
+        raise CommandError(f"{name} has ended ({record['status']}): there is nothing to stop")
+    sagemaker = target.client("sagemaker")
+    for job in running:
+        try:
+            if job.get("kind") == "tuning":
+                sagemaker.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=job["name"])
+            else:
+                sagemaker.stop_training_job(TrainingJobName=job["name"])
+        except ClientError as error:
+            raise CommandError(f"cannot stop {job['name']}: {errors.message(error)}") from None
+    return [job["name"] for job in running]
+
+
 def finished_job(target: Target, name: str, *, timeout_s: float) -> dict[str, Any]:
     """The job's record once it has ended, whatever its status."""
     for job in job_states(target, name, timeout_s=timeout_s):
@@ -209,6 +234,22 @@ def finished_comparison(target: Target, name: str, *, timeout_s: float) -> dict[
 
 def champion(target: Target) -> dict[str, Any] | None:
     return next((m for m in target.api("GET", "/models")["items"] if m["state"] == "champion"), None)
+
+
+def promotion_warning(board: list[dict[str, Any]], name: str) -> str | None:
+    """Why promoting `name` by hand may serve worse answers: it scored below the champion on the
+    same test images. None when it did not, or when the two were not tested alike (the stack's gate
+    says so, and asks for force across class sets)."""
+    model = next((m for m in board if m["name"] == name), None)
+    rival = next((m for m in board if m["state"] == "champion"), None)
+    if not model or not rival or rival["name"] == name or not model.get("test_set"):
+        return None
+    if model["test_set"] != rival.get("test_set") or (model.get("accuracy") or 0) >= (rival.get("accuracy") or 0):
+        return None
+    return (
+        f"{name} scored {model.get('accuracy') or 0:.1%} on the test images where the champion "
+        f"{rival['name']} scored {rival['accuracy']:.1%}"
+    )
 
 
 def wait_for_endpoint(target: Target, timeout_s: float) -> None:
@@ -278,6 +319,23 @@ def train_champion(
 # ---------------------------------------------------------------------------- predictions
 
 
+def image_files(paths: list[Path]) -> list[Path]:
+    """The photos named, a folder standing for every photo under it; CommandError for a name that is
+    neither, or a folder without any."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_TYPES)
+            if not inside:
+                raise CommandError(f"no {', '.join(IMAGE_TYPES)} images under {path}")
+            found += inside
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise CommandError(f"{path} does not exist")
+    return found
+
+
 def predict_image(target: Target, path: Path, *, timeout_s: float = 180) -> dict[str, Any]:
     """One photo classified: in the request itself, or, too big for it, uploaded to S3 with the
     URL POST /uploads gives and its prediction polled until the inbox has classified it."""
@@ -340,6 +398,8 @@ def write_report(target: Target, model: str | None, folder: Path) -> tuple[Path,
     focus = [m for m in board if m["name"] == model] if model else board
     if model and not focus:
         raise CommandError(f"no model named {model}")
+    if not focus:  # an earlier report in the folder stays as it was
+        raise CommandError("no models yet: there is nothing to report (`vista train` makes one)")
     s3 = target.client("s3")
     outputs = {m["name"]: read_job_outputs(s3, archive_of_model(m["artifact"])) for m in focus}
     jobs = {m["job"]: target.api("GET", f"/training-jobs/{m['job']}") for m in focus if m.get("job")}
@@ -351,6 +411,9 @@ def write_report(target: Target, model: str | None, folder: Path) -> tuple[Path,
         tuning_jobs=[j for j in jobs.values() if j.get("trials")],
     )
     folder.mkdir(parents=True, exist_ok=True)
+    for earlier in folder.glob("*.png"):  # an earlier report's pictures are not this one's
+        if earlier.name.endswith(tuple(f"-{picture}" for picture in PICTURES)):
+            earlier.unlink()
     (folder / "report.html").write_text(page)
     pictures = 0
     for name, found in outputs.items():

@@ -52,7 +52,8 @@ def run_demo(
             data, train_per_class=train_per_class, test_per_class=test_per_class, size=150, seed=7
         )
         step("uploading it to datasets/scenes/")
-        client.upload_dataset(target, data, "scenes", progress=lambda done, total: progress(done, total, "uploading"))
+        with progress("uploading") as uploaded:
+            client.upload_dataset(target, data, "scenes", progress=uploaded)
 
         step(
             f"requesting training: fine_cnn, up to {epochs} epochs at {image_size}x{image_size}, on this CPU, "
@@ -93,12 +94,14 @@ def run_demo(
             list(pool.map(lambda p: s3.upload_file(str(p), bucket, f"inbox/{p.parent.name}/{p.name}"), images))
         predictions = Predictions(cloud.outputs["PredictionsTableName"])
 
-        def recorded() -> list[dict[str, Any]] | None:
-            items = list(predictions.all())
-            progress(len(items), len(images), "classified")
-            return items if len(items) >= len(images) else None
+        with progress("classified") as classified:
 
-        records = client.wait_for("every prediction", recorded, 600)
+            def recorded() -> list[dict[str, Any]] | None:
+                items = list(predictions.all())
+                classified(len(items), len(images))
+                return items if len(items) >= len(images) else None
+
+            records = client.wait_for("every prediction", recorded, 600)
         summary = summarise(records, len(images))
         report, _, _ = client.write_report(target, None, WORKDIR / "results")
 

@@ -11,14 +11,24 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from vista.project import ROOT
+from vista.errors import CommandError
+from vista.project import ROOT, checkout
 
 # Where a running local cloud (`vista up`) says where it listens; read here, written by it.
 STATE_FILE = ROOT / ".vista" / "local.json"
 
 
-class CommandError(Exception):
-    """A failure to report as one line, without a traceback."""
+def running_cloud() -> dict[str, Any] | None:
+    """What the checkout's running local cloud announced (its pid, URLs, outputs and region), or
+    None when none runs (a file left by a cloud that was killed is not one)."""
+    try:
+        state = json.loads(STATE_FILE.read_text())
+        os.kill(state["pid"], 0)
+    except (FileNotFoundError, ValueError, KeyError, ProcessLookupError):
+        return None
+    except PermissionError:  # alive, another user's
+        pass
+    return state
 
 
 def endpoint_variables(urls: dict[str, str]) -> dict[str, str]:
@@ -51,10 +61,10 @@ class Target:
 
     @classmethod
     def local(cls) -> Target:
-        try:
-            state = json.loads(STATE_FILE.read_text())
-        except FileNotFoundError:
-            raise CommandError("the local cloud is not running: start it with `vista up` (or pass --stack)") from None
+        checkout("the local cloud")
+        state = running_cloud()
+        if state is None:
+            raise CommandError("the local cloud is not running: start it with `vista up` (or pass --stack)")
         os.environ.update(
             AWS_ACCESS_KEY_ID="local",
             AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 (moto takes any credentials)

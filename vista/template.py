@@ -20,6 +20,54 @@ class UnsupportedTemplate(ValueError):
     pass
 
 
+class InvalidParameter(ValueError):
+    """A parameter value CloudFormation would refuse, in its words (a ValidationError of CreateStack)."""
+
+
+def check_parameters(template: dict[str, Any], given: dict[str, str]) -> None:
+    """What CloudFormation checks of a stack's parameter values before it creates anything: every name
+    is the template's, and each value fits its Type, AllowedValues, AllowedPattern, Min/MaxValue and
+    Min/MaxLength (CloudFormation User Guide, "Parameters section": the constraints; where a
+    ConstraintDescription is given, it is what the error says)."""
+    declared = template.get("Parameters", {})
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        raise InvalidParameter(f"Parameters: [{', '.join(unknown)}] do not exist in the template")
+    missing = sorted(n for n, spec in declared.items() if n not in given and "Default" not in spec)
+    if missing:
+        raise InvalidParameter(f"Parameters: [{', '.join(missing)}] must have values")
+    for name, value in given.items():
+        problem = _violation(declared[name], str(value))
+        if problem:
+            said = declared[name].get("ConstraintDescription", problem)
+            raise InvalidParameter(f"Parameter '{name}' {said}")
+
+
+def _violation(spec: dict[str, Any], value: str) -> str | None:
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            return "must be a number"
+        if "MinValue" in spec and number < float(spec["MinValue"]):
+            return f"must be a number not less than {spec['MinValue']}"
+        if "MaxValue" in spec and number > float(spec["MaxValue"]):
+            return f"must be a number not greater than {spec['MaxValue']}"
+        allowed = [float(v) for v in spec.get("AllowedValues", [])]
+        if allowed and number not in allowed:
+            return f"must be one of AllowedValues: {', '.join(str(v) for v in spec['AllowedValues'])}"
+        return None
+    if spec.get("AllowedValues") and value not in [str(v) for v in spec["AllowedValues"]]:
+        return f"must be one of AllowedValues: {', '.join(str(v) for v in spec['AllowedValues'])}"
+    if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
+        return f"failed to satisfy constraint: Parameter must match pattern {spec['AllowedPattern']}"
+    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+        return f"must contain at least {spec['MinLength']} characters"
+    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+        return f"must contain at most {spec['MaxLength']} characters"
+    return None
+
+
 @functools.cache
 def load(path: Path = TEMPLATE) -> dict[str, Any]:
     from cfnlint.decode import decode

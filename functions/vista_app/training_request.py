@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
+import functools
 import math
 from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from vista_app.errors import BadRequest
 
@@ -22,7 +24,28 @@ DatasetPrefix = Annotated[
     str,
     Field(pattern=r"^datasets/[A-Za-z0-9][A-Za-z0-9._-]{0,99}/?$", description="datasets/<name>"),
 ]
-InstanceType = Annotated[str, Field(pattern=r"^ml\.[a-z][a-z0-9-]*\.[0-9]*x?large$")]
+
+
+@functools.cache
+def training_instance_types() -> frozenset[str]:
+    """What CreateTrainingJob's ResourceConfig.InstanceType takes: the TrainingInstanceType enum of
+    SageMaker's service model, as botocore ships it (sagemaker/*/service-2.json)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return frozenset(model.shape_for("TrainingInstanceType").enum)
+
+
+def _training_instance_type(name: str) -> str:
+    known = training_instance_types()
+    if name not in known:
+        nearest = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
+        hint = f"; the nearest are {', '.join(nearest)}" if nearest else " (e.g. ml.g5.xlarge, ml.m5.xlarge)"
+        raise ValueError(f"{name!r} is not a SageMaker training instance type{hint}")
+    return name
+
+
+InstanceType = Annotated[str, AfterValidator(_training_instance_type)]
 
 
 class Strict(BaseModel):

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from vista.client import wait_for
-from vista.target import CommandError
+from vista.errors import CommandError
 
 pytestmark = pytest.mark.slow
 DELIVERIES = 3

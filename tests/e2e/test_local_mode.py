@@ -229,8 +229,9 @@ def test_the_vista_command_against_the_local_cloud(
     image = next((scenes / "seg_test" / "seg_test" / "forest").glob("*.jpg"))
     assert main(["predict", str(image)]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split()[:3] == ["IMAGE", "LABEL", "CONFIDENCE"] and table[1].startswith("...")
-    assert str(image).endswith(table[1].split()[0].removeprefix("..."))
+    assert table[0].split()[:3] == ["IMAGE", "LABEL", "CONFIDENCE"] and table[2].startswith("...")
+    assert str(image).endswith(table[2].split()[0].removeprefix("..."))
+    assert table[2].split()[2].endswith("%")  # a confidence reads as a percentage
     assert main(["jobs", "watch", trained, "--json"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["status"] == "Completed"
     assert main(["promote", "no-such-model"]) == 1

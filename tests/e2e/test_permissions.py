@@ -136,7 +136,7 @@ def test_a_statement_removed_from_the_template_fails_the_flow_with_access_denied
 ) -> None:
     from synthetic import generate
     from vista.client import upload_dataset
-    from vista.target import CommandError
+    from vista.errors import CommandError
 
     # GIVEN the API's role without StartJobs, and a dataset to train on
     generate(tmp_path, train_per_class=2, test_per_class=1, size=16, seed=3)

@@ -57,12 +57,15 @@ def clear_caches() -> None:
 def local_cloud(workdir: Path, *, refusals_expected: bool = False, **options: Any) -> Iterator[Any]:
     """A LocalCloud for a test module; the process's environment and clients as they were after it.
     Unless `refusals_expected`, no function may have been refused a call by its role."""
+    import vista.target
     from tests.helpers.oracles import Wire
     from tests.helpers.support import assert_at_rest
     from vista.local.cloud import LocalCloud
 
-    saved = dict(os.environ)
-    cloud = LocalCloud(workdir, **options)
+    saved, announced = dict(os.environ), vista.target.STATE_FILE
+    # The module's cloud, as `vista up` announces one, for the `vista` command the module runs.
+    vista.target.STATE_FILE = workdir / "local.json"
+    cloud = LocalCloud(workdir, announce=vista.target.STATE_FILE, **options)
     wire = Wire()
     try:
         cloud.start()
@@ -75,6 +78,7 @@ def local_cloud(workdir: Path, *, refusals_expected: bool = False, **options: An
         assert refusals_expected or not cloud.iam.refused, cloud.iam.refused
     finally:
         cloud.stop()
+        vista.target.STATE_FILE = announced
         os.environ.clear()
         os.environ.update(saved)
         clear_caches()

@@ -29,7 +29,13 @@ def test_the_example_request_is_valid() -> None:
         ({"dataset": None}, "dataset: Field required"),
         ({"dataset": "datasets/../secrets"}, "dataset: String should match pattern"),
         ({"dataset": "elsewhere/intel"}, "dataset: String should match pattern"),
-        ({"instance_type": "m5.large"}, "instance_type: String should match pattern"),
+        # The nearest names SageMaker takes (botocore's TrainingInstanceType), not a regular expression
+        (
+            {"instance_type": "ml.g5.xlage"},
+            "instance_type: Value error, 'ml.g5.xlage' is not a SageMaker training instance type; "
+            "the nearest are ml.g5.xlarge",
+        ),
+        ({"instance_type": "m5.large"}, "'m5.large' is not a SageMaker training instance type"),
         ({"hyperparameters": {"learning_rate": -1}}, "hyperparameters.learning_rate: Input should be greater than 0"),
         ({"hyperparameters": {"epochs": "ten"}}, "hyperparameters.epochs: Input should be a valid integer"),
         ({"hyperparameters": {"momentum": 0.9}}, "hyperparameters.momentum: Extra inputs are not permitted"),

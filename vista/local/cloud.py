@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import socket
 import subprocess
 import tempfile
 import threading
@@ -31,7 +32,7 @@ from vista.local.provision import notification_filter, provision_resources
 from vista.local.s3 import answer_cors_as_s3_does, send_records_as_s3_does
 from vista.local.sagemaker import LocalSageMaker, SageMakerServer
 from vista.project import ROOT
-from vista.target import STATE_FILE, endpoint_variables
+from vista.target import endpoint_variables
 
 log = logging.getLogger("vista.local")
 # What a deploy must be given and local mode gives itself: the console's user (nobody signs in
@@ -40,6 +41,20 @@ LOCAL_PARAMETERS = {"ConsoleAdminEmail": "console@vista.local", "ConsoleMfa": "O
 # What Lambda polls an SQS event source with, as the function's role (with-sqs.html, "Execution
 # role permissions"): a role without them and the event source mapping is refused.
 SQS_POLLING = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+
+
+class PortInUse(OSError):
+    pass
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 class LocalCloud:
@@ -52,18 +67,25 @@ class LocalCloud:
         visibility_timeout_s: int | None = None,
         deliveries: int = 1,
         template: dict[str, Any] | None = None,
+        port: int = 0,
+        announce: Path | None = None,
     ) -> None:
         """`template` replaces template.yaml (a test's variant of it); `parameters` override the
         template's, as a deploy's would; `visibility_timeout_s`
         shortens the SQS event sources' queues' (so retries and the DLQ come in seconds, not
         minutes); `deliveries` delivers every event that many times at once (S3, SQS and
-        EventBridge promise at least once)."""
+        EventBridge promise at least once); `port` puts AWS's services (moto), SageMaker, the API and
+        the console on that port and the three after it (0: ports the OS picks); `announce` is the
+        file where the cloud says where it listens, for the `vista` command (removed as it stops)."""
         self.workdir = workdir
         self.verbose = verbose
         self.parameters = {**LOCAL_PARAMETERS, **(parameters or {})}
         self.visibility_timeout_s = visibility_timeout_s
         self.deliveries = deliveries
+        self.port = port
+        self.announce = announce
         self.template = template or cfn.load()
+        cfn.check_parameters(self.template, self.parameters)
         self.routes: list[Route] = []
         self.functions: dict[str, Function] = {}
         self.outputs: dict[str, str] = {}
@@ -84,6 +106,11 @@ class LocalCloud:
     def start(self) -> dict[str, str]:
         from moto.server import ThreadedMotoServer
 
+        taken = [port for port in range(self.port, self.port + 4) if self.port and not _free(port)]
+        if taken:  # moto's server would wait forever for a port it cannot have
+            raise PortInUse(
+                f"127.0.0.1:{taken[0]} is in use: choose another --port (the cloud takes it and the 3 after)"
+            )
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # Powertools Metrics warns on every request that recorded none (each GET): noise here.
         warnings.filterwarnings("ignore", "No application metrics to publish")
@@ -93,7 +120,7 @@ class LocalCloud:
         send_records_as_s3_does()
         answer_cors_as_s3_does()
         isolate_as_dynamodb_does()
-        self._moto = ThreadedMotoServer("127.0.0.1", 0, verbose=False)
+        self._moto = ThreadedMotoServer("127.0.0.1", self._port(0), verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.urls["aws"] = f"http://{host}:{port}"
@@ -122,7 +149,7 @@ class LocalCloud:
             logs=boto3.client("logs"),
         )
         self._sagemaker_server = SageMakerServer(self._sagemaker)
-        self.urls["sagemaker"] = self._sagemaker_server.start()
+        self.urls["sagemaker"] = self._sagemaker_server.start(port=self._port(1))
         self.dispatcher = EventSources(self.sqs, deliveries=self.deliveries)
         os.environ.update(endpoint_variables(self.urls))
         try:
@@ -136,11 +163,15 @@ class LocalCloud:
             self.stop()  # nothing left running behind a cloud that did not start
             raise
         self.outputs["ApiUrl"] = self.urls["api"]
-        STATE_FILE.parent.mkdir(exist_ok=True)
-        STATE_FILE.write_text(
-            json.dumps({"pid": os.getpid(), "urls": self.urls, "outputs": self.outputs, "region": REGION}, indent=2)
-        )
+        if self.announce:
+            self.announce.parent.mkdir(parents=True, exist_ok=True)
+            self.announce.write_text(
+                json.dumps({"pid": os.getpid(), "urls": self.urls, "outputs": self.outputs, "region": REGION}, indent=2)
+            )
         return self.urls
+
+    def _port(self, service: int) -> int:
+        return self.port + service if self.port else 0
 
     def stop(self) -> None:
         if self.iam:
@@ -166,9 +197,10 @@ class LocalCloud:
             capture_output(None)
             self._output.close()
             self._output = None
-        with contextlib.suppress(FileNotFoundError, ValueError):
-            if json.loads(STATE_FILE.read_text()).get("pid") == os.getpid():
-                STATE_FILE.unlink()
+        if self.announce:
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                if json.loads(self.announce.read_text()).get("pid") == os.getpid():
+                    self.announce.unlink()
 
     def _reset_moto(self) -> None:
         request = urllib.request.Request(self.urls["aws"] + "/moto-api/reset", method="POST")  # noqa: S310 (127.0.0.1)
@@ -380,7 +412,7 @@ class LocalCloud:
         assert self._resolver is not None
         api = self.template["Resources"]["Api"]["Properties"]
         self._gateway = ApiGateway(self.routes, self._resolver.resolve(api), self.functions)
-        self._api = make_server("127.0.0.1", 0, self._gateway, threaded=True)
+        self._api = make_server("127.0.0.1", self._port(2), self._gateway, threaded=True)
         thread = threading.Thread(target=self._api.serve_forever, daemon=True, name="api")
         thread.start()
         return f"http://127.0.0.1:{self._api.server_port}/{api.get('StageName', 'v1')}"
@@ -409,7 +441,7 @@ class LocalCloud:
         from vista.local.console_proxy import ConsoleProxy
 
         proxy = ConsoleProxy(self.urls["api"], self.console_session)
-        self._console = make_server("127.0.0.1", 0, proxy, threaded=True)
+        self._console = make_server("127.0.0.1", self._port(3), proxy, threaded=True)
         threading.Thread(target=self._console.serve_forever, daemon=True, name="console").start()
         origin = f"http://127.0.0.1:{self._console.server_port}"
         self._allow_cors_from(origin)
