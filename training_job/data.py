@@ -100,8 +100,9 @@ def scan(directory: str | Path, classes: list[str], *, workers: int = 8) -> Spli
     return split
 
 
-def carve_validation(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
-    """A seeded, stratified validation split taken from train (at least one image per class)."""
+def carve(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
+    """A seeded, stratified split taken from train (at least one image of each class that has two):
+    what is left of train, and the split (a validation or test split the dataset lacks)."""
     rng = random.Random(seed)  # noqa: S311 (a reproducible split, not a secret)
     by_class: dict[int, list[str]] = {}
     for path, label in zip(train.paths, train.labels, strict=True):

@@ -28,7 +28,7 @@ import tensorflow as tf
 
 import evaluation
 from architectures import build_model, resolve_weights
-from data import DatasetError, carve_validation, class_counts, fingerprint, list_classes, pipeline, scan
+from data import DatasetError, carve, class_counts, fingerprint, list_classes, pipeline, scan
 from explain import heatmaps_of
 from export import export_savedmodel
 
@@ -68,6 +68,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     option("image-size", type=int, default=150)
     option("weights", type=_text, default="imagenet", help="imagenet, none, or a *_notop.h5 path")
     option("validation-split", type=float, default=0.15, help="carved from train when there is no validation")
+    option("test-split", type=float, default=0.15, help="carved from train when there is no test channel")
     option("seed", type=int, default=42)
     option("early-stopping-patience", type=int, default=5)
     option("time-budget-s", type=float, default=0, help="no epoch may end past this many seconds of training (0: none)")
@@ -318,15 +319,18 @@ def train(args: argparse.Namespace, cache_dir: str) -> dict[str, Any]:
 
     classes = list_classes(args.train)
     train_split = scan(args.train, classes)
+    if args.test:
+        test_split = scan(args.test, classes)
+    else:  # a dataset without a test split (plain class folders): one carved from train, never seen in training
+        train_split, test_split = carve(train_split, args.test_split, args.seed)
     if args.validation:
         val_split = scan(args.validation, classes)
     else:
-        train_split, val_split = carve_validation(train_split, args.validation_split, args.seed)
-    test_split = scan(args.test, classes) if args.test else val_split
-    skipped = len(train_split.skipped) + len(val_split.skipped) + (len(test_split.skipped) if args.test else 0)
+        train_split, val_split = carve(train_split, args.validation_split, args.seed)
+    skipped = len(train_split.skipped) + len(val_split.skipped) + len(test_split.skipped)
     print(
         f"classes={len(classes)} {classes}; train={len(train_split)} validation={len(val_split)} "
-        f"test={len(test_split)}{'' if args.test else ' (the validation split)'}; skipped_files={skipped};",
+        f"test={len(test_split)}{'' if args.test else ' (carved from train)'}; skipped_files={skipped};",
         flush=True,
     )
     print(f"train images per class: {class_counts(train_split, classes)}", flush=True)
@@ -439,7 +443,7 @@ def train(args: argparse.Namespace, cache_dir: str) -> dict[str, Any]:
         training_seconds=round(seconds, 1),
         parameters=model.count_params(),
         skipped_files=skipped,
-        evaluated_on="test" if args.test else "validation",
+        evaluated_on="test" if args.test else "test (carved from train)",
         test_set={"digest": fingerprint(test_split, classes), "images": len(test_split)},
         hyperparameters={
             k: v for k, v in vars(args).items() if k not in ("train", "validation", "test", "hosts", "current_host")

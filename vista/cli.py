@@ -480,8 +480,9 @@ def predictions(
     """Recent predictions, newest first."""
     query = {"limit": limit, "review": "true" if review else None}
     page = where(ctx).target().api("GET", "/predictions", query=query)
-    shown = columns("id", "source", "status", "label", "confidence", "model", "feedback_label", "error")
-    show(page["items"], shown, as_json, page)
+    shown = columns("id", "source", "status", "label", "confidence", "model", "feedback_label", "detail")
+    rows = [p | {"detail": p.get("error") or p.get("reason")} for p in page["items"]]  # why FAILED, or WAITING
+    show(rows, shown, as_json, page)
 
 
 @app.command()

@@ -26,6 +26,7 @@ class Settings:
     models_table: str = _setting("MODELS_TABLE")
     predictions_table: str = _setting("PREDICTIONS_TABLE")
     idempotency_table: str = _setting("IDEMPOTENCY_TABLE")
+    inbox_queue_url: str = _setting("INBOX_QUEUE_URL")  # where images waiting for a model are sent again
     endpoint_name: str = _setting("ENDPOINT_NAME")
     training_role_arn: str = _setting("TRAINING_ROLE_ARN")  # what training and tuning jobs run as
     serving_role_arn: str = _setting("SERVING_ROLE_ARN")  # what models on the endpoint run as

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from vista_app import errors
 from vista_app.errors import BadRequest, NotFound, Unavailable
 from vista_app.images import InvalidImage, decode_budget, inspect_image, reduce_for_model
-from vista_app.records import Predictions
+from vista_app.records import WAITING_FOR, Predictions
 
 # A serverless endpoint takes at most 4 MB per request; the image travels base64-encoded
 # inside {"instances": [{"b64": ...}]}, so at most 3/4 of it can be image. A photo is reduced
@@ -201,7 +201,13 @@ def classify_object(
         record.update(status="FAILED", error=str(error))
         if classifier.model:
             record["model"] = classifier.model
-    created = predictions.create(record)
+    except NoModelInService as error:
+        # Said, and kept: the record waits (by_waiting) until a model is in service, when the stack
+        # sends the image to be classified again (release_waiting) and its answer replaces it.
+        record.update(status="WAITING", waiting=WAITING_FOR, reason=f"{error}; it is classified once a model serves")
+        predictions.settle(record)
+        raise
+    created = predictions.settle(record)
     if created:
         return created, True
     return predictions.get(image.id) or record, False

@@ -190,6 +190,10 @@ class Jobs(Repository):
     listing = "job"
 
 
+# The by_waiting index's one key: a prediction waiting for a model to be in service carries it.
+WAITING_FOR = "model"
+
+
 class Predictions(Repository):
     key = "id"
     listing = "prediction"
@@ -203,6 +207,26 @@ class Predictions(Repository):
     def labelled(self, model: str, *, limit: int, next_token: str | None = None) -> dict[str, Any]:
         """The model's predictions that have feedback, most recently labelled first."""
         return self._page("by_model_feedback", "model", model, limit=limit, next_token=next_token)
+
+    def waiting(self, *, limit: int = 100, next_token: str | None = None) -> dict[str, Any]:
+        """Images that came before any model was in service, newest first (a sparse index)."""
+        return self._page("by_waiting", "waiting", WAITING_FOR, limit=limit, next_token=next_token)
+
+    def settle(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        """`create`, except that a record still waiting for a model is replaced (by its answer)."""
+        stamped = to_item({"listing": self.listing, "created_at": timestamp(), **item})
+        try:
+            self.table.put_item(
+                Item=stamped,
+                ConditionExpression="attribute_not_exists(#id) OR #status = :waiting",
+                ExpressionAttributeNames={"#id": self.key, "#status": "status"},
+                ExpressionAttributeValues={":waiting": "WAITING"},
+            )
+        except ClientError as error:
+            if errors.is_conditional_failure(error):
+                return None
+            raise
+        return from_item(stamped)
 
 
 class Models(Repository):

@@ -46,8 +46,10 @@ SCALING = {"auto": "Auto", "linear": "Linear", "log": "Logarithmic", "reverse_lo
 
 
 def find_channels(s3: Any, bucket: str, dataset_prefix: str) -> dict[str, str]:
-    """The S3 prefixes of the dataset's train and test splits, whichever layout it has; the
-    training split must hold at least two class folders."""
+    """The S3 prefixes of the dataset's train and test splits, whichever layout it has: train/ and
+    test/, Kaggle's seg_train/seg_train/ and seg_test/seg_test/, or plain class folders (one train
+    channel: the job carves its test split from it). The training split must hold at least two
+    class folders."""
     for layout in LAYOUTS:
         found = {}
         for channel, folder in layout.items():
@@ -55,18 +57,33 @@ def find_channels(s3: Any, bucket: str, dataset_prefix: str) -> dict[str, str]:
             if answer.get("KeyCount", 0):
                 found[channel] = f"s3://{bucket}/{dataset_prefix}{folder}"
         if "train" in found:
-            train = dataset_prefix + layout["train"]
-            answer = s3.list_objects_v2(Bucket=bucket, Prefix=train, Delimiter="/", MaxKeys=1000)
-            classes = sorted(p["Prefix"][len(train) :].rstrip("/") for p in answer.get("CommonPrefixes", []))
-            if len(classes) < 2:
-                raise InvalidRequest(
-                    f"s3://{bucket}/{train} has {len(classes)} class folder(s) {classes}: at least 2 are needed"
-                )
+            _check_classes(s3, bucket, dataset_prefix + layout["train"])
             return found
+    folders = _class_folders(s3, bucket, dataset_prefix)
+    if folders and not set(folders) & SPLIT_FOLDERS:
+        _check_classes(s3, bucket, dataset_prefix)
+        return {"train": f"s3://{bucket}/{dataset_prefix}"}
     raise InvalidRequest(
         f"no images under s3://{bucket}/{dataset_prefix}: expected {dataset_prefix}train/<class>/... "
-        f"(and test/<class>/...) or Kaggle's seg_train/seg_train/<class>/..."
+        f"(and test/<class>/...), Kaggle's seg_train/seg_train/<class>/..., or {dataset_prefix}<class>/..."
     )
+
+
+# Folder names that say a dataset has splits: never taken for a class of a plain class-folder dataset.
+SPLIT_FOLDERS = {"train", "test", "validation", "seg_train", "seg_test", "seg_pred"}
+
+
+def _class_folders(s3: Any, bucket: str, prefix: str) -> list[str]:
+    answer = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, Delimiter="/", MaxKeys=1000)
+    return sorted(p["Prefix"][len(prefix) :].rstrip("/") for p in answer.get("CommonPrefixes", []))
+
+
+def _check_classes(s3: Any, bucket: str, prefix: str) -> None:
+    classes = _class_folders(s3, bucket, prefix)
+    if len(classes) < 2:
+        raise InvalidRequest(
+            f"s3://{bucket}/{prefix} has {len(classes)} class folder(s) {classes}: at least 2 are needed"
+        )
 
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")

@@ -73,6 +73,7 @@ class Hyperparameters(Strict):
     image_size: int = Field(150, ge=32, le=600)
     weights: Literal["imagenet", "none"] = "imagenet"
     validation_split: float = Field(0.15, gt=0, lt=1)
+    test_split: float = Field(0.15, gt=0, lt=1, description="carved from train when the dataset has no test split")
     seed: int = Field(42, ge=0)
     early_stopping_patience: int = Field(5, ge=1, le=500)
     time_budget_s: int = Field(0, ge=0, le=432_000, description="no epoch ends past this many seconds (0: none)")

@@ -26,6 +26,23 @@ def champion(target: Any) -> dict[str, Any] | None:
     return next((m for m in target.api("GET", "/models")["items"] if m["state"] == "champion"), None)
 
 
+def test_an_image_dropped_before_any_model_waits_in_sight_then_is_classified(
+    cloud: Any, target: Any, scenes: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN a fresh stack: nothing trained, nothing serving
+    assert champion(target) is None
+    image = next((scenes / "seg_test" / "seg_test" / "sea").glob("*.jpg"))
+    target.client("s3").upload_file(str(image), cloud.outputs["DataBucketName"], "inbox/early.jpg")
+    # THEN its record says it waits, and why (not twelve silent minutes)
+    listed = lambda: target.api("GET", "/predictions")["items"]  # noqa: E731
+    [waiting] = wait_for("the WAITING record", listed, 60)
+    assert waiting["status"] == "WAITING" and "classified once a model serves" in waiting["reason"]
+    # WHEN the first model is promoted, THEN it is classified soon after (not a visibility timeout later)
+    request.getfixturevalue("trained")
+    answered = wait_for("its answer", lambda: [p for p in listed() if p["status"] == "OK"], 60)
+    assert [p["id"] for p in answered] == [waiting["id"]] and len(listed()) == 1
+
+
 def test_training_request_to_champion_on_the_serverless_endpoint(cloud: Any, target: Any, trained: str) -> None:
     job = target.api("GET", f"/training-jobs/{trained}")
     assert job["status"] == "Completed" and job["model"] == trained

@@ -167,11 +167,35 @@ def test_a_model_that_timed_out_or_failed_on_its_side_is_retried_not_failed(
     assert [r["status"] for r in predictions()] == ["OK"]
 
 
-def test_no_endpoint_yet_is_retried_later(endpoint: FakeEndpoint, context: Any) -> None:
+def test_an_image_before_any_endpoint_waits_visibly_and_is_classified_once_one_serves(
+    endpoint: FakeEndpoint, context: Any
+) -> None:
+    import boto3
+
+    from vista_app.config import settings
+    from vista_app.records import Predictions
+    from vista_app.waiting import release_waiting
+
+    # GIVEN no endpoint yet (the first promotion is on its way)
     endpoint.error = (400, "ValidationError", "Endpoint vista-classifier of account 123456789012 not found.")
-    result = classify(sqs_batch(("inbox/a.jpg", image_bytes())), context)
-    assert result == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
-    assert predictions() == []
+    # WHEN an image arrives
+    result = classify(sqs_batch(("inbox/early bird.jpg", image_bytes())), context)
+    # THEN the message is done (not retried into the DLQ) and a WAITING record says why
+    assert result == {"batchItemFailures": []}
+    [waiting] = predictions()
+    assert waiting["status"] == "WAITING" and waiting["key"] == "inbox/early bird.jpg"
+    assert "does not exist yet" in waiting["reason"] and "classified once a model serves" in waiting["reason"]
+    # WHEN a model serves: the image is sent to the inbox queue again, as S3 sent it
+    endpoint.error = None
+    sqs, queue = boto3.client("sqs"), settings().inbox_queue_url
+    assert release_waiting(Predictions(settings().predictions_table), sqs=sqs, queue_url=queue) == 1
+    [message] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    again = {"Records": [{"messageId": "again", "body": message["Body"], "eventSource": "aws:sqs"}]}
+    # THEN its answer replaces the WAITING record, under the same id, and nothing waits any more
+    assert classify(again, context) == {"batchItemFailures": []}
+    [answered] = predictions()
+    assert answered["id"] == waiting["id"] and answered["status"] == "OK" and "reason" not in answered
+    assert release_waiting(Predictions(settings().predictions_table), sqs=sqs, queue_url=queue) == 0
 
 
 def test_s3_test_events_are_ignored(endpoint: FakeEndpoint, context: Any) -> None:

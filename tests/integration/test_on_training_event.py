@@ -79,6 +79,33 @@ def test_first_completed_job_becomes_champion_on_a_serverless_endpoint(aws: None
     assert endpoint_model() == name
 
 
+def test_images_that_came_before_any_model_are_sent_to_classify_once_one_serves(
+    aws: None, context: Any, settings: Any
+) -> None:
+    from vista_app.records import WAITING_FOR, Predictions
+
+    # GIVEN an image that waits for a model (classify recorded it so)
+    Predictions(settings.predictions_table).create(
+        {
+            "id": "early",
+            "status": "WAITING",
+            "waiting": WAITING_FOR,
+            "bucket": "b",
+            "key": "inbox/a b.jpg",
+            "version": "e",
+        }
+    )
+    sqs = boto3.client("sqs")
+    # WHEN the first model is crowned
+    name = start_job(context)
+    write_metrics(name, 0.91)
+    assert deliver(state_change(name), context)["released"] == 1
+    # THEN the image's S3 notification is in the inbox queue again, naming the same object
+    [message] = sqs.receive_message(QueueUrl=settings.inbox_queue_url)["Messages"]
+    [s3] = [r["s3"] for r in json.loads(message["Body"])["Records"]]
+    assert (s3["bucket"]["name"], s3["object"]["key"], s3["object"]["eTag"]) == ("b", "inbox/a+b.jpg", "e")
+
+
 def test_failed_job_records_sagemakers_reason_and_promotes_nothing(aws: None, context: Any) -> None:
     from vista_app.aws import client
 

@@ -80,6 +80,16 @@ def test_kaggle_layout_and_cpu_instances(aws: None, context: Any) -> None:
     assert "CheckpointConfig" not in described
 
 
+def test_a_dataset_of_plain_class_folders_trains_on_them_all(aws: None, context: Any) -> None:
+    # GIVEN datasets/flat/<class>/*.jpg: no train/ or test/ (the job carves its test split from train)
+    upload_dataset(prefix="datasets/flat/", train="", test="")
+    [job] = run(put_request_event("jobs/flat.json", {**REQUEST, "dataset": "datasets/flat"}), context)
+    assert job["status"] == "InProgress", job.get("failure_reason")
+    described = boto3.client("sagemaker").describe_training_job(TrainingJobName=job["name"])
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in described["InputDataConfig"]}
+    assert channels == {"train": f"s3://{BUCKET}/datasets/flat/"}
+
+
 def test_the_same_event_delivered_twice_starts_one_job(aws: None, context: Any) -> None:
     upload_dataset()
     event = put_request_event("jobs/once.json", REQUEST)

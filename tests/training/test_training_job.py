@@ -98,13 +98,13 @@ def test_one_class_or_an_empty_class_fails_early_and_clearly(tmp_path: Path) -> 
 
 
 def test_validation_split_is_seeded_and_stratified() -> None:
-    from data import Split, carve_validation
+    from data import Split, carve
 
     split = Split([f"{c}{i}" for c in "ab" for i in range(20)], [0] * 20 + [1] * 20)
-    train, validation = carve_validation(split, 0.25, seed=1)
+    train, validation = carve(split, 0.25, seed=1)
     assert validation.labels.count(0) == validation.labels.count(1) == 5
     assert not set(train.paths) & set(validation.paths)
-    assert carve_validation(split, 0.25, seed=1)[1].paths == validation.paths
+    assert carve(split, 0.25, seed=1)[1].paths == validation.paths
 
 
 def test_synthetic_dataset_is_deterministic_and_in_kaggle_layout(tmp_path: Path) -> None:
@@ -535,3 +535,23 @@ def test_a_test_split_is_known_by_its_images_not_their_names(tiny_dataset: Path,
     changed = sorted(moved.rglob("*.jpg"))[0]
     changed.write_bytes(next(iter(sorted((tiny_dataset / "seg_train").rglob("*.jpg")))).read_bytes())
     assert fingerprint(scan(moved, classes), classes) != fingerprint(scan(test, classes), classes)
+
+
+def test_a_dataset_of_plain_class_folders_is_tested_on_images_carved_from_it(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    # GIVEN <class>/*.jpg and no test channel (find_channels gives a plain class-folder dataset so)
+    flat = tmp_path / "flat"
+    shutil.copytree(tiny_dataset / "seg_train" / "seg_train", flat)
+    environment = sagemaker_environment(tmp_path, tiny_dataset) | {"SM_CHANNEL_TRAIN": str(flat)}
+    environment.pop("SM_CHANNEL_TEST")
+    result = subprocess.run(
+        train_command(epochs=1), env=environment, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    # THEN a seeded, stratified test split of its own (one of each class's 8), apart from validation's
+    assert "train=36 validation=6 test=6 (carved from train);" in result.stdout
+    metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
+    assert metrics["evaluated_on"] == "test (carved from train)" and metrics["test_set"]["images"] == 6

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from vista_app import drift
 from vista_app.aws import TRACED, client, idempotency_store
 from vista_app.config import settings
-from vista_app.predictions import Classifier, S3Image, classify_object, images_in_notification
+from vista_app.predictions import Classifier, NoModelInService, S3Image, classify_object, images_in_notification
 from vista_app.records import Models, Predictions
 from vista_app.sqs_batch import partial_batch_response
 
@@ -41,7 +41,13 @@ def record_handler(
     record: dict[str, Any], classify_once: Callable[..., dict[str, Any]], classifier: Classifier, answered: list
 ) -> None:
     for image in images_in_notification(record["body"]):
-        classify_once(image=image, classifier=classifier, answered=answered)
+        try:
+            classify_once(image=image, classifier=classifier, answered=answered)
+        except NoModelInService as waiting:
+            # Its WAITING record says so; the message is done (no retries into the DLQ while nothing
+            # serves), and the image is sent again once a model is in service (release_waiting).
+            metrics.add_metric("PredictionsWaiting", MetricUnit.Count, 1)
+            logger.info("waiting for a model", extra={"key": image.key, "reason": str(waiting)})
 
 
 @logger.inject_lambda_context(log_event=False)

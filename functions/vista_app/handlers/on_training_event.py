@@ -14,7 +14,8 @@ from vista_app.config import settings
 from vista_app.costs import load_prices
 from vista_app.lifecycle import Dependencies, on_job_state_change
 from vista_app.promotion import ENDPOINT_EVENT, on_endpoint_state_change
-from vista_app.records import Jobs, Models
+from vista_app.records import Jobs, Models, Predictions
+from vista_app.waiting import release_waiting
 
 logger = Logger()
 tracer = Tracer(patch_modules=TRACED)
@@ -44,6 +45,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             time_left_ms=context.get_remaining_time_in_millis,
         )
         result = on_job_state_change(detail_type, detail, deps)
+    if models.champion():  # a model serves (crowned by this event or before): images that came first go now
+        waiting = Predictions(config.predictions_table)
+        result["released"] = release_waiting(waiting, sqs=client("sqs"), queue_url=config.inbox_queue_url)
     logger.info("state change", extra=result)
     metrics.add_metric("StateChanges", MetricUnit.Count, 1)
     return result

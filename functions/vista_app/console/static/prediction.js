@@ -98,7 +98,7 @@ export function probabilityChart(prediction) {
 
 export function predictionSummary(prediction) {
   if (prediction.status !== "OK") {
-    return [badge(prediction.status || "FAILED", "FAILED"), h("p", { class: "error", text: prediction.error || "The image could not be classified." })];
+    return [badge(prediction.status || "FAILED", "FAILED"), h("p", { class: prediction.status === "WAITING" ? "meta" : "error", text: prediction.error || prediction.reason || "The image could not be classified." })];
   }
   return [
     h("div", { class: "spread" }, h("span", { class: "label", text: prediction.label }), h("span", { class: "mono", text: pct(prediction.confidence) })),
