@@ -59,7 +59,13 @@ def stderr() -> Console:
 
 
 def columns(*keys: str) -> list[Column]:
-    return [(key, key.replace("_", " "), UNITS.get(key, "")) for key in keys]
+    """The columns of these fields, each titled by its name (less its unit, which each cell shows)."""
+    shown = []
+    for key in keys:
+        unit = UNITS.get(key, "")
+        title = key.removesuffix(f"_{unit}") if unit in ("ms", "s") else key
+        shown.append((key, title.replace("_", " "), unit))
+    return shown
 
 
 def show(rows: list[dict[str, Any]], shown: list[Column], as_json: bool, raw: Any = None) -> None:

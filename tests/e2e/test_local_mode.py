@@ -236,6 +236,40 @@ def test_a_slow_or_failing_container_is_answered_as_sagemaker_answers_it(
         assert error["OriginalStatusCode"] == 503
 
 
+def test_the_exports_vista_up_prints_are_all_a_plain_aws_program_needs(
+    cloud: Any, trained: str, scenes: Path, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from vista.target import exports
+
+    # A program of the user's own, with nothing but `vista up`'s export line (no vista, no moto)
+    program = """
+import base64, json, sys, boto3
+bucket, image = sys.argv[1], open(sys.argv[2], "rb").read()
+boto3.client("s3").put_object(Bucket=bucket, Key="inbox/plain-sdk.jpg", Body=image)
+body = json.dumps({"instances": [{"b64": base64.b64encode(image).decode()}]})
+answer = boto3.client("sagemaker-runtime").invoke_endpoint(
+    EndpointName="vista-classifier", ContentType="application/json", Body=body)
+print(json.dumps(json.loads(answer["Body"].read())["predictions"][0]))
+"""
+    variables = dict(word.split("=", 1) for word in exports(cloud.urls).split())
+    environment = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), **variables}
+    image = next((scenes / "seg_test" / "seg_test" / "forest").glob("*.jpg"))
+    ran = subprocess.run(
+        [sys.executable, "-I", "-c", program, cloud.outputs["DataBucketName"], str(image)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # The local serverless endpoint's answer (moto's would be a placeholder), from the model trained here
+    answer = json.loads(ran.stdout)
+    assert answer["model"] == trained and len(answer["classes"]) == 6
+
+
 def test_the_vista_command_against_the_local_cloud(
     target: Any, trained: str, scenes: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -291,6 +291,7 @@ def test_predict_takes_folders_and_shows_units(stack: Stack, tmp_path: Path, mon
     rows = said.stdout.splitlines()[2:]
     assert [row.split()[0].rsplit("/", 1)[-1] for row in rows] == ["a.png", "b.jpg"]
     assert rows[0].split()[1:6] == ["forest", "99.9%", "m", "334", "ms"]
+    assert "LATENCY MS" not in said.stdout  # the unit is in each cell, not the title too
     refused(run("predict", str(tmp_path / "nowhere.jpg")), f"{tmp_path / 'nowhere.jpg'} does not exist")
     (tmp_path / "empty").mkdir()
     refused(run("predict", str(tmp_path / "empty")), f"no .jpg, .jpeg, .png images under {tmp_path / 'empty'}")
