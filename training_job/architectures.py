@@ -8,6 +8,7 @@ models return their pretrained base too, so training can freeze it and later unf
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,15 +38,19 @@ class Built:
 
 
 def augmentation(seed: int) -> keras.Sequential:
-    """Active in training only: Keras preprocessing layers are the identity at inference."""
+    """Active in training only: Keras preprocessing layers are the identity at inference.
+
+    Each layer has a seed of its own: a Keras 3 layer's SeedGenerator starts from [seed, 0], so
+    layers given one seed draw the same numbers for an image and move together. A single float
+    for RandomContrast is [1, 1 + f] (Keras sets the lower bound to max(-f, 0)); the pair is both ways."""
     return keras.Sequential(
         [
             layers.RandomFlip("horizontal", seed=seed),
-            layers.RandomRotation(0.05, seed=seed),
-            layers.RandomZoom(0.15, seed=seed),
-            layers.RandomTranslation(0.08, 0.08, seed=seed),
-            layers.RandomContrast(0.2, seed=seed),
-            layers.RandomBrightness(0.15, value_range=(0, 255), seed=seed),
+            layers.RandomRotation(0.05, seed=seed + 1),
+            layers.RandomZoom(0.15, seed=seed + 2),
+            layers.RandomTranslation(0.08, 0.08, seed=seed + 3),
+            layers.RandomContrast((0.2, 0.2), seed=seed + 4),
+            layers.RandomBrightness(0.15, value_range=(0, 255), seed=seed + 5),
         ],
         name="augmentation",
     )
@@ -94,7 +99,38 @@ def _cnn(tuned: bool) -> Callable[..., Built]:
 class Application:
     factory: Callable[..., keras.Model]
     normalization: Callable[[], layers.Layer] | None  # None: the application normalises itself
-    weights_name: str  # how Keras names its ImageNet *_notop.h5 file
+    weights_file: str  # the file Keras keeps its no-top ImageNet weights in (its name for it)
+    stage: Callable[[str], int | None]  # a layer's stage, from its name (None: the stage of the layer before)
+
+
+def _stage(*rules: tuple[str, int | None]) -> Callable[[str], int | None]:
+    """A family's stages from keras.applications' layer names: the first rule whose pattern matches
+    the name gives the stage (None as its stage: the number the pattern captures)."""
+
+    def stage(name: str) -> int | None:
+        for pattern, number in rules:
+            found = re.match(pattern, name)
+            if found:
+                return int(found.group(1)) if number is None else number
+        return None
+
+    return stage
+
+
+# MobileNetV3Large's bottleneck blocks (expanded_conv, expanded_conv_1 ... _14) by stage, as the
+# paper's table groups them by output channels: 16 | 24 x2 | 40 x3 | 80 x4 | 112 x2 | 160 x3.
+MOBILENET_V3_LARGE_STAGES = (1, 2, 2, 3, 3, 3, 4, 4, 4, 4, 5, 5, 6, 6, 6)
+VGG_STAGES = _stage((r"block(\d)_", None))
+RESNET_STAGES = _stage((r"conv(\d)_", None), (r"pool1_", 1))
+# EfficientNetV2-B0's last 1x1 convolution (top_) goes with its last stage of blocks (block6).
+EFFICIENTNET_V2_B0_STAGES = _stage((r"stem_", 0), (r"block(\d)[a-z]_", None), (r"top_", 6))
+
+
+def _mobilenet_v3_large_stage(name: str) -> int | None:
+    block = re.match(r"expanded_conv(?:_(\d+))?_", name)
+    if block:
+        return MOBILENET_V3_LARGE_STAGES[int(block.group(1) or 0)]
+    return _stage((r"conv_1(?:_|$)", 6), (r"conv(?:_bn)?$", 0))(name)
 
 
 def _transfer(app: Application) -> Callable[..., Built]:
@@ -117,12 +153,36 @@ def _transfer(app: Application) -> Callable[..., Built]:
 
 
 APPLICATIONS = {
-    "vgg16": Application(keras.applications.VGG16, CaffeNormalization, "vgg16"),
-    "resnet50": Application(keras.applications.ResNet50, CaffeNormalization, "resnet50"),
-    "resnet101": Application(keras.applications.ResNet101, CaffeNormalization, "resnet101"),
-    "resnet152": Application(keras.applications.ResNet152, CaffeNormalization, "resnet152"),
-    "efficientnetv2b0": Application(keras.applications.EfficientNetV2B0, None, "efficientnetv2-b0"),
-    "mobilenetv3large": Application(keras.applications.MobileNetV3Large, None, "mobilenet_v3_large"),
+    "vgg16": Application(
+        keras.applications.VGG16, CaffeNormalization, "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", VGG_STAGES
+    ),
+    "resnet50": Application(
+        keras.applications.ResNet50,
+        CaffeNormalization,
+        "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        RESNET_STAGES,
+    ),
+    "resnet101": Application(
+        keras.applications.ResNet101,
+        CaffeNormalization,
+        "resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        RESNET_STAGES,
+    ),
+    "resnet152": Application(
+        keras.applications.ResNet152,
+        CaffeNormalization,
+        "resnet152_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        RESNET_STAGES,
+    ),
+    "efficientnetv2b0": Application(
+        keras.applications.EfficientNetV2B0, None, "efficientnetv2-b0_notop.h5", EFFICIENTNET_V2_B0_STAGES
+    ),
+    "mobilenetv3large": Application(
+        keras.applications.MobileNetV3Large,
+        None,
+        "weights_mobilenet_v3_large_224_1.0_float_no_top_v2.h5",
+        _mobilenet_v3_large_stage,
+    ),
 }
 BUILDERS: dict[str, Callable[..., Built]] = {
     "base_cnn": _cnn(tuned=False),
@@ -131,9 +191,24 @@ BUILDERS: dict[str, Callable[..., Built]] = {
 }
 
 
+def unfreeze_top_stages(base: keras.Model, name: str, stages: int) -> int:
+    """Make the top `stages` stages of a pretrained base trainable, whole (a block is never cut in
+    two), batch norm excepted (its statistics stay frozen); returns how many layers train."""
+    stage_of, current, placed = APPLICATIONS[name].stage, 0, []
+    for layer in base.layers:
+        found = stage_of(layer.name)
+        current = current if found is None else found
+        placed.append((layer, current))
+    top = set(sorted({stage for _, stage in placed})[-stages:]) if stages > 0 else set()
+    base.trainable = True
+    for layer, stage in placed:
+        layer.trainable = stage in top and not isinstance(layer, layers.BatchNormalization)
+    return sum(layer.trainable for layer, _ in placed)
+
+
 def resolve_weights(name: str, weights: str, weights_dir: str | None) -> str | None:
-    """'imagenet' (Keras downloads them), a local *_notop.h5 path, the file for this
-    architecture in a `weights` channel (network-isolated jobs), or 'none'."""
+    """'imagenet' (Keras downloads them), a local .h5 path, the architecture's file in a `weights`
+    channel (network-isolated jobs: Keras's own name for it), or 'none'."""
     if name not in APPLICATIONS or weights.lower() == "none":
         return None
     if weights != "imagenet":
@@ -141,10 +216,12 @@ def resolve_weights(name: str, weights: str, weights_dir: str | None) -> str | N
             raise FileNotFoundError(f"weights file {weights} does not exist")
         return weights
     if weights_dir:
-        wanted = APPLICATIONS[name].weights_name
-        found = sorted(p for p in Path(weights_dir).rglob("*notop*.h5") if wanted in p.name.lower())
+        wanted = APPLICATIONS[name].weights_file
+        found = sorted(Path(weights_dir).rglob(wanted))
         if not found:
-            raise FileNotFoundError(f"no *_notop.h5 file for {name} (named like '*{wanted}*') in {weights_dir}")
+            raise FileNotFoundError(
+                f"no {wanted} (Keras's name for its no-top ImageNet file) for {name} in {weights_dir}"
+            )
         return str(found[0])
     return "imagenet"
 

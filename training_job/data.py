@@ -150,7 +150,11 @@ def pipeline(
     The cache file belongs to this run only (`cache_dir`: never the checkpoint folder, which SageMaker
     syncs to S3 and restores on a spot restart: TensorFlow refuses a cache whose first pass was cut,
     "There appears to be a concurrent caching iterator running - cache lockfile already exists")."""
-    dataset = tf.data.Dataset.from_tensor_slices((split.paths, split.labels))
+    paths, labels = split.paths, split.labels
+    if training:  # scan lists class by class, and a shuffle buffer smaller than the split never mixes them
+        order = random.Random(seed).sample(range(len(paths)), len(paths))  # noqa: S311 (reproducible, not secret)
+        paths, labels = [paths[i] for i in order], [labels[i] for i in order]
+    dataset = tf.data.Dataset.from_tensor_slices((paths, labels))
     dataset = dataset.map(
         lambda path, label: (decode_resize(tf.io.read_file(path), image_size), label),
         num_parallel_calls=tf.data.AUTOTUNE,

@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 import evaluation
-from architectures import build_model, resolve_weights
+from architectures import build_model, resolve_weights, unfreeze_top_stages
 from data import DatasetError, carve, class_counts, fingerprint, list_classes, pipeline, scan
 from explain import heatmaps_of
 from export import export_savedmodel
@@ -58,8 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     option("architecture", type=_text, default="fine_cnn")
     option("epochs", type=int, default=10, help="epochs with the pretrained base frozen (all epochs for CNNs)")
     option("fine-tune-epochs", type=int, default=5, help="further epochs with the top of the base unfrozen")
-    option("fine-tune-layers", type=int, default=30, help="layers of the base unfrozen for fine-tuning")
-    option("fine-tune-learning-rate", type=float, default=None, help="default: learning rate / 10")
+    option("fine-tune-stages", type=int, default=1, help="top stages of the base unfrozen, whole, for fine-tuning")
+    option("fine-tune-learning-rate", type=float, default=1e-5, help="Adam's, once the top of the base trains")
     option("batch-size", type=int, default=32)
     option("learning-rate", type=float, default=1e-3)
     option("dropout", type=float, default=0.3)
@@ -238,15 +238,6 @@ def use_mixed_precision(choice: str) -> bool:
     return bool(gpus) and all(c >= (7, 0) for c in capabilities)
 
 
-def unfreeze_top(base: keras.Model, layers: int) -> int:
-    """Make the top `layers` of the base trainable, batch norm excepted (its statistics stay frozen)."""
-    base.trainable = True
-    cutoff = max(0, len(base.layers) - layers)
-    for index, layer in enumerate(base.layers):
-        layer.trainable = index >= cutoff and not isinstance(layer, keras.layers.BatchNormalization)
-    return sum(layer.trainable for layer in base.layers)
-
-
 def fit_phase(
     model: keras.Model,
     phase: str,
@@ -373,7 +364,7 @@ def train(args: argparse.Namespace, cache_dir: str) -> dict[str, Any]:
     if checkpoint_dir:
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
     epoch_log = EpochLog(checkpoint_dir / "history.json" if checkpoint_dir else None)
-    fine_tuning = base is not None and args.fine_tune_layers > 0 and args.fine_tune_epochs > 0
+    fine_tuning = base is not None and args.fine_tune_stages > 0 and args.fine_tune_epochs > 0
     budget = TimeBudget(args.time_budget_s, args.epochs + (args.fine_tune_epochs if fine_tuning else 0))
     started = time.perf_counter()
     reached = fit_phase(
@@ -392,13 +383,17 @@ def train(args: argparse.Namespace, cache_dir: str) -> dict[str, Any]:
     if base is not None and fine_tuning and not budget.exhausted:
         fine_tune_from = reached
         with strategy.scope():
-            unfrozen = unfreeze_top(base, args.fine_tune_layers)
+            unfrozen = unfreeze_top_stages(base, args.architecture, args.fine_tune_stages)
             model.compile(
-                optimizer=keras.optimizers.Adam(args.fine_tune_learning_rate or args.learning_rate / 10),
+                optimizer=keras.optimizers.Adam(args.fine_tune_learning_rate),
                 loss="sparse_categorical_crossentropy",
                 metrics=["accuracy"],
             )
-        print(f"fine-tuning the top {unfrozen} layers of {base.name} from epoch {reached + 1}", flush=True)
+        print(
+            f"fine-tuning the top {args.fine_tune_stages} stage(s) of {base.name} ({unfrozen} layers) "
+            f"at learning rate {args.fine_tune_learning_rate:g} from epoch {reached + 1}",
+            flush=True,
+        )
         reached = fit_phase(
             model,
             "fine_tune",
@@ -423,6 +418,11 @@ def train(args: argparse.Namespace, cache_dir: str) -> dict[str, Any]:
     serving = build_model(args.architecture, len(classes), **model_options).model
     serving.set_weights(model.get_weights())
     serving.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    # The tuner's final objective is the last value printed: the model exported (EarlyStopping's restored
+    # best epoch, as served), on the validation split, not whatever the last epoch scored.
+    val_eval = pipeline(val_split, image_size=args.image_size, batch_size=batch, training=False, seed=args.seed)
+    val_loss, val_accuracy = serving.evaluate(val_eval, verbose=0)
+    print(f"final: val_loss={val_loss:.4f}; val_accuracy={val_accuracy:.4f}; (the exported model)", flush=True)
     test_data = pipeline(test_split, image_size=args.image_size, batch_size=batch, training=False, seed=args.seed)
     test_loss, _ = serving.evaluate(test_data, verbose=0)
     probabilities = serving.predict(test_data, verbose=0)

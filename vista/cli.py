@@ -373,6 +373,13 @@ TUNED_RANGES = {
 }
 
 
+def parse_sizes(text: str) -> list[int]:
+    try:
+        return [int(size) for size in text.split(",")]
+    except ValueError:
+        raise CommandError(f"--image-sizes takes whole numbers separated by commas, not {text!r}") from None
+
+
 @app.command()
 def compare(
     ctx: typer.Context,
@@ -382,6 +389,10 @@ def compare(
     max_jobs: Annotated[int, typer.Option(min=1, help="tuning trials per architecture")] = 6,
     max_parallel_jobs: Annotated[int, typer.Option(min=1)] = 2,
     timeout: Annotated[float, typer.Option(help="seconds to wait for the leaderboard")] = 12 * 3600,
+    image_sizes: Annotated[
+        str | None,
+        typer.Option(help="input sizes each architecture tries, e.g. 150,224 (a tuned categorical; see the README)"),
+    ] = None,
     epochs: Epochs = None,
     image_size: ImageSize = None,
     batch_size: BatchSize = None,
@@ -396,13 +407,18 @@ def compare(
     """Train several architectures on one dataset (each tuned with --tune); then their leaderboard."""
     flags = RequestFlags(dataset, epochs, image_size, batch_size, learning_rate, weights, instance_type, on_demand)
     wanted = flags.request(architectures=architectures.split(","))
+    sizes = {"image_size": parse_sizes(image_sizes)} if image_sizes else {}
+    if sizes and image_size:
+        raise CommandError("give --image-size or --image-sizes, not both")
     if tune:
         wanted["tuning"] = {
             "max_jobs": max_jobs,
             "max_parallel_jobs": min(max_parallel_jobs, max_jobs),
             "strategy": "Bayesian",
-            "ranges": TUNED_RANGES,
+            "ranges": TUNED_RANGES | sizes,
         }
+    elif sizes:  # each size once for each architecture
+        wanted["tuning"] = {"strategy": "Grid", "max_parallel_jobs": max_parallel_jobs, "ranges": sizes}
     target = where(ctx).target()
     job = submit(target, wanted, name or time.strftime("compare-%Y%m%d-%H%M%S"), as_dry_run=dry_run, as_json=as_json)
     assert job
@@ -520,7 +536,9 @@ def models(ctx: typer.Context, as_json: Json = False) -> None:
     board = where(ctx).target().api("GET", "/models")
     shown = [(c["key"], c["title"], c["unit"]) for c in board["columns"]]
     show(board["items"], shown, as_json, board["items"])
-    if not as_json:  # what is on its way to the endpoint, and why what failed or waits did so, in full
+    if not as_json:  # what the figure is; what is on its way to the endpoint, and why what failed or waits did so
+        if board["items"]:
+            print(board["note"], file=sys.stderr)
         for model in board["items"]:
             if model["state"] == "promoting":
                 print(f"{model['name']} promoting: serves once the endpoint has switched to it", file=sys.stderr)

@@ -89,7 +89,8 @@ def estimate(
     if request.downloads_weights:
         result["network_access"] = (
             "this request downloads ImageNet weights, so its jobs run with network access: stage Keras's "
-            "*_notop.h5 files under weights/<name>/ and name it in weights_prefix to run them isolated"
+            "no-top files (by the names Keras gives them) under weights/<name>/ and name it in weights_prefix to run "
+            "them isolated"
         )
     if rate is None:
         return result | {"cost_note": f"no price for {request.instance_type} in {region}: add it to {OVERRIDE_KEY}"}

@@ -25,6 +25,14 @@ COLUMNS = (
 )
 
 
+# What the test accuracy on the leaderboard is, said wherever it is shown (API, command, console, report).
+NOTE = (
+    "Test accuracy: each model's score on test images it never trained on. The gate chose the champion "
+    "by it (among models tested on the same images), so the champion's figure is the best of several "
+    "and new photos may score a little lower. Tuning chose each trial's settings on the validation split."
+)
+
+
 def ranked(models: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Best test accuracy first (models without one last)."""
     return sorted(models, key=lambda m: (m.get("accuracy") is None, -(m.get("accuracy") or 0), m["name"]))
@@ -32,4 +40,8 @@ def ranked(models: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def leaderboard(models: Models) -> dict[str, Any]:
     """GET /models' answer: the ranked models and the columns to show them with."""
-    return {"items": ranked(models.all()), "columns": [{"key": k, "title": t, "unit": u} for k, t, u in COLUMNS]}
+    return {
+        "items": ranked(models.all()),
+        "columns": [{"key": k, "title": t, "unit": u} for k, t, u in COLUMNS],
+        "note": NOTE,
+    }

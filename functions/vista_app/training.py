@@ -17,6 +17,7 @@ from vista_app.names import job_name
 from vista_app.records import Jobs
 from vista_app.training_request import (
     TUNABLE_CONTINUOUS,
+    WEIGHTS_FILES,
     InvalidRequest,
     TrainingRequest,
     parse_training_request,
@@ -100,14 +101,19 @@ def count_images(s3: Any, uri: str, *, up_to: int) -> int | None:
     return count if count <= up_to else None
 
 
-def find_weights(s3: Any, bucket: str, prefix: str) -> str:
-    """The S3 prefix of staged pretrained weights (Keras's *_notop.h5 files), for a `weights` channel."""
+def find_weights(s3: Any, bucket: str, prefix: str, architectures: set[str]) -> str:
+    """The S3 prefix of staged pretrained weights, for a `weights` channel: it must hold the file of
+    each architecture tried, named as Keras names it (WEIGHTS_FILES)."""
     prefix = prefix.rstrip("/") + "/"
     answer = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1000)
-    if not any("notop" in item["Key"] and item["Key"].endswith(".h5") for item in answer.get("Contents", [])):
+    staged = {item["Key"].rsplit("/", 1)[-1] for item in answer.get("Contents", [])}
+    missing = sorted(
+        WEIGHTS_FILES[name] for name in architectures & set(WEIGHTS_FILES) if WEIGHTS_FILES[name] not in staged
+    )
+    if missing:
         raise InvalidRequest(
-            f"no *_notop.h5 files under s3://{bucket}/{prefix}: stage Keras's ImageNet files there "
-            "(e.g. resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5)"
+            f"s3://{bucket}/{prefix} lacks {', '.join(missing)}: stage Keras's ImageNet files there "
+            "under the names Keras gives them (~/.keras/models/ holds them once Keras has downloaded them)"
         )
     return f"s3://{bucket}/{prefix}"
 
@@ -247,11 +253,14 @@ def create_job(
         # there, but transfer models train epochs + fine_tune_epochs and export only at the end.
         # Hyperband counts each objective metric line as one unit and "once a job reaches the
         # MaxResource value, it is stopped" (botocore's model, HyperbandStrategyConfig): train.py
-        # prints one per epoch, both phases, so one more than the most it prints lets a trial
-        # that is not stopped early export its model.
-        most = request.most_epochs()
+        # prints one per epoch, both phases, and a `final:` one, so one more than the most it
+        # prints lets a trial that is not stopped early export its model.
+        lines = request.objective_lines()
         config["StrategyConfig"] = {
-            "HyperbandStrategyConfig": {"MinResource": min(HYPERBAND_MIN_EPOCHS, most), "MaxResource": most + 1}
+            "HyperbandStrategyConfig": {
+                "MinResource": min(HYPERBAND_MIN_EPOCHS, request.most_epochs()),
+                "MaxResource": lines + 1,
+            }
         }
     sagemaker.create_hyper_parameter_tuning_job(
         HyperParameterTuningJobName=name,
@@ -305,7 +314,9 @@ def prepare(request: TrainingRequest, *, settings: Settings, s3: Any, sagemaker:
     check_instance_type(sagemaker, request.instance_type)
     channels = find_channels(s3, settings.data_bucket, request.dataset_prefix)
     if request.weights_prefix:
-        channels["weights"] = find_weights(s3, settings.data_bucket, request.weights_prefix)
+        channels["weights"] = find_weights(
+            s3, settings.data_bucket, request.weights_prefix, request.tried_architectures()
+        )
     estimated = estimate(
         request,
         region=sagemaker.meta.region_name,

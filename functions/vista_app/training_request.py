@@ -16,8 +16,18 @@ Architecture = Literal[
     "base_cnn", "fine_cnn", "vgg16", "resnet50", "resnet101", "resnet152", "efficientnetv2b0", "mobilenetv3large"
 ]
 ARCHITECTURES: tuple[str, ...] = get_args(Architecture)
-# Those with a pretrained base: train.py runs `epochs` with it frozen, then `fine_tune_epochs` more.
-PRETRAINED = ("vgg16", "resnet50", "resnet101", "resnet152", "efficientnetv2b0", "mobilenetv3large")
+# Those with a pretrained base (train.py runs `epochs` with it frozen, then `fine_tune_epochs` more),
+# each with the file its ImageNet weights come in without the top, named as keras.applications
+# names it (resnet.py, vgg16.py, efficientnet_v2.py, mobilenet_v3.py): what a `weights` channel holds.
+WEIGHTS_FILES = {
+    "vgg16": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "resnet50": "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "resnet101": "resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "resnet152": "resnet152_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "efficientnetv2b0": "efficientnetv2-b0_notop.h5",
+    "mobilenetv3large": "weights_mobilenet_v3_large_224_1.0_float_no_top_v2.h5",
+}
+PRETRAINED = tuple(WEIGHTS_FILES)
 GPU_FAMILIES = ("ml.p", "ml.g")  # instance families with GPUs: the training image for GPUs
 
 DatasetPrefix = Annotated[
@@ -63,8 +73,10 @@ class Hyperparameters(Strict):
 
     epochs: int = Field(10, ge=1, le=500)
     fine_tune_epochs: int = Field(5, ge=0, le=500)
-    fine_tune_layers: int = Field(30, ge=0, le=1000)
-    fine_tune_learning_rate: float | None = Field(None, gt=0, le=1)
+    fine_tune_stages: int = Field(
+        1, ge=0, le=6, description="top stages of the pretrained base unfrozen, whole, for fine-tuning"
+    )
+    fine_tune_learning_rate: float = Field(1e-5, gt=0, le=1, description="Adam's while the base's top trains")
     batch_size: int = Field(32, ge=1, le=1024)
     learning_rate: float = Field(1e-3, gt=0, le=1, json_schema_extra=search(1e-4, 1e-2, "log", tuned=True))
     dropout: float = Field(0.3, ge=0, lt=1, json_schema_extra=search(0.1, 0.5, "linear", tuned=True))
@@ -105,7 +117,7 @@ class ContinuousRange(Strict):
 
 
 TUNABLE_CONTINUOUS = ("learning_rate", "fine_tune_learning_rate", "dropout", "l2")
-TUNABLE_INTEGER = ("epochs", "fine_tune_epochs", "batch_size", "fine_tune_layers", "image_size")
+TUNABLE_INTEGER = ("epochs", "fine_tune_epochs", "batch_size", "fine_tune_stages", "image_size")
 TUNABLE_CATEGORICAL = ("architecture", "augment", "weights", "mixed_precision", "xla")
 
 
@@ -211,8 +223,8 @@ class TrainingRequest(Strict):
         None,
         pattern=r"^weights/[A-Za-z0-9._-]{1,100}/?$",
         description=(
-            "where Keras's ImageNet *_notop.h5 files are staged in the data bucket (weights/<name>/): "
-            "given to the job as its `weights` channel, so it needs no internet access"
+            "where Keras's no-top ImageNet files (named as Keras names them) are staged in the data bucket "
+            "(weights/<name>/): given to the job as its `weights` channel, so it needs no internet access"
         ),
     )
     instance_type: InstanceType = "ml.g5.xlarge"
@@ -269,10 +281,14 @@ class TrainingRequest(Strict):
         return "imagenet" in weights and bool(pretrained) and not self.weights_prefix
 
     def most_epochs(self) -> int:
-        """The most epochs one job (or tuning trial) of this request can run: what train.py prints
-        an objective line for, and so what Hyperband counts as a trial's resource."""
-        fine_tunes = self.tried_architectures() & set(PRETRAINED) and self.highest("fine_tune_layers") > 0
+        """The most epochs one job (or tuning trial) of this request can run."""
+        fine_tunes = self.tried_architectures() & set(PRETRAINED) and self.highest("fine_tune_stages") > 0
         return self.highest("epochs") + (self.highest("fine_tune_epochs") if fine_tunes else 0)
+
+    def objective_lines(self) -> int:
+        """The most objective lines one trial prints, what Hyperband counts as its resource: one an
+        epoch, and train.py's `final:` line (the exported model on the validation split)."""
+        return self.most_epochs() + 1
 
     @property
     def dataset_prefix(self) -> str:

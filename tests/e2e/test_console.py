@@ -249,6 +249,7 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
     for row, model in zip([rows.nth(i) for i in range(rows.count())], board, strict=True):
         assert f"{100 * model['accuracy']:.1f}%" in row.inner_text() and model["state"] in row.inner_text().lower()
     assert page.locator("#leaderboard-chart .bar-name").all_text_contents() == [m["name"] for m in board]
+    assert page.locator("#leaderboard-note").inner_text() == target.api("GET", "/models")["note"]
     assert page.locator("#model-details .bars .bar-name").count() == len(board[0]["classes"])  # F1 by class
     # Drift: divergence and confidence charted a point a closed window; the latest window's verdict.
     assert page.locator("#drift svg.chart").count() == 2

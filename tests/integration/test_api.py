@@ -219,6 +219,8 @@ def test_models_leaderboard_and_manual_promotion(aws: None, context: Any, monkey
     from vista_app.leaderboard import COLUMNS
 
     assert [(c["key"], c["title"], c["unit"]) for c in board["columns"]] == list(COLUMNS)
+    # ...and what the test accuracy is: the figure the champion was chosen by (the best of several)
+    assert "the champion's figure is the best of several" in board["note"]
 
     from tests.helpers.fakes import record_calls
     from vista_app.aws import client

@@ -176,7 +176,7 @@ def test_a_tuning_request_starts_a_tuning_job(aws: None, context: Any) -> None:
 
 def test_hyperband_stops_no_trial_before_it_has_trained_every_epoch_it_runs(aws: None, context: Any) -> None:
     # GIVEN a transfer model tuned with Hyperband: train.py runs epochs + fine_tune_epochs (one
-    # objective line each) and exports only at the end
+    # objective line each, and a final one for the model it exports) and exports only at the end
     upload_dataset()
     tuning = {
         "strategy": "Hyperband",
@@ -189,7 +189,7 @@ def test_hyperband_stops_no_trial_before_it_has_trained_every_epoch_it_runs(aws:
     described = boto3.client("sagemaker").describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=job["name"])
     config = described["HyperParameterTuningJobConfig"]
     # THEN SageMaker is told more than the most a trial reports (not left to infer 8 from `epochs`)
-    assert config["StrategyConfig"] == {"HyperbandStrategyConfig": {"MinResource": 3, "MaxResource": 13}}
+    assert config["StrategyConfig"] == {"HyperbandStrategyConfig": {"MinResource": 3, "MaxResource": 14}}
     assert config["TrainingJobEarlyStoppingType"] == "Off"  # Hyperband stops trials itself
     # A CNN has no fine-tuning phase; a tuned epochs range counts at its top.
     cnn = {**request, "architecture": "fine_cnn", "tuning": {**tuning, "ranges": {"epochs": {"min": 5, "max": 20}}}}
@@ -209,7 +209,14 @@ def test_staged_weights_are_the_job_s_weights_channel(aws: None, context: Any) -
     # With its weights staged, the job needs nothing from the internet: it runs without network access
     assert described["EnableNetworkIsolation"] is True and job["network_isolation"] is True
     [refused] = run(put_request_event("jobs/empty.json", {**REQUEST, "weights_prefix": "weights/none-here"}), context)
-    assert refused["status"] == "Failed" and "no *_notop.h5 files under" in refused["failure_reason"]
+    assert refused["status"] == "Failed"
+    assert refused["failure_reason"].startswith(
+        f"s3://{BUCKET}/weights/none-here/ lacks resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    )
+    # Each architecture tried needs its own file, by the name Keras gives it
+    mobilenet = {**REQUEST, "architecture": "mobilenetv3large", "weights_prefix": "weights/imagenet"}
+    [refused] = run(put_request_event("jobs/mobilenet.json", mobilenet), context)
+    assert "lacks weights_mobilenet_v3_large_224_1.0_float_no_top_v2.h5" in refused["failure_reason"]
 
 
 def test_sagemaker_refusing_the_job_is_recorded_with_its_message(aws: None, context: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -173,7 +174,7 @@ def test_weights_come_from_a_channel_when_the_job_has_no_network(tmp_path: Path)
     assert resolve_weights("resnet50", "imagenet", None) == "imagenet"
     assert resolve_weights("fine_cnn", "imagenet", None) is None
     assert resolve_weights("vgg16", "none", None) is None
-    with pytest.raises(FileNotFoundError, match=r"no \*_notop.h5 file for vgg16"):
+    with pytest.raises(FileNotFoundError, match=r"no vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 .*for vgg16"):
         resolve_weights("vgg16", "imagenet", str(tmp_path))
 
 
@@ -182,8 +183,12 @@ def test_weights_come_from_a_channel_when_the_job_has_no_network(tmp_path: Path)
 @pytest.mark.parametrize(
     ("architecture", "keras_file"),
     [
+        # Each as keras.applications names it (keras/src/applications: resnet.py, vgg16.py,
+        # efficientnet_v2.py and mobilenet_v3.py, where include_top=False)
         ("resnet50", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"),
         ("vgg16", "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+        ("efficientnetv2b0", "efficientnetv2-b0_notop.h5"),
+        ("mobilenetv3large", "weights_mobilenet_v3_large_224_1.0_float_no_top_v2.h5"),
     ],
 )
 def test_a_job_starts_from_exactly_the_weights_in_its_weights_channel(
@@ -223,11 +228,12 @@ def test_a_job_starts_from_exactly_the_weights_in_its_weights_channel(
 
 
 def test_the_stack_and_training_agree_on_hyperparameters_and_architectures() -> None:
-    from architectures import BUILDERS
+    from architectures import APPLICATIONS, BUILDERS
     from train import parse_args
-    from vista_app.training_request import ARCHITECTURES, Hyperparameters
+    from vista_app.training_request import ARCHITECTURES, WEIGHTS_FILES, Hyperparameters
 
     assert set(BUILDERS) == set(ARCHITECTURES)
+    assert {name: app.weights_file for name, app in APPLICATIONS.items()} == WEIGHTS_FILES
     parsed = vars(parse_args(["--train", "x"]))
     assert set(Hyperparameters.model_fields) <= set(parsed)
 
@@ -330,6 +336,26 @@ def trained(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return tmp, result
+
+
+def test_the_tuners_objective_is_the_exported_models(trained: tuple[Path, subprocess.CompletedProcess]) -> None:
+    from vista_app.training import METRIC_DEFINITIONS
+
+    _, result = trained
+    epochs = [
+        dict(re.findall(r"(\w+)=([-0-9.e]+);", line))
+        for line in result.stdout.splitlines()
+        if line.startswith("epoch=")
+    ]
+    best = min(epochs, key=lambda e: float(e["val_loss"]))  # what EarlyStopping restores and the job exports
+    # SageMaker's final objective is the last value its metric definition finds in the log
+    definition = next(d for d in METRIC_DEFINITIONS if d["Name"] == "val_accuracy")
+    matches = [
+        (m.group(1), line) for line in result.stdout.splitlines() for m in re.finditer(definition["Regex"], line)
+    ]
+    value, line = matches[-1]
+    assert line.startswith("final: ")  # the exported weights evaluated once more, after the last epoch
+    assert abs(float(value) - float(best["val_accuracy"])) < 1e-3
 
 
 def test_a_job_writes_metrics_pictures_and_a_servable_model(trained: tuple[Path, subprocess.CompletedProcess]) -> None:
@@ -555,3 +581,15 @@ def test_a_dataset_of_plain_class_folders_is_tested_on_images_carved_from_it(
     assert "train=36 validation=6 test=6 (carved from train);" in result.stdout
     metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
     assert metrics["evaluated_on"] == "test (carved from train)" and metrics["test_set"]["images"] == 6
+
+
+@pytest.mark.slow
+def test_fine_tuning_unfreezes_the_top_stage_at_the_guides_learning_rate(tiny_dataset: Path, tmp_path: Path) -> None:
+    command = train_command(architecture="mobilenetv3large", image_size=32, epochs=1, fine_tune_epochs=1)
+    result = subprocess.run(
+        command, env=sagemaker_environment(tmp_path, tiny_dataset), capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    # Keras's transfer-learning guide fine-tunes at 1e-5, whatever the head's learning rate was
+    assert "fine-tuning the top 1 stage(s) of MobileNetV3Large (" in result.stdout
+    assert "at learning rate 1e-05 from epoch 2" in result.stdout

@@ -226,6 +226,17 @@ def test_train_that_the_caps_refuse_starts_nothing(stack: Stack) -> None:
     assert said.exit_code == 1 and said.stdout.splitlines()[-1] == "would be refused: over today's budget"
 
 
+def test_compare_tries_each_input_size_on_each_architecture(stack: Stack) -> None:
+    stack.answers["POST /training-jobs"] = ACCEPTED
+    said = run("compare", "--architectures", "resnet50,efficientnetv2b0", "--image-sizes", "150,224", "--dry-run")
+    assert said.exit_code == 0, said.output
+    [(_, _, body)] = stack.calls
+    sent = json.loads(body)
+    assert sent["architectures"] == ["resnet50", "efficientnetv2b0"]
+    assert sent["tuning"] == {"strategy": "Grid", "max_parallel_jobs": 2, "ranges": {"image_size": [150, 224]}}
+    refused(run("compare", "--image-sizes", "150,big"), "--image-sizes takes whole numbers separated by commas")
+
+
 def test_train_watch_follows_the_job_it_requested(stack: Stack) -> None:
     stack.answers["POST /training-jobs"] = ACCEPTED
     stack.answers["GET /training-jobs/*"] = {"name": "j", "status": "Failed", "failure_reason": "AlgorithmError: boom"}
@@ -317,6 +328,17 @@ def test_promoting_a_worse_model_asks_first(stack: Stack) -> None:
     assert said.exit_code == 0 and ("POST", "/models/worse/promote", None) in stack.calls
     # Tested on other images: nothing to compare, nothing asked (the stack's gate says why it waits)
     assert run("promote", "other").exit_code == 0
+
+
+def test_the_leaderboard_says_what_its_figure_is(stack: Stack) -> None:
+    columns = [
+        {"key": "name", "title": "model", "unit": ""},
+        {"key": "accuracy", "title": "test accuracy", "unit": "%"},
+    ]
+    stack.answers["GET /models"] = {"items": BOARD, "columns": columns, "note": "Test accuracy: the best of several."}
+    said = run("models")
+    assert said.exit_code == 0 and "95.0%" in said.stdout
+    assert said.stderr.startswith("Test accuracy: the best of several.\n")
 
 
 def test_a_report_with_no_models_leaves_an_earlier_one_alone(stack: Stack, tmp_path: Path) -> None:

@@ -94,6 +94,7 @@ def test_the_leaderboard_holds_each_models_own_figures_in_the_columns_every_view
 
     page = data()
     assert page["columns"] == [title for _, title, _ in COLUMNS]
+    assert "the champion's figure is the best of several" in page["note"]
     assert [row["name"] for row in page["rows"]] == ["vista-good", "vista-poor"]
     cells = {key: cell for (key, _, _), cell in zip(COLUMNS, page["rows"][0]["cells"], strict=True)}
     assert (cells["state"].text, cells["state"].kind) == ("champion", "state")

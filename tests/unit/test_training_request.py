@@ -140,7 +140,7 @@ def test_tuning_ranges_become_sagemaker_parameter_ranges() -> None:
                 "ranges": {
                     "learning_rate": {"min": 1e-5, "max": 1e-2, "scale": "log"},
                     "dropout": {"min": 0.1, "max": 0.6},
-                    "fine_tune_layers": {"min": 10, "max": 60},
+                    "fine_tune_stages": {"min": 1, "max": 3},
                     "architecture": ["resnet50", "resnet101"],
                 }
             },
@@ -152,7 +152,7 @@ def test_tuning_ranges_become_sagemaker_parameter_ranges() -> None:
             {"Name": "dropout", "MinValue": "0.1", "MaxValue": "0.6", "ScalingType": "Auto"},
         ],
         "IntegerParameterRanges": [
-            {"Name": "fine_tune_layers", "MinValue": "10", "MaxValue": "60", "ScalingType": "Auto"}
+            {"Name": "fine_tune_stages", "MinValue": "1", "MaxValue": "3", "ScalingType": "Auto"}
         ],
         "CategoricalParameterRanges": [{"Name": "architecture", "Values": ['"resnet50"', '"resnet101"']}],
     }

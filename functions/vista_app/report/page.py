@@ -17,7 +17,7 @@ from importlib import resources
 from typing import Any
 
 from vista_app.job_outputs import archive_of_model
-from vista_app.leaderboard import COLUMNS
+from vista_app.leaderboard import COLUMNS, NOTE
 from vista_app.report.charts import BarChart, Scatter, bar_chart, scatter
 
 STATE_COLOURS = {"champion": "#1b7f3b", "candidate": "#3366cc", "retired": "#888888", "rejected": "#c0392b"}
@@ -245,6 +245,7 @@ def page_data(
         "accuracy_chart": bar_chart(bars, title="Test accuracy by model") if bars else None,
         "states": list(STATE_COLOURS),
         "columns": [title for _, title, _ in COLUMNS],
+        "note": NOTE,
         "rows": leaderboard_rows(leaderboard),
         "models": [model_view(m, outputs.get(m["name"], {})) for m in focus],
         "tuning": [view for view in map(tuning_view, tuning_jobs or []) if view],

@@ -6,7 +6,7 @@ import { badge, confirmDialog, errorBox, h, int, money, num, pct, put, toast } f
 
 export async function modelsPage(main, { every, render }) {
   main.append(h("h1", { text: "Models" }), h("p", { class: "lede", text: "Every trained model, best test accuracy first. The champion serves every prediction." }));
-  const { items: all, columns } = await board(true);
+  const { items: all, columns, note } = await board(true);
   if (!all.length) {
     main.append(h("p", { class: "muted", text: "No model yet: submit a training request on the Training page." }));
     return;
@@ -29,7 +29,7 @@ export async function modelsPage(main, { every, render }) {
   main.append(h("div", { class: "table-wrap panel" }, h("table", { id: "leaderboard" },
     h("caption", { class: "sr-only", text: "Models" }),
     h("thead", {}, h("tr", {}, h("th", { class: "num", text: "#" }), columns.map((c) => h("th", { class: narrow.has(c.key) ? "" : "hide-narrow", text: c.title })))),
-    h("tbody", {}, rows))));
+    h("tbody", {}, rows)), h("p", { class: "meta", id: "leaderboard-note", text: note })));
   const chosen = decodeURIComponent(location.hash.split("/")[2] || "") || all[0].name;
   const model = all.find((m) => m.name === chosen) || all[0];
   main.append(modelDetails(model, all, render));
