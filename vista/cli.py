@@ -391,7 +391,9 @@ def compare(
     timeout: Annotated[float, typer.Option(help="seconds to wait for the leaderboard")] = 12 * 3600,
     image_sizes: Annotated[
         str | None,
-        typer.Option(help="input sizes each architecture tries, e.g. 150,224 (a tuned categorical; see the README)"),
+        typer.Option(
+            help="input sizes each architecture tries, e.g. 150,224 (a tuned categorical; see docs/training.md)"
+        ),
     ] = None,
     epochs: Epochs = None,
     image_size: ImageSize = None,

@@ -7,7 +7,7 @@ credentials and nothing else (VISTA_REGION / VISTA_PROFILE, else the usual AWS_*
 
     VISTA_STACK=vista VISTA_REGION=eu-west-1 .venv/bin/pytest tests/deployed -v
 
-What it costs (us-east-1 prices, see the README): one on-demand ml.m5.large training job of a few
+What it costs (us-east-1 prices, see docs/deploy.md): one on-demand ml.m5.large training job of a few
 minutes (about $0.02), a serverless endpoint's few invocations (well under a cent), and S3/DynamoDB
 pennies. It leaves the model it trained as the champion, its dataset under datasets/deployed-test-*/
 and its predictions: `vista --stack NAME ...` shows them; delete the stack (sam delete) to remove all.

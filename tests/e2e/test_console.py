@@ -3,7 +3,7 @@ a person trains a model from the form and watches it complete, classifies images
 prediction, reads the leaderboard and the champion's drift chart; and every console route refuses a request without a
 live session, as the console's authorizer does on AWS.
 
-Each page is photographed at desktop and phone widths into build/screenshots/ (the README's
+Each page is photographed at desktop and phone widths into build/screenshots/ (docs/console.md's
 pictures: `make screenshots` writes them to docs/screenshots/)."""
 
 from __future__ import annotations
@@ -259,7 +259,7 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
     verdict = f"The latest window drifted: {latest['reason']}" if latest["drifted"] else "has not drifted"
     expect(page.locator("#drift")).to_contain_text(verdict)
     photograph(page, "models")
-    page.locator("#drift").screenshot(path=str(SHOTS / "drift-desktop.png"))  # the README's drift chart
+    page.locator("#drift").screenshot(path=str(SHOTS / "drift-desktop.png"))  # docs/operations.md's drift chart
 
     # Promotion asks first; cancelled, nothing changes; confirmed, the runner-up serves.
     runner_up = board[1]["name"]

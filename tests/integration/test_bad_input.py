@@ -1,7 +1,7 @@
 """Bad input at every entry point: each case ends as a clear FAILED record or a 4xx with its
 reason; nothing crashes, nothing is lost, nothing bad reaches the endpoint or SageMaker.
 
-The cases are counted for the README's Reliability section (`CASES`)."""
+The cases are counted for docs/reliability-and-security.md (`CASES`)."""
 
 from __future__ import annotations
 

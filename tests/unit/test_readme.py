@@ -16,3 +16,11 @@ def test_the_readme_shows_vista_help_as_it_prints() -> None:
     assert quoted, "README.md has no `vista --help` block"
     printed = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "80"}).output
     assert quoted.group(1) == "\n".join(line.rstrip() for line in printed.splitlines()).strip("\n")
+
+
+def test_the_readme_is_a_newcomers_page_and_its_links_lead_somewhere() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 300  # the depth is in docs/
+    for page in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
+        for target in re.findall(r"\]\(([^)#]+\.(?:md|png))(?:#[^)]*)?\)", page.read_text()):
+            assert (page.parent / target).is_file(), f"{page.name} links to {target}, which is not there"
