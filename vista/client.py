@@ -17,9 +17,9 @@ from typing import Any
 from vista.errors import CommandError
 from vista.target import Target
 from vista_app import errors
+from vista_app.image_types import CONTENT_TYPES, SUFFIXES
 from vista_app.names import TERMINAL, job_name
 
-IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 # The most a synchronous POST /predictions carries: API Gateway base64s the body into the function's
 # event, which Lambda holds to 6 MB. A larger photo goes through POST /uploads (straight to S3).
 SYNCHRONOUS_MAX_BYTES = 4 * 1024 * 1024
@@ -79,7 +79,7 @@ def upload_dataset(
     existing = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         existing.update({o["Key"]: (o["Size"], o["ETag"].strip('"')) for o in page.get("Contents", [])})
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_TYPES)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
     if not files:
         raise CommandError(f"no JPEG or PNG images under {folder}")
     todo = []
@@ -91,7 +91,7 @@ def upload_dataset(
         todo.append((path, key))
 
     def put(item: tuple[Path, str]) -> None:
-        s3.upload_file(str(item[0]), bucket, item[1], ExtraArgs={"ContentType": IMAGE_TYPES[item[0].suffix.lower()]})
+        s3.upload_file(str(item[0]), bucket, item[1], ExtraArgs={"ContentType": SUFFIXES[item[0].suffix.lower()]})
 
     if progress:
         progress(0, len(todo))
@@ -325,9 +325,9 @@ def image_files(paths: list[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            inside = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_TYPES)
+            inside = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
             if not inside:
-                raise CommandError(f"no {', '.join(IMAGE_TYPES)} images under {path}")
+                raise CommandError(f"no {', '.join(SUFFIXES)} images under {path}")
             found += inside
         elif path.is_file():
             found.append(path)
@@ -340,11 +340,11 @@ def predict_image(target: Target, path: Path, *, timeout_s: float = 180) -> dict
     """One photo classified: in the request itself, or, too big for it, uploaded to S3 with the
     URL POST /uploads gives and its prediction polled until the inbox has classified it."""
     data = path.read_bytes()
-    content_type = IMAGE_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    content_type = SUFFIXES.get(path.suffix.lower(), "application/octet-stream")
     if len(data) <= SYNCHRONOUS_MAX_BYTES:
         return target.api("POST", "/predictions", body=data, content_type=content_type)
-    if content_type not in ("image/jpeg", "image/png"):
-        raise CommandError(f"{path}: a photo over {SYNCHRONOUS_MAX_BYTES:,} bytes must be a .jpg or .png")
+    if content_type not in CONTENT_TYPES:
+        raise CommandError(f"{path}: a photo over {SYNCHRONOUS_MAX_BYTES:,} bytes must be one of {', '.join(SUFFIXES)}")
     body = json.dumps({"content_type": content_type, "bytes": len(data)}).encode()
     upload = target.api("POST", "/uploads", body=body, content_type="application/json")
     put = urllib.request.Request(  # noqa: S310 (the stack's own presigned S3 URL)

@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from vista_app import errors
 from vista_app.errors import BadRequest, NotFound, Unavailable
+from vista_app.image_types import FORMATS, SUFFIX
 from vista_app.images import InvalidImage, decode_budget, inspect_image, reduce_for_model
 from vista_app.records import WAITING_FOR, Predictions
 
@@ -271,11 +272,10 @@ def read_image(s3: Any, image: S3Image) -> bytes:
 
 REVIEW_NEEDED = "needed"
 UPLOADS_PREFIX = "artifacts/uploads/"
-IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg"}
 # POST /uploads: a photo too big for a synchronous request goes straight to S3, under a name made
 # for it and written once (If-None-Match: *), and is classified from the inbox like any other.
 UPLOADS_INBOX = "inbox/uploads/"
-UPLOAD_KEY = re.compile(r"^inbox/uploads/([0-9a-f]{32})\.(?:jpg|png)$")
+UPLOAD_KEY = re.compile(rf"^inbox/uploads/([0-9a-f]{{32}})(?:{'|'.join(map(re.escape, SUFFIX.values()))})$")
 UPLOAD_LINK_SECONDS = 900
 
 
@@ -286,9 +286,8 @@ def new_upload(content_type: str, size: int, *, s3: Any, bucket: str) -> dict[st
     The link is signed with Content-Length (SigV4 signs every header given: S3 refuses a PUT of any
     other length) and If-None-Match: * (written once), so it can put exactly one object of the size
     asked for, at most MAX_IMAGE_BYTES, and nothing else."""
-    extension = {v: k for k, v in IMAGE_TYPES.items()}[content_type]
     prediction_id = uuid.uuid4().hex
-    key = f"{UPLOADS_INBOX}{prediction_id}.{extension}"
+    key = f"{UPLOADS_INBOX}{prediction_id}{SUFFIX[content_type]}"
     headers = {"Content-Type": content_type, "If-None-Match": "*"}
     url = s3.generate_presigned_url(
         "put_object",
@@ -328,9 +327,9 @@ def classify_upload(
     if earlier is not None:
         return earlier, False
     fields = classifier.classify(data)
-    extension = {"PNG": "png", "JPEG": "jpg"}[fields["format"]]
-    key = f"{UPLOADS_PREFIX}{prediction_id}.{extension}"
-    s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=IMAGE_TYPES[extension])
+    content_type = FORMATS[fields["format"]]
+    key = f"{UPLOADS_PREFIX}{prediction_id}{SUFFIX[content_type]}"
+    s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
     record = {"id": prediction_id, "source": "api", "bucket": bucket, "key": key, **fields}
     created = predictions.create(record)
     return (created, True) if created else (predictions.get(prediction_id) or record, False)

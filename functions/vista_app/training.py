@@ -13,6 +13,7 @@ from vista_app import budget, errors
 from vista_app.config import Settings
 from vista_app.cost_guard import SMALL_DATASET_IMAGES, OverTheCap, check, estimate
 from vista_app.costs import load_prices
+from vista_app.image_types import SUFFIXES
 from vista_app.names import job_name
 from vista_app.records import Jobs
 from vista_app.training_request import (
@@ -87,9 +88,6 @@ def _check_classes(s3: Any, bucket: str, prefix: str) -> None:
         )
 
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-
-
 def count_images(s3: Any, uri: str, *, up_to: int) -> int | None:
     """The images under an s3:// prefix, or None when there are more than `up_to` (not counted on)."""
     bucket, _, prefix = uri.removeprefix("s3://").partition("/")
@@ -97,7 +95,7 @@ def count_images(s3: Any, uri: str, *, up_to: int) -> int | None:
         Bucket=bucket, Prefix=prefix, PaginationConfig={"MaxItems": up_to + 1, "PageSize": 1000}
     )
     keys = (item["Key"].lower() for page in pages for item in page.get("Contents", []))
-    count = sum(1 for key in keys if key.endswith(IMAGE_SUFFIXES))
+    count = sum(1 for key in keys if key.endswith(tuple(SUFFIXES)))
     return count if count <= up_to else None
 
 

@@ -234,6 +234,10 @@ def test_the_stack_and_training_agree_on_hyperparameters_and_architectures() -> 
 
     assert set(BUILDERS) == set(ARCHITECTURES)
     assert {name: app.weights_file for name, app in APPLICATIONS.items()} == WEIGHTS_FILES
+    from data import IMAGE_SUFFIXES
+    from vista_app.image_types import SUFFIXES
+
+    assert set(SUFFIXES) == IMAGE_SUFFIXES  # training reads what the stack counts and takes
     parsed = vars(parse_args(["--train", "x"]))
     assert set(Hyperparameters.model_fields) <= set(parsed)
 

@@ -21,6 +21,7 @@ from vista_app.callers import api_caller
 from vista_app.config import settings
 from vista_app.console import router as console
 from vista_app.errors import BadRequest, NotFound, Unavailable
+from vista_app.image_types import CONTENT_TYPES
 
 # What the routes use, loaded by the first request that needs it (a cold start pays for its own
 # route only); `api_models` and `training_request` hold the validated routes' types, so pydantic
@@ -53,7 +54,7 @@ metrics = Metrics()
 app = APIGatewayRestResolver(strip_prefixes=["/console/api"])
 app.include_router(console)
 
-IMAGE_TYPES = ("image/jpeg", "image/png", "application/octet-stream")
+IMAGE_TYPES = (*CONTENT_TYPES, "application/octet-stream")
 IMAGE_LINK_SECONDS = 900
 
 
