@@ -8,12 +8,12 @@ import itertools
 import re
 from typing import Any
 
+from vista_app.names import is_trial_of
 from vista_app.training import METRIC_DEFINITIONS
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 MAX_PAGES = 20  # ~10,000 lines: far more epochs than any job runs
 _PATTERNS = [(d["Name"], re.compile(d["Regex"])) for d in METRIC_DEFINITIONS]
-_TRIAL = re.compile(r"^-\d{3}-[0-9a-f]{8}$")  # a tuning trial's name after its tuning job's
 
 
 def parse_epoch(line: str) -> dict[str, float] | None:
@@ -36,7 +36,7 @@ def training_curves(logs: Any, name: str) -> dict[str, list[dict[str, float]]]:
         for page in itertools.islice(pages, MAX_PAGES):
             for event in page.get("events", []):
                 job = event["logStreamName"].split("/", 1)[0]
-                if job != name and not _TRIAL.match(job.removeprefix(name)):
+                if job != name and not is_trial_of(job, name):
                     continue
                 epoch = parse_epoch(event["message"])
                 if epoch:

@@ -4,6 +4,7 @@ the lifecycle and the `vista` command read them)."""
 from __future__ import annotations
 
 import hashlib
+import re
 
 # TrainingJobStatus and HyperParameterTuningJobStatus (SageMaker API reference): the states a job
 # stays in once reached; a comparison of jobs ends in them too.
@@ -15,6 +16,14 @@ def job_name(prefix: str, identity: str) -> str:
     return f"{prefix}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
 
 
+# SageMaker names the training jobs a tuning job starts <tuning job>-<NNN>-<8 hex digits>.
+TRIAL = r"-\d{3}-[0-9a-f]{8}"
+
+
+def is_trial_of(name: str, tuning_job: str) -> bool:
+    return re.fullmatch(re.escape(tuning_job) + TRIAL, name) is not None
+
+
 def is_tuning_child(name: str, prefix: str) -> bool:
-    """Training jobs a tuning job starts are named <tuning job>-<NNN>-<hash>."""
-    return name.startswith(prefix + "-") and name.count("-") > prefix.count("-") + 1
+    """A trial of any tuning job this stack (`prefix`) started."""
+    return re.fullmatch(rf"{re.escape(prefix)}-[^-]+{TRIAL}", name) is not None
