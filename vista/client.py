@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -14,12 +15,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from vista.errors import CommandError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from vista.errors import ApiError, CommandError
 from vista.target import Target
 from vista_app import errors
 from vista_app.image_types import CONTENT_TYPES, SUFFIXES
 from vista_app.names import TERMINAL, job_name
 
+log = logging.getLogger("vista")
 # The most a synchronous POST /predictions carries: API Gateway base64s the body into the function's
 # event, which Lambda holds to 6 MB. A larger photo goes through POST /uploads (straight to S3).
 SYNCHRONOUS_MAX_BYTES = 4 * 1024 * 1024
@@ -128,8 +132,8 @@ def found(target: Target, path: str) -> Any:
     """GET `path`; None while the API answers 404 (a job not yet taken, a photo not yet classified)."""
     try:
         return target.api("GET", path)
-    except CommandError as error:
-        if ": 404 " not in str(error):
+    except ApiError as error:
+        if error.status != 404:
             raise
         return None
 
@@ -161,8 +165,8 @@ def job_states(
                 described = sagemaker.describe_training_job(TrainingJobName=name)
                 job["metrics"] = {m["MetricName"]: m["Value"] for m in described.get("FinalMetricDataList", [])}
                 job["secondary_status"] = described.get("SecondaryStatus")
-            except Exception:  # noqa: S110 (live metrics are a nicety; the Jobs record is the answer)
-                pass
+            except (ClientError, BotoCoreError) as error:  # live metrics are a nicety: the record is the answer
+                log.info("no live metrics for %s: %s", name, error)
         state = (job["status"], job.get("secondary_status"), job["metrics"].get("epoch"))
         if state != seen:
             seen = state
@@ -255,7 +259,7 @@ def promotion_warning(board: list[dict[str, Any]], name: str) -> str | None:
 def wait_for_endpoint(target: Target, timeout_s: float) -> None:
     """Until the stack's serverless endpoint is InService (a promotion creates or updates it):
     boto3's endpoint_in_service waiter, once the endpoint exists."""
-    from botocore.exceptions import ClientError, WaiterError
+    from botocore.exceptions import WaiterError
 
     sagemaker = target.client("sagemaker")
     name = target.output("EndpointName")

@@ -11,7 +11,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from vista.errors import CommandError
+from vista.errors import ApiError, CommandError
 from vista.project import ROOT, checkout
 
 # Where a running local cloud (`vista up`) says where it listens; read here, written by it.
@@ -126,6 +126,6 @@ class Target:
                 message = json.loads(error.read()).get("message", error.reason)
             except ValueError:
                 message = error.reason
-            raise CommandError(f"{method} {path}: {error.code} {message}") from None
+            raise ApiError(method, path, error.code, message) from None
         except urllib.error.URLError as error:
             raise CommandError(f"cannot reach the API at {url}: {error.reason}") from None

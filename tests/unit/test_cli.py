@@ -16,7 +16,7 @@ from typer.testing import CliRunner, Result
 import vista.target
 from vista import client
 from vista.cli import app
-from vista.errors import CommandError
+from vista.errors import ApiError
 from vista.target import Target
 
 
@@ -43,7 +43,7 @@ class Stack(Target):
         self.calls.append((method, path, options.get("body")))
         answer = self.answers.get(f"{method} {path}", self.answers.get(f"{method} {path.rsplit('/', 1)[0]}/*"))
         if answer is None:
-            raise CommandError(f"{method} {path}: 404 nothing at {path}")
+            raise ApiError(method, path, 404, f"nothing at {path}")
         if isinstance(answer, Exception):
             raise answer
         return answer(options) if callable(answer) else answer
@@ -211,8 +211,11 @@ def test_a_request_file_that_cannot_be_read_is_one_line(
 
 
 def test_train_checks_the_dataset_as_the_dry_run_does_before_uploading(stack: Stack) -> None:
-    stack.answers["POST /training-jobs"] = CommandError(
-        "POST /training-jobs: 400 no images under s3://data/datasets/nowhere/: expected datasets/nowhere/train/..."
+    stack.answers["POST /training-jobs"] = ApiError(
+        "POST",
+        "/training-jobs",
+        400,
+        "no images under s3://data/datasets/nowhere/: expected datasets/nowhere/train/...",
     )
     refused(run("train", "--dataset", "datasets/nowhere"), "POST /training-jobs: 400 no images under")
     assert stack.uploads == []  # no request left in jobs/ to fail later
