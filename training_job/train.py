@@ -12,6 +12,7 @@ ends with metrics.json, pictures, and a TF Serving SavedModel that takes image b
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import logging
@@ -19,6 +20,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ import tensorflow as tf
 
 import evaluation
 from architectures import build_model, resolve_weights, unfreeze_top_stages
-from data import DatasetError, carve, class_counts, fingerprint, list_classes, pipeline, scan
+from data import DatasetError, Split, carve, class_counts, fingerprint, list_classes, pipeline, scan
 from explain import heatmaps_of
 from export import export_savedmodel
 
@@ -298,6 +300,98 @@ def weights_digest(model: keras.Model) -> str:
     return digest.hexdigest()
 
 
+@dataclass
+class Splits:
+    classes: list[str]
+    train: Split
+    validation: Split
+    test: Split
+    test_carved: bool  # the dataset had no test split: this one was carved from train
+
+    @property
+    def skipped(self) -> int:
+        return len(self.train.skipped) + len(self.validation.skipped) + len(self.test.skipped)
+
+
+def read_splits(args: argparse.Namespace) -> Splits:
+    """The channels' images by class; a test or validation split the dataset lacks is carved from
+    train (seeded, stratified), the test split first, so no image is both trained and tested on."""
+    classes = list_classes(args.train)
+    train_split = scan(args.train, classes)
+    if args.test:
+        test_split = scan(args.test, classes)
+    else:
+        train_split, test_split = carve(train_split, args.test_split, args.seed)
+    if args.validation:
+        val_split = scan(args.validation, classes)
+    else:
+        train_split, val_split = carve(train_split, args.validation_split, args.seed)
+    splits = Splits(classes, train_split, val_split, test_split, test_carved=not args.test)
+    print(
+        f"classes={len(classes)} {classes}; train={len(train_split)} validation={len(val_split)} "
+        f"test={len(test_split)}{' (carved from train)' if splits.test_carved else ''}; "
+        f"skipped_files={splits.skipped};",
+        flush=True,
+    )
+    print(f"train images per class: {class_counts(train_split, classes)}", flush=True)
+    return splits
+
+
+@dataclass
+class Fitted:
+    epochs: int  # reached, over both phases
+    fine_tune_from: int | None  # the epoch fine-tuning started after (None: it did not run)
+    seconds: float
+    history: dict[str, list[float]]
+
+
+def fit(
+    args: argparse.Namespace,
+    model: keras.Model,
+    base: keras.Model | None,
+    data: tuple[tf.data.Dataset, tf.data.Dataset],
+    strategy: tf.distribute.Strategy,
+) -> Fitted:
+    """The head with the base frozen, then (a transfer model) its top stages unfrozen."""
+    checkpoint_dir = Path(args.checkpoint_dir) if args.checkpoint_dir else None
+    if checkpoint_dir:
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    epoch_log = EpochLog(checkpoint_dir / "history.json" if checkpoint_dir else None)
+    fine_tuning = base is not None and args.fine_tune_stages > 0 and args.fine_tune_epochs > 0
+    budget = TimeBudget(args.time_budget_s, args.epochs + (args.fine_tune_epochs if fine_tuning else 0))
+    phase = functools.partial(
+        fit_phase,
+        model,
+        train_data=data[0],
+        val_data=data[1],
+        checkpoint_dir=checkpoint_dir,
+        epoch_log=epoch_log,
+        budget=budget,
+        patience=args.early_stopping_patience,
+    )
+    started = time.perf_counter()
+    reached = phase("head", first_epoch=0, epochs=args.epochs)
+    fine_tune_from = None
+    if base is not None and fine_tuning and not budget.exhausted:
+        fine_tune_from = reached
+        with strategy.scope():
+            unfrozen = unfreeze_top_stages(base, args.architecture, args.fine_tune_stages)
+            model.compile(
+                optimizer=keras.optimizers.Adam(args.fine_tune_learning_rate),
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+            )
+        print(
+            f"fine-tuning the top {args.fine_tune_stages} stage(s) of {base.name} ({unfrozen} layers) "
+            f"at learning rate {args.fine_tune_learning_rate:g} from epoch {reached + 1}",
+            flush=True,
+        )
+        reached = phase("fine_tune", first_epoch=reached, epochs=args.fine_tune_epochs)
+    seconds = time.perf_counter() - started
+    print(f"fit_seconds={seconds:.1f}; epochs_run={budget.done};", flush=True)
+    return Fitted(reached, fine_tune_from, seconds, epoch_log.history())
+
+
 def train(args: argparse.Namespace, cache_dir: str) -> dict[str, Any]:
     """Train, evaluate and export; `cache_dir` holds this run's decoded images if they are too many for memory."""
     keras.utils.set_random_seed(args.seed)
@@ -307,25 +401,7 @@ def train(args: argparse.Namespace, cache_dir: str) -> dict[str, Any]:
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
     strategy = distribution(args.hosts)
     chief = args.hosts.index(args.current_host) == 0 if args.current_host in args.hosts else True
-
-    classes = list_classes(args.train)
-    train_split = scan(args.train, classes)
-    if args.test:
-        test_split = scan(args.test, classes)
-    else:  # a dataset without a test split (plain class folders): one carved from train, never seen in training
-        train_split, test_split = carve(train_split, args.test_split, args.seed)
-    if args.validation:
-        val_split = scan(args.validation, classes)
-    else:
-        train_split, val_split = carve(train_split, args.validation_split, args.seed)
-    skipped = len(train_split.skipped) + len(val_split.skipped) + len(test_split.skipped)
-    print(
-        f"classes={len(classes)} {classes}; train={len(train_split)} validation={len(val_split)} "
-        f"test={len(test_split)}{'' if args.test else ' (carved from train)'}; skipped_files={skipped};",
-        flush=True,
-    )
-    print(f"train images per class: {class_counts(train_split, classes)}", flush=True)
-
+    splits = read_splits(args)
     batch = args.batch_size * strategy.num_replicas_in_sync
     cached = {
         "batch_size": batch,
@@ -333,15 +409,15 @@ def train(args: argparse.Namespace, cache_dir: str) -> dict[str, Any]:
         "cache_dir": cache_dir,
         "memory_cache_bytes": int(args.memory_cache_gb * 1024**3),
     }
-    train_data = pipeline(train_split, image_size=args.image_size, training=True, **cached)
-    val_data = pipeline(val_split, image_size=args.image_size, training=False, **cached)
+    train_data = pipeline(splits.train, image_size=args.image_size, training=True, **cached)
+    val_data = pipeline(splits.validation, image_size=args.image_size, training=False, **cached)
 
     weights = resolve_weights(args.architecture, args.weights, args.weights_dir)
     model_options = dict(
         image_size=args.image_size, dropout=args.dropout, l2=args.l2, augment=args.augment, seed=args.seed
     )
     with strategy.scope():
-        built = build_model(args.architecture, len(classes), weights=weights, **model_options)
+        built = build_model(args.architecture, len(splits.classes), weights=weights, **model_options)
         model, base = built.model, built.base
         if base is not None:
             base.trainable = False
@@ -359,74 +435,33 @@ def train(args: argparse.Namespace, cache_dir: str) -> dict[str, Any]:
         f"mixed_precision={mixed}; xla={args.xla}; replicas={strategy.num_replicas_in_sync}; global_batch={batch};",
         flush=True,
     )
-
-    checkpoint_dir = Path(args.checkpoint_dir) if args.checkpoint_dir else None
-    if checkpoint_dir:
-        checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    epoch_log = EpochLog(checkpoint_dir / "history.json" if checkpoint_dir else None)
-    fine_tuning = base is not None and args.fine_tune_stages > 0 and args.fine_tune_epochs > 0
-    budget = TimeBudget(args.time_budget_s, args.epochs + (args.fine_tune_epochs if fine_tuning else 0))
-    started = time.perf_counter()
-    reached = fit_phase(
-        model,
-        "head",
-        train_data,
-        val_data,
-        first_epoch=0,
-        epochs=args.epochs,
-        checkpoint_dir=checkpoint_dir,
-        epoch_log=epoch_log,
-        budget=budget,
-        patience=args.early_stopping_patience,
-    )
-    fine_tune_from = None
-    if base is not None and fine_tuning and not budget.exhausted:
-        fine_tune_from = reached
-        with strategy.scope():
-            unfrozen = unfreeze_top_stages(base, args.architecture, args.fine_tune_stages)
-            model.compile(
-                optimizer=keras.optimizers.Adam(args.fine_tune_learning_rate),
-                loss="sparse_categorical_crossentropy",
-                metrics=["accuracy"],
-            )
-        print(
-            f"fine-tuning the top {args.fine_tune_stages} stage(s) of {base.name} ({unfrozen} layers) "
-            f"at learning rate {args.fine_tune_learning_rate:g} from epoch {reached + 1}",
-            flush=True,
-        )
-        reached = fit_phase(
-            model,
-            "fine_tune",
-            train_data,
-            val_data,
-            first_epoch=reached,
-            epochs=args.fine_tune_epochs,
-            checkpoint_dir=checkpoint_dir,
-            epoch_log=epoch_log,
-            budget=budget,
-            patience=args.early_stopping_patience,
-        )
-    seconds = time.perf_counter() - started
-    print(f"fit_seconds={seconds:.1f}; epochs_run={budget.done};", flush=True)
+    fitted = fit(args, model, base, (train_data, val_data), strategy)
     if not chief:  # training was shared; evaluating and exporting is the chief's alone
         print(f"{args.current_host}: training done; {args.hosts[0]} evaluates and exports the model", flush=True)
         return {}
-
     # Evaluated, explained and served as a float32 twin of the model (same layers, same weights, outside
-    # any strategy): what the CPU endpoint runs, in the test split's own order.
+    # any strategy): what the CPU endpoint runs.
     keras.mixed_precision.set_global_policy("float32")
-    serving = build_model(args.architecture, len(classes), **model_options).model
+    serving = build_model(args.architecture, len(splits.classes), **model_options).model
     serving.set_weights(model.get_weights())
     serving.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return evaluate_and_export(args, serving, splits, fitted, batch=batch, parameters=model.count_params())
+
+
+def evaluate_and_export(
+    args: argparse.Namespace, serving: keras.Model, splits: Splits, fitted: Fitted, *, batch: int, parameters: int
+) -> dict[str, Any]:
+    """The tuner's objective line, the test split's metrics, the SavedModel and the job's pictures."""
+    classes = splits.classes
     # The tuner's final objective is the last value printed: the model exported (EarlyStopping's restored
     # best epoch, as served), on the validation split, not whatever the last epoch scored.
-    val_eval = pipeline(val_split, image_size=args.image_size, batch_size=batch, training=False, seed=args.seed)
+    val_eval = pipeline(splits.validation, image_size=args.image_size, batch_size=batch, training=False, seed=args.seed)
     val_loss, val_accuracy = serving.evaluate(val_eval, verbose=0)
     print(f"final: val_loss={val_loss:.4f}; val_accuracy={val_accuracy:.4f}; (the exported model)", flush=True)
-    test_data = pipeline(test_split, image_size=args.image_size, batch_size=batch, training=False, seed=args.seed)
+    test_data = pipeline(splits.test, image_size=args.image_size, batch_size=batch, training=False, seed=args.seed)
     test_loss, _ = serving.evaluate(test_data, verbose=0)
     probabilities = serving.predict(test_data, verbose=0)
-    y_true = np.array(test_split.labels)
+    y_true = np.array(splits.test.labels)
     predicted = np.argmax(probabilities, axis=-1)
     metrics = evaluation.classification_metrics(y_true, predicted, classes)
     metrics.update(
@@ -438,13 +473,13 @@ def train(args: argparse.Namespace, cache_dir: str) -> dict[str, Any]:
         },
         loss=round(float(test_loss), 4),
         architecture=args.architecture,
-        epochs=reached,
-        fine_tune_from_epoch=fine_tune_from,
-        training_seconds=round(seconds, 1),
-        parameters=model.count_params(),
-        skipped_files=skipped,
-        evaluated_on="test" if args.test else "test (carved from train)",
-        test_set={"digest": fingerprint(test_split, classes), "images": len(test_split)},
+        epochs=fitted.epochs,
+        fine_tune_from_epoch=fitted.fine_tune_from,
+        training_seconds=round(fitted.seconds, 1),
+        parameters=parameters,
+        skipped_files=splits.skipped,
+        evaluated_on="test (carved from train)" if splits.test_carved else "test",
+        test_set={"digest": fingerprint(splits.test, classes), "images": len(splits.test)},
         hyperparameters={
             k: v for k, v in vars(args).items() if k not in ("train", "validation", "test", "hosts", "current_host")
         },
@@ -456,21 +491,21 @@ def train(args: argparse.Namespace, cache_dir: str) -> dict[str, Any]:
     )
 
     export_savedmodel(serving, classes, args.image_size, args.model_dir, model_name=model_name())
-    samples = [Path(p).read_bytes() for p in test_split.paths[:10]]
+    samples = [Path(p).read_bytes() for p in splits.test.paths[:10]]
     metrics.update(evaluation.serving_latency(args.model_dir, samples))
     print(f"serving_latency_ms={metrics['serving_latency_ms']:.2f}; (batch 1, CPU)", flush=True)
     evaluation.write_json(metrics, args.model_dir, args.output_data_dir)
     output = Path(args.output_data_dir)
     evaluation.plot_confusion_matrix(metrics, output / "confusion_matrix.png")
-    evaluation.plot_training_curves(epoch_log.history(), output / "training_curves.png", fine_tune_from)
-    wrong = evaluation.misclassified(test_split.paths, y_true, probabilities, classes)
+    evaluation.plot_training_curves(fitted.history, output / "training_curves.png", fitted.fine_tune_from)
+    wrong = evaluation.misclassified(splits.test.paths, y_true, probabilities, classes)
     # What drove each mistake: the heatmap of the class the model wrongly gave (what `explain` answers).
     heatmaps = heatmaps_of(serving, [w["path"] for w in wrong], args.image_size)
     evaluation.plot_misclassified(wrong, output / "misclassified.png", heatmaps)
     (output / "misclassified.json").write_text(
         json.dumps([{k: v for k, v in w.items() if k != "path"} for w in wrong], indent=2)
     )
-    (output / "history.json").write_text(json.dumps(epoch_log.history()))
+    (output / "history.json").write_text(json.dumps(fitted.history))
     return metrics
 
 
