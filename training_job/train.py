@@ -33,6 +33,7 @@ from architectures import build_model, resolve_weights, unfreeze_top_stages
 from data import DatasetError, Split, carve, class_counts, fingerprint, list_classes, pipeline, scan
 from explain import heatmaps_of
 from export import export_savedmodel
+from metric_lines import metric_line
 
 log = logging.getLogger("vista.train")
 
@@ -148,7 +149,7 @@ class EpochLog(keras.callbacks.Callback):
             "val_accuracy": logs.get("val_accuracy"),
         }
         seconds = time.perf_counter() - self.started
-        line = f"epoch={epoch + 1}; " + " ".join(f"{k}={v:.4f};" for k, v in values.items() if v is not None)
+        line = metric_line(epoch=epoch + 1, **values)
         self.epochs = {e: v for e, v in self.epochs.items() if e < epoch + 1}
         self.epochs[epoch + 1] = {k: v for k, v in logs.items()}
         if self.path:
@@ -193,7 +194,7 @@ class TimeBudget(keras.callbacks.Callback):
                     f"an epoch takes {pace:.0f} s)",
                     flush=True,
                 )
-        print(f"eta_s={left * pace:.0f}; elapsed_s={elapsed:.0f};", flush=True)
+        print(f"{metric_line(eta_s=round(left * pace))} elapsed_s={elapsed:.0f};", flush=True)
 
 
 class ConfigurationError(ValueError):
@@ -388,7 +389,7 @@ def fit(
         )
         reached = phase("fine_tune", first_epoch=reached, epochs=args.fine_tune_epochs)
     seconds = time.perf_counter() - started
-    print(f"fit_seconds={seconds:.1f}; epochs_run={budget.done};", flush=True)
+    print(f"{metric_line(fit_seconds=seconds)} epochs_run={budget.done};", flush=True)
     return Fitted(reached, fine_tune_from, seconds, epoch_log.history())
 
 
@@ -457,7 +458,7 @@ def evaluate_and_export(
     # best epoch, as served), on the validation split, not whatever the last epoch scored.
     val_eval = pipeline(splits.validation, image_size=args.image_size, batch_size=batch, training=False, seed=args.seed)
     val_loss, val_accuracy = serving.evaluate(val_eval, verbose=0)
-    print(f"final: val_loss={val_loss:.4f}; val_accuracy={val_accuracy:.4f}; (the exported model)", flush=True)
+    print(f"final: {metric_line(val_loss=val_loss, val_accuracy=val_accuracy)} (the exported model)", flush=True)
     test_data = pipeline(splits.test, image_size=args.image_size, batch_size=batch, training=False, seed=args.seed)
     test_loss, _ = serving.evaluate(test_data, verbose=0)
     probabilities = serving.predict(test_data, verbose=0)
@@ -485,8 +486,7 @@ def evaluate_and_export(
         },
     )
     print(
-        f"test_loss={metrics['loss']:.4f}; test_accuracy={metrics['accuracy']:.4f}; "
-        f"test_macro_f1={metrics['macro_f1']:.4f};",
+        metric_line(test_loss=metrics["loss"], test_accuracy=metrics["accuracy"], test_macro_f1=metrics["macro_f1"]),
         flush=True,
     )
 

@@ -8,8 +8,8 @@ import itertools
 import re
 from typing import Any
 
+from vista_app.metric_lines import METRIC_DEFINITIONS
 from vista_app.names import is_trial_of
-from vista_app.training import METRIC_DEFINITIONS
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 MAX_PAGES = 20  # ~10,000 lines: far more epochs than any job runs

@@ -14,6 +14,7 @@ from vista_app.config import Settings
 from vista_app.cost_guard import SMALL_DATASET_IMAGES, OverTheCap, check, estimate
 from vista_app.costs import load_prices
 from vista_app.image_types import SUFFIXES
+from vista_app.metric_lines import METRIC_DEFINITIONS
 from vista_app.names import job_name
 from vista_app.records import Jobs
 from vista_app.training_request import (
@@ -24,21 +25,6 @@ from vista_app.training_request import (
     parse_training_request,
 )
 
-# One `name=value;` per metric: training_job prints them (train.py), SageMaker
-# parses them with these regexes into metrics, FinalMetricDataList and the tuner's objective.
-METRIC_NAMES = (
-    "epoch",
-    "train_loss",
-    "train_accuracy",
-    "val_loss",
-    "val_accuracy",
-    "test_loss",
-    "test_accuracy",
-    "test_macro_f1",
-    "eta_s",  # training's time left, each epoch (train.py's TimeBudget)
-    "fit_seconds",
-)
-METRIC_DEFINITIONS = [{"Name": name, "Regex": rf"\b{name}=([-+0-9.eE]+|nan);"} for name in METRIC_NAMES]
 # Layouts a dataset may have under datasets/<name>/: ours, then Kaggle's Intel download.
 LAYOUTS = ({"train": "train/", "test": "test/"}, {"train": "seg_train/seg_train/", "test": "seg_test/seg_test/"})
 CHECKPOINT_DIR = "/opt/ml/checkpoints"

@@ -343,7 +343,7 @@ def trained(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
 
 
 def test_the_tuners_objective_is_the_exported_models(trained: tuple[Path, subprocess.CompletedProcess]) -> None:
-    from vista_app.training import METRIC_DEFINITIONS
+    from vista_app.metric_lines import METRIC_DEFINITIONS
 
     _, result = trained
     epochs = [

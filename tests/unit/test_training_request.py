@@ -8,8 +8,9 @@ import re
 import pytest
 
 from tests.helpers.stack import load_event
+from vista_app.metric_lines import METRIC_DEFINITIONS
 from vista_app.names import is_tuning_child, job_name
-from vista_app.training import METRIC_DEFINITIONS, _parameter_ranges
+from vista_app.training import _parameter_ranges
 from vista_app.training_request import InvalidRequest, parse_training_request
 
 EXAMPLE = json.loads(load_event("api_post_training_jobs")["body"])
