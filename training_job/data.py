@@ -158,7 +158,9 @@ def pipeline(
     dataset = dataset.map(
         lambda path, label: (decode_resize(tf.io.read_file(path), image_size), label),
         num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=not training,
+        # In order even while training: the first pass fills the cache, and an order that depended on
+        # which decode finished first would make a seeded run train differently on a busy machine.
+        deterministic=True,
     )
     decoded_bytes = len(split) * image_size * image_size * 3 * 4
     if decoded_bytes <= memory_cache_bytes or not cache_dir:
