@@ -210,8 +210,9 @@ def test_staged_weights_are_the_job_s_weights_channel(aws: None, context: Any) -
     assert described["EnableNetworkIsolation"] is True and job["network_isolation"] is True
     [refused] = run(put_request_event("jobs/empty.json", {**REQUEST, "weights_prefix": "weights/none-here"}), context)
     assert refused["status"] == "Failed"
-    assert f"s3://{BUCKET}/weights/none-here/ lacks resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5" in (
-        refused["failure_reason"]
+    assert (
+        f"s3://{BUCKET}/weights/none-here/ lacks resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
+        in (refused["failure_reason"])
     )
     # Each architecture tried needs its own file, by the name Keras gives it
     mobilenet = {**REQUEST, "architecture": "mobilenetv3large", "weights_prefix": "weights/imagenet"}
