@@ -123,7 +123,8 @@ def close_windows(target: Any, images: list[Path], windows: int) -> dict[str, An
         s3.upload_file(str(path), bucket, f"inbox/drift-{windows}/{index}.jpg")
 
     def closed() -> dict[str, Any] | None:
-        champion = target.api("GET", "/models")["items"][0]
+        # The champion by its state: the first by test accuracy may be a tie or a model of other images
+        champion = next(m for m in target.api("GET", "/models")["items"] if m["state"] == "champion")
         return champion if len(champion.get("drift_history", [])) >= windows else None
 
     return wait_for(f"drift window {windows} of the champion", closed, 180)
@@ -250,27 +251,28 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
         assert f"{100 * model['accuracy']:.1f}%" in row.inner_text() and model["state"] in row.inner_text().lower()
     assert page.locator("#leaderboard-chart .bar-name").all_text_contents() == [m["name"] for m in board]
     assert page.locator("#leaderboard-note").inner_text() == target.api("GET", "/models")["note"]
-    assert page.locator("#model-details .bars .bar-name").count() == len(board[0]["classes"])  # F1 by class
+    champion = next(m for m in board if m["state"] == "champion")  # the details the page opens on
+    assert page.locator("#model-details .bars .bar-name").count() == len(champion["classes"])  # F1 by class
     # Drift: divergence and confidence charted a point a closed window; the latest window's verdict.
     assert page.locator("#drift svg.chart").count() == 2
     assert page.locator("#model-details svg.chart").count() == 1 + 2  # the confusion matrix, then drift
-    assert page.locator("#drift svg.chart").first.locator("circle").count() == len(board[0]["drift_history"]) >= 3
-    latest = board[0]["drift"]
+    assert page.locator("#drift svg.chart").first.locator("circle").count() == len(champion["drift_history"]) >= 3
+    latest = champion["drift"]
     verdict = f"The latest window drifted: {latest['reason']}" if latest["drifted"] else "has not drifted"
     expect(page.locator("#drift")).to_contain_text(verdict)
     photograph(page, "models")
     page.locator("#drift").screenshot(path=str(SHOTS / "drift-desktop.png"))  # docs/operations.md's drift chart
 
     # Promotion asks first; cancelled, nothing changes; confirmed, the runner-up serves.
-    runner_up = board[1]["name"]
-    rows.nth(1).get_by_role("link").click()
+    runner_up = next(m["name"] for m in board if m["state"] != "champion")
+    rows.nth([m["name"] for m in board].index(runner_up)).get_by_role("link").click()
     expect(page.locator("#model-title")).to_have_text(runner_up)
     promote = page.get_by_role("button", name="Promote to champion")
     promote.click()
     page.get_by_role("button", name="Cancel").click()
-    assert target.api("GET", "/models")["items"][1]["state"] != "champion"
+    assert next(m for m in target.api("GET", "/models")["items"] if m["name"] == runner_up)["state"] != "champion"
     promote.click()
-    expect(page.locator("#confirm")).to_contain_text(board[0]["name"])  # says what it replaces
+    expect(page.locator("#confirm")).to_contain_text(champion["name"])  # says what it replaces
     page.locator("#confirm-ok").click()
     # promoting until the endpoint serves it; the page looks again until then
     expect(page.locator("#model-details .badge").first).to_have_text("champion", timeout=60_000)

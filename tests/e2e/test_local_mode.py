@@ -328,8 +328,10 @@ def test_a_tuning_job_started_as_the_tf_toolkit_starts_trials_serves_its_best_mo
     }
     job = submit_training(target, request, "e2e tuning")
     assert finished_job(target, job, timeout_s=300)["status"] == "Completed"
+    # The report is an ended job's last write: its model and its trials are on record by then
     record = wait_for(
-        "the local cloud", lambda: (lambda j: j if j.get("model") else None)(target.api("GET", f"/training-jobs/{job}"))
+        "the local cloud",
+        lambda: (lambda j: j if j.get("report") else None)(target.api("GET", f"/training-jobs/{job}")),
     )
     best = record["best_training_job"]
     sagemaker = target.client("sagemaker")

@@ -30,8 +30,9 @@ export async function modelsPage(main, { every, render }) {
     h("caption", { class: "sr-only", text: "Models" }),
     h("thead", {}, h("tr", {}, h("th", { class: "num", text: "#" }), columns.map((c) => h("th", { class: narrow.has(c.key) ? "" : "hide-narrow", text: c.title })))),
     h("tbody", {}, rows)), h("p", { class: "meta", id: "leaderboard-note", text: note })));
-  const chosen = decodeURIComponent(location.hash.split("/")[2] || "") || all[0].name;
-  const model = all.find((m) => m.name === chosen) || all[0];
+  // The model the address names, else the one serving (the best by test accuracy may be a tie or a candidate).
+  const chosen = decodeURIComponent(location.hash.split("/")[2] || "");
+  const model = all.find((m) => m.name === chosen) || all.find((m) => m.state === "champion") || all[0];
   main.append(modelDetails(model, all, render));
   // A promotion is done when the endpoint has switched (minutes on AWS): look again until then.
   if (all.some((m) => m.state === "promoting")) every(async () => { render(); return false; });
