@@ -264,7 +264,8 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
     page.locator("#drift").screenshot(path=str(SHOTS / "drift-desktop.png"))  # docs/operations.md's drift chart
 
     # Promotion asks first; cancelled, nothing changes; confirmed, the runner-up serves.
-    runner_up = next(m["name"] for m in board if m["state"] != "champion")
+    # A person may promote any model the endpoint can serve, the gate's rejected ones too (the API does)
+    runner_up = next(m["name"] for m in board if m["state"] in ("retired", "candidate", "rejected"))
     rows.nth([m["name"] for m in board].index(runner_up)).get_by_role("link").click()
     expect(page.locator("#model-title")).to_have_text(runner_up)
     promote = page.get_by_role("button", name="Promote to champion")

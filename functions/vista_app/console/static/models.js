@@ -42,7 +42,7 @@ function modelDetails(model, all, render) {
   const metrics = model.metrics || {};
   const champion = all.find((m) => m.state === "champion");
   const section = h("section", { class: "panel", id: "model-details", "aria-labelledby": "model-title" });
-  const promote = h("button", { type: "button", text: "Promote to champion", disabled: ["champion", "promoting", "rejected", "failed"].includes(model.state) });
+  const promote = h("button", { type: "button", text: "Promote to champion", disabled: ["champion", "promoting", "failed"].includes(model.state) });
   promote.addEventListener("click", async () => {
     const replacing = champion ? ` It replaces ${champion.name} (${pct(champion.accuracy)}) on the endpoint.` : "";
     if (!(await confirmDialog(`Promote ${model.name}?`, `Every prediction will come from this model (${pct(model.accuracy)} test accuracy).${replacing}`, "Promote"))) return;
