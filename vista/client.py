@@ -138,6 +138,11 @@ def found(target: Target, path: str) -> Any:
         return None
 
 
+def answered(prediction: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The prediction once it has an outcome; None while it is being classified."""
+    return prediction if prediction and prediction["status"] != "CLASSIFYING" else None
+
+
 def job_record(target: Target, name: str) -> dict[str, Any] | None:
     """GET /training-jobs/{name}; None until the stack has taken the request."""
     return found(target, f"/training-jobs/{name}")
@@ -358,7 +363,7 @@ def predict_image(target: Target, path: Path, *, timeout_s: float = 180) -> dict
         pass
 
     try:
-        return wait_for(f"{path} to be classified", lambda: found(target, upload["poll"]), timeout_s)
+        return wait_for(f"{path} to be classified", lambda: answered(found(target, upload["poll"])), timeout_s)
     except CommandError:
         raise CommandError(
             f"{path} was uploaded ({upload['key']}) but not classified within {timeout_s:.0f} s"

@@ -37,15 +37,7 @@ def table(name: str) -> Any:
     return boto3.resource("dynamodb", config=Config(retries=RETRIES)).Table(name)
 
 
-@functools.cache
-def idempotency_store(table_name: str) -> Any:
-    """Powertools' idempotency records, on the same lazily created DynamoDB client."""
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-    return DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client("dynamodb"))
-
-
 def reset() -> None:
     """Forget every client (tests and local mode point the process at other endpoints)."""
-    for getter in (client, table, idempotency_store):
+    for getter in (client, table):
         getter.cache_clear()

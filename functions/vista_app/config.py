@@ -25,7 +25,6 @@ class Settings:
     jobs_table: str = _setting("JOBS_TABLE")
     models_table: str = _setting("MODELS_TABLE")
     predictions_table: str = _setting("PREDICTIONS_TABLE")
-    idempotency_table: str = _setting("IDEMPOTENCY_TABLE")
     inbox_queue_url: str = _setting("INBOX_QUEUE_URL")  # where images waiting for a model are sent again
     endpoint_name: str = _setting("ENDPOINT_NAME")
     training_role_arn: str = _setting("TRAINING_ROLE_ARN")  # what training and tuning jobs run as

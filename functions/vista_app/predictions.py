@@ -181,9 +181,11 @@ class Classifier:
 
 
 def classify_object(
-    image: S3Image, *, s3: Any, classifier: Classifier, predictions: Predictions
+    image: S3Image, *, s3: Any, classifier: Classifier, predictions: Predictions, until: float
 ) -> tuple[dict[str, Any], bool]:
-    """The image's record, and whether this call made it (a redelivered notification finds the first)."""
+    """The image's record, and whether this call made it (a redelivered notification finds the
+    first). The record is claimed first (Predictions.claim, until `until`), so the endpoint is asked
+    once an image however many times S3 and SQS deliver it, even at the same moment."""
     record: dict[str, Any] = {
         "id": image.id,
         "source": f"s3://{image.bucket}/{image.key}",
@@ -193,6 +195,9 @@ def classify_object(
     }
     if image.version_id:
         record["version_id"] = image.version_id
+    earlier = predictions.claim(record, until=until)
+    if earlier is not None:
+        return earlier, False
     try:
         if image.size is not None and image.size > MAX_IMAGE_BYTES:
             raise InvalidImage(f"image is {image.size:,} bytes; the limit is {MAX_IMAGE_BYTES:,}")
@@ -208,10 +213,19 @@ def classify_object(
         record.update(status="WAITING", waiting=WAITING_FOR, reason=f"{error}; it is classified once a model serves")
         predictions.settle(record)
         raise
+    except BaseException:
+        predictions.release(image.id)  # what failed may succeed on the next delivery
+        raise
+    return _settled(predictions, record)
+
+
+def _settled(predictions: Predictions, record: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The claimed record written with its outcome; if the claim ran out and another delivery took the
+    image over, that one's record."""
     created = predictions.settle(record)
     if created:
         return created, True
-    return predictions.get(image.id) or record, False
+    return predictions.get(record["id"]) or record, False
 
 
 class ObjectGone(NotFound):
@@ -317,19 +331,23 @@ def classify_upload(
     bucket: str,
     classifier: Classifier,
     predictions: Predictions,
+    until: float,
     idempotency_key: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """An image POSTed to the API: classified synchronously, kept (feedback may make it training
     data) and recorded; (the record, whether it is new). A request seen before gets its first
-    answer, with no second inference. Bad images raise InvalidImage and are not kept."""
+    answer, one still being answered InProgress: never a second inference (the record is claimed
+    first, as an inbox image's is). Bad images raise InvalidImage and are not kept."""
     prediction_id = upload_id(data, model=classifier.model, idempotency_key=idempotency_key)
-    earlier = predictions.get(prediction_id)
+    earlier = predictions.claim({"id": prediction_id, "source": "api", "bucket": bucket}, until=until)
     if earlier is not None:
         return earlier, False
-    fields = classifier.classify(data)
-    content_type = FORMATS[fields["format"]]
-    key = f"{UPLOADS_PREFIX}{prediction_id}{SUFFIX[content_type]}"
-    s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
-    record = {"id": prediction_id, "source": "api", "bucket": bucket, "key": key, **fields}
-    created = predictions.create(record)
-    return (created, True) if created else (predictions.get(prediction_id) or record, False)
+    try:
+        fields = classifier.classify(data)
+        content_type = FORMATS[fields["format"]]
+        key = f"{UPLOADS_PREFIX}{prediction_id}{SUFFIX[content_type]}"
+        s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+    except BaseException:
+        predictions.release(prediction_id)
+        raise
+    return _settled(predictions, {"id": prediction_id, "source": "api", "bucket": bucket, "key": key, **fields})

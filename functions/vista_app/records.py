@@ -10,6 +10,7 @@ import base64
 import functools
 import json
 import operator
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from vista_app import errors
 from vista_app.aws import table
-from vista_app.errors import BadRequest
+from vista_app.errors import BadRequest, Unavailable
 
 LISTING_INDEX = "by_created"  # GSI: listing (constant per table) + created_at, newest first
 
@@ -192,6 +193,16 @@ class Jobs(Repository):
 
 # The by_waiting index's one key: a prediction waiting for a model to be in service carries it.
 WAITING_FOR = "model"
+# A prediction's status while a function asks the endpoint (until its `claimed_until`).
+CLASSIFYING = "CLASSIFYING"
+
+
+class InProgress(Unavailable):
+    """The same image (or request) is being classified by another delivery: ask again shortly (the
+    IETF Idempotency-Key draft's 409 for a request still in progress)."""
+
+    status = 409
+    retry_after_s = 5
 
 
 class Predictions(Repository):
@@ -212,21 +223,63 @@ class Predictions(Repository):
         """Images that came before any model was in service, newest first (a sparse index)."""
         return self._page("by_waiting", "waiting", WAITING_FOR, limit=limit, next_token=next_token)
 
+    def claim(self, item: dict[str, Any], *, until: float) -> dict[str, Any] | None:
+        """Take the prediction for classifying until `until` (epoch seconds: the deadline of the
+        function that asks), before the endpoint is asked: the one idempotency mechanism of both ways
+        in. None: taken, go on. Otherwise the answer already on record, or InProgress while another
+        delivery holds an unexpired claim. A record waiting for a model, or a claim whose function
+        died, is taken over. A claim is not listed (it has no `listing`) until it holds an answer."""
+        claim = to_item({**item, "status": CLASSIFYING, "claimed_until": int(until)})
+        try:
+            self.table.put_item(
+                Item=claim,
+                ConditionExpression="attribute_not_exists(#id) OR #status = :waiting"
+                " OR (#status = :classifying AND #until < :now)",
+                ExpressionAttributeNames={"#id": self.key, "#status": "status", "#until": "claimed_until"},
+                ExpressionAttributeValues={
+                    ":waiting": "WAITING",
+                    ":classifying": CLASSIFYING,
+                    ":now": int(time.time()),
+                },
+            )
+        except ClientError as error:
+            if not errors.is_conditional_failure(error):
+                raise
+            earlier = self.get(item[self.key])
+            if earlier is None or earlier["status"] == CLASSIFYING:  # None: released in between
+                raise InProgress(f"prediction {item[self.key]} is being classified; ask again shortly") from None
+            return earlier
+        return None
+
     def settle(self, item: dict[str, Any]) -> dict[str, Any] | None:
-        """`create`, except that a record still waiting for a model is replaced (by its answer)."""
+        """Write the claimed prediction's outcome (its answer, FAILED, or WAITING) over the claim;
+        None when the claim is no longer this caller's (it ran out and another took it over)."""
         stamped = to_item({"listing": self.listing, "created_at": timestamp(), **item})
         try:
             self.table.put_item(
                 Item=stamped,
-                ConditionExpression="attribute_not_exists(#id) OR #status = :waiting",
-                ExpressionAttributeNames={"#id": self.key, "#status": "status"},
-                ExpressionAttributeValues={":waiting": "WAITING"},
+                ConditionExpression="#status = :classifying",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":classifying": CLASSIFYING},
             )
         except ClientError as error:
             if errors.is_conditional_failure(error):
                 return None
             raise
         return from_item(stamped)
+
+    def release(self, key: str) -> None:
+        """Give a claim up (what was asked may succeed later): the next delivery takes it at once."""
+        try:
+            self.table.delete_item(
+                Key={self.key: key},
+                ConditionExpression="#status = :classifying",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":classifying": CLASSIFYING},
+            )
+        except ClientError as error:
+            if not errors.is_conditional_failure(error):
+                raise
 
 
 class Models(Repository):

@@ -56,7 +56,7 @@ def test_vista_per_image_work_is_timed_with_aws_answered_in_process() -> None:
     assert [r["path"] for r in rows] == list(per_image.PATHS)
     by_path = {r["path"]: r for r in rows}
     # The recording refuses a path that did not ask the model; these are the calls each replays:
-    # the champion, the image (S3), the endpoint, the record, and the classify path's idempotency.
+    # the champion, the claim of the record, the image (S3) or its copy, the endpoint, the answer.
     assert by_path["classify (S3 inbox -> record)"]["aws_calls"] >= 5
     assert by_path["POST /predictions"]["aws_calls"] >= 4
     for row in rows:

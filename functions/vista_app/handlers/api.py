@@ -5,6 +5,7 @@ Cognito session, and its pages are served from here too."""
 import base64
 import binascii
 import json
+import time
 import uuid
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -135,6 +136,7 @@ def create_prediction() -> Response[dict]:
         bucket=config.data_bucket,
         classifier=classifier,
         predictions=records.Predictions(config.predictions_table),
+        until=time.time() + app.lambda_context.get_remaining_time_in_millis() / 1000,
         idempotency_key=idempotency_key(),
     )
     if not new:  # a retry: the first answer again, as Idempotency-Key servers answer a replay

@@ -60,7 +60,8 @@ export async function classifyFile(file, progress) {
   progress("Uploaded; classifying…");
   for (const deadline = Date.now() + UPLOAD_WAIT_S * 1000; Date.now() < deadline;) {
     try {
-      return await api(`predictions/${encodeURIComponent(id)}`);
+      const prediction = await api(`predictions/${encodeURIComponent(id)}`);
+      if (prediction.status !== "CLASSIFYING") return prediction;
     } catch (error) {
       if (!(error instanceof ApiError) || error.status !== 404) throw error; // 404: not classified yet
     }
