@@ -253,7 +253,8 @@ class Predictions(Repository):
 
     def settle(self, item: dict[str, Any]) -> dict[str, Any] | None:
         """Write the claimed prediction's outcome (its answer, FAILED, or WAITING) over the claim;
-        None when the claim is no longer this caller's (it ran out and another took it over)."""
+        None when the claim is no longer this caller's (it ran out and another took it over). A write
+        that fails gives the claim up, so the retry takes the image at once."""
         stamped = to_item({"listing": self.listing, "created_at": timestamp(), **item})
         try:
             self.table.put_item(
@@ -265,6 +266,7 @@ class Predictions(Repository):
         except ClientError as error:
             if errors.is_conditional_failure(error):
                 return None
+            self.release(item[self.key])
             raise
         return from_item(stamped)
 

@@ -155,3 +155,28 @@ def test_a_refused_image_leaves_no_claim_behind(endpoint: FakeEndpoint, champion
     gif = request("api_post_predictions_jpeg", body=base64.b64encode(b"GIF89a" + b"\0" * 30).decode(), b64=True)
     assert call(gif, context)[0] == 400
     assert predictions() == [] and endpoint.calls == 0
+
+
+def test_an_answer_that_could_not_be_written_leaves_the_image_to_the_next_delivery(
+    endpoint: FakeEndpoint, champion: str, context: Any
+) -> None:
+    from botocore.exceptions import ClientError
+
+    event = sqs_batch(("inbox/a.jpg", image_bytes()))
+    puts: list[dict[str, Any]] = []
+
+    def fail_the_answer(params: dict[str, Any], **_: Any) -> None:
+        puts.append(params)
+        if len(puts) == 2:  # the claim is written; the answer is refused
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "injected"}}, "PutItem")
+
+    events = table().table.meta.client.meta.events
+    events.register("before-parameter-build.dynamodb.PutItem", fail_the_answer)
+    try:
+        assert classify(event, context)["batchItemFailures"] != []
+        # THEN the redelivery classifies it (the claim was given up, not left to run out)
+        assert classify(event, context) == {"batchItemFailures": []}
+    finally:
+        events.unregister("before-parameter-build.dynamodb.PutItem", fail_the_answer)
+    [record] = predictions()
+    assert record["status"] == "OK" and endpoint.calls == 2
