@@ -13,7 +13,7 @@ import pytest
 from benchmarks.load import measure, train_champion
 
 pytestmark = pytest.mark.slow
-IMAGES = 200
+IMAGES = 100
 
 
 def test_a_burst_of_images_is_classified_once_each(cloud: Any, tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from vista.local.lambda_runtime import ACCOUNT, REGION, Function
 log = logging.getLogger("vista.local")
 # Lambda's asynchronous invocation: the first attempt and two retries, then the destination.
 ASYNC_ATTEMPTS = 3
+POLL_WAIT_S = 2
 
 
 @dataclass
@@ -111,13 +112,15 @@ class EventSources:
                     MaxNumberOfMessages=source.batch_size,
                     AttributeNames=["All"],
                     MessageAttributeNames=["All"],
+                    # Long polling, as Lambda's SQS poller polls (SQS's "Setting-up long polling":
+                    # 1 to 20 s): moto answers as soon as a message arrives; a short wait keeps stop() prompt.
+                    WaitTimeSeconds=POLL_WAIT_S,
                 ).get("Messages", [])
             except Exception:  # the server is going away at shutdown
                 if self._stop.is_set():
                     break
                 raise
             if not messages:
-                time.sleep(0.2)
                 continue
             deliver = self._deliver_batch if source.kind == "sqs" else self._deliver_event
             in_flight.add(pool.submit(deliver, source, messages))
