@@ -14,6 +14,16 @@ import pytest
 from tests.helpers.stack import REGION, local_cloud
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """A test reads only its own output: the stream pytest's capture puts in as the test's body
+    begins (capsys re-installs its own at each phase) is wrapped then, so a function still running
+    from an earlier step prints to functions.log, not into the test's output."""
+    from vista.local.lambda_runtime import route_function_output
+
+    route_function_output()
+
+
 @pytest.fixture(scope="module")
 def cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The module's LocalCloud; its CLOUD dict holds LocalCloud's and local_cloud's keywords."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,14 +54,15 @@ def clear_caches() -> None:
 
 @contextlib.contextmanager
 def local_cloud(workdir: Path, *, refusals_expected: bool = False, **options: Any) -> Iterator[Any]:
-    """A LocalCloud for a test module; the process's environment and clients as they were after it.
+    """A LocalCloud for a test module (its stop() puts the process's environment back); the clients as
+    they were after it.
     Unless `refusals_expected`, no function may have been refused a call by its role."""
     import vista.target
     from tests.helpers.oracles import Wire
     from tests.helpers.support import assert_at_rest
     from vista.local.cloud import LocalCloud
 
-    saved, announced = dict(os.environ), vista.target.STATE_FILE
+    announced = vista.target.STATE_FILE
     # The module's cloud, as `vista up` announces one, for the `vista` command the module runs.
     vista.target.STATE_FILE = workdir / "local.json"
     cloud = LocalCloud(workdir, announce=vista.target.STATE_FILE, **options)
@@ -79,8 +79,6 @@ def local_cloud(workdir: Path, *, refusals_expected: bool = False, **options: An
     finally:
         cloud.stop()
         vista.target.STATE_FILE = announced
-        os.environ.clear()
-        os.environ.update(saved)
         clear_caches()
 
 

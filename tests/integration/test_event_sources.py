@@ -6,6 +6,7 @@ Lambda's rule for partial batch responses. moto in this process: no local cloud 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -119,3 +120,38 @@ REMEMBERED: list[dict[str, Any]] = []
 
 def remember_event(event: dict[str, Any], _context: Any) -> None:
     REMEMBERED.append(event)
+
+
+def test_a_function_already_running_when_a_capture_starts_prints_to_its_log(tmp_path: Path) -> None:
+    import io
+    import sys
+    import threading
+
+    from vista.local import lambda_runtime
+    from vista.local.lambda_runtime import FunctionOutput, capture_output, route_function_output
+
+    output = FunctionOutput(tmp_path / "functions.log")
+    terminal, started, go_on = sys.stdout, threading.Event(), threading.Event()
+
+    def function() -> None:  # an invocation begun before the test's capture, printing after it
+        lambda_runtime._invocation.function = "ClassifyFunction"
+        started.set()
+        go_on.wait(10)
+        print('{"_aws": "an EMF line"}')
+
+    capture_output(output)
+    try:
+        running = threading.Thread(target=function)
+        running.start()
+        started.wait(10)
+        sys.stdout = captured = io.StringIO()  # what capsys does as a test begins
+        route_function_output()
+        go_on.set()
+        running.join(10)
+        print("the command's own answer")
+    finally:
+        sys.stdout = terminal
+        capture_output(None)
+        output.close()
+    assert captured.getvalue() == "the command's own answer\n"
+    assert (tmp_path / "functions.log").read_text() == '{"_aws": "an EMF line"}\n'

@@ -101,6 +101,8 @@ class LocalCloud:
         self._sagemaker_server: SageMakerServer | None = None
         self._output: FunctionOutput | None = None
         self.iam: Enforcer | None = None
+        # The process's environment before start(): every variable the cloud sets is undone by stop().
+        self._environment: dict[str, str] | None = None
 
     # ------------------------------------------------------------------ start / stop
     def start(self) -> dict[str, str]:
@@ -111,6 +113,7 @@ class LocalCloud:
             raise PortInUse(
                 f"127.0.0.1:{taken[0]} is in use: choose another --port (the cloud takes it and the 3 after)"
             )
+        self._environment = dict(os.environ)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # Powertools Metrics warns on every request that recorded none (each GET): noise here.
         warnings.filterwarnings("ignore", "No application metrics to publish")
@@ -193,6 +196,14 @@ class LocalCloud:
             self._reset_moto()
             self._moto.stop()
             self._moto = None
+        if self._environment is not None:
+            os.environ.clear()
+            os.environ.update(self._environment)
+            self._environment = None
+            from vista_app import aws, config
+
+            aws.reset()  # no client left pointing at the stopped cloud
+            config.settings.cache_clear()
         if self._output:
             capture_output(None)
             self._output.close()
@@ -287,72 +298,74 @@ class LocalCloud:
             }
         )
 
-    def _wire_functions(
-        self,
-        resolver: cfn.Resolver,
-        notifications: dict[str, list],
-    ) -> None:
-        template = self.template
+    def _wire_functions(self, resolver: cfn.Resolver, notifications: dict[str, list]) -> None:
+        """Each function, its event sources and routes; then the one environment they all run in."""
         environments = set()
-        assert self.dispatcher is not None
-        sources = self.dispatcher.sources
-        for logical, spec in cfn.resources(template, "AWS::Serverless::Function").items():
+        for logical, spec in cfn.resources(self.template, "AWS::Serverless::Function").items():
             props = spec["Properties"]
-            function = Function.from_template(template, logical)
+            function = Function.from_template(self.template, logical)
             self.functions[logical] = function
             assert self.iam is not None
             role = self.iam.roles[logical]
             on_failure = self._on_failure_queue(props, role)
-            environments.add(json.dumps(cfn.function_environment(template, resolver, logical), sort_keys=True))
+            environments.add(json.dumps(cfn.function_environment(self.template, resolver, logical), sort_keys=True))
             for event_name, event in props.get("Events", {}).items():
-                kind, event_props = event["Type"], resolver.resolve(event.get("Properties", {}))
-                if kind == "SQS":
-                    arn = event_props["Queue"]
-                    for action in SQS_POLLING:
-                        role.require(Request(action, arn), f"Lambda cannot poll {arn} for {logical}")
-                    url = self.sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[1])["QueueUrl"]
-                    sources.append(
-                        Source(
-                            function,
-                            url,
-                            arn,
-                            "sqs",
-                            int(event_props.get("BatchSize", 10)),
-                            int(event_props.get("ScalingConfig", {}).get("MaximumConcurrency", 2)),
-                            "ReportBatchItemFailures" in event_props.get("FunctionResponseTypes", []),
-                        )
-                    )
-                elif kind in ("S3", "EventBridgeRule"):
-                    url, arn = self._dispatch_queue(f"{STACK}-{logical}-{event_name}")
-                    sources.append(Source(function, url, arn, "event", on_failure=on_failure))
-                    if kind == "S3":
-                        bucket = event_props["Bucket"]
-                        events = event_props["Events"]
-                        notifications.setdefault(bucket, []).append(
-                            {
-                                "QueueArn": arn,
-                                "Events": events if isinstance(events, list) else [events],
-                                **(
-                                    {"Filter": notification_filter(event_props["Filter"])}
-                                    if "Filter" in event_props
-                                    else {}
-                                ),
-                            }
-                        )
-                    else:
-                        rule = f"{STACK}-{logical}-{event_name}"
-                        self.events.put_rule(Name=rule, EventPattern=json.dumps(event_props["Pattern"]))
-                        self.events.put_targets(Rule=rule, Targets=[{"Id": "dispatch", "Arn": arn}])
-                elif kind == "Api":
-                    self.routes.append(route_for(function, event_props))
-                else:
-                    raise cfn.UnsupportedTemplate(f"local mode cannot deliver {kind} events ({logical}.{event_name})")
+                event_props = resolver.resolve(event.get("Properties", {}))
+                self._wire_event(
+                    function, role, f"{logical}-{event_name}", event["Type"], event_props, on_failure, notifications
+                )
+        assert self.dispatcher is not None
         if self.visibility_timeout_s is not None:
-            for source in sources:
+            for source in self.dispatcher.sources:
                 if source.kind == "sqs":
                     self.sqs.set_queue_attributes(
                         QueueUrl=source.queue_url, Attributes={"VisibilityTimeout": str(self.visibility_timeout_s)}
                     )
+        self._enter_environment(environments)
+
+    def _wire_event(
+        self,
+        function: Function,
+        role: Role,
+        name: str,
+        kind: str,
+        props: dict[str, Any],
+        on_failure: str | None,
+        notifications: dict[str, list],
+    ) -> None:
+        """One of a function's Events: an SQS event source, an S3 notification or EventBridge rule
+        (delivered through a queue of their own), or an API route."""
+        assert self.dispatcher is not None
+        sources = self.dispatcher.sources
+        if kind == "SQS":
+            arn = props["Queue"]
+            for action in SQS_POLLING:
+                role.require(Request(action, arn), f"Lambda cannot poll {arn} for {function.name}")
+            url = self.sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[1])["QueueUrl"]
+            batch_size = int(props.get("BatchSize", 10))
+            concurrency = int(props.get("ScalingConfig", {}).get("MaximumConcurrency", 2))
+            partial = "ReportBatchItemFailures" in props.get("FunctionResponseTypes", [])
+            sources.append(Source(function, url, arn, "sqs", batch_size, concurrency, partial))
+        elif kind == "S3":
+            url, arn = self._dispatch_queue(f"{STACK}-{name}")
+            sources.append(Source(function, url, arn, "event", on_failure=on_failure))
+            events = props["Events"]
+            notification: dict[str, Any] = {"QueueArn": arn, "Events": events if isinstance(events, list) else [events]}
+            if "Filter" in props:
+                notification["Filter"] = notification_filter(props["Filter"])
+            notifications.setdefault(props["Bucket"], []).append(notification)
+        elif kind == "EventBridgeRule":
+            url, arn = self._dispatch_queue(f"{STACK}-{name}")
+            sources.append(Source(function, url, arn, "event", on_failure=on_failure))
+            self.events.put_rule(Name=f"{STACK}-{name}", EventPattern=json.dumps(props["Pattern"]))
+            self.events.put_targets(Rule=f"{STACK}-{name}", Targets=[{"Id": "dispatch", "Arn": arn}])
+        elif kind == "Api":
+            self.routes.append(route_for(function, props))
+        else:
+            raise cfn.UnsupportedTemplate(f"local mode cannot deliver {kind} events ({name})")
+
+    def _enter_environment(self, environments: set[str]) -> None:
+        """The functions' one environment, set in this process (stop() undoes it)."""
         if len(environments) != 1:
             raise cfn.UnsupportedTemplate(
                 "local mode runs every function in one process: their environments "

@@ -75,12 +75,13 @@ def capture_output(output: FunctionOutput | None) -> None:
         _output = output
         if output is None and isinstance(sys.stdout, FunctionLogs):
             sys.stdout = sys.stdout.terminal
-    _wrap_stdout()
+    route_function_output()
 
 
-def _wrap_stdout() -> None:
-    """Wrap whatever sys.stdout is now (a test runner swaps its own in and out, per test) before a
-    function prints into it."""
+def route_function_output() -> None:
+    """Wrap whatever sys.stdout is now before a function prints into it: at each invocation, and by
+    whoever swaps in a stream of its own while functions may be running (a test's capture), so that a
+    function already running does not print into that stream."""
     with _stdout:
         current = sys.stdout
         if _output and not (isinstance(current, FunctionLogs) and current.output is _output):
@@ -131,7 +132,7 @@ class Function:
         )
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        _wrap_stdout()
+        route_function_output()
         with self.environment:
             return self._invoke(event)
 
