@@ -27,20 +27,32 @@ def notification_filter(spec: dict[str, Any]) -> dict[str, Any]:
 def provision_resources(
     template: dict[str, Any], resolver: cfn.Resolver, *, client: Callable[[str], Any]
 ) -> dict[str, list[dict[str, Any]]]:
-    """Roles, queues (dead-letter queues first) and their policies, tables, buckets and their
-    policies. Returns each bucket's queue notifications, for the caller to add its own and apply."""
-    refs, attributes = resolver.refs, resolver.attributes
-    iam, sqs, s3, dynamodb = client("iam"), client("sqs"), client("s3"), client("dynamodb")
+    """User pools, roles, queues (dead-letter queues first) and their policies, tables, alarms,
+    buckets and their policies. Returns each bucket's queue notifications, for the caller to add its
+    own and apply."""
     provision_user_pools(template, resolver, client("cognito-idp"))
+    _roles(template, resolver, client("iam"))
+    _queues(template, resolver, client("sqs"))
+    _tables(template, resolver, client("dynamodb"))
+    _alarms(template, resolver, client("cloudwatch"))
+    notifications = _buckets(template, resolver, client("s3"))
+    _bucket_policies(template, resolver, client("s3"))
+    return notifications
+
+
+def _roles(template: dict[str, Any], resolver: cfn.Resolver, iam: Any) -> None:
     for logical, spec in cfn.resources(template, "AWS::IAM::Role").items():
         props = resolver.resolve(spec["Properties"])
-        iam.create_role(RoleName=refs[logical], AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]))
+        document = json.dumps(props["AssumeRolePolicyDocument"])
+        iam.create_role(RoleName=resolver.refs[logical], AssumeRolePolicyDocument=document)
 
+
+def _queues(template: dict[str, Any], resolver: cfn.Resolver, sqs: Any) -> None:
     queues = cfn.resources(template, "AWS::SQS::Queue")
     for logical in sorted(queues, key=lambda q: "RedrivePolicy" in queues[q].get("Properties", {})):
         props = resolver.resolve(queues[logical].get("Properties", {}))
         sqs.create_queue(
-            QueueName=attributes[(logical, "QueueName")],
+            QueueName=resolver.attributes[(logical, "QueueName")],
             Attributes={
                 k: json.dumps(v) if isinstance(v, dict) else str(v).lower() if isinstance(v, bool) else str(v)
                 for k, v in props.items()
@@ -51,8 +63,10 @@ def provision_resources(
         for url in props["Queues"]:
             sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
 
+
+def _tables(template: dict[str, Any], resolver: cfn.Resolver, dynamodb: Any) -> None:
     for logical, spec in cfn.resources(template, "AWS::DynamoDB::Table").items():
-        props = resolver.resolve(spec["Properties"])
+        props, name = resolver.resolve(spec["Properties"]), resolver.refs[logical]
         table = {
             k: props[k]
             for k in ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes")
@@ -60,48 +74,45 @@ def provision_resources(
         }
         if "SSESpecification" in props:  # CloudFormation's SSEEnabled is the API's Enabled
             table["SSESpecification"] = {"Enabled": props["SSESpecification"]["SSEEnabled"]}
-        dynamodb.create_table(TableName=refs[logical], **table)
+        dynamodb.create_table(TableName=name, **table)
         if "TimeToLiveSpecification" in props:
-            dynamodb.update_time_to_live(
-                TableName=refs[logical], TimeToLiveSpecification=props["TimeToLiveSpecification"]
-            )
-        if props.get("PointInTimeRecoverySpecification"):
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
+        recovery = props.get("PointInTimeRecoverySpecification")
+        if recovery:
             dynamodb.update_continuous_backups(
-                TableName=refs[logical],
-                PointInTimeRecoverySpecification={
-                    "PointInTimeRecoveryEnabled": props["PointInTimeRecoverySpecification"][
-                        "PointInTimeRecoveryEnabled"
-                    ]
-                },
+                TableName=name,
+                PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": recovery["PointInTimeRecoveryEnabled"]},
             )
 
-    cloudwatch = client("cloudwatch")
+
+def _alarms(template: dict[str, Any], resolver: cfn.Resolver, cloudwatch: Any) -> None:
+    numbers = {"Period": int, "EvaluationPeriods": int, "DatapointsToAlarm": int, "Threshold": float}
     for logical, spec in cfn.resources(template, "AWS::CloudWatch::Alarm").items():
         props = resolver.resolve(spec["Properties"])
-        numbers = {"Period": int, "EvaluationPeriods": int, "DatapointsToAlarm": int, "Threshold": float}
         props = {k: numbers[k](v) if k in numbers else v for k, v in props.items()}
-        cloudwatch.put_metric_alarm(AlarmName=props.pop("AlarmName", refs[logical]), **props)
+        cloudwatch.put_metric_alarm(AlarmName=props.pop("AlarmName", resolver.refs[logical]), **props)
 
+
+def _buckets(template: dict[str, Any], resolver: cfn.Resolver, s3: Any) -> dict[str, list[dict[str, Any]]]:
+    """Each bucket with its settings; its queue notifications, by bucket, for the caller to apply."""
     notifications: dict[str, list[dict[str, Any]]] = {}
     for logical, spec in cfn.resources(template, "AWS::S3::Bucket").items():
         props = resolver.resolve(spec["Properties"])
-        bucket = refs[logical]
+        bucket = resolver.refs[logical]
         s3.create_bucket(Bucket=bucket)
-        for key, call, argument in (
-            ("VersioningConfiguration", s3.put_bucket_versioning, "VersioningConfiguration"),
-            ("BucketEncryption", s3.put_bucket_encryption, "ServerSideEncryptionConfiguration"),
-            ("PublicAccessBlockConfiguration", s3.put_public_access_block, "PublicAccessBlockConfiguration"),
-        ):
-            if key in props:
-                value = props[key]
-                if key == "BucketEncryption":  # CloudFormation's names differ from the API's here
-                    value = {
-                        "Rules": [
-                            {"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]}
-                            for r in value["ServerSideEncryptionConfiguration"]
-                        ]
-                    }
-                call(Bucket=bucket, **{argument: value})
+        if "VersioningConfiguration" in props:
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration=props["VersioningConfiguration"])
+        if "BucketEncryption" in props:  # CloudFormation's names differ from the API's here
+            rules = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+            s3.put_bucket_encryption(
+                Bucket=bucket,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [{"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]} for r in rules]
+                },
+            )
+        if "PublicAccessBlockConfiguration" in props:
+            block = props["PublicAccessBlockConfiguration"]
+            s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block)
         if "CorsConfiguration" in props:
             s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=cors_configuration(props["CorsConfiguration"]))
         notifications[bucket] = [
@@ -112,6 +123,10 @@ def provision_resources(
             }
             for q in props.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
         ]
+    return notifications
+
+
+def _bucket_policies(template: dict[str, Any], resolver: cfn.Resolver, s3: Any) -> None:
     for spec in cfn.resources(template, "AWS::S3::BucketPolicy").values():
         props = resolver.resolve(spec["Properties"])
         # moto enforces bucket policies but not their conditions: an SSL-only Deny would
@@ -125,7 +140,6 @@ def provision_resources(
             s3.put_bucket_policy(
                 Bucket=props["Bucket"], Policy=json.dumps({**props["PolicyDocument"], "Statement": statements})
             )
-    return notifications
 
 
 # What moto's CreateUserPool takes of CloudFormation's UserPool properties (the same names).
