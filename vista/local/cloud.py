@@ -101,8 +101,9 @@ class LocalCloud:
         self._sagemaker_server: SageMakerServer | None = None
         self._output: FunctionOutput | None = None
         self.iam: Enforcer | None = None
-        # The process's environment before start(): every variable the cloud sets is undone by stop().
-        self._environment: dict[str, str] | None = None
+        # Every change start() makes to the process (its environment, stdout, moto's and boto3's
+        # patches), each undone by stop() in reverse order.
+        self._undo = contextlib.ExitStack()
 
     # ------------------------------------------------------------------ start / stop
     def start(self) -> dict[str, str]:
@@ -113,16 +114,16 @@ class LocalCloud:
             raise PortInUse(
                 f"127.0.0.1:{taken[0]} is in use: choose another --port (the cloud takes it and the 3 after)"
             )
-        self._environment = dict(os.environ)
+        self._undo.callback(_restore_environment, dict(os.environ))
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # Powertools Metrics warns on every request that recorded none (each GET): noise here.
         warnings.filterwarnings("ignore", "No application metrics to publish")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._output = FunctionOutput(self.workdir / "functions.log")
         capture_output(self._output)
-        send_records_as_s3_does()
-        answer_cors_as_s3_does()
-        isolate_as_dynamodb_does()
+        self._undo.callback(capture_output, None)
+        for patch in (send_records_as_s3_does(), answer_cors_as_s3_does(), isolate_as_dynamodb_does()):
+            self._undo.enter_context(patch)
         self._moto = ThreadedMotoServer("127.0.0.1", self._port(0), verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
@@ -177,10 +178,6 @@ class LocalCloud:
         return self.port + service if self.port else 0
 
     def stop(self) -> None:
-        if self.iam:
-            import boto3
-
-            self.iam.uninstall(boto3._get_default_session())
         if self.dispatcher:
             self.dispatcher.stop()
         if self._sagemaker:
@@ -196,16 +193,8 @@ class LocalCloud:
             self._reset_moto()
             self._moto.stop()
             self._moto = None
-        if self._environment is not None:
-            os.environ.clear()
-            os.environ.update(self._environment)
-            self._environment = None
-            from vista_app import aws, config
-
-            aws.reset()  # no client left pointing at the stopped cloud
-            config.settings.cache_clear()
+        self._undo.close()
         if self._output:
-            capture_output(None)
             self._output.close()
             self._output = None
         if self.announce:
@@ -274,7 +263,9 @@ class LocalCloud:
             account=ACCOUNT,
             assumed=service_roles(template, resolver, account=ACCOUNT),
         )
-        self.iam.install(boto3._get_default_session())
+        session = boto3._get_default_session()
+        self.iam.install(session)
+        self._undo.callback(self.iam.uninstall, session)
         self.sagemaker.s3_as = lambda role: iam.client_as(role, "s3")
         clients = {  # user pool → its app client
             resolver.resolve(spec["Properties"])["UserPoolId"]: resolver.refs[logical]
@@ -486,3 +477,13 @@ class LocalCloud:
     def sagemaker_server(self) -> SageMakerServer:
         assert self._sagemaker_server is not None
         return self._sagemaker_server
+
+
+def _restore_environment(environment: dict[str, str]) -> None:
+    """The process's environment as it was, and no client or setting left pointing at the cloud."""
+    os.environ.clear()
+    os.environ.update(environment)
+    from vista_app import aws, config
+
+    aws.reset()
+    config.settings.cache_clear()

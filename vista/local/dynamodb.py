@@ -15,20 +15,23 @@ result and fails its condition instead: the same TransactionCanceledException to
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from typing import Any
+from unittest import mock
 
 _lock = threading.RLock()
 
 
-def isolate_as_dynamodb_does() -> None:
-    """Serve moto's DynamoDB requests one at a time, once per process (moto lives in this process)."""
+def isolate_as_dynamodb_does() -> contextlib.AbstractContextManager[Any]:
+    """moto's DynamoDB requests served one at a time while the context lasts (moto lives in this
+    process, so the patch is the process's: the cloud undoes it when it stops)."""
     from moto.dynamodb.responses import DynamoHandler
 
-    if getattr(DynamoHandler.call_action, "isolated", False):
-        return
     serve = DynamoHandler.call_action
+    if getattr(serve, "isolated", False):
+        return contextlib.nullcontext()
 
     @functools.wraps(serve)
     def call_action(self: DynamoHandler) -> Any:
@@ -36,4 +39,4 @@ def isolate_as_dynamodb_does() -> None:
             return serve(self)
 
     call_action.isolated = True  # type: ignore[attr-defined]
-    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+    return mock.patch.object(DynamoHandler, "call_action", call_action)

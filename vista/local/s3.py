@@ -14,11 +14,13 @@ request would pass for a redelivery of the first.
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import os
 import time
 import uuid
 from typing import Any
+from unittest import mock
 from urllib.parse import quote_plus
 
 _sequence = itertools.count()
@@ -26,13 +28,13 @@ _sequence = itertools.count()
 LOCAL_PRINCIPAL = "AIDALOCALVISTA0000001"
 
 
-def send_records_as_s3_does() -> None:
-    """Wrap moto's record maker, once per process (moto's S3 lives in this process)."""
+def send_records_as_s3_does() -> contextlib.AbstractContextManager[Any]:
+    """moto's record maker wrapped while the context lasts (moto's S3 lives in this process)."""
     from moto.s3 import notifications
 
-    if getattr(notifications._get_s3_event, "as_s3_does", False):
-        return
     moto_record = notifications._get_s3_event
+    if getattr(moto_record, "as_s3_does", False):
+        return contextlib.nullcontext()
 
     def record(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
         event = moto_record(event_name, bucket, key, notification_id)
@@ -51,14 +53,14 @@ def send_records_as_s3_does() -> None:
         return event
 
     record.as_s3_does = True  # type: ignore[attr-defined]
-    notifications._get_s3_event = record
+    return mock.patch.object(notifications, "_get_s3_event", record)
 
 
-def answer_cors_as_s3_does() -> None:
+def answer_cors_as_s3_does() -> contextlib.AbstractContextManager[Any]:
     """moto's server wraps every service in flask-cors (moto/moto_server/werkzeug_app.py: any origin,
     any method, unless MOTO_DISABLE_GLOBAL_CORS); S3 answers a browser's cross-origin request by the
     bucket's CORS rules alone, and refuses a preflight no rule allows with 403 (the S3 user guide's
     "Using cross-origin resource sharing", cors.html). Off before the server makes its apps."""
     from moto.moto_server import werkzeug_app
 
-    werkzeug_app.DISABLE_GLOBAL_CORS = True
+    return mock.patch.object(werkzeug_app, "DISABLE_GLOBAL_CORS", True)
