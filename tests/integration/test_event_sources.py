@@ -6,21 +6,29 @@ Lambda's rule for partial batch responses. moto in this process: no local cloud 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 
 from tests.helpers.oracles import keys
 from tests.helpers.stack import BUCKET, EVENTS, load_event
 
 
-def test_s3_notifications_carry_each_puts_own_version_as_s3_sends_them(aws: None) -> None:
-    """moto leaves out versionId and sequencer and encodes '/' as %2F; S3 does neither. The same bytes
-    put twice in a row are two versions, two records, each naming its own."""
+@pytest.fixture
+def records_as_s3_does() -> Iterator[None]:
+    """moto's S3 notification records made as local mode makes them, for the test's length."""
     from vista.local.s3 import send_records_as_s3_does
 
-    send_records_as_s3_does()
+    with send_records_as_s3_does():
+        yield
+
+
+def test_s3_notifications_carry_each_puts_own_version_as_s3_sends_them(aws: None, records_as_s3_does: None) -> None:
+    """moto leaves out versionId and sequencer and encodes '/' as %2F; S3 does neither. The same bytes
+    put twice in a row are two versions, two records, each naming its own."""
     s3, sqs = boto3.client("s3"), boto3.client("sqs")
     url = sqs.create_queue(QueueName="oracle-notifications")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -71,10 +79,7 @@ def fail_every_item(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}
 
 
-def test_an_s3_notification_has_every_member_of_s3s_sample(aws: None) -> None:
-    from vista.local.s3 import send_records_as_s3_does
-
-    send_records_as_s3_does()
+def test_an_s3_notification_has_every_member_of_s3s_sample(aws: None, records_as_s3_does: None) -> None:
     s3, sqs = boto3.client("s3", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
     queue = sqs.create_queue(QueueName="notified")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

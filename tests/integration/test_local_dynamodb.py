@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -25,8 +26,11 @@ def test_concurrent_crowns_of_one_model_leave_one_champion(aws: None, settings, 
     from vista.local.dynamodb import isolate_as_dynamodb_does
     from vista_app.records import Models
 
-    isolate_as_dynamodb_does()
-    models = Models(settings.models_table)
+    with isolate_as_dynamodb_does():
+        crown_concurrently(Models(settings.models_table))
+
+
+def crown_concurrently(models: Any) -> None:
     for n in range(200):  # a table of some size: moto copies it whole at each transaction
         models.create({"name": f"old-{n:03d}", "state": "retired", "reason": "x" * 200})
     models.create({"name": "m-00", "state": "champion"})
