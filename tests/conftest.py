@@ -25,6 +25,19 @@ def pytest_configure(config: pytest.Config) -> None:
         del os.environ[key]
 
 
+# The slowest tiers first: pytest-xdist hands files out in this order (--no-loadscope-reorder), so the
+# long ones start at once and the many short ones fill the workers' gaps at the end.
+TIER_ORDER = ("e2e", "training", "integration", "unit", "deployed")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def tier(item: pytest.Item) -> int:
+        folder = item.path.parent.name
+        return TIER_ORDER.index(folder) if folder in TIER_ORDER else len(TIER_ORDER)
+
+    items.sort(key=tier)
+
+
 @pytest.fixture
 def aws() -> Iterator[None]:
     """A fresh moto account holding the stack's resources."""
