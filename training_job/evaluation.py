@@ -1,4 +1,5 @@
-"""Evaluation on the test split: metrics.json and the pictures people look at."""
+"""Evaluation on the test split: metrics.json, the mistakes with their thumbnails, the serving latency.
+The report draws the charts from these (functions/vista_app/charts.py): the job draws none."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+RED = (220, 20, 40)
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict[str, Any]:
@@ -45,53 +48,6 @@ def write_json(metrics: dict[str, Any], *directories: str | Path) -> None:
         (Path(directory) / "metrics.json").write_text(json.dumps(metrics, indent=2))
 
 
-def plot_confusion_matrix(metrics: dict[str, Any], path: str | Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    confusion = np.array(metrics["confusion_matrix"])
-    classes = metrics["class_names"]
-    rates = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(1.1 * len(classes) + 2.5, 1.1 * len(classes) + 2))
-    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
-    # Large type: the picture is shown at about half its size beside the per-class table.
-    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=14)
-    ax.set_yticks(range(len(classes)), classes, fontsize=14)
-    ax.set_xlabel("predicted", fontsize=14)
-    ax.set_ylabel("true", fontsize=14)
-    for (i, j), count in np.ndenumerate(confusion):
-        colour = "white" if rates[i, j] > 0.5 else "black"
-        ax.text(j, i, f"{count}", ha="center", va="center", color=colour, fontsize=16)
-    ax.set_title(f"Confusion matrix — accuracy {metrics['accuracy']:.1%}", fontsize=15)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def plot_training_curves(history: dict[str, list[float]], path: str | Path, fine_tune_from: int | None) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    epochs = range(1, len(history.get("loss", [])) + 1)
-    for ax, metric in zip(axes, ("accuracy", "loss"), strict=True):
-        ax.plot(epochs, history.get(metric, []), marker="o", label=f"train {metric}")
-        ax.plot(epochs, history.get(f"val_{metric}", []), marker="o", label=f"validation {metric}")
-        if fine_tune_from:
-            ax.axvline(fine_tune_from + 0.5, color="grey", linestyle="--", label="fine-tuning starts")
-        ax.set_xlabel("epoch")
-        ax.set_title(metric)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def misclassified(
     paths: list[str], y_true: np.ndarray, probabilities: np.ndarray, classes: list[str], limit: int = 12
 ) -> list[dict[str, Any]]:
@@ -111,46 +67,25 @@ def misclassified(
     ]
 
 
-def plot_misclassified(
-    samples: list[dict[str, Any]],
-    path: str | Path,
-    heatmaps: list[list[list[float]]] | None = None,
-    columns: int = 4,
-) -> None:
-    """A grid of the misclassified images, each titled true → predicted with both probabilities,
-    under its heatmap (explain.py: where the model looked for the class it wrongly gave) if given."""
-    import matplotlib
+def thumbnail(path: str | Path, heatmap: list[list[float]] | None = None, size: int = 160) -> str:
+    """The image as a small JPEG data URI (what the report shows), the heatmap (a grid of 0..1,
+    explain.py's: where the model looked for the class it gave) laid over it in red."""
+    import base64
+    import io
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from PIL import Image
 
-    rows = max(1, -(-len(samples) // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3.2 * rows), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for i, (ax, sample) in enumerate(zip(axes.flat, samples, strict=False)):
-        image = plt.imread(sample["path"])
-        ax.imshow(image)
-        if heatmaps:
-            height, width = image.shape[:2]
-            extent = (0, width, height, 0)  # the grid stretched over the picture
-            ax.imshow(heatmaps[i], cmap="jet", alpha=0.4, vmin=0, vmax=1, interpolation="bilinear", extent=extent)
-        probabilities = sample["probabilities"]
-        ax.set_title(
-            f"true {sample['true']} ({probabilities[sample['true']]:.0%})\n"
-            f"said {sample['predicted']} ({probabilities[sample['predicted']]:.0%})",
-            fontsize=9,
-            color="#b00020",
-        )
-    if not samples:
-        axes.flat[0].text(0.5, 0.5, "no misclassified test images", ha="center", va="center")
-    fig.suptitle(
-        "Misclassified test images, most confident mistakes first"
-        + ("\n(red: what made the model say its class)" if heatmaps else "")
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    with Image.open(path) as image:
+        picture = image.convert("RGB")
+    picture.thumbnail((size, size))
+    if heatmap is not None:
+        grid = Image.fromarray(np.asarray(heatmap, dtype=np.float32)).resize(picture.size, Image.Resampling.BILINEAR)
+        weight = np.clip(np.asarray(grid), 0, 1)[..., None] * 0.6
+        pixels = np.asarray(picture, dtype=np.float32) * (1 - weight) + np.array(RED, dtype=np.float32) * weight
+        picture = Image.fromarray(pixels.round().astype(np.uint8))
+    buffer = io.BytesIO()
+    picture.save(buffer, "JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def serving_latency(model_dir: str | Path, images: list[bytes], runs: int = 30) -> dict[str, float]:

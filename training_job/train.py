@@ -496,15 +496,12 @@ def evaluate_and_export(
     print(f"serving_latency_ms={metrics['serving_latency_ms']:.2f}; (batch 1, CPU)", flush=True)
     evaluation.write_json(metrics, args.model_dir, args.output_data_dir)
     output = Path(args.output_data_dir)
-    evaluation.plot_confusion_matrix(metrics, output / "confusion_matrix.png")
-    evaluation.plot_training_curves(fitted.history, output / "training_curves.png", fitted.fine_tune_from)
     wrong = evaluation.misclassified(splits.test.paths, y_true, probabilities, classes)
     # What drove each mistake: the heatmap of the class the model wrongly gave (what `explain` answers).
     heatmaps = heatmaps_of(serving, [w["path"] for w in wrong], args.image_size)
-    evaluation.plot_misclassified(wrong, output / "misclassified.png", heatmaps)
-    (output / "misclassified.json").write_text(
-        json.dumps([{k: v for k, v in w.items() if k != "path"} for w in wrong], indent=2)
-    )
+    for mistake, heatmap in zip(wrong, heatmaps, strict=True):
+        mistake["thumbnail"] = evaluation.thumbnail(mistake.pop("path"), heatmap)
+    (output / "misclassified.json").write_text(json.dumps(wrong, indent=2))
     (output / "history.json").write_text(json.dumps(fitted.history))
     return metrics
 

@@ -579,11 +579,11 @@ def promote(
 def report(
     ctx: typer.Context,
     model: Annotated[str | None, typer.Argument(help="one model (default: every model)")] = None,
-    out: Annotated[Path, typer.Option(help="the folder for report.html and its pictures")] = Path("vista-report"),
+    out: Annotated[Path, typer.Option(help="the folder for report.html")] = Path("vista-report"),
 ) -> None:
     """An HTML report of one model or of all: leaderboard, confusion matrix, curves, mistakes."""
-    path, count, pictures = client.write_report(where(ctx).target(), model, out)
-    print(f"{path} ({count} model(s), {pictures} pictures beside it)")
+    path, count = client.write_report(where(ctx).target(), model, out)
+    print(f"{path} ({count} model(s); one file, charts and pictures inside)")
 
 
 @app.command()

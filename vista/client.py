@@ -397,10 +397,10 @@ def redrive(target: Target) -> int:
 # ---------------------------------------------------------------------------- reports
 
 
-def write_report(target: Target, model: str | None, folder: Path) -> tuple[Path, int, int]:
-    """A self-contained HTML page of one model, or of every model, with its PNGs beside it;
-    returns its path and how many models and pictures it holds."""
-    from vista_app.job_outputs import PICTURES, archive_of_model, read_job_outputs
+def write_report(target: Target, model: str | None, folder: Path) -> tuple[Path, int]:
+    """A self-contained HTML page of one model, or of every model; returns its path and how many
+    models it shows."""
+    from vista_app.job_outputs import archive_of_model, read_job_outputs
     from vista_app.report.page import build_report
 
     board = target.api("GET", "/models")["items"]
@@ -420,14 +420,5 @@ def write_report(target: Target, model: str | None, folder: Path) -> tuple[Path,
         tuning_jobs=[j for j in jobs.values() if j.get("trials")],
     )
     folder.mkdir(parents=True, exist_ok=True)
-    for earlier in folder.glob("*.png"):  # an earlier report's pictures are not this one's
-        if earlier.name.endswith(tuple(f"-{picture}" for picture in PICTURES)):
-            earlier.unlink()
     (folder / "report.html").write_text(page)
-    pictures = 0
-    for name, found in outputs.items():
-        for picture in PICTURES:
-            if picture in found:
-                (folder / f"{name}-{picture}").write_bytes(found[picture])
-                pictures += 1
-    return folder / "report.html", len(focus), pictures
+    return folder / "report.html", len(focus)

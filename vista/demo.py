@@ -103,7 +103,7 @@ def run_demo(
 
             records = client.wait_for("every prediction", recorded, 600)
         summary = summarise(records, len(images))
-        report, _, _ = client.write_report(target, None, WORKDIR / "results")
+        report, _ = client.write_report(target, None, WORKDIR / "results")
 
         step("the API")
         sample = images[0]

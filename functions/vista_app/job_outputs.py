@@ -2,8 +2,8 @@
 
 SageMaker uploads that folder as `<S3OutputPath>/<job>/output/output.tar.gz`, beside the
 job's `model.tar.gz` ("How Amazon SageMaker Processes Training Output", the developer guide).
-train.py writes metrics.json, the pictures and their data there; the lifecycle, the report and
-the `vista report` command all read them through `read_job_outputs`.
+train.py writes metrics.json, the epochs' history and its mistakes (with their thumbnails) there;
+the lifecycle, the report and the `vista report` command all read them through `read_job_outputs`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from botocore.exceptions import ClientError
 
 logger = logging.getLogger(__name__)
 
-PICTURES = ("confusion_matrix.png", "training_curves.png", "misclassified.png")
 DATA_FILES = ("metrics.json", "misclassified.json", "history.json")
 
 
@@ -28,7 +27,7 @@ def archive_of_model(artifact: str) -> str:
 
 
 def read_job_outputs(s3: Any, uri: str) -> dict[str, Any]:
-    """The pictures (bytes) and data files (decoded JSON) found in the archive at `uri`; what is
+    """The data files (decoded JSON) found in the archive at `uri`; what is
     missing or unreadable is left out (logged), so each reader says for itself what it lacks."""
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     found: dict[str, Any] = {}
@@ -37,9 +36,8 @@ def read_job_outputs(s3: Any, uri: str) -> dict[str, Any]:
         with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as archive:
             for member in archive.getmembers():
                 name = member.name.removeprefix("./")
-                if name in PICTURES + DATA_FILES and member.isfile():
-                    data = archive.extractfile(member).read()  # type: ignore[union-attr]
-                    found[name] = json.loads(data) if name.endswith(".json") else data
+                if name in DATA_FILES and member.isfile():
+                    found[name] = json.loads(archive.extractfile(member).read())  # type: ignore[union-attr]
     except (ClientError, tarfile.TarError, ValueError) as error:
         logger.warning("cannot read %s (%s)", uri, error)
     return found

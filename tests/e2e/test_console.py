@@ -249,13 +249,15 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
     assert [rows.nth(i).get_attribute("data-model") for i in range(rows.count())] == [m["name"] for m in board]
     for row, model in zip([rows.nth(i) for i in range(rows.count())], board, strict=True):
         assert f"{100 * model['accuracy']:.1f}%" in row.inner_text() and model["state"] in row.inner_text().lower()
-    assert page.locator("#leaderboard-chart .bar-name").all_text_contents() == [m["name"] for m in board]
+    shown = [f"{m['name']} ({m['architecture']})" for m in board]
+    assert page.locator("#leaderboard-chart .bar-name").all_text_contents() == shown
     assert page.locator("#leaderboard-note").inner_text() == target.api("GET", "/models")["note"]
     champion = next(m for m in board if m["state"] == "champion")  # the details the page opens on
-    assert page.locator("#model-details .bars .bar-name").count() == len(champion["classes"])  # F1 by class
+    f1 = page.get_by_role("img", name="F1 per class")
+    assert sorted(f1.locator(".bar-name").all_text_contents()) == sorted(champion["classes"])
     # Drift: divergence and confidence charted a point a closed window; the latest window's verdict.
     assert page.locator("#drift svg.chart").count() == 2
-    assert page.locator("#model-details svg.chart").count() == 1 + 2  # the confusion matrix, then drift
+    assert page.locator("#model-details svg.chart").count() == 1 + 1 + 2  # confusion matrix, F1, then drift
     assert page.locator("#drift svg.chart").first.locator("circle").count() == len(champion["drift_history"]) >= 3
     latest = champion["drift"]
     verdict = f"The latest window drifted: {latest['reason']}" if latest["drifted"] else "has not drifted"

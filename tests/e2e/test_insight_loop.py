@@ -145,10 +145,14 @@ def test_comparison_leaderboard_feedback_retraining_and_promotion(
     for model in target.api("GET", "/models")["items"]:
         row = re.search(rf'<tr id="row-{model["name"]}">(.*?)</tr>', page).group(1)
         assert f"{model['accuracy']:.1%}" in row and f"${model['training_cost']:,.4f}" in row
-    # Each model's confusion matrix and curves, and its mistakes unless it made none.
+    # Each model's confusion matrix and curves, and its mistakes' thumbnails unless it made none.
     models = target.api("GET", "/models")["items"]
-    assert page.count("data:image/png;base64,") == sum(2 + (m["accuracy"] < 1) for m in models)
-    assert page.count("No test image was misclassified.") == sum(m["accuracy"] == 1 for m in models)
+    for model in models:
+        assert f'aria-label="Confusion matrix (accuracy {model["accuracy"]:.1%})"' in page
+        assert f'aria-label="{model["name"]}: loss: loss by epoch"' in page
+    mistakes = [round((1 - m["accuracy"]) * m["metrics"]["test_images"]) for m in models]
+    assert page.count('<img src="data:image/jpeg;base64,') == sum(min(12, n) for n in mistakes)
+    assert page.count("No test image was misclassified.") == mistakes.count(0)
     assert main(["costs", "--json"]) == 0
     book = last_json(capsys.readouterr().out)
     assert {r["model"] for r in book["by_model"]} >= {first["name"], second["name"]}

@@ -221,6 +221,15 @@ def test_models_leaderboard_and_manual_promotion(aws: None, context: Any, monkey
     assert [(c["key"], c["title"], c["unit"]) for c in board["columns"]] == list(COLUMNS)
     # ...and what the test accuracy is: the figure the champion was chosen by (the best of several)
     assert "the champion's figure is the best of several" in board["note"]
+    # ...and charted: the bars in the board's order, the console's to show as they come.
+    from tests.unit.test_charts import svg, texts
+
+    assert texts(svg(board["chart"]), "bar-value") == ["93.0%", "88.0%"] and svg(board["chart"]).get("id")
+    # One model's charts: its confusion matrix and F1 once its job wrote them; drift once a window closed.
+    status, drawn = call(request("api_get_model_charts", path={"name": names[0.93]}), context)
+    assert status == 200 and drawn == {"confusion_matrix": None, "f1": None, "drift": []}
+    status, missing = call(request("api_get_model_charts", path={"name": "nope"}), context)
+    assert status == 404 and missing["message"] == "no model 'nope'"
 
     from tests.helpers.fakes import record_calls
     from vista_app.aws import client

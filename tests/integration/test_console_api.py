@@ -370,6 +370,13 @@ def test_live_curves_come_from_the_training_logs(aws: None, context: Any) -> Non
         "vista-tune-001-0badcafe": [{"epoch": 1, "train_loss": 1.5, "val_accuracy": 0.4}],
         "vista-tune-002-deadbeef": [{"epoch": 1, "train_loss": 1.3}, {"epoch": 2, "train_loss": 0.9}],
     }
+    # Each trial's loss and accuracy drawn: a dot an epoch logged (validation's NaN left out).
+    from tests.unit.test_charts import svg
+
+    loss, accuracy = map(svg, body["charts"]["vista-tune-002-deadbeef"])
+    assert loss.get("aria-label") == "vista-tune-002-deadbeef: loss: loss by epoch"
+    assert len(loss.findall("{*}circle")) == 2 and len(accuracy.findall("{*}circle")) == 0
+    assert len(svg(body["charts"]["vista-tune-001-0badcafe"][1]).findall("{*}circle")) == 1
 
 
 def test_the_training_request_schema_is_what_post_training_jobs_validates(aws: None, context: Any) -> None:

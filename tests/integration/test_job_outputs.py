@@ -1,4 +1,4 @@
-"""The one reader of a job's output.tar.gz (the lifecycle's metrics, the report's pictures)."""
+"""The one reader of a job's output.tar.gz (the lifecycle's metrics, the report's history and mistakes)."""
 
 from __future__ import annotations
 
@@ -28,11 +28,11 @@ def test_the_archive_beside_a_model_is_read_once_into_its_files_and_missing_or_b
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for name, data in (
             ("metrics.json", json.dumps({"accuracy": 0.5}).encode()),
-            ("confusion_matrix.png", b"png"),
+            ("history.json", json.dumps({"loss": [0.9]}).encode()),
             ("other.txt", b"x"),
         ):
             member = tarfile.TarInfo(name)
             member.size = len(data)
             tar.addfile(member, io.BytesIO(data))
     s3.put_object(Bucket=BUCKET, Key=KEY, Body=buffer.getvalue())
-    assert read_job_outputs(s3, archive) == {"metrics.json": {"accuracy": 0.5}, "confusion_matrix.png": b"png"}
+    assert read_job_outputs(s3, archive) == {"metrics.json": {"accuracy": 0.5}, "history.json": {"loss": [0.9]}}

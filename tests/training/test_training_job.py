@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -366,7 +367,9 @@ def test_the_tuners_objective_is_the_exported_models(trained: tuple[Path, subpro
     assert abs(float(value) - float(best["val_accuracy"])) < 1e-3
 
 
-def test_a_job_writes_metrics_pictures_and_a_servable_model(trained: tuple[Path, subprocess.CompletedProcess]) -> None:
+def test_a_job_writes_metrics_its_mistakes_and_a_servable_model(
+    trained: tuple[Path, subprocess.CompletedProcess],
+) -> None:
     tmp, result = trained
     lines = [line for line in result.stdout.splitlines() if line.startswith("epoch=")]
     assert [line.split(";")[0] for line in lines] == ["epoch=1", "epoch=2"]
@@ -378,9 +381,27 @@ def test_a_job_writes_metrics_pictures_and_a_servable_model(trained: tuple[Path,
     assert 0 <= metrics["accuracy"] <= 1 and metrics["skipped_files"] == 0
     assert metrics["test_set"]["images"] == 18 and len(metrics["test_set"]["digest"]) == 64  # what the gate compares
     assert (tmp / "model" / "1" / "saved_model.pb").exists()
-    for picture in ("confusion_matrix.png", "training_curves.png"):
-        assert Image.open(tmp / "output" / "data" / picture).size[0] > 300
+    # What the report draws from: each epoch's history, and each mistake with its thumbnail under its heatmap.
+    history = json.loads((tmp / "output" / "data" / "history.json").read_text())
+    assert len(history["loss"]) == len(history["val_accuracy"]) == 2
+    wrong = json.loads((tmp / "output" / "data" / "misclassified.json").read_text())
+    assert len(wrong) == min(12, round((1 - metrics["accuracy"]) * 18))
+    for mistake in wrong:
+        prefix, _, data = mistake["thumbnail"].partition(",")
+        assert prefix == "data:image/jpeg;base64" and max(Image.open(io.BytesIO(base64.b64decode(data))).size) <= 160
     assert json.loads((tmp / "output" / "data" / "metrics.json").read_text()) == metrics
+
+
+def test_a_mistakes_thumbnail_is_red_where_the_model_looked_and_unchanged_elsewhere(tmp_path: Path) -> None:
+    from evaluation import RED, thumbnail
+
+    Image.new("RGB", (400, 200), (40, 160, 60)).save(tmp_path / "wide.png")
+    uri = thumbnail(tmp_path / "wide.png", [[1.0, 0.0], [0.0, 0.0]])
+    picture = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.partition(",")[2]))), dtype=float)
+    assert picture.shape == (80, 160, 3)  # at most 160 px, the shape kept
+    looked, elsewhere = picture[2, 2], picture[-3, -3]
+    assert np.abs(elsewhere - (40, 160, 60)).max() < 8
+    assert np.abs(looked - (0.4 * np.array((40, 160, 60)) + 0.6 * np.array(RED))).max() < 12
 
 
 def test_the_savedmodel_holds_each_weight_once(trained: tuple[Path, subprocess.CompletedProcess]) -> None:

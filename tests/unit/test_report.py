@@ -1,16 +1,16 @@
-"""The HTML report: what page_data hands the template (the Models table's numbers, the job's own
-pictures, the charts of the rest), and that the template renders it as one well-formed page."""
+"""The HTML report: what page_data hands the template (the Models table's numbers, the charts of
+them and of the job's own outputs, its mistakes' thumbnails), and that the template renders it as
+one well-formed page."""
 
 from __future__ import annotations
 
-import base64
 from html.parser import HTMLParser
 from typing import Any
 
-PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-)
-VOID = {"meta", "img", "br", "rect", "circle", "line"}
+from tests.unit.test_charts import svg, texts
+
+THUMBNAIL = "data:image/jpeg;base64,/9j/4AAQ"
+VOID = {"meta", "img", "br"}  # HTML's; SVG's childless elements close themselves (<rect/>)
 
 
 def model(name: str, accuracy: float, state: str, **extra: Any) -> dict[str, Any]:
@@ -30,22 +30,28 @@ def model(name: str, accuracy: float, state: str, **extra: Any) -> dict[str, Any
         "serving_latency_ms": 12.5,
         "cost_per_1000_predictions": 0.00091,
         "hyperparameters": {"learning_rate": 0.001, "architecture": "fine_cnn"},
-        "metrics": {"per_class": per_class},
+        "metrics": {
+            "per_class": per_class,
+            "class_names": ["forest", "sea"],
+            "confusion_matrix": [[3, 1], [0, 4]],
+            "accuracy": accuracy,
+            "fine_tune_from_epoch": 2,
+        },
         **extra,
     }
 
 
-BOARD = [model("vista-good", 0.9375, "champion"), model("vista-poor", 0.5, "rejected", reason="worse")]
+BOARD = [model("vista-good", 0.9375, "champion"), model("vista-poor", 0.5, "rejected", reason="worse", metrics={})]
+MISTAKE = {"file": "7.jpg", "true": "sea", "predicted": "glacier", "probabilities": {"sea": 0.3, "glacier": 0.6}}
 OUTPUTS = {
     "vista-good": {
-        "confusion_matrix.png": PNG,
-        "training_curves.png": PNG,
-        "misclassified.png": PNG,
+        "history.json": {"loss": [0.9, 0.5, 0.4], "val_loss": [1.0, 0.7, float("nan")], "accuracy": [0.5, 0.7, 0.8]},
         "misclassified.json": [
-            {"file": "7.jpg", "true": "sea", "predicted": "glacier", "probabilities": {"sea": 0.3, "glacier": 0.6}}
+            MISTAKE | {"thumbnail": THUMBNAIL},
+            MISTAKE | {"file": "8.jpg", "thumbnail": "javascript:alert(1)"},
         ],
     },
-    "vista-perfect": {"confusion_matrix.png": PNG, "misclassified.json": []},
+    "vista-perfect": {"misclassified.json": []},
 }
 TUNING_JOB = {
     "name": "vista-tune",
@@ -99,49 +105,56 @@ def test_the_leaderboard_holds_each_models_own_figures_in_the_columns_every_view
     cells = {key: cell for (key, _, _), cell in zip(COLUMNS, page["rows"][0]["cells"], strict=True)}
     assert (cells["state"].text, cells["state"].kind) == ("champion", "state")
     assert (cells["accuracy"].text, cells["accuracy"].kind) == ("93.8%", "num")
-    texts = {cell.text for cell in cells.values()}
-    assert {"92.8%", "0.4321", "123,456", "61 s", "$0.0078", "12.5 ms"} <= texts
+    shown = {cell.text for cell in cells.values()}
+    assert {"92.8%", "0.4321", "123,456", "61 s", "$0.0078", "12.5 ms"} <= shown
     # The chart's bars: one per model with an accuracy, coloured by state, scaled to 100 %.
-    bars = page["accuracy_chart"].bars
-    assert [(b.label, b.shown, b.colour) for b in bars] == [
-        ("vista-good (fine_cnn)", "93.8%", "#1b7f3b"),
-        ("vista-poor (fine_cnn)", "50.0%", "#c0392b"),
-    ]
-    assert bars[0].width == 0.9375 * page["accuracy_chart"].bar_width
+    chart = svg(page["accuracy_chart"])
+    assert texts(chart, "bar-name") == ["vista-good (fine_cnn)", "vista-poor (fine_cnn)"]
+    assert texts(chart, "bar-value") == ["93.8%", "50.0%"]
+    track, good, _, poor = chart.findall("{*}rect")
+    assert (good.get("fill"), poor.get("fill")) == ("#1b7f3b", "#c0392b")
+    assert float(good.get("width", "")) == round(0.9375 * float(track.get("width", "")), 1)
 
 
-def test_each_model_shows_its_jobs_pictures_metrics_and_mistakes_and_says_what_is_missing() -> None:
+def test_each_model_shows_its_metrics_curves_and_mistakes_and_says_what_is_missing() -> None:
     good, poor = data()["models"]
-    assert good.confusion_matrix.uri == f"data:image/png;base64,{base64.b64encode(PNG).decode()}"
-    assert good.training_curves.uri and good.misclassified and good.misclassified.uri
+    matrix = svg(good.confusion_matrix or "")
+    assert [t.text for t in matrix.findall("{*}text")][-4:] == ["3", "1", "0", "4"]  # rows: the true class
+    assert svg(good.confusion_matrix or "").get("aria-label") == "Confusion matrix (accuracy 93.8%)"
+    loss, accuracy = map(svg, good.training_curves)
+    # Each epoch a dot; validation's missing epoch (NaN) is left out, not drawn at zero.
+    assert len(loss.findall("{*}circle")) == 3 + 2 and len(accuracy.findall("{*}circle")) == 3
+    assert texts(loss, "marker") == ["fine-tuning"]
     assert [c.text for c in good.per_class[0]] == ["forest", "80.0%", "75.0%", "77.4%", "4"]
     assert [c.text for c in good.mistakes[0]] == ["7.jpg", "sea", "glacier", "60.0%", "30.0%"]
+    # A thumbnail is shown only as the JPEG data the job writes.
+    assert [m.thumbnail for m in good.misclassified or ()] == [THUMBNAIL, None]
+    assert (good.misclassified or ())[0].caption == "7.jpg: true sea (30%), said glacier (60%)"
     assert good.hyperparameters == "learning_rate=0.001" and good.reason is None
     assert ("test accuracy", "93.8%") in good.facts and ("instance", "\N{EN DASH}") in good.facts
-    assert [(b.label, b.shown) for b in good.f1_chart.bars] == [("forest", "77.4%")]
-    # The second model's job wrote nothing: each picture says so, and there are no mistakes to list.
-    assert poor.confusion_matrix.uri is None and poor.misclassified is not None and poor.misclassified.uri is None
+    assert texts(svg(good.f1_chart or ""), "bar-value") == ["77.4%"]
+    # The second model's job wrote nothing: nothing is drawn for it, and there are no mistakes to list.
+    assert (poor.confusion_matrix, poor.f1_chart, poor.training_curves, poor.misclassified) == (None, None, (), None)
     assert poor.mistakes == () and poor.reason == "worse"
-    # A job that made no mistake says so instead of showing an empty picture.
+    # A job that made no mistake has an empty list of them.
     (perfect,) = data(focus=[model("vista-perfect", 1.0, "candidate")])["models"]
-    assert perfect.misclassified is None
+    assert perfect.misclassified == ()
 
 
 def test_a_tuning_job_shows_each_trial_and_each_tuned_value_against_the_objective() -> None:
     (tuning,) = data()["tuning"]
     # Trials without an objective are left out; the rest best first.
     assert [row[0].text for row in tuning.trials] == ["t2", "t1"]
-    scatter, bars = tuning.charts
-    assert (scatter.kind, scatter.x_label, scatter.y_label, scatter.log_x) == (
-        "scatter",
-        "learning_rate",
-        "val_accuracy",
-        True,
-    )
-    assert [d.best for d in scatter.dots] == [False, True]
-    assert [t.text for t in scatter.ticks[:2]] == ["0.001", "0.01"]  # the log axis labelled in values
-    assert (bars.kind, bars.title) == ("bars", "best val_accuracy by augment")
-    assert [(b.label, b.shown) for b in bars.bars] == [("False", "70.0%"), ("True", "60.0%")]
+    scatter, bars = map(svg, tuning.charts)
+    assert scatter.get("aria-label") == "val_accuracy against learning_rate"
+    assert [d.get("class") for d in scatter.findall("{*}circle")] == ["dot", "dot best"]
+    labels = [t.text for t in scatter.findall("{*}text")]
+    assert "learning_rate (log)" in labels and labels[2:4] == ["0.001", "0.01"]  # the log axis in values
+    assert bars.get("aria-label") == "best val_accuracy by augment"
+    assert list(zip(texts(bars, "bar-name"), texts(bars, "bar-value"), strict=True)) == [
+        ("False", "70.0%"),
+        ("True", "60.0%"),
+    ]
     job = data()["job"]
     assert job == {
         "name": "vista-tune",
@@ -150,13 +163,6 @@ def test_a_tuning_job_shows_each_trial_and_each_tuned_value_against_the_objectiv
         "cost": "$0.5000",
         "dataset": "datasets/scenes",
     }
-
-
-def test_the_best_trial_is_the_lowest_loss_when_the_objective_is_a_loss() -> None:
-    from vista_app.report.charts import scatter
-
-    chart = scatter([(1.0, 0.5), (2.0, 0.2), (3.0, 0.9)], x_label="dropout", y_label="val_loss", maximize=False)
-    assert chart is not None and [d.best for d in chart.dots] == [False, True, False]
 
 
 class Page(HTMLParser):
@@ -207,9 +213,10 @@ def test_the_page_renders_every_part_well_formed_with_its_style() -> None:
         "model-vista-poor",
         "tuning-vista-tune",
     ]
-    assert len(page.images) == 3 and all(src.startswith("data:image/png;base64,") for src in page.images)
+    assert page.images == [THUMBNAIL]
     text = " ".join(page.text)
-    assert "(confusion_matrix.png was not written by this job)" in text and "worse" in text
+    assert "(no confusion matrix recorded)" in text and "worse" in text
+    assert "(this job wrote no history of its epochs)" in text
     assert ".state.champion{background:#1b7f3b}" in text and "font-variant-numeric" in text
 
 

@@ -35,6 +35,7 @@ with lazy.importing():
         epochs,
         explanations,
         feedback,
+        figures,
         leaderboard,
         names,
         predictions,
@@ -291,9 +292,12 @@ def get_training_job(name: str) -> dict:
 
 @app.get("/training-jobs/<name>/metrics")
 def get_training_metrics(name: str) -> dict:
-    """Each epoch so far of the job (or of a tuning job's trials), from its training logs."""
+    """Each epoch so far of the job (or of a tuning job's trials), from its training logs, and each
+    one's loss and accuracy charts (SVG)."""
     job = _found(records.Jobs(settings().jobs_table).get(name), "training job", name)
-    return {"name": name, "status": job["status"], "jobs": epochs.training_curves(client("logs"), name)}
+    curves = epochs.training_curves(client("logs"), name)
+    charts = {trial: figures.training_curves(trial, rows) for trial, rows in curves.items()}
+    return {"name": name, "status": job["status"], "jobs": curves, "charts": charts}
 
 
 @app.get("/schemas/training-request")
@@ -304,7 +308,15 @@ def training_request_schema() -> dict:
 
 @app.get("/models")
 def list_models() -> dict:
-    return leaderboard.leaderboard(records.Models(settings().models_table))
+    """The leaderboard, and its chart (SVG)."""
+    board = leaderboard.leaderboard(records.Models(settings().models_table))
+    return board | {"chart": figures.leaderboard(board["items"], ident="leaderboard-chart")}
+
+
+@app.get("/models/<name>/charts")
+def get_model_charts(name: str) -> dict:
+    """One model's confusion matrix, F1 by class and drift windows, as SVG (what the console shows)."""
+    return figures.model_charts(_found(records.Models(settings().models_table).get(name), "model", name))
 
 
 @app.get("/costs")

@@ -1,14 +1,13 @@
 """The report people look at: one self-contained HTML page per job or model.
 
-Python decides what the page says (`page_data`: numbers formatted, charts laid out, each job's
-own pictures as data URIs); report.html.j2 says how it looks, autoescaped, and report.css styles
-it. Both travel as package data. Pictures are embedded, so the page opens anywhere, offline, as
-one file.
+Python decides what the page says (`page_data`: numbers formatted, charts drawn by `figures`);
+report.html.j2 says how it looks, autoescaped, and report.css styles it. Both travel as package
+data. Charts are inline SVG and the mistakes' thumbnails data URIs, so the page opens anywhere,
+offline, as one file.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,20 +15,15 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
+from vista_app import charts, figures
+from vista_app.figures import STATE_COLOURS
 from vista_app.job_outputs import archive_of_model
 from vista_app.leaderboard import COLUMNS, NOTE
-from vista_app.report.charts import BarChart, Scatter, bar_chart, scatter
 
-STATE_COLOURS = {"champion": "#1b7f3b", "candidate": "#3366cc", "retired": "#888888", "rejected": "#c0392b"}
-BAR_COLOUR = "#3366cc"
 NOTHING = "\N{EN DASH}"
 REPORTS_PREFIX = "artifacts/reports/"
 SHOWN_HYPERPARAMETERS = ("learning_rate", "dropout", "l2", "epochs", "batch_size", "image_size", "augment", "weights")
-PICTURE_CAPTIONS = {
-    "confusion_matrix.png": ("confusion matrix", "Confusion matrix on the test split (rows: true class)."),
-    "training_curves.png": ("training curves", "Accuracy and loss per epoch, train against validation."),
-    "misclassified.png": ("misclassified test images", "Misclassified test images, most confident mistakes first."),
-}
+THUMBNAIL_PREFIX = "data:image/jpeg;base64,"  # what train.py writes; anything else is not shown
 
 
 def formatted(value: Any, style: str = "") -> str:
@@ -62,13 +56,11 @@ def _num(value: Any, style: str = "") -> Cell:
 
 
 @dataclass(frozen=True)
-class Picture:
-    """One of the job's own pictures; `uri` None when the job did not write it."""
+class Mistake:
+    """A misclassified test image: its thumbnail (with where the model looked, if the job drew it)."""
 
-    file: str
-    alt: str
+    thumbnail: str | None
     caption: str
-    uri: str | None
 
 
 @dataclass(frozen=True)
@@ -79,10 +71,10 @@ class ModelView:
     facts: tuple[tuple[str, str], ...]
     hyperparameters: str
     per_class: tuple[tuple[Cell, ...], ...]
-    f1_chart: BarChart
-    confusion_matrix: Picture
-    training_curves: Picture
-    misclassified: Picture | None  # None: the job made no mistake on the test split
+    f1_chart: str | None
+    confusion_matrix: str | None
+    training_curves: tuple[str, ...]
+    misclassified: tuple[Mistake, ...] | None  # None: the job wrote no list of its mistakes
     mistakes: tuple[tuple[Cell, ...], ...]
 
 
@@ -90,15 +82,18 @@ class ModelView:
 class TuningView:
     name: str
     objective: str
-    charts: tuple[BarChart | Scatter, ...]
+    charts: tuple[str, ...]
     trials: tuple[tuple[Cell, ...], ...]
 
 
-def _picture(outputs: dict[str, Any], file: str, model: str) -> Picture:
-    alt, caption = PICTURE_CAPTIONS[file]
-    data = outputs.get(file)
-    uri = f"data:image/png;base64,{base64.b64encode(data).decode()}" if data else None
-    return Picture(file=file, alt=f"{alt} of {model}", caption=caption, uri=uri)
+def _mistake(wrong: dict[str, Any]) -> Mistake:
+    thumbnail = wrong.get("thumbnail")
+    p = wrong["probabilities"]
+    return Mistake(
+        thumbnail=thumbnail if isinstance(thumbnail, str) and thumbnail.startswith(THUMBNAIL_PREFIX) else None,
+        caption=f"{wrong['file']}: true {wrong['true']} ({p[wrong['true']]:.0%}), "
+        f"said {wrong['predicted']} ({p[wrong['predicted']]:.0%})",
+    )
 
 
 def _is_number(value: Any) -> bool:
@@ -149,15 +144,18 @@ def model_view(model: dict[str, Any], outputs: dict[str, Any]) -> ModelView:
             (Cell(c), *(_num(v[k], "%") for k in ("precision", "recall", "f1")), _num(v["support"]))
             for c, v in per_class.items()
         ),
-        f1_chart=bar_chart(
-            [(c, v["f1"], BAR_COLOUR) for c, v in per_class.items()],
-            title="F1 per class",
-            label_width=100,
-            bar_width=240,
+        f1_chart=figures.f1_by_class(model),
+        confusion_matrix=figures.confusion_matrix(model),
+        training_curves=tuple(
+            figures.training_curves(
+                name,
+                figures.history_epochs(outputs.get("history.json") or {}),
+                model.get("metrics", {}).get("fine_tune_from_epoch"),
+            )
+            if outputs.get("history.json")
+            else ()
         ),
-        confusion_matrix=_picture(outputs, "confusion_matrix.png", name),
-        training_curves=_picture(outputs, "training_curves.png", name),
-        misclassified=None if outputs.get("misclassified.json") == [] else _picture(outputs, "misclassified.png", name),
+        misclassified=None if "misclassified.json" not in outputs else tuple(map(_mistake, wrong)),
         mistakes=tuple(
             (
                 Cell(w["file"]),
@@ -180,22 +178,22 @@ def tuning_view(job: dict[str, Any]) -> TuningView | None:
     objective = tuning.get("objective", "objective")
     maximize = not objective.endswith("loss")
     better = max if maximize else min
-    charts: list[BarChart | Scatter] = []
+    drawn: list[str] = []
     for name, spec in tuning.get("ranges", {}).items():
         values = [(t["hyperparameters"].get(name), t["objective"]) for t in trials]
         numeric = [(float(v), o) for v, o in values if _is_number(v)]
         if len(numeric) == len(values):
             log_x = isinstance(spec, dict) and spec.get("scale") in ("log", "reverse_log")
-            chart = scatter(numeric, x_label=name, y_label=objective, log_x=log_x, maximize=maximize)
-            charts += [chart] if chart else []
+            chart = charts.scatter(numeric, x_label=name, y_label=objective, log_x=log_x, maximize=maximize)
+            drawn += [chart] if chart else []
             continue
         best: dict[str, float] = {}
         for value, score in values:
             best[str(value)] = better(score, best.get(str(value), score))
         top = max(best.values())
-        charts.append(
-            bar_chart(
-                [(k, v, BAR_COLOUR) for k, v in sorted(best.items(), key=lambda kv: kv[1], reverse=maximize)],
+        drawn.append(
+            charts.bars(
+                [charts.Bar(k, v) for k, v in sorted(best.items(), key=lambda kv: kv[1], reverse=maximize)],
                 title=f"best {objective} by {name}",
                 maximum=top if top > 0 else 1,
                 percent=objective.endswith("accuracy"),
@@ -210,7 +208,7 @@ def tuning_view(job: dict[str, Any]) -> TuningView | None:
         )
         for t in sorted(trials, key=lambda t: t["objective"], reverse=maximize)
     )
-    return TuningView(name=job["name"], objective=objective, charts=tuple(charts), trials=rows)
+    return TuningView(name=job["name"], objective=objective, charts=tuple(drawn), trials=rows)
 
 
 def page_data(
@@ -223,13 +221,8 @@ def page_data(
     tuning_jobs: list[dict[str, Any]] | None = None,
     generated: datetime | None = None,
 ) -> dict[str, Any]:
-    """What the page shows: the leaderboard (chart and table), each model in `focus` with the
-    pictures its job wrote (`outputs`, by model name), then each tuning job's trials."""
-    bars = [
-        (f"{m['name']} ({m.get('architecture')})", m["accuracy"], STATE_COLOURS.get(m.get("state", ""), BAR_COLOUR))
-        for m in leaderboard
-        if m.get("accuracy") is not None
-    ]
+    """What the page shows: the leaderboard (chart and table), each model in `focus` with what its
+    job wrote (`outputs`, by model name), then each tuning job's trials."""
     return {
         "title": title,
         "generated": (generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"),
@@ -242,7 +235,7 @@ def page_data(
             "dataset": job.get("request", {}).get("dataset"),
         },
         "model_count": len(leaderboard),
-        "accuracy_chart": bar_chart(bars, title="Test accuracy by model") if bars else None,
+        "accuracy_chart": figures.leaderboard(leaderboard),
         "states": list(STATE_COLOURS),
         "columns": [title for _, title, _ in COLUMNS],
         "note": NOTE,

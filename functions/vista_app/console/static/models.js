@@ -1,20 +1,18 @@
 // The Models page: the leaderboard (the columns GET /models gives) and one model's details.
 
 import { ApiError, api, board } from "./api.js";
-import { COLORS, barChart, confusionMatrix, lineChart } from "./charts.js";
-import { badge, confirmDialog, errorBox, h, int, money, num, pct, put, toast } from "./dom.js";
+import { badge, chart, confirmDialog, errorBox, h, int, money, num, pct, put, toast } from "./dom.js";
 
 export async function modelsPage(main, { every, render }) {
   main.append(h("h1", { text: "Models" }), h("p", { class: "lede", text: "Every trained model, best test accuracy first. The champion serves every prediction." }));
-  const { items: all, columns, note } = await board(true);
+  const { items: all, columns, note, chart: leaderboardChart } = await board(true);
   if (!all.length) {
     main.append(h("p", { class: "muted", text: "No model yet: submit a training request on the Training page." }));
     return;
   }
-  const scored = all.filter((m) => m.accuracy !== null && m.accuracy !== undefined);
   main.append(h("section", { class: "panel", "aria-labelledby": "board" },
     h("h2", { id: "board", text: "Leaderboard (test accuracy)" }),
-    barChart(scored.map((m) => ({ name: m.name, value: m.accuracy, state: m.state })), { label: "test accuracy by model", highlight: (r) => r.state === "champion", id: "leaderboard-chart" })));
+    chart(leaderboardChart)));
   // The columns GET /models gives (the report's and the command's too); a phone shows the first few.
   const narrow = new Set(["name", "state", "accuracy"]);
   const cell = (column, m) => {
@@ -33,13 +31,13 @@ export async function modelsPage(main, { every, render }) {
   // The model the address names, else the one serving (the best by test accuracy may be a tie or a candidate).
   const chosen = decodeURIComponent(location.hash.split("/")[2] || "");
   const model = all.find((m) => m.name === chosen) || all.find((m) => m.state === "champion") || all[0];
-  main.append(modelDetails(model, all, render));
+  main.append(await modelDetails(model, all, render));
   // A promotion is done when the endpoint has switched (minutes on AWS): look again until then.
   if (all.some((m) => m.state === "promoting")) every(async () => { render(); return false; });
 }
 
-function modelDetails(model, all, render) {
-  const metrics = model.metrics || {};
+async function modelDetails(model, all, render) {
+  const drawn = await api(`models/${encodeURIComponent(model.name)}/charts`);
   const champion = all.find((m) => m.state === "champion");
   const section = h("section", { class: "panel", id: "model-details", "aria-labelledby": "model-title" });
   const promote = h("button", { type: "button", text: "Promote to champion", disabled: ["champion", "promoting", "failed"].includes(model.state) });
@@ -67,36 +65,33 @@ function modelDetails(model, all, render) {
       promote.disabled = false;
     }
   });
-  const perClass = Object.entries(metrics.per_class || {});
+  const perClass = Object.entries((model.metrics || {}).per_class || {});
   put(section,
     h("div", { class: "spread" }, h("h2", { id: "model-title", text: model.name }), h("div", { class: "row" }, badge(model.state), promote)),
     h("p", { class: "meta", text: `${model.architecture || "?"} · dataset ${model.dataset || "?"} · ${int(model.parameters)} parameters · trained ${model.training_seconds ?? "–"} s on ${model.instance_type || "?"} · loss ${num(model.loss, 3)}` }),
     model.reason ? h("p", { class: "error", text: model.reason }) : null,
     h("div", { class: "split" },
-      h("div", {}, h("h3", { text: "Confusion matrix" }), confusionMatrix(metrics)),
+      h("div", {}, h("h3", { text: "Confusion matrix" }), chart(drawn.confusion_matrix) || h("p", { class: "muted", text: "No confusion matrix recorded." }),
+        h("p", { class: "hint", text: "Rows: the true class. Columns: what the model said." })),
       h("div", {}, h("h3", { text: "Per class" }),
-        barChart(perClass.map(([name, v]) => ({ name, value: v.f1 })), { label: "F1 by class" }),
+        chart(drawn.f1),
         h("div", { class: "table-wrap" }, h("table", {},
           h("thead", {}, h("tr", {}, ["Class", "Precision", "Recall", "F1", "Images"].map((t, i) => h("th", { class: i ? "num" : "", text: t })))),
           h("tbody", {}, perClass.map(([name, v]) => h("tr", {}, h("td", { text: name }), h("td", { class: "num", text: pct(v.precision) }), h("td", { class: "num", text: pct(v.recall) }), h("td", { class: "num", text: pct(v.f1) }), h("td", { class: "num", text: int(v.support) })))))))),
-    driftPanel(model),
+    driftPanel(model, drawn.drift),
     h("details", {}, h("summary", { text: "Hyperparameters" }), h("pre", { class: "mono", text: JSON.stringify(model.hyperparameters || {}, null, 2) })),
   );
   return section;
 }
 
 // Drift without labels: each closed window of the model's answers against its test split's
-// (GET /models carries `drift_history`, `drift` the latest window, `window` the open one).
-function driftPanel(model) {
-  const history = model.drift_history || [];
+// (GET /models carries `drift`, the latest window, and `window`, the open one; the charts come drawn).
+function driftPanel(model, charts) {
   const open = model.window ? `${int(model.window.predictions)} answers in the open window.` : "";
-  if (!history.length) return h("div", { id: "drift" }, h("h3", { text: "Drift" }), h("p", { class: "muted", text: `No window of answers has closed yet. ${open}` }));
-  const points = (key) => history.map((w, i) => [i + 1, w[key] ?? 0]);
+  if (!charts.length) return h("div", { id: "drift" }, h("h3", { text: "Drift" }), h("p", { class: "muted", text: `No window of answers has closed yet. ${open}` }));
   const latest = model.drift || {};
   return h("div", { id: "drift" },
     h("h3", { text: "Drift (no labels needed)" }),
-    h("div", { class: "charts" },
-      lineChart([{ name: "class-mix divergence", color: COLORS[0], points: points("divergence") }], { title: "class mix against the test split's", yLabel: "Jensen-Shannon divergence", xLabel: "window", yMax: 1, percent: false }),
-      lineChart([{ name: "mean confidence", color: COLORS[1], points: points("mean_confidence") }], { title: "mean confidence", yLabel: "confidence", xLabel: "window", yMax: 1 })),
+    h("div", { class: "charts" }, charts.map((markup) => h("figure", {}, chart(markup)))),
     latest.drifted ? h("p", { class: "warn", text: `⚠ The latest window drifted: ${latest.reason}.` }) : h("p", { class: "meta", text: `The latest window of ${int(latest.predictions)} answers has not drifted. ${open}` }));
 }

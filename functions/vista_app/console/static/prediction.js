@@ -2,7 +2,6 @@
 // on demand, why the model said it (its Grad-CAM heatmap over the picture).
 
 import { API, api } from "./api.js";
-import { barChart } from "./charts.js";
 import { badge, errorBox, h, pct, put, toast, when } from "./dom.js";
 
 export function feedbackControls(prediction, classes) {
@@ -91,9 +90,14 @@ export function whyControl(prediction, frame) {
   return h("div", { class: "why" }, button, note);
 }
 
+// Every class's probability, most likely first, each on a <meter> (the page's own gauge, not a chart).
 export function probabilityChart(prediction) {
-  const rows = Object.entries(prediction.probabilities || {}).map(([name, value]) => ({ name, value })).sort((a, b) => b.value - a.value);
-  return barChart(rows, { label: `class probabilities, highest ${prediction.label}`, highlight: (r) => r.name === prediction.label });
+  const rows = Object.entries(prediction.probabilities || {}).sort((a, b) => b[1] - a[1]);
+  return h("div", { class: "bars", role: "list", "aria-label": `class probabilities, highest ${prediction.label}` },
+    rows.map(([name, value]) => h("div", { class: `bar-row${name === prediction.label ? " top" : ""}`, role: "listitem" },
+      h("span", { class: "bar-name", text: name }),
+      h("meter", { min: 0, max: 1, value, "aria-label": name }),
+      h("span", { class: "bar-value", text: pct(value) }))));
 }
 
 export function predictionSummary(prediction) {

@@ -1,22 +1,19 @@
 // The Training page: the jobs, one job's curves as it trains, and the request form.
 
 import { api } from "./api.js";
-import { COLORS, lineChart } from "./charts.js";
-import { badge, errorBox, h, money, put, when } from "./dom.js";
+import { badge, chart, errorBox, h, money, put, when } from "./dom.js";
 import { trainingForm } from "./training-form.js";
 
-function curves(name, epochs) {
-  const series = (key, label, color, dash) => ({ name: label, color, dash, points: epochs.filter((e) => e[key] !== undefined).map((e) => [e.epoch, e[key]]) });
-  return h("div", { class: "charts" },
-    lineChart([series("train_loss", "training loss", COLORS[0]), series("val_loss", "validation loss", COLORS[1], "5 3")], { title: `${name}: loss`, yLabel: "loss" }),
-    lineChart([series("train_accuracy", "training accuracy", COLORS[0]), series("val_accuracy", "validation accuracy", COLORS[1], "5 3")], { title: `${name}: accuracy`, yLabel: "accuracy", yMax: 1 }));
+// Loss and accuracy by epoch, as GET /training-jobs/{name}/metrics draws them.
+function curves(drawn) {
+  return h("div", { class: "charts" }, drawn.map((markup) => h("figure", { class: "panel" }, chart(markup))));
 }
 
 async function jobDetails(name, box) {
   const job = await api(`training-jobs/${encodeURIComponent(name)}`);
   // A comparison's curves are its members'; a tuning job's, its trials' (the API finds those).
-  const answers = await Promise.all((job.members || [name]).map((n) => api(`training-jobs/${encodeURIComponent(n)}/metrics`).catch(() => ({ jobs: {} }))));
-  const trials = answers.flatMap((answer) => Object.entries(answer.jobs));
+  const answers = await Promise.all((job.members || [name]).map((n) => api(`training-jobs/${encodeURIComponent(n)}/metrics`).catch(() => ({ charts: {} }))));
+  const trials = answers.flatMap((answer) => Object.values(answer.charts));
   put(box,
     h("div", { class: "spread" }, h("h2", { id: "job-title", text: job.name }), h("span", { id: "job-status" }, badge(job.status))),
     h("p", { class: "meta", text: `${job.kind || "training"} · ${job.architecture || ""} · started ${when(job.created_at)}${job.cost !== undefined ? ` · cost ${money(job.cost)}` : ""}${job.model ? ` · model ${job.model}` : ""}` }),
@@ -24,7 +21,7 @@ async function jobDetails(name, box) {
     job.estimate && job.estimate.warnings.length ? job.estimate.warnings.map((w) => h("p", { class: "warn", text: `⚠ ${w}` })) : null,
     job.failure_reason ? h("p", { class: "error", text: job.failure_reason }) : null,
     job.members ? h("p", { class: "meta" }, "Members: ", job.members.map((m, i) => [i ? ", " : "", h("a", { href: `#/training/${encodeURIComponent(m)}`, text: m })])) : null,
-    trials.length ? trials.map(([trial, epochs]) => curves(trial === name ? "this job" : trial, epochs)) : h("p", { class: "muted", text: job.status === "InProgress" ? "Waiting for the first epoch…" : "No epochs were logged." }),
+    trials.length ? trials.map(curves) : h("p", { class: "muted", text: job.status === "InProgress" ? "Waiting for the first epoch…" : "No epochs were logged." }),
     h("details", {}, h("summary", { text: "Request" }), h("pre", { class: "mono", text: JSON.stringify(job.request || {}, null, 2) })),
   );
   return job.status;
