@@ -4,7 +4,7 @@ beside the data they show). `figures` composes them; this module only draws.
 One engine in the standard library, no plotting library in a Lambda: ElementTree builds the
 markup, so every label is escaped. Each chart styles itself with presentation attributes, so it
 looks the same inline in the report, in the console (whose Content-Security-Policy refuses style
-attributes, not these) or opened on its own, and scales to its container through its viewBox.
+attributes, not these) or opened on its own, and shrinks to a narrow container through its viewBox.
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ def _chart(width: float, height: float, title: str, ident: str | None = None) ->
         {
             "xmlns": "http://www.w3.org/2000/svg",
             "viewBox": f"0 0 {_number(width)} {_number(height)}",
+            # Its own size, so a page shrinks it to fit (max-width: 100%) but never blows it up.
+            "width": _number(width),
+            "height": _number(height),
             "role": "img",
             "aria-label": title,
             "class": "chart",
