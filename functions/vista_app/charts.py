@@ -90,25 +90,28 @@ def bars(
     title: str,
     maximum: float = 1.0,
     percent: bool = True,
-    label_width: int = 150,
+    label_width: int | None = 150,
     bar_width: int = 260,
     ident: str | None = None,
 ) -> str:
-    """Horizontal bars, one row per label, scaled to `maximum`."""
-    row_height, top = 26, 26
-    root = _chart(label_width + bar_width + 70, top + row_height * len(rows) + 4, title, ident)
+    """Horizontal bars, one row per label, scaled to `maximum`. `label_width` None puts each label
+    above its bar, so long labels fit a phone's width."""
+    stacked = label_width is None
+    left = 0 if label_width is None else label_width
+    row_height, bar_top, bar_height, top = (40, 20, 14, 26) if stacked else (26, 5, 16, 26)
+    root = _chart(left + bar_width + 70, top + row_height * len(rows) + 4, title, ident)
     _add(root, "text", title, x=0, y=16, font_weight="600")
     for i, bar in enumerate(rows):
         y = top + i * row_height
         share = 0.0 if maximum <= 0 else max(0.0, min(1.0, bar.value / maximum))
-        label = _add(root, "text", bar.label, x=label_width - 8, y=y + 17, text_anchor="end", class_="bar-name")
+        place = {"x": 0, "y": y + 14} if stacked else {"x": left - 8, "y": y + 17, "text_anchor": "end"}
+        label = _add(root, "text", bar.label, class_="bar-name", **place)
         if bar.strong:
             label.set("font-weight", "600")
-        _add(root, "rect", x=label_width, y=y + 5, width=bar_width, height=row_height - 10, rx=3, fill=TRACK)
-        _add(
-            root, "rect", x=label_width, y=y + 5, width=share * bar_width, height=row_height - 10, rx=3, fill=bar.colour
-        )
-        _add(root, "text", _shown(bar.value, percent), x=label_width + bar_width + 6, y=y + 17, class_="bar-value")
+        _add(root, "rect", x=left, y=y + bar_top, width=bar_width, height=bar_height, rx=3, fill=TRACK)
+        _add(root, "rect", x=left, y=y + bar_top, width=share * bar_width, height=bar_height, rx=3, fill=bar.colour)
+        shown = _shown(bar.value, percent)
+        _add(root, "text", shown, x=left + bar_width + 6, y=y + bar_top + bar_height - 3, class_="bar-value")
     return _markup(root)
 
 

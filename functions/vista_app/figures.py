@@ -27,7 +27,7 @@ def leaderboard(models: Iterable[Mapping[str, Any]], *, ident: str | None = None
     ]
     if not rows:
         return None
-    return charts.bars(rows, title="Test accuracy by model", label_width=260, bar_width=300, ident=ident)
+    return charts.bars(rows, title="Test accuracy by model", label_width=None, bar_width=300, ident=ident)
 
 
 def confusion_matrix(model: Mapping[str, Any]) -> str | None:

@@ -28,6 +28,14 @@ def test_bars_are_scaled_to_the_maximum_clamped_and_labelled_as_given() -> None:
     assert chart.findtext("{*}title") == "t" and chart.get("aria-label") == "t"
 
 
+def test_stacked_bars_put_each_label_above_its_bar() -> None:
+    chart = svg(charts.bars([Bar("a long model name (base_cnn)", 0.5)], title="t", label_width=None, bar_width=300))
+    (label,) = [t for t in chart.iter() if t.get("class") == "bar-name"]
+    track, bar = chart.findall("{*}rect")
+    assert (label.get("x"), track.get("x"), float(bar.get("width", ""))) == ("0", "0", 150)
+    assert float(label.get("y", "")) < float(track.get("y", "")) and chart.get("width") == "370"
+
+
 def test_every_label_is_escaped() -> None:
     markup = charts.bars([Bar("<script>alert(1)</script>", 0.5)], title='"><img src=x onerror=alert(1)>')
     assert "<script>" not in markup and "<img" not in markup
