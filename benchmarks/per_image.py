@@ -162,7 +162,7 @@ def _record_and_time(saved: Any, architecture: str, image_size: int, runs: int) 
 
         body = request.body if isinstance(request.body, bytes) else request.body.encode()
         sent.append(base64.b64decode(json.loads(body)["instances"][0]["b64"]))
-        answer = json.dumps(predict(saved, body, "application/json")).encode()
+        answer = json.dumps(predict(saved, body)).encode()
         return AWSResponse(request.url, 200, {"Content-Type": "application/json"}, _Raw(answer))
 
     from vista_app import aws

@@ -2,7 +2,8 @@
 
 Runs in its own environment (.venv-sdk, requirements/sdk.txt): the SDK is far too heavy
 for a Lambda package or the dev set. Training uses the GPU image on ml.p*/ml.g* and
-the CPU image elsewhere; serving is CPU-only (serverless inference).
+the CPU image elsewhere; serving is CPU-only (serverless inference); a batch (Transform job) runs
+the GPU inference image on ml.p*/ml.g* and the CPU one elsewhere.
 
     .venv-sdk/bin/python tools/image_uris.py          # rewrite the block in template.yaml
     .venv-sdk/bin/python tools/image_uris.py --check  # exit 1 if the template disagrees
@@ -51,6 +52,7 @@ def images() -> dict[str, dict[str, str]]:
             "TrainingGpu": uri(region, "training", "ml.g5.xlarge", PYTHON),
             "TrainingCpu": uri(region, "training", "ml.m5.xlarge", PYTHON),
             "Inference": uri(region, "inference", "ml.m5.xlarge", None),
+            "InferenceGpu": uri(region, "inference", "ml.g4dn.xlarge", None),
         }
         for region in regions
     }

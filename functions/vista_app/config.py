@@ -29,9 +29,11 @@ class Settings:
     endpoint_name: str = _setting("ENDPOINT_NAME")
     training_role_arn: str = _setting("TRAINING_ROLE_ARN")  # what training and tuning jobs run as
     serving_role_arn: str = _setting("SERVING_ROLE_ARN")  # what models on the endpoint run as
+    batch_role_arn: str = _setting("BATCH_ROLE_ARN")  # what batch (Transform) jobs run as
     training_image_gpu: str = _setting("TRAINING_IMAGE_GPU")
     training_image_cpu: str = _setting("TRAINING_IMAGE_CPU")
     inference_image: str = _setting("INFERENCE_IMAGE")
+    inference_gpu_image: str = _setting("INFERENCE_GPU_IMAGE")  # a batch on ml.g*/ml.p* instances
     training_code_uri: str = _setting("TRAINING_CODE_URI")
     serverless_memory_mb: int = _setting("SERVERLESS_MEMORY_MB", 1024, 6144)
     serverless_max_concurrency: int = _setting("SERVERLESS_MAX_CONCURRENCY", 1, 200)

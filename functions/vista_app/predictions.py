@@ -87,6 +87,22 @@ def images_in_notification(body: str) -> list[S3Image]:
     return images
 
 
+def answer_fields(prediction: dict[str, Any], *, model: str | None, review_below: float) -> dict[str, Any]:
+    """A record's fields from the model's answer for one image (the SavedModel's serving outputs),
+    flagged for review (a sparse index lists them) when its confidence is below `review_below`."""
+    probabilities = dict(zip(prediction["classes"], prediction["probabilities"], strict=True))
+    label = prediction["label"]
+    fields = {
+        "label": label,
+        "confidence": probabilities[label],
+        "probabilities": probabilities,
+        # The model that answered names itself (the SavedModel's `model` output, its training job):
+        # right even while the endpoint switches models. Older models do not: the one on record.
+        "model": prediction.get("model") or model,
+    }
+    return fields | ({"review": REVIEW_NEEDED} if probabilities[label] < review_below else {})
+
+
 @dataclass(frozen=True)
 class Classifier:
     """What answers for an image: the serverless endpoint, the model it serves, and the
@@ -118,22 +134,14 @@ class Classifier:
         )
 
     def classify(self, data: bytes) -> dict[str, Any]:
-        """Check and classify image bytes; the fields of an OK record, flagged for review (a sparse
-        index lists them) when the model's confidence is below `review_below`."""
+        """Check and classify image bytes; the fields of an OK record (answer_fields, and what was sent)."""
         info, sent = self._checked(data)
         started = time.perf_counter()
         prediction = self._ask({"instances": [{"b64": base64.b64encode(sent).decode()}]})
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
-        probabilities = dict(zip(prediction["classes"], prediction["probabilities"], strict=True))
-        label = prediction["label"]
-        fields = {
+        return {
             "status": "OK",
-            "label": label,
-            "confidence": probabilities[label],
-            "probabilities": probabilities,
-            # The model that answered names itself (the SavedModel's `model` output, its training
-            # job): right even while the endpoint switches models. Older models do not: the champion.
-            "model": prediction.get("model") or self.model,
+            **answer_fields(prediction, model=self.model, review_below=self.review_below),
             "latency_ms": latency_ms,
             "format": info.format,
             "width": info.width,
@@ -141,9 +149,6 @@ class Classifier:
             "bytes": len(data),
             "sent_bytes": len(sent),
         }
-        if probabilities[label] < self.review_below:
-            fields["review"] = REVIEW_NEEDED
-        return fields
 
     def explain(self, data: bytes) -> dict[str, Any]:
         """The `explain` signature's answer for image bytes: label, probability, heatmap, model.

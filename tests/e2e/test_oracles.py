@@ -400,7 +400,7 @@ def test_tf_serving_accepts_and_refuses_what_its_rest_api_does(tmp_path: Path) -
     model = tf.saved_model.load(str(tmp_path / "1"))
 
     def ask(body: dict[str, Any]) -> dict[str, Any]:
-        return predict(model, json.dumps(body).encode(), "application/json")
+        return predict(model, json.dumps(body).encode())
 
     b64 = {"b64": "YWJj"}  # "abc"
     row = {"predictions": [{"label": "abc", "length": 3}]}

@@ -138,7 +138,7 @@ def test_asynchronous_invocations_end_in_a_dead_letter_queue_when_they_fail(depl
     # S3 notifications and CloudFormation custom resources invoke asynchronously; EventBridge
     # rules retry, then send what they could not deliver to their own dead-letter queue.
     configs = {c["FunctionName"]["Ref"]: c for c in of_type(deployed, "AWS::Lambda::EventInvokeConfig").values()}
-    asynchronous = {"StartTrainingFunction", "OnTrainingEventFunction", "PublishTrainingCodeFunction"}
+    asynchronous = {"StartTrainingFunction", "OnTrainingEventFunction", "PublishTrainingCodeFunction", "BatchesFunction"}
     assert set(configs) == asynchronous
     for config in configs.values():
         assert config["DestinationConfig"]["OnFailure"]["Destination"] == {
@@ -165,11 +165,11 @@ def test_iam_is_least_privilege(deployed: dict[str, Any]) -> None:
                 roles_passed = {json.dumps(r) for r in as_list(statement["Resource"])}
                 assert roles_passed <= {
                     json.dumps({"Fn::GetAtt": [role, "Arn"]})
-                    for role in ("SageMakerTrainingRole", "SageMakerServingRole")
+                    for role in ("SageMakerTrainingRole", "SageMakerServingRole", "SageMakerBatchRole")
                 }, where
                 assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
     functions = [name for name in roles if name.endswith("FunctionRole")]
-    assert len(functions) == 6
+    assert len(functions) == 7
     for name in functions:
         # AWS-managed policies only from the known set, and every function role capped by the boundary
         assert set(roles[name].get("ManagedPolicyArns", [])) <= AWS_MANAGED, name

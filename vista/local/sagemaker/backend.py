@@ -1,7 +1,8 @@
 """A local SageMaker: the control-plane and runtime calls Vista makes, answered as SageMaker answers.
 
 This module holds the operations and their state; `server.py` turns HTTP into calls of them,
-`container.py` runs training jobs, `tuner.py` tuning jobs, `serving.py` the endpoints' model, and
+`container.py` runs training jobs, `tuner.py` tuning jobs, `inference.py` the inference container
+(over `serving.py`'s TF Serving) for endpoints and `transform.py`'s batch transform jobs, and
 `errors.py` names AWS's errors. Responses are shaped as botocore's output shapes say (the oracle
 tests validate every one strictly); the rules each operation follows are cited beside it.
 """
@@ -20,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vista.local.sagemaker import errors, serving, tuner
+from vista.local.sagemaker import errors, transform, tuner
 from vista.local.sagemaker.container import ScriptModeContainer, s3_parts
+from vista.local.sagemaker.inference import Container
 from vista.local.sagemaker.state import (
     TRAINING_EVENT_KEYS,
     TUNING_EVENT_KEYS,
@@ -40,6 +42,7 @@ TUNING_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
 TRAINING_EVENT = "SageMaker Training Job State Change"
 TUNING_EVENT = "SageMaker HyperParameter Tuning Job State Change"
 ENDPOINT_EVENT = "SageMaker Endpoint State Change"
+TRANSFORM_EVENT = "SageMaker Transform Job State Change"
 IN_PROGRESS = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")  # EndpointStatus values
 
 
@@ -100,6 +103,7 @@ class LocalSageMaker:
         self.models: dict[str, dict[str, Any]] = {}
         self.configs: dict[str, dict[str, Any]] = {}
         self.endpoints: dict[str, Endpoint] = {}
+        self.transforms: dict[str, transform.TransformJob] = {}
         self.lock = threading.RLock()
         self.stopping = threading.Event()
         self.faults = Faults()
@@ -117,6 +121,11 @@ class LocalSageMaker:
             for job in self.training.values():
                 for process in job.running():
                     process.kill()
+            for transform_job in self.transforms.values():
+                transform_job.stopping = True
+            for endpoint in self.endpoints.values():
+                if endpoint.model is not None:
+                    endpoint.model.close()
 
     def emit(self, detail_type: str, detail: dict[str, Any], resource: str) -> None:
         self.events.put_events(
@@ -397,18 +406,24 @@ class LocalSageMaker:
         variant = self.configs[config_name]["ProductionVariants"][0]
         concurrency = variant.get("ServerlessConfig", {}).get("MaxConcurrency", 1)
         with self.lock:
+            if endpoint.model is not None:
+                endpoint.model.close()
             endpoint.model, endpoint.config, endpoint.failure, endpoint.pending = model, config_name, None, None
             endpoint.concurrency = threading.Semaphore(concurrency)
             endpoint.max_concurrency = concurrency
             endpoint.status, endpoint.modified = "InService", now()
         self._emit_endpoint(endpoint)
 
-    def _load(self, endpoint: Endpoint, config_name: str) -> Any:
+    def _load(self, endpoint: Endpoint, config_name: str) -> Container:
         variant = self.configs[config_name]["ProductionVariants"][0]
-        model = self.models[variant["ModelName"]]
+        return self._container(variant["ModelName"], self.workdir / "endpoints" / endpoint.name / config_name)
+
+    def _container(self, model_name: str, folder: Path) -> Container:
+        """The model's container, its archive read with the model's role."""
+        model = self.models[model_name]
         bucket, key = s3_parts(model["PrimaryContainer"]["ModelDataUrl"])
         archive = self.s3_as(model["ExecutionRoleArn"]).get_object(Bucket=bucket, Key=key)["Body"].read()
-        return serving.load(archive, self.workdir / "endpoints" / endpoint.name / config_name)
+        return Container(archive, folder)
 
     def _container_faults(self, place: errors.EndpointPlace) -> None:
         """A slow container is waited for up to the invocation's limit, then answered as timed out; a
@@ -422,7 +437,7 @@ class LocalSageMaker:
             raise errors.model_error(faults.container_status, "the container failed to answer", place)
 
     def invoke_endpoint(self, name: str, body: bytes, content_type: str) -> bytes:
-        """InvokeEndpoint → the TF inference container's TF Serving (serving.py); refused beyond
+        """InvokeEndpoint → the TF inference container (inference.py); refused beyond
         the serverless MaxConcurrency, as SageMaker throttles it."""
         endpoint = self.endpoints.get(name)
         if endpoint is None or (endpoint.status != "InService" and endpoint.model is None):
@@ -445,10 +460,84 @@ class LocalSageMaker:
         place = errors.EndpointPlace(self.region, self.account, name)
         try:
             self._container_faults(place)
-            return json.dumps(serving.predict(endpoint.model, body, content_type)).encode()
-        except serving.ServingError as error:
-            raise errors.model_error(error.status, str(error), place) from None
+            status, answer = endpoint.model.invoke(body, content_type)
+            if status != 200:
+                raise errors.model_error(status, json.loads(answer).get("error", ""), place)
+            return answer
         finally:
             with self.lock:
                 endpoint.in_flight -= 1
             endpoint.concurrency.release()
+
+    # ------------------------------------------------------------------ transform jobs
+    def op_create_transform_job(self, **request: Any) -> dict[str, Any]:
+        name = request["TransformJobName"]
+        if not NAME.match(name):
+            raise errors.pattern_mismatch(name, "transformJobName", NAME.pattern)
+        split = request["TransformInput"].get("SplitType", "None")
+        if split != "None" or "DataProcessing" in request:
+            raise errors.validation(f"the local SageMaker runs SplitType None without DataProcessing, not {split}")
+        with self.lock:
+            if name in self.transforms:
+                raise errors.in_use(f"Transform job with name {name} already exists")
+            if request["ModelName"] not in self.models:
+                raise errors.validation(f'Could not find model "{self.arn("model", request["ModelName"])}".')
+            job = transform.TransformJob(request, self.arn("transform-job", name))
+            self.transforms[name] = job
+        self.emit_transform(job)
+        threading.Thread(target=self.run_transform, args=(job,), daemon=True, name=name).start()
+        return {"TransformJobArn": job.arn}
+
+    def _transform_job(self, name: str) -> transform.TransformJob:
+        job = self.transforms.get(name)
+        if job is None:
+            raise errors.validation(f"Could not find requested job with name {name}")
+        return job
+
+    def op_describe_transform_job(self, TransformJobName: str) -> dict[str, Any]:
+        with self.lock:
+            return self._transform_job(TransformJobName).describe()
+
+    def op_list_transform_jobs(self, **request: Any) -> dict[str, Any]:
+        # The API reference: SortBy defaults to CreationTime, SortOrder to Descending.
+        with self.lock:
+            rows, token = listed(
+                self.transforms.values(),
+                request,
+                summary=transform.TransformJob.summary,
+                sort_by="CreationTime",
+                sort_order="Descending",
+            )
+        return {"TransformJobSummaries": rows, **({"NextToken": token} if token else {})}
+
+    def op_stop_transform_job(self, TransformJobName: str) -> dict[str, Any]:
+        """StopTransformJob: Stopping at once, Stopped once the record in hand is done; "when you
+        stop a job that has ended, its status does not change" (a job no longer InProgress stays)."""
+        with self.lock:
+            job = self._transform_job(TransformJobName)
+            if job.status != "InProgress":
+                return {}
+            job.status, job.stopping = "Stopping", True
+        self.emit_transform(job)
+        return {}
+
+    def emit_transform(self, job: transform.TransformJob) -> None:
+        with self.lock:
+            detail = event_detail(job.describe(), transform.TRANSFORM_EVENT_KEYS, job.request.get("Tags", []))
+        self.emit(TRANSFORM_EVENT, detail, job.arn)
+
+    def run_transform(self, job: transform.TransformJob) -> None:
+        model = self.models[job.request["ModelName"]]
+        container = None
+        try:
+            container = self._container(job.request["ModelName"], self.workdir / "transform" / job.name)
+            status, failure = transform.run(job, container, self.s3_as(model["ExecutionRoleArn"]))
+        except Exception as error:  # a broken job must end Failed, never hang InProgress
+            log.exception("transform job %s failed", job.name)
+            status, failure = "Failed", f"ClientError: {error}"[:1024]
+        finally:
+            if container:
+                container.close()
+        with self.lock:
+            job.status, job.failure, job.ended = status, failure, now()
+        self.emit_transform(job)

@@ -2,8 +2,7 @@
 
 The model: model.tar.gz's highest integer version folder (TF Serving finds "no versions of servable"
 without one). The request: TF Serving's REST predict API (tensorflow/serving,
-`util/json_tensor.cc` FillPredictRequestFromJson), which the container passes through for
-application/json:
+`util/json_tensor.cc` FillPredictRequestFromJson), which the container (inference.py) hands it:
 - an optional string `signature_name` (default serving_default; an unknown one is refused);
 - exactly one of `instances` (row format: a non-empty list, each element the input's value, or an
   object keyed by input name) and `inputs` (columnar: the input's batched value, or an object keyed
@@ -47,12 +46,10 @@ def load(archive: bytes, folder: Path) -> Any:
     return tf.saved_model.load(str(versions[-1]))
 
 
-def predict(model: Any, body: bytes, content_type: str) -> dict[str, Any]:
-    """One predict request on a loaded SavedModel: the JSON answer, or ServingError."""
+def predict(model: Any, body: bytes) -> dict[str, Any]:
+    """One predict request (JSON) on a loaded SavedModel: the JSON answer, or ServingError."""
     import tensorflow as tf
 
-    if content_type != "application/json":
-        raise ServingError(f"Unsupported content type {content_type or 'none'}; use application/json", 415)
     if not body:
         raise ServingError("JSON Parse error: The document is empty")
     try:
@@ -79,7 +76,7 @@ def predict(model: Any, body: bytes, content_type: str) -> dict[str, Any]:
     try:
         outputs = signature(**{k: tf.constant(v) for k, v in columns.items()})
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as error:
-        raise ServingError(error.message.splitlines()[0]) from None
+        raise ServingError(_cause(error.message)) from None
     values = {k: _plain(v.numpy()) for k, v in sorted(outputs.items())}
     if not rows:
         return {"outputs": values if len(values) > 1 else next(iter(values.values()))}
@@ -87,6 +84,15 @@ def predict(model: Any, body: bytes, content_type: str) -> dict[str, Any]:
     if len(values) == 1:
         return {"predictions": next(iter(values.values()))}
     return {"predictions": [{k: v[i] for k, v in values.items()} for i in range(size)]}
+
+
+def _cause(message: str) -> str:
+    """TF's error as TF Serving reports it (e.g. "jpeg::Uncompress failed. Invalid JPEG data or crop
+    window."): without the preamble an eager call adds (Graph execution error, where the node was
+    defined)."""
+    preamble = ("Graph execution error", "Detected at node", "<stack traces unavailable>", "  File ")
+    lines = [line for line in message.splitlines() if line.strip() and not line.startswith(preamble)]
+    return lines[0] if lines else message
 
 
 def _is_b64(value: Any) -> bool:

@@ -254,7 +254,7 @@ class Endpoint:
     modified: datetime = field(default_factory=now)
     failure: str | None = None
     pending: str | None = None  # the config being deployed (PendingDeploymentSummary)
-    model: Any = None  # the loaded SavedModel TF Serving serves
+    model: Any = None  # the inference container (inference.Container) serving the loaded model
     concurrency: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1))
     max_concurrency: int = 1
     # What happened, for the reliability tests and the load benchmark.

@@ -1,0 +1,141 @@
+"""A batch in local mode: a folder of 60 images (50 good, 10 bad as people make them) dropped as one
+request, classified by one Transform job on the champion; a record an image, one results file, the
+job's counts and cost; the same image's version coming through the inbox later makes no second
+record; a bad request, or one for a model that does not exist, fails at once with the reason."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers.support import png_header_only
+from vista.client import cpu_request, wait_for
+
+pytestmark = pytest.mark.slow
+
+SCENES = {"train_per_class": 10, "test_per_class": 9, "size": 48, "seed": 41}
+TRAINING = cpu_request("datasets/scenes", "base_cnn", epochs=2, image_size=48, batch_size=16)
+
+
+def batch_named(target: Any, request_key: str) -> dict[str, Any]:
+    """The Jobs record of the batch a request started, once it has ended."""
+
+    def ended() -> dict[str, Any] | None:
+        for job in target.api("GET", "/training-jobs?limit=50")["items"]:
+            if job.get("kind") == "batch" and job.get("source", "").endswith(request_key):
+                return job if job["status"] in ("Completed", "Failed", "Stopped") else None
+        return None
+
+    return wait_for(f"batch of {request_key}", ended, 180)
+
+
+def request(target: Any, key: str, body: dict[str, Any]) -> dict[str, Any]:
+    target.client("s3").put_object(Bucket=target.output("DataBucketName"), Key=key, Body=json.dumps(body).encode())
+    return batch_named(target, key)
+
+
+def bad_images(good: bytes) -> dict[str, bytes]:
+    """Ten images as people make them wrong: cut short, not images at all, too many pixels."""
+    return {
+        "cut-half.jpg": good[: len(good) // 2],
+        "cut-end.jpg": good[:-2],
+        "cut-head.jpg": good[:40],
+        "empty.jpg": b"",
+        "notes.jpg": b"remember to buy milk\n",
+        "page.jpg": b"<!doctype html><html><body>not a photo</body></html>",
+        "archive.jpg": b"PK\x03\x04" + bytes(60),
+        "animation.jpg": b"GIF89a" + bytes(60),
+        "bomb.png": png_header_only(20_000, 20_000),
+        "wide.png": png_header_only(100_000, 2),
+    }
+
+
+def test_a_folder_is_one_batch_with_a_record_an_image_one_results_file_and_the_jobs_cost(
+    cloud: Any, target: Any, trained: str, scenes: Path
+) -> None:
+    s3, bucket = target.client("s3"), target.output("DataBucketName")
+    good = sorted((scenes / "seg_test" / "seg_test").rglob("*.jpg"))[:50]
+    for index, path in enumerate(good):
+        s3.upload_file(str(path), bucket, f"archive/2025/good/{index:02}.jpg")
+    for name, data in bad_images(good[0].read_bytes()).items():
+        s3.put_object(Bucket=bucket, Key=f"archive/2025/bad/{name}", Body=data)
+
+    batch = request(target, "batches/archive-2025.json", {"source": "archive/2025/"})
+
+    assert batch["status"] == "Completed", batch
+    assert batch["model"] == trained and batch["request"]["instance_type"] == "ml.m5.xlarge"
+    # Nine are refused by the checks classify makes; a PNG whose header is all there is passes them, and
+    # the model's refusal in the container is that image's answer, not the job's failure.
+    counts = batch["counts"]
+    assert (counts["objects"], counts["accepted"], counts["refused"], counts["answered"]) == (60, 51, 9, 50)
+    assert batch["billable_seconds"] > 0 and batch["cost"] > 0
+    records = [p for p in cloud_predictions(target) if p.get("batch") == batch["name"]]
+    assert len(records) == 60 and len({r["id"] for r in records}) == 60
+    ok = [r for r in records if r["status"] == "OK"]
+    failed = {r["key"].rsplit("/", 1)[1]: r["error"] for r in records if r["status"] == "FAILED"}
+    assert len(ok) == 50 and all(r["model"] == trained and r["label"] in r["probabilities"] for r in ok)
+    assert set(failed) == set(bad_images(b"x" * 100))
+    assert "400,000,000 pixels" in failed["bomb.png"] and failed["empty.jpg"] == "empty file (0 bytes)"
+    assert failed["wide.png"].startswith("the model refused the image: ")
+    assert "not a JPEG or PNG image" in failed["notes.jpg"]
+    rows = list(csv.DictReader(io.StringIO(read(target, batch["results"]))))
+    assert len(rows) == 60 and {r["status"] for r in rows} == {"OK", "FAILED"}
+    first = next(r for r in rows if r["key"] == "archive/2025/good/00.jpg")
+    label = first["label"]
+    assert first["status"] == "OK" and float(first[label]) == pytest.approx(float(first["confidence"]))
+
+    # The same version of an image the batch classified, delivered to the inbox's queue: its record stays the
+    # batch's, and the endpoint is not asked.
+    version = s3.head_object(Bucket=bucket, Key="archive/2025/good/00.jpg")["VersionId"]
+    before = next(r for r in records if r["key"] == "archive/2025/good/00.jpg")
+    calls = cloud.sagemaker.endpoints["vista-classifier"].calls
+    notify_inbox(target, "archive/2025/good/00.jpg", version)
+    assert wait_for("the inbox to take the message", lambda: inbox_empty(target), 60)
+    after = [p for p in cloud_predictions(target) if p["key"] == "archive/2025/good/00.jpg"]
+    assert after == [before] and cloud.sagemaker.endpoints["vista-classifier"].calls == calls
+
+
+def test_a_bad_request_or_a_missing_model_fails_at_once_with_the_reason(target: Any, trained: str) -> None:
+    not_a_folder = request(target, "batches/no-slash.json", {"source": "archive/2025"})
+    assert not_a_folder["status"] == "Failed" and "is not a folder: end it with /" in not_a_folder["failure_reason"]
+    own = request(target, "batches/own.json", {"source": "artifacts/"})
+    assert own["status"] == "Failed" and "one of Vista's own folders" in own["failure_reason"]
+    missing = request(target, "batches/missing.json", {"source": "archive/2025/", "model": "vista-nope"})
+    assert missing["status"] == "Failed" and missing["failure_reason"] == "no model named vista-nope"
+    empty = request(target, "batches/empty.json", {"source": "nothing-here/"})
+    assert empty["status"] == "Failed" and "holds no objects" in empty["failure_reason"]
+
+
+def cloud_predictions(target: Any) -> list[dict[str, Any]]:
+    from vista_app.records import Predictions
+
+    return list(Predictions(target.output("PredictionsTableName")).all())
+
+
+def read(target: Any, uri: str) -> str:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return target.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+
+
+def notify_inbox(target: Any, key: str, version: str) -> None:
+    """An S3 notification for `key` at `version`, as S3 sends it to the inbox's queue."""
+    bucket = target.output("DataBucketName")
+    record = {
+        "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": bucket}, "object": {"key": key, "versionId": version, "size": 1}},
+    }
+    sqs = target.client("sqs")
+    sqs.send_message(QueueUrl=target.output("InboxQueueUrl"), MessageBody=json.dumps({"Records": [record]}))
+
+
+def inbox_empty(target: Any) -> bool:
+    attributes = target.client("sqs").get_queue_attributes(
+        QueueUrl=target.output("InboxQueueUrl"),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
