@@ -488,6 +488,43 @@ def predict(
     show(rows, columns("image", "label", "confidence", "model", "latency_ms", "id"), as_json)
 
 
+@app.command("classify-folder")
+def classify_folder(
+    ctx: typer.Context,
+    folder: Annotated[str, typer.Argument(help="s3://<data bucket>/<folder>/, or <folder>/ of the data bucket")],
+    model: Annotated[str, typer.Option(help="a model's name, or champion")] = "champion",
+    instance_type: Annotated[str, typer.Option(help="what the batch runs on")] = "ml.m5.xlarge",
+    instance_count: Annotated[int, typer.Option(min=1, max=10)] = 1,
+    watch: Annotated[bool, typer.Option(help="follow the batch until it ends")] = True,
+    as_json: Json = False,
+) -> None:
+    """Classify every image of a folder as one batch (a Transform job): a record an image, one results file."""
+    target = where(ctx).target()
+    options = {"model": model, "instance_type": instance_type, "instance_count": instance_count}
+    batch = client.submit_batch(target, folder, **options)
+    if not watch:
+        show([batch], columns("name", "status", "request"), as_json)
+        return
+    with progress(f"{batch['name']}") as told:
+        ended = client.wait_for_batch(target, batch["name"], told)
+    counts = ended.get("counts", {})
+    row = {
+        "name": ended["name"],
+        "status": ended["status"],
+        **counts,
+        "cost": ended.get("cost"),
+        "results": ended.get("results"),
+    }
+    show(
+        [row],
+        columns("name", "status", "objects", "answered", "failed", "refused", "cost", "results"),
+        as_json,
+        raw=ended,
+    )
+    if ended["status"] != "Completed":
+        raise CommandError(f"batch {ended['name']} {ended['status']}: {ended.get('failure_reason', 'no reason given')}")
+
+
 @app.command()
 def predictions(
     ctx: typer.Context,

@@ -128,6 +128,30 @@ def submit_training(target: Target, request: dict[str, Any], request_name: str) 
     return job_name(target.output("NamePrefix"), f"{bucket}/{key}/{version}")
 
 
+def submit_batch(target: Target, folder: str, **options: Any) -> dict[str, Any]:
+    """POST /batches for a folder of the stack's data bucket (`s3://<bucket>/<folder>/` or `<folder>/`)."""
+    bucket = target.output("DataBucketName")
+    source = folder.removeprefix(f"s3://{bucket}/")
+    if source.startswith("s3://"):
+        raise CommandError(f"{folder} is not in this stack's data bucket (s3://{bucket}/): copy the images there")
+    body = json.dumps({"source": source, **options}).encode()
+    return target.api("POST", "/batches", body=body, content_type="application/json")
+
+
+def wait_for_batch(
+    target: Target, name: str, progress: Callable[[int, int], None], timeout_s: float = 24 * 3600
+) -> dict[str, Any]:
+    """The batch's record once it has ended, `progress(done, total)` told as it goes."""
+
+    def ended() -> dict[str, Any] | None:
+        batch = found(target, f"/batches/{name}")
+        if batch and batch.get("progress"):
+            progress(batch["progress"]["done"], batch["progress"]["total"] or 0)
+        return batch if batch and batch["status"] in TERMINAL else None
+
+    return wait_for(f"batch {name}", ended, timeout_s, interval=2)
+
+
 def found(target: Target, path: str) -> Any:
     """GET `path`; None while the API answers 404 (a job not yet taken, a photo not yet classified)."""
     try:

@@ -32,8 +32,9 @@ from botocore.exceptions import ClientError
 from vista_app import errors
 from vista_app.batch_request import BatchRequest, parse_batch_request
 from vista_app.config import Settings
-from vista_app.costs import training_cost
+from vista_app.costs import OVERRIDE_KEY, load_prices, training_cost
 from vista_app.images import InvalidImage, inspect_image
+from vista_app.names import job_name
 from vista_app.predictions import MAX_IMAGE_BYTES, S3Image, answer_fields
 from vista_app.records import Jobs, Models, Predictions, timestamp
 from vista_app.training_request import InvalidRequest
@@ -48,6 +49,8 @@ MAX_PAYLOAD_MB = 16  # each image classify takes (MAX_IMAGE_BYTES) is one reques
 MAX_OBJECTS = 200_000
 CHECK_THREADS = 16
 CLAIM_S = 60  # how long writing one record may take before another writer may take it over
+STARTUP_S = 300  # a Transform job's instances started and its model loaded, before the first image
+DEFAULT_LATENCY_MS = 100.0  # a model that did not measure its own
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,17 @@ def batch_archive(s3: Any, bucket: str, model: dict[str, Any]) -> str:
     return f"s3://{bucket}/{key}"
 
 
+def batch_name(prefix: str, bucket: str, key: str, version: str) -> str:
+    """A request's batch: one per version of its object, so a redelivered notification names the same."""
+    return job_name(f"{prefix}-batch", f"{bucket}/{key}/{version}")
+
+
+def answered(s3: Any, bucket: str, name: str) -> int:
+    """How many images a running batch has answered: its Transform job's <key>.out objects so far."""
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{WORK_PREFIX}{name}/output/")
+    return sum(page.get("KeyCount", 0) for page in pages)
+
+
 def _record(image: S3Image, batch: str) -> dict[str, Any]:
     """A batch image's record, in the shape classify_object gives an inbox image's (the same id)."""
     record = {
@@ -181,45 +195,98 @@ def start_batch(
         checked = check_all(s3, images, max_pixels=settings.max_image_pixels)
     except InvalidRequest as error:
         return jobs.update(name, {"status": "Failed", "failure_reason": str(error)}) or {}
+    prices = load_prices(s3, settings.data_bucket)
+    estimated = estimate(model, len(checked.accepted), request, region=s3.meta.region_name, prices=prices)
+    fields: dict[str, Any] = {
+        "request": request.model_dump(),
+        "model": model["name"],
+        "counts": {"objects": len(images), "refused": len(checked.refused), "accepted": len(checked.accepted)},
+        "estimate": estimated,
+    }
+    refusal = over_the_cap(estimated, settings.max_training_cost_per_request)
+    if refusal:
+        return jobs.update(name, fields | {"status": "Failed", "failure_reason": refusal}) or {}
     refused = [_record(image, name) | {"status": "FAILED", "error": reason} for image, reason in checked.refused]
     for record in refused:
         write_record(predictions, record)
-    s3.put_object(
-        Bucket=settings.data_bucket, Key=f"{WORK_PREFIX}{name}/refused.json", Body=json.dumps(refused).encode()
-    )
-    counts = {"objects": len(images), "refused": len(checked.refused), "accepted": len(checked.accepted)}
-    fields: dict[str, Any] = {"request": request.model_dump(), "model": model["name"], "counts": counts}
+    _put_json(s3, settings.data_bucket, f"{WORK_PREFIX}{name}/refused.json", refused)
     if not checked.accepted:
         return jobs.update(name, fields | {"status": "Completed", "ended_at": timestamp()}) or {}
+    _launch(name, request, model, checked.accepted, settings=settings, s3=s3, sagemaker=sagemaker)
+    return jobs.update(name, fields | {"status": "InProgress"}) or {}
+
+
+def _put_json(s3: Any, bucket: str, key: str, value: Any) -> None:
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(value).encode(), ContentType="application/json")
+
+
+def _launch(
+    name: str,
+    request: BatchRequest,
+    model: dict[str, Any],
+    accepted: list[S3Image],
+    *,
+    settings: Settings,
+    s3: Any,
+    sagemaker: Any,
+) -> None:
+    """The manifest of the accepted images (and the versions they were checked at), the model's batch
+    copy, and the Transform job."""
+    bucket = settings.data_bucket
     manifest = f"{WORK_PREFIX}{name}/manifest.json"
-    entries = [{"prefix": f"s3://{settings.data_bucket}/"}, *(image.key for image in checked.accepted)]
-    s3.put_object(Bucket=settings.data_bucket, Key=manifest, Body=json.dumps(entries).encode())
-    versions = {image.key: [image.version_id, image.etag, image.size] for image in checked.accepted}
-    s3.put_object(
-        Bucket=settings.data_bucket, Key=f"{WORK_PREFIX}{name}/versions.json", Body=json.dumps(versions).encode()
-    )
+    _put_json(s3, bucket, manifest, [{"prefix": f"s3://{bucket}/"}, *(image.key for image in accepted)])
+    versions = {image.key: [image.version_id, image.etag, image.size] for image in accepted}
+    _put_json(s3, bucket, f"{WORK_PREFIX}{name}/versions.json", versions)
     model_name = f"{model['name']}-batch"
-    _create_model(sagemaker, model_name, batch_archive(s3, settings.data_bucket, model), settings, request)
+    _create_model(sagemaker, model_name, batch_archive(s3, bucket, model), settings, request)
     sagemaker.create_transform_job(
         TransformJobName=name,
         ModelName=model_name,
         MaxPayloadInMB=MAX_PAYLOAD_MB,
         BatchStrategy="SingleRecord",
         TransformInput={
-            "DataSource": {
-                "S3DataSource": {"S3DataType": "ManifestFile", "S3Uri": f"s3://{settings.data_bucket}/{manifest}"}
-            },
+            "DataSource": {"S3DataSource": {"S3DataType": "ManifestFile", "S3Uri": f"s3://{bucket}/{manifest}"}},
             "ContentType": CONTENT_TYPE,
             "SplitType": "None",
         },
-        TransformOutput={
-            "S3OutputPath": f"s3://{settings.data_bucket}/{WORK_PREFIX}{name}/output",
-            "Accept": "application/json",
-        },
+        TransformOutput={"S3OutputPath": f"s3://{bucket}/{WORK_PREFIX}{name}/output", "Accept": "application/json"},
         TransformResources={"InstanceType": request.instance_type, "InstanceCount": request.instance_count},
         Tags=[{"Key": "vista:batch", "Value": name}],
     )
-    return jobs.update(name, fields | {"status": "InProgress"}) or {}
+
+
+def estimate(
+    model: dict[str, Any], images: int, request: BatchRequest, *, region: str, prices: dict[str, Any]
+) -> dict[str, Any]:
+    """What the batch may cost, before it starts: its instances' hourly price for the time they take,
+    the start (instances up, the model loaded: billed) and each image at three times the model's
+    batch-1 CPU latency (a full-size photo decoded, a request's round trip), spread over the instances."""
+    per_image_s = 3 * (model.get("serving_latency_ms") or DEFAULT_LATENCY_MS) / 1000
+    seconds = STARTUP_S + images * per_image_s / request.instance_count
+    rate = prices["regions"].get(region, {}).get("training_per_hour", {}).get(request.instance_type)
+    result: dict[str, Any] = {"currency": "USD", "images": images, "seconds": round(seconds)}
+    if rate is None:
+        return result | {"cost_note": f"no price for {request.instance_type} in {region}: add it to {OVERRIDE_KEY}"}
+    cost = rate * request.instance_count * seconds / 3600
+    basis = (
+        f"${rate:,.3f}/h x {request.instance_count} instance(s) x ({STARTUP_S} s to start + {images:,} images x "
+        f"{per_image_s:.3f} s / {request.instance_count})"
+    )
+    return result | {"price_per_hour": rate, "max_cost": round(cost, 4), "basis": basis}
+
+
+def over_the_cap(estimated: dict[str, Any], cap: float) -> str | None:
+    """Why the batch may not start: over the stack's cap a request, or no price to hold it to one."""
+    if not cap:
+        return None
+    if "max_cost" not in estimated:
+        return f"{estimated['cost_note']}; without a price the cost cap of ${cap:,.2f} cannot be checked"
+    if estimated["max_cost"] <= cap:
+        return None
+    return (
+        f"this batch may cost up to ${estimated['max_cost']:,.2f} ({estimated['basis']}), over the cap of ${cap:,.2f} "
+        "a request (the stack's MaxTrainingCostPerRequest): classify a smaller folder, or raise the cap"
+    )
 
 
 def _model(models: Models, wanted: str) -> dict[str, Any]:

@@ -100,7 +100,43 @@ def test_a_folder_is_one_batch_with_a_record_an_image_one_results_file_and_the_j
     assert after == [before] and cloud.sagemaker.endpoints["vista-classifier"].calls == calls
 
 
+def test_the_command_runs_a_batch_and_follows_it_to_its_end(
+    target: Any, trained: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vista.cli import main
+
+    bucket = target.output("DataBucketName")
+    assert main(["classify-folder", f"s3://{bucket}/archive/2025/bad/", "--json"]) == 0
+    out = capsys.readouterr().out
+    shown = json.loads(out[out.index("{") :])  # after the EMF lines the functions printed
+    # The same versions the first batch recorded: each answered again, none recorded twice.
+    assert shown["status"] == "Completed" and shown["counts"] == {
+        "objects": 10,
+        "refused": 9,
+        "accepted": 1,
+        "answered": 0,
+        "failed": 1,
+        "written": 0,
+    }
+    assert target.api("GET", f"/batches/{shown['name']}")["results"] == shown["results"]
+    assert main(["classify-folder", "s3://another-bucket/photos/"]) == 1
+    assert "is not in this stack's data bucket" in capsys.readouterr().err
+
+
 def test_a_bad_request_or_a_missing_model_fails_at_once_with_the_reason(target: Any, trained: str) -> None:
+    from vista.errors import ApiError
+
+    with pytest.raises(ApiError) as refused:
+        target.api(
+            "POST",
+            "/batches",
+            body=b'{"source": "archive/2025/", "model": "vista-nope"}',
+            content_type="application/json",
+        )
+    assert refused.value.status == 400 and "no model named vista-nope" in str(refused.value)
+    with pytest.raises(ApiError) as invalid:
+        target.api("POST", "/batches", body=b'{"source": "archive/2025"}', content_type="application/json")
+    assert invalid.value.status == 400 and "is not a folder: end it with /" in str(invalid.value)
     not_a_folder = request(target, "batches/no-slash.json", {"source": "archive/2025"})
     assert not_a_folder["status"] == "Failed" and "is not a folder: end it with /" in not_a_folder["failure_reason"]
     own = request(target, "batches/own.json", {"source": "artifacts/"})

@@ -138,7 +138,12 @@ def test_asynchronous_invocations_end_in_a_dead_letter_queue_when_they_fail(depl
     # S3 notifications and CloudFormation custom resources invoke asynchronously; EventBridge
     # rules retry, then send what they could not deliver to their own dead-letter queue.
     configs = {c["FunctionName"]["Ref"]: c for c in of_type(deployed, "AWS::Lambda::EventInvokeConfig").values()}
-    asynchronous = {"StartTrainingFunction", "OnTrainingEventFunction", "PublishTrainingCodeFunction", "BatchesFunction"}
+    asynchronous = {
+        "StartTrainingFunction",
+        "OnTrainingEventFunction",
+        "PublishTrainingCodeFunction",
+        "BatchesFunction",
+    }
     assert set(configs) == asynchronous
     for config in configs.values():
         assert config["DestinationConfig"]["OnFailure"]["Destination"] == {

@@ -30,6 +30,8 @@ from vista_app.image_types import CONTENT_TYPES
 with lazy.importing():
     from vista_app import (
         api_models,
+        batch_request,
+        batches,
         costs,
         drift,
         epochs,
@@ -278,6 +280,41 @@ def _training_job(request: "training_request.TrainingRequest", *, dry_run: bool)
         return _error(400, job["failure_reason"], job=job["name"])
     metrics.add_metric("TrainingJobsStarted", MetricUnit.Count, 1)
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=job)
+
+
+@app.post("/batches", enable_validation=True)
+def create_batch(request: "batch_request.BatchRequest") -> Response[dict]:
+    """202 with the batch's name: the request is written to batches/ and the batch function does the
+    rest (listing and checking a folder of any size takes longer than an API call may); 400 for a
+    model that does not exist."""
+    return _request_batch(request)
+
+
+@tracer.capture_method(capture_response=False)
+def _request_batch(request: "batch_request.BatchRequest") -> Response[dict]:
+    config = settings()
+    if request.model != "champion" and records.Models(config.models_table).get(request.model) is None:
+        return _error(400, f"no model named {request.model}")
+    key = f"{batches.REQUESTS_PREFIX}api-{idempotency_key() or uuid.uuid4()}.json"
+    body = request.model_dump_json(exclude_unset=True).encode()
+    put = client("s3").put_object(Bucket=config.data_bucket, Key=key, Body=body, ContentType="application/json")
+    name = batches.batch_name(
+        config.name_prefix, config.data_bucket, key, put.get("VersionId") or put["ETag"].strip('"')
+    )
+    return Response(202, content_types.APPLICATION_JSON, {"name": name, "status": "Requested", "request": key})
+
+
+@app.get("/batches/<name>")
+def get_batch(name: str) -> dict:
+    """The batch's record, with `progress` (images answered of those sent) while it runs."""
+    config = settings()
+    batch = _found(records.Jobs(config.jobs_table).get(name), "batch", name)
+    if batch.get("kind") != "batch":
+        raise NotFoundError(f"no batch '{name}'")
+    if batch["status"] == "InProgress":
+        done = batches.answered(client("s3"), config.data_bucket, name)
+        batch["progress"] = {"done": done, "total": batch.get("counts", {}).get("accepted")}
+    return batch
 
 
 @app.get("/training-jobs", enable_validation=True)

@@ -11,11 +11,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vista_app.aws import TRACED, client
-from vista_app.batches import finish_batch, start_batch
+from vista_app.batches import batch_name, finish_batch, start_batch
 from vista_app.callers import s3_uploader
 from vista_app.config import settings
 from vista_app.costs import load_prices
-from vista_app.names import job_name
 from vista_app.records import Jobs, Models, Predictions
 from vista_app.training import read_request_object
 
@@ -33,7 +32,7 @@ def start(record: dict[str, Any]) -> dict[str, Any]:
     key, version_id = unquote_plus(obj["key"]), obj.get("versionId")
     return start_batch(
         lambda: read_request_object(s3, bucket, key, version_id),
-        name=job_name(f"{config.name_prefix}-batch", f"{bucket}/{key}/{version_id or obj.get('eTag')}"),
+        name=batch_name(config.name_prefix, bucket, key, version_id or obj.get("eTag", "")),
         source=f"s3://{bucket}/{key}",
         settings=config,
         s3=s3,
