@@ -16,7 +16,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import cold_start, input_pipeline, load, per_image, reduction, serving, training_throughput
+from benchmarks import (
+    batch_vs_inbox,
+    cold_start,
+    input_pipeline,
+    load,
+    per_image,
+    reduction,
+    serving,
+    training_throughput,
+)
 
 OUT = Path(__file__).resolve().parent.parent / "build" / "benchmarks.json"
 
@@ -107,6 +116,19 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
             "goal": "Lambda time < endpoint time saved",
             "met": reduced["reduce_ms"] < reduced["endpoint_ms_saved"],
         },
+        *(
+            {
+                "figure": f"{r['path']}, 1,000 {r['photos']}",
+                "value": f"${r['cost_per_1000']:.4f}, {r['minutes_for_1000']:.1f} min",
+                "baseline": "the inbox: "
+                + next(f"${i['cost_per_1000']:.4f}" for i in results["batch_vs_inbox"] if i["photos"] == r["photos"]),
+                "goal": "measured: cheaper than the inbox from "
+                + (f"{r['cheaper_from']:,} photos" if r["cheaper_from"] else "no number of photos"),
+                "met": None,
+            }
+            for r in results["batch_vs_inbox"]
+            if r["path"].startswith("batch")
+        ),
         {
             "figure": "input pipeline, cached epochs",
             "value": f"{steady['later_epochs']:,.0f} img/s",
@@ -133,6 +155,7 @@ def main() -> int:
         ("serving", lambda: serving.main([])),
         ("per_image", lambda: per_image.main([])),
         ("reduction", lambda: reduction.main([])),
+        ("batch_vs_inbox", lambda: batch_vs_inbox.main([])),
         ("input_pipeline", lambda: input_pipeline.main(["--per-class", "60"])),
         ("training_throughput", lambda: training_throughput.main([])),
         ("pipeline", lambda: load.main(["--images", "200"])),

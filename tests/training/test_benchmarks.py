@@ -63,3 +63,24 @@ def test_vista_per_image_work_is_timed_with_aws_answered_in_process() -> None:
         assert row["vista_ms"] > 0 and row["model_ms"] > 0
         assert row["vista_share"] == pytest.approx(row["vista_ms"] / row["model_ms"], rel=0.01)
         assert not row["default_model"]
+
+
+def test_a_batch_pays_from_the_photo_where_its_start_is_paid_back_by_cheaper_images() -> None:
+    from benchmarks.batch_vs_inbox import compare
+    from vista_app.batches import STARTUP_S
+    from vista_app.costs import load_prices
+
+    prices = load_prices()
+    table = prices["regions"]["us-east-1"]
+    # The inbox: 10 ms of reduction and 40 of model a photo; a batch: 20 ms a photo on the instance.
+    inbox, m5, g4dn = compare({"reduce": 10.0, "reduced": 40.0, "original": 20.0, "sent_bytes": 20_000}, prices)
+    rate = table["training_per_hour"]["ml.m5.xlarge"] / 3600
+    inbox_photo, batch_photo = inbox["cost_per_image"], m5["cost_per_image"]
+    assert batch_photo == pytest.approx(0.02 * rate)
+    assert m5["cost_per_1000"] == pytest.approx(STARTUP_S * rate + 1000 * 0.02 * rate, abs=1e-4)
+    # From there on the batch's cheaper images have paid its start back, not one photo before.
+    n = m5["cheaper_from"]
+    assert n * inbox_photo >= STARTUP_S * rate + n * batch_photo > (n - 1) * inbox_photo
+    assert m5["minutes_for_1000"] == pytest.approx((STARTUP_S + 20) / 60, abs=0.1)
+    assert g4dn["cheaper_from"] is None or g4dn["cheaper_from"] > n  # the dearer instance pays back later
+    assert inbox["minutes_for_1000"] == pytest.approx(1000 * 0.05 / 5 / 60, abs=0.1)
