@@ -4,7 +4,8 @@ Decoding, resizing and normalising happen inside the graph with training's own
 `decode_resize`, so clients send `{"instances": [{"b64": ...}]}` and nothing else.
 `serving_default` classifies; `explain` (asked by `"signature_name": "explain"` in the same
 request, which SageMaker's TF Serving container passes through to TF Serving's REST API) also
-answers the Grad-CAM heatmap (explain.py). A signature costs nothing until it is called.
+answers the Grad-CAM heatmap (explain.py); `pixels` takes decoded pixels, what the portable
+exports convert (portable.py). A signature costs nothing until it is called.
 Written with `keras.export.ExportArchive` without `track(model)`: the endpoint's captured
 variables are saved once, and no optimizer state is.
 """
@@ -74,6 +75,17 @@ def explain_function(
     return serve
 
 
+def pixels_function(model: keras.Model, image_size: int) -> tf.types.experimental.Function:
+    """The model without decoding: RGB pixels as `decode_resize` gives them (float32, 0-255, resized to
+    the model's size) → every class's probability. What the portable exports convert (portable.py)."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None, image_size, image_size, 3], tf.float32, name="pixels")])
+    def serve(pixels: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"probabilities": tf.cast(model(pixels, training=False), tf.float32)}
+
+    return serve
+
+
 def export_savedmodel(
     model: keras.Model,
     classes: list[str],
@@ -89,6 +101,7 @@ def export_savedmodel(
     target = Path(model_dir) / SERVING_VERSION
     archive = keras.export.ExportArchive()
     archive.add_endpoint("serving_default", serving_function(model, classes, image_size, model_name))
+    archive.add_endpoint("pixels", pixels_function(model, image_size))
     if explain:
         archive.add_endpoint("explain", explain_function(model, classes, image_size, model_name))
     archive.write_out(str(target), verbose=False)
