@@ -448,8 +448,14 @@ def test_exported_model_answers_image_bytes_like_the_model_in_memory(tmp_path: P
     # The `explain` signature beside it leaves serving_default as it is without: same outputs, same values.
     export_savedmodel(model, classes, 40, tmp_path / "alone", explain=False)
     alone = tf.saved_model.load(str(tmp_path / "alone" / "1")).signatures
-    assert sorted(alone) == ["serving_default"]
-    assert sorted(tf.saved_model.load(str(tmp_path / "1")).signatures) == ["explain", "serving_default"]
+    assert sorted(alone) == ["pixels", "serving_default"]
+    signatures = tf.saved_model.load(str(tmp_path / "1")).signatures
+    assert sorted(signatures) == ["explain", "pixels", "serving_default"]
+    # `pixels` (what the portable exports convert) answers decoded pixels as serving answers their bytes.
+    pixels = tf.stack([decode_resize(tf.constant(p), 40) for p in payloads])
+    np.testing.assert_allclose(
+        signatures["pixels"](pixels=pixels)["probabilities"].numpy(), answer["probabilities"].numpy(), atol=1e-6
+    )
     without = alone["serving_default"](image_bytes=tf.constant(payloads))
     assert sorted(without) == sorted(answer)
     np.testing.assert_array_equal(without["probabilities"].numpy(), answer["probabilities"].numpy())
