@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-import difflib
-import functools
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from vista_app.training_request import InvalidRequest, describe_validation_error
+from vista_app.training_request import InvalidRequest, describe_validation_error, instance_type_of
 
 # Vista's own folders: never a batch's images (a batch of its outputs would classify its own answers).
 OWN_PREFIXES = ("batches/", "results/", "artifacts/", "jobs/")
-
-
-@functools.cache
-def transform_instance_types() -> frozenset[str]:
-    """What CreateTransformJob's TransformResources.InstanceType takes: the TransformInstanceType enum
-    of SageMaker's service model, as botocore ships it."""
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    return frozenset(model.shape_for("TransformInstanceType").enum)
-
-
-def _instance_type(name: str) -> str:
-    known = transform_instance_types()
-    if name not in known:
-        nearest = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
-        hint = f"; the nearest are {', '.join(nearest)}" if nearest else " (e.g. ml.m5.xlarge, ml.g4dn.xlarge)"
-        raise ValueError(f"{name!r} is not a SageMaker batch transform instance type{hint}")
-    return name
 
 
 def _source(prefix: str) -> str:
@@ -49,7 +28,9 @@ class BatchRequest(BaseModel):
 
     source: Annotated[str, Field(min_length=2, max_length=900), AfterValidator(_source)]
     model: Annotated[str, Field(min_length=1, max_length=63)] = "champion"
-    instance_type: Annotated[str, AfterValidator(_instance_type)] = "ml.m5.xlarge"
+    instance_type: Annotated[
+        str, instance_type_of("TransformInstanceType", "batch transform", "ml.m5.xlarge, ml.g4dn.xlarge")
+    ] = "ml.m5.xlarge"
     instance_count: Annotated[int, Field(ge=1, le=10)] = 1
 
 

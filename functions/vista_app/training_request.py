@@ -37,25 +37,30 @@ DatasetPrefix = Annotated[
 
 
 @functools.cache
-def training_instance_types() -> frozenset[str]:
-    """What CreateTrainingJob's ResourceConfig.InstanceType takes: the TrainingInstanceType enum of
-    SageMaker's service model, as botocore ships it (sagemaker/*/service-2.json)."""
+def instance_types(shape: str) -> frozenset[str]:
+    """The instance types a SageMaker call takes: an enum of SageMaker's service model, as botocore
+    ships it (sagemaker/*/service-2.json): TrainingInstanceType, TransformInstanceType."""
     import botocore.session
 
     model = botocore.session.get_session().get_service_model("sagemaker")
-    return frozenset(model.shape_for("TrainingInstanceType").enum)
+    return frozenset(model.shape_for(shape).enum)
 
 
-def _training_instance_type(name: str) -> str:
-    known = training_instance_types()
-    if name not in known:
-        nearest = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
-        hint = f"; the nearest are {', '.join(nearest)}" if nearest else " (e.g. ml.g5.xlarge, ml.m5.xlarge)"
-        raise ValueError(f"{name!r} is not a SageMaker training instance type{hint}")
-    return name
+def instance_type_of(shape: str, what: str, examples: str) -> AfterValidator:
+    """A validator of one of `shape`'s instance types that names the nearest when it is not one."""
+
+    def known(name: str) -> str:
+        choices = instance_types(shape)
+        if name not in choices:
+            nearest = difflib.get_close_matches(name, sorted(choices), n=3, cutoff=0.6)
+            hint = f"; the nearest are {', '.join(nearest)}" if nearest else f" (e.g. {examples})"
+            raise ValueError(f"{name!r} is not a SageMaker {what} instance type{hint}")
+        return name
+
+    return AfterValidator(known)
 
 
-InstanceType = Annotated[str, AfterValidator(_training_instance_type)]
+InstanceType = Annotated[str, instance_type_of("TrainingInstanceType", "training", "ml.g5.xlarge, ml.m5.xlarge")]
 
 
 class Strict(BaseModel):
