@@ -9,6 +9,8 @@ to a copy of the model's archive), which turns each image's bytes into the model
 a refusal as that image's answer. `finish_batch` (its "SageMaker Transform Job State Change"): one
 Predictions record per object version, as the inbox makes them (with `batch` set: the inbox finds it
 and classifies that version no more), a results CSV, and the Jobs record with counts and cost.
+SageMaker reads an object's key, not a version: an image overwritten while its batch runs is
+answered as it is then, recorded under the version that was checked.
 """
 
 from __future__ import annotations
