@@ -90,7 +90,7 @@ def bare_model_ms(endpoint: Any, images: list[Path]) -> float:
     import tensorflow as tf
 
     payloads = [path.read_bytes() for path in images]
-    signature = endpoint.model.signatures["serving_default"]
+    signature = endpoint.model.model.signatures["serving_default"]  # the container's loaded SavedModel
     signature(image_bytes=tf.constant(payloads[:1]))  # warm
     started = time.perf_counter()
     for data in payloads:

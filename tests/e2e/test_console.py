@@ -282,6 +282,30 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
     assert next(m for m in target.api("GET", "/models")["items"] if m["name"] == runner_up)["state"] == "champion"
 
 
+def test_a_folder_is_classified_as_a_batch_from_the_console(page: Any, stack: Any) -> None:
+    from playwright.sync_api import expect
+
+    cloud, target, scenes = stack
+    s3, bucket = target.client("s3"), target.output("DataBucketName")
+    for index, path in enumerate(sorted((scenes / "seg_test" / "seg_test").rglob("*.jpg"))[:6]):
+        s3.upload_file(str(path), bucket, f"archive/console/{index}.jpg")
+    s3.put_object(Bucket=bucket, Key="archive/console/notes.jpg", Body=b"not a photo")
+    page.goto(cloud.urls["console"] + "#/batches")
+    page.fill("#b-source", "archive/console/")
+    page.get_by_role("button", name="Classify the folder").click()
+    expect(page.locator("#batch-status .badge")).to_have_text("Completed", timeout=120_000)
+    expect(page.locator("#batch-counts")).to_have_text(
+        "7 objects: 1 refused by the checks, 6 sent, 6 answered, 0 refused by the model"
+    )
+    name = page.locator("#batch-title").inner_text()
+    assert page.locator("#batch-results").inner_text() == f"s3://{bucket}/results/{name}.csv"
+    photograph(page, "batch")
+    # A folder that is not one: the API's words, on the page.
+    page.fill("#b-source", "archive/console")
+    page.get_by_role("button", name="Classify the folder").click()
+    expect(page.get_by_role("alert")).to_contain_text("is not a folder")
+
+
 def test_a_training_request_the_api_refuses_shows_the_api_s_reason(page: Any, stack: Any) -> None:
     from playwright.sync_api import expect
 

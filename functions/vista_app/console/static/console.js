@@ -1,8 +1,9 @@
-// Vista's web console: four pages over the REST API (under api/, with the session cookie).
+// Vista's web console: five pages over the REST API (under api/, with the session cookie).
 // Plain DOM code in ES modules, no framework, no build step and nothing fetched from elsewhere;
 // every value from the API is put into the page as text, never as markup.
 
 import { api, forgetModels } from "./api.js";
+import { batchesPage } from "./batches.js";
 import { classifyPage } from "./classify.js";
 import { errorBox, h, put } from "./dom.js";
 import { modelsPage } from "./models.js";
@@ -10,7 +11,7 @@ import { predictionsPage } from "./predictions.js";
 import { trainingPage } from "./training.js";
 
 const POLL_MS = 3000;
-const pages = { classify: classifyPage, predictions: predictionsPage, models: modelsPage, training: trainingPage };
+const pages = { classify: classifyPage, predictions: predictionsPage, models: modelsPage, training: trainingPage, batches: batchesPage };
 
 let timers = [];
 function stopTimers() {
