@@ -118,7 +118,7 @@ up: $(VENV)/.stamp $(SAM_VENV)/.stamp
 	$(VENV)/bin/vista up
 
 screenshots: $(VENV)/.stamp $(SAM_VENV)/.stamp $(CHROMIUM)
-	VISTA_SCREENSHOTS=docs/screenshots $(VENV)/bin/pytest -q tests/e2e/test_console.py -k trains
+	VISTA_SCREENSHOTS=docs/screenshots $(VENV)/bin/pytest -q tests/e2e/test_console.py -k "trains or batch"
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(SDK_VENV) .aws-sam .pytest_cache .ruff_cache
