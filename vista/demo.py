@@ -133,7 +133,7 @@ def run_demo(
     print(f"function logs (Powertools JSON, EMF metrics): {(WORKDIR / 'cloud' / 'functions.log').relative_to(ROOT)}")
     print(
         "try it yourself: `make up` (or `.venv/bin/vista up`) in one terminal and open the web console\n"
-        "it prints (http://127.0.0.1:<port>/: classify, predictions, models, training), or in another\n"
+        "it prints (http://127.0.0.1:<port>/: classify, predictions, models, training, batches), or in another\n"
         "  .venv/bin/vista predict photo.jpg          # or: vista dataset upload DIR, vista train, vista models\n"
         "  curl --aws-sigv4 aws:amz:us-east-1:execute-api --user local:local \\\n"
         "       -H 'Content-Type: image/jpeg' --data-binary @photo.jpg <API>/predictions"
