@@ -324,23 +324,29 @@ def finish_batch(
     *,
     settings: Settings,
     s3: Any,
+    sagemaker: Any,
     jobs: Jobs,
     predictions: Predictions,
     prices: dict[str, Any],
     region: str,
 ) -> dict[str, Any]:
     """One record per accepted image (its answer, or FAILED with why), the results CSV, the job's
-    counts and cost; a job still running is left to its next event."""
+    counts and cost (and SageMaker's reason, when it failed); a job still running is left to its next
+    event."""
     name, status = detail["TransformJobName"], detail["TransformJobStatus"]
     if status not in ("Completed", "Failed", "Stopped"):
         return {"batch": name, "status": status}
     job = jobs.get(name) or {}
+    # The event carries no FailureReason (its schema has none): SageMaker's Describe answer does.
+    reason = (
+        sagemaker.describe_transform_job(TransformJobName=name).get("FailureReason") if status == "Failed" else None
+    )
     folder = f"{WORK_PREFIX}{name}/"
     versions = json.loads(s3.get_object(Bucket=settings.data_bucket, Key=f"{folder}versions.json")["Body"].read())
     rows, written = [], 0
     for key, (version_id, etag, size) in versions.items():
         image = S3Image(settings.data_bucket, key, version_id, etag, size)
-        record = _record(image, name) | _outcome(s3, settings, folder, key, status, job.get("model"))
+        record = _record(image, name) | _outcome(s3, settings, folder, key, status, job.get("model"), reason)
         written += write_record(predictions, record)
         rows.append(record)
     refused = json.loads(s3.get_object(Bucket=settings.data_bucket, Key=f"{folder}refused.json")["Body"].read())
@@ -367,19 +373,23 @@ def finish_batch(
         "ended_at": timestamp(),
     }
     changes |= {"billable_seconds": seconds, "cost": cost.get("cost")} if seconds is not None else {}
+    changes |= {"failure_reason": reason} if reason else {}
     jobs.update(name, changes)
     return {"batch": name, "status": status, **counts}
 
 
-def _outcome(s3: Any, settings: Settings, folder: str, key: str, status: str, model: str | None) -> dict[str, Any]:
+def _outcome(
+    s3: Any, settings: Settings, folder: str, key: str, status: str, model: str | None, reason: str | None = None
+) -> dict[str, Any]:
     """An accepted image's answer from its <key>.out: the model's (as classify records it), its
-    refusal, or, with no answer written, why not."""
+    refusal, or, with no answer written, why not (the job's status and SageMaker's reason)."""
     try:
         answer = json.loads(s3.get_object(Bucket=settings.data_bucket, Key=f"{folder}output/{key}.out")["Body"].read())
     except ClientError as error:
         if not errors.is_missing_object(error):
             raise
-        return {"status": "FAILED", "error": f"not classified: the batch's transform job is {status}"}
+        why = f": {reason}" if reason else ""
+        return {"status": "FAILED", "error": f"not classified: the batch's transform job is {status}{why}"}
     if "predictions" in answer:
         return {
             "status": "OK",

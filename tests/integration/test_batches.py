@@ -87,3 +87,38 @@ def test_the_results_file_has_a_row_an_object_and_a_column_a_class() -> None:
         ["a.jpg", "v1", "sea", "0.75", "0.25", "0.75", "OK", ""],
         ["b.jpg", "v2", "", "", "", "", "FAILED", "empty file (0 bytes)"],
     ]
+
+
+def test_a_failed_batch_says_sagemakers_reason_on_its_record_and_on_each_unanswered_image(
+    aws: None, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from tests.helpers.fakes import record_calls
+    from vista_app.aws import client
+    from vista_app.batches import WORK_PREFIX
+    from vista_app.config import settings
+    from vista_app.handlers import batches
+    from vista_app.records import Jobs, Predictions
+
+    name = "vista-batch-0123456789abcdef"
+    Jobs(settings().jobs_table).create({"name": name, "kind": "batch", "status": "InProgress", "model": "vista-job"})
+    s3 = boto3.client("s3")
+    put = s3.put_object(Bucket=BUCKET, Key="archive/a.jpg", Body=image_bytes())
+    versions = {"archive/a.jpg": [put["VersionId"], put["ETag"].strip('"'), 100]}
+    s3.put_object(Bucket=BUCKET, Key=f"{WORK_PREFIX}{name}/versions.json", Body=json.dumps(versions).encode())
+    s3.put_object(Bucket=BUCKET, Key=f"{WORK_PREFIX}{name}/refused.json", Body=b"[]")
+    reason = "ClientError: See job logs for more information"
+    described = record_calls(monkeypatch, client("sagemaker"), "describe_transform_job", {"FailureReason": reason})
+    event = {
+        "detail-type": "SageMaker Transform Job State Change",
+        "detail": {"TransformJobName": name, "TransformJobStatus": "Failed"},
+    }
+    assert batches.lambda_handler(event, context)["status"] == "Failed"
+    assert described == [{"TransformJobName": name}]
+    assert (Jobs(settings().jobs_table).get(name) or {})["failure_reason"] == reason
+    (record,) = list(Predictions(settings().predictions_table).all())
+    assert (
+        record["status"] == "FAILED"
+        and record["error"] == f"not classified: the batch's transform job is Failed: {reason}"
+    )

@@ -51,6 +51,7 @@ def finish(detail: dict[str, Any]) -> dict[str, Any]:
         detail,
         settings=config,
         s3=s3,
+        sagemaker=client("sagemaker"),
         jobs=Jobs(config.jobs_table),
         predictions=Predictions(config.predictions_table),
         prices=load_prices(s3, config.data_bucket),
