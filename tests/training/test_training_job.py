@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -402,6 +403,47 @@ def test_a_mistakes_thumbnail_is_red_where_the_model_looked_and_unchanged_elsewh
     looked, elsewhere = picture[2, 2], picture[-3, -3]
     assert np.abs(elsewhere - (40, 160, 60)).max() < 8
     assert np.abs(looked - (0.4 * np.array((40, 160, 60)) + 0.6 * np.array(RED))).max() < 12
+
+
+@pytest.mark.parametrize("fmt", ["savedmodel", "tflite", "tflite-int8", "onnx"])
+def test_each_portable_export_loads_in_its_runtime_and_answers_as_the_served_model(
+    fmt: str, trained: tuple[Path, subprocess.CompletedProcess], tiny_dataset: Path, tmp_path: Path
+) -> None:
+    """training_job/portable.py: the trained model as TFLite (float, int8), ONNX or the served folder,
+    each loaded in its own runtime (TF's TFLite interpreter, ONNX Runtime), its figures in the archive."""
+    import tensorflow as tf
+    from portable import FILES, export, images_under, pixels_of, served
+
+    model_dir = trained[0] / "model"
+    test, train = tiny_dataset / "seg_test", tiny_dataset / "seg_train"
+    figures = export(model_dir, test, fmt, tmp_path, calibration=train)
+    with tarfile.open(tmp_path / f"{fmt}.tar.gz") as archive:
+        archive.extractall(tmp_path / "x", filter="data")
+    unpacked = tmp_path / "x"
+    assert json.loads((unpacked / "metrics.json").read_text()) == figures
+    assert figures["test_images"] == 18 and figures["size_bytes"] > 10_000 and figures["latency_ms"] > 0
+    if fmt != "tflite-int8":
+        assert figures["top1_agreement"] >= 0.99
+    loaded, classes, size = served(model_dir)
+    assert (unpacked / "classes.txt").read_text().split() == classes
+    assert f"[batch, {size}, {size}, 3]" in (unpacked / "README.md").read_text() or fmt == "savedmodel"
+    paths = images_under(test)[:4]
+    pixels = pixels_of(paths, size)
+    expected = loaded.signatures["pixels"](pixels=tf.constant(pixels))["probabilities"].numpy()
+    artifact = unpacked / FILES[fmt]
+    if fmt == "savedmodel":
+        serve = tf.saved_model.load(str(artifact / "1")).signatures["serving_default"]
+        got = np.concatenate([serve(image_bytes=tf.constant([p.read_bytes()]))["probabilities"].numpy() for p in paths])
+    elif fmt == "onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(artifact), providers=["CPUExecutionProvider"])
+        got = session.run(["probabilities"], {"pixels": pixels})[0]
+    else:
+        runner = tf.lite.Interpreter(model_path=str(artifact)).get_signature_runner("pixels")
+        got = np.concatenate([runner(pixels=p[np.newaxis])["probabilities"] for p in pixels])
+    assert got.shape == (4, len(classes))
+    assert np.allclose(got, expected, atol=0.05 if fmt == "tflite-int8" else 1e-4)
 
 
 def test_the_savedmodel_holds_each_weight_once(trained: tuple[Path, subprocess.CompletedProcess]) -> None:
