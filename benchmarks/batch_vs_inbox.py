@@ -12,7 +12,6 @@ instance is shown with the CPU's time, an upper bound.
 from __future__ import annotations
 
 import argparse
-import io
 import math
 import statistics
 import tempfile
@@ -51,16 +50,16 @@ def measure(architecture: str, runs: int) -> dict[str, dict[str, float]]:
         export_savedmodel(model, list("abcdef"), IMAGE_SIZE, Path(folder))
         serve = tf.saved_model.load(str(Path(folder) / "1")).signatures["serving_default"]
         for label, (width, height) in PHOTOS.items():
-            measured[label] = _timed(serve, camera_jpeg(width, height), runs, budget)
+            measured[label] = _timed(serve, camera_jpeg(width, height), width * height, runs, budget)
     return measured
 
 
-def _timed(serve: Any, photo: bytes, runs: int, budget: int) -> dict[str, float]:
+def _timed(serve: Any, photo: bytes, pixels: int, runs: int, budget: int) -> dict[str, float]:
     import tensorflow as tf
 
     from vista_app.images import inspect_image, reduce_for_model
 
-    info = inspect_image(photo, max_bytes=len(photo), max_pixels=info_pixels(photo))
+    info = inspect_image(photo, max_bytes=len(photo), max_pixels=pixels)
     reduced = reduce_for_model(photo, info, IMAGE_SIZE, budget=budget)
     for data in (photo, reduced):
         serve(image_bytes=tf.constant([data]))  # warm
@@ -76,13 +75,6 @@ def _timed(serve: Any, photo: bytes, runs: int, budget: int) -> dict[str, float]
             call()
             times[name].append((time.perf_counter() - started) * 1000)
     return {name: statistics.median(values) for name, values in times.items()} | {"sent_bytes": len(reduced) * 4 / 3}
-
-
-def info_pixels(photo: bytes) -> int:
-    from PIL import Image
-
-    with Image.open(io.BytesIO(photo)) as image:
-        return image.width * image.height
 
 
 def compare(measured: dict[str, float], prices: dict[str, Any], region: str = "us-east-1") -> list[dict[str, Any]]:

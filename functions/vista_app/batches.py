@@ -37,7 +37,7 @@ from vista_app.config import Settings
 from vista_app.costs import OVERRIDE_KEY, load_prices, training_cost
 from vista_app.images import InvalidImage, inspect_image
 from vista_app.names import job_name
-from vista_app.predictions import MAX_IMAGE_BYTES, S3Image, answer_fields
+from vista_app.predictions import MAX_IMAGE_BYTES, ObjectGone, S3Image, answer_fields, read_image
 from vista_app.records import Jobs, Models, Predictions, timestamp
 from vista_app.training_request import InvalidRequest
 
@@ -86,18 +86,10 @@ def check_image(s3: Any, image: S3Image, *, max_pixels: int) -> str | None:
     """Why the image cannot be classified, or None: the checks classify makes, on its bytes."""
     if image.size is not None and image.size > MAX_IMAGE_BYTES:
         return f"image is {image.size:,} bytes; the limit is {MAX_IMAGE_BYTES:,}"
-    arguments = {"Bucket": image.bucket, "Key": image.key} | (
-        {"VersionId": image.version_id} if image.version_id else {}
-    )
     try:
-        data = s3.get_object(**arguments)["Body"].read()
-        inspect_image(data, max_bytes=MAX_IMAGE_BYTES, max_pixels=max_pixels)
-    except InvalidImage as error:
+        inspect_image(read_image(s3, image), max_bytes=MAX_IMAGE_BYTES, max_pixels=max_pixels)
+    except (InvalidImage, ObjectGone) as error:
         return str(error)
-    except ClientError as error:
-        if not errors.is_missing_object(error):
-            raise
-        return "the object was deleted before it was read"
     return None
 
 
@@ -149,16 +141,8 @@ def answered(s3: Any, bucket: str, name: str) -> int:
 
 
 def _record(image: S3Image, batch: str) -> dict[str, Any]:
-    """A batch image's record, in the shape classify_object gives an inbox image's (the same id)."""
-    record = {
-        "id": image.id,
-        "source": f"s3://{image.bucket}/{image.key}",
-        "bucket": image.bucket,
-        "key": image.key,
-        "version": image.version,
-        "batch": batch,
-    }
-    return record | ({"version_id": image.version_id} if image.version_id else {})
+    """A batch image's record: the inbox's for the same object version (the same id), with its batch."""
+    return image.record() | {"batch": batch}
 
 
 def write_record(predictions: Predictions, record: dict[str, Any]) -> bool:

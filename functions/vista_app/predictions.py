@@ -65,6 +65,17 @@ class S3Image:
             return upload.group(1)
         return hashlib.sha256(f"{self.bucket}/{self.key}/{self.version}".encode()).hexdigest()[:32]
 
+    def record(self) -> dict[str, Any]:
+        """What every record of this object starts with, whichever way it came (inbox or batch)."""
+        record = {
+            "id": self.id,
+            "source": f"s3://{self.bucket}/{self.key}",
+            "bucket": self.bucket,
+            "key": self.key,
+            "version": self.version,
+        }
+        return record | ({"version_id": self.version_id} if self.version_id else {})
+
 
 def images_in_notification(body: str) -> list[S3Image]:
     """The objects in an S3 event notification delivered through SQS; [] for s3:TestEvent."""
@@ -191,15 +202,7 @@ def classify_object(
     """The image's record, and whether this call made it (a redelivered notification finds the
     first). The record is claimed first (Predictions.claim, until `until`), so the endpoint is asked
     once an image however many times S3 and SQS deliver it, even at the same moment."""
-    record: dict[str, Any] = {
-        "id": image.id,
-        "source": f"s3://{image.bucket}/{image.key}",
-        "bucket": image.bucket,
-        "key": image.key,
-        "version": image.version,
-    }
-    if image.version_id:
-        record["version_id"] = image.version_id
+    record = image.record()
     earlier = predictions.claim(record, until=until)
     if earlier is not None:
         return earlier, False

@@ -54,7 +54,6 @@ class TransformJob:
     ended: datetime | None = None
     failure: str | None = None
     stopping: bool = False
-    done: int = 0  # records answered so far (not in any SageMaker answer: a test's view of progress)
 
     @property
     def name(self) -> str:
@@ -125,5 +124,4 @@ def run(job: TransformJob, container: Any, s3: Any) -> tuple[str, str | None]:
             log.warning("transform job %s: s3://%s/%s answered %s %s", job.name, bucket, key, status, answer[:300])
             return "Failed", CLIENT_ERROR
         s3.put_object(Bucket=out_bucket, Key=f"{out_prefix}{relative}.out", Body=answer)
-        job.done += 1
     return "Completed", None
