@@ -194,7 +194,9 @@ def test_names_are_unique_unknown_ones_refused_stop_ends_a_job_and_list_sorts_ne
         "Stopped",
     )
     assert ended("stopped-job")["TransformJobStatus"] == "Stopped" and len(outputs("stopped-job")) < 30
-    sagemaker().stop_transform_job(TransformJobName="stopped-job")  # an ended job stays as it is
+    with pytest.raises(ClientError) as again_stopped:  # an ended job: refused, as StopTrainingJob refuses it
+        sagemaker().stop_transform_job(TransformJobName="stopped-job")
+    assert again_stopped.value.response["Error"]["Code"] == "ValidationException"
     assert ended("stopped-job")["TransformJobStatus"] == "Stopped"
     newest = sagemaker().list_transform_jobs(MaxResults=1)
     assert newest["TransformJobSummaries"][0]["TransformJobName"] == "stopped-job" and "NextToken" in newest

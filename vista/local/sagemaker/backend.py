@@ -511,12 +511,15 @@ class LocalSageMaker:
         return {"TransformJobSummaries": rows, **({"NextToken": token} if token else {})}
 
     def op_stop_transform_job(self, TransformJobName: str) -> dict[str, Any]:
-        """StopTransformJob: Stopping at once, Stopped once the record in hand is done; "when you
-        stop a job that has ended, its status does not change" (a job no longer InProgress stays)."""
+        """StopTransformJob: Stopping at once, Stopped once the record in hand is done. What SageMaker
+        answers for a job that has ended no page says: the stricter answer, as StopTrainingJob's, a
+        ValidationException."""
         with self.lock:
             job = self._transform_job(TransformJobName)
             if job.status != "InProgress":
-                return {}
+                raise errors.validation(
+                    f"The request was rejected because the transform job is in status {job.status}."
+                )
             job.status, job.stopping = "Stopping", True
         self.emit_transform(job)
         return {}
