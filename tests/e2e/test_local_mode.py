@@ -82,7 +82,14 @@ def test_inbox_images_are_classified_once_each(cloud: Any, target: Any, trained:
     def mine() -> list[dict[str, Any]]:
         return [i for i in table.scan()["Items"] if i.get("key", "").startswith("inbox/e2e/")]
 
-    records = wait_for("the local cloud", lambda: (lambda r: r if len(r) >= len(images) + 1 else None)(mine()), 180)
+    def settled() -> list[dict[str, Any]] | None:
+        """Every image's record, once each has left CLASSIFYING (a record is claimed before it is settled)."""
+        records = mine()
+        return (
+            records if len(records) >= len(images) + 1 and all(r["status"] != "CLASSIFYING" for r in records) else None
+        )
+
+    records = wait_for("the local cloud", settled, 180)
     assert len({r["key"] for r in records}) == len(records) == len(images) + 1
     by_key = {r["key"]: r for r in records}
     assert by_key["inbox/e2e/notes+été.jpg"]["status"] == "FAILED"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.training.test_training_job import run_train, sagemaker_environment
+from tests.helpers.jobs import run_train, sagemaker_environment
 
 SIZE = 48
 CORNERS = {"top left": (0, 0), "top right": (0, 1), "bottom left": (1, 0), "bottom right": (1, 1)}
