@@ -18,7 +18,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help test lint lock demo up build validate image-uris bench bench-gpu load train-example screenshots clean
+.PHONY: help test lint lock demo up build validate check-ruff check-types check-cfn-lint check-sam check-checkov check-image-uris image-uris bench bench-gpu load train-example screenshots clean
 
 help:
 	@echo "make test        lint, type check, template checks + the whole test suite (creates .venv*)"
@@ -57,15 +57,27 @@ $(CHECKOV_VENV)/.stamp: requirements/checkov.txt
 $(TOOLKIT_VENV)/.stamp: requirements/toolkit.txt
 	$(call make_venv,$(TOOLKIT_VENV),requirements/toolkit.txt)
 
-lint: $(VENV)/.stamp
+# Each check a target of its own, so that `make -j` runs them side by side.
+lint: check-ruff check-types
+validate: check-cfn-lint check-sam check-checkov check-image-uris
+
+check-ruff: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+check-types: $(VENV)/.stamp
 	$(VENV)/bin/mypy
 
-validate: $(VENV)/.stamp $(SAM_VENV)/.stamp $(SDK_VENV)/.stamp $(CHECKOV_VENV)/.stamp
+check-cfn-lint: $(VENV)/.stamp
 	$(VENV)/bin/cfn-lint template.yaml
+
+check-sam: $(SAM_VENV)/.stamp
 	$(SAM_VENV)/bin/sam validate --lint --region us-east-1
+
+check-checkov: $(CHECKOV_VENV)/.stamp
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --file template.yaml
+
+check-image-uris: $(SDK_VENV)/.stamp
 	$(SDK_VENV)/bin/python tools/image_uris.py --check
 
 # The browser tests drive Debian's Chromium (Playwright never downloads a browser of its own here).
@@ -74,7 +86,9 @@ $(CHROMIUM):
 	$$(test "$$(id -u)" = 0 || echo sudo) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $$(test "$$(id -u)" = 0 || echo sudo) apt-get install -y -qq chromium >/dev/null
 
-test: lint validate $(TOOLKIT_VENV)/.stamp $(CHROMIUM)
+# The checks side by side, then the suite.
+test: $(VENV)/.stamp $(SAM_VENV)/.stamp $(SDK_VENV)/.stamp $(CHECKOV_VENV)/.stamp $(TOOLKIT_VENV)/.stamp $(CHROMIUM)
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint validate
 	$(VENV)/bin/pytest
 
 # sam build needs a python3.12 on PATH (the functions' runtime); no Docker.

@@ -23,6 +23,17 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.update(TEST_ENVIRONMENT)
     for key in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
         del os.environ[key]
+    # TensorFlow sizes its thread pools to the machine's cores in every process (each worker's
+    # endpoints, each training job): with a worker a core and more, one thread each, or they contend.
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: `-p no:xdist` runs without it
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: a worker more than the cores. The end-to-end tests spend much of their time waiting on
+    their local cloud (an endpoint Creating, a queue's poll, a job starting), which a spare worker fills."""
+    return len(os.sched_getaffinity(0)) + 1
 
 
 # The slowest tiers first: pytest-xdist hands files out in this order (--no-loadscope-reorder), so the

@@ -145,7 +145,7 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
     page.select_option("#f-mode", "compare")
     page.check("#f-compare input[value=base_cnn]")
     page.check("#f-compare input[value=fine_cnn]")
-    page.fill("#f-epochs", "15")
+    page.fill("#f-epochs", "6")
     page.fill("#f-image_size", "48")
     page.fill("#f-batch_size", "16")
     page.fill("#f-fine_tune_epochs", "0")

@@ -4,6 +4,7 @@ events, small images, and the local cloud a test module runs against."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 from collections.abc import Iterator
@@ -38,11 +39,18 @@ __all__ = ["ACCOUNT", "LOCAL_PARAMETERS", "REGION", "ROOT", "STACK"]
 
 def provision(template: dict[str, Any]) -> None:
     """The template's tables, queues, buckets and roles, as local mode creates them."""
-    import boto3
-
     from vista.local.provision import provision_resources
 
-    provision_resources(template, RESOLVER, client=boto3.client)
+    provision_resources(template, RESOLVER, client=_provisioning_client)
+
+
+@functools.cache
+def _provisioning_client(service: str) -> Any:
+    """One client a service for every test's provisioning (a client costs more to make than the calls it
+    makes): moto's mock serves whichever account is fresh through any botocore client while it runs."""
+    import boto3
+
+    return boto3.client(service, region_name=REGION)
 
 
 def clear_caches() -> None:
