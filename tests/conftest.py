@@ -33,7 +33,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """`-n auto`: a worker more than the cores. The end-to-end tests spend much of their time waiting on
     their local cloud (an endpoint Creating, a queue's poll, a job starting), which a spare worker fills."""
-    return len(os.sched_getaffinity(0)) + 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1  # not on macOS
+    return cores + 1
 
 
 # The slowest tiers first: pytest-xdist hands files out in this order (--no-loadscope-reorder), so the
