@@ -18,6 +18,21 @@ from typing import Any
 
 REGION, ACCOUNT, STACK = "us-east-1", "123456789012", "vista"
 _invocation = threading.local()
+_importing = threading.Lock()
+
+
+def handler_of(handler: str) -> Callable[..., Any]:
+    """A function's handler (`module.attribute`), its module imported with every module it imports
+    lazily (vista_app.lazy) loaded at once, one import at a time. Lambda runs one invocation at a time
+    in an environment; local mode runs them in threads, and before CPython 3.12.3 a thread could find a
+    lazily loaded module half-loaded while another loaded it (python/cpython#114763: "module
+    'vista_app.figures' has no attribute 'leaderboard'")."""
+    name, attribute = handler.rsplit(".", 1)
+    with _importing:
+        module = import_module(name)
+        for lazy in [m for m in list(sys.modules.values()) if type(m).__name__ == "_LazyModule"]:
+            getattr(lazy, "__name__")  # the first attribute read executes a lazy module  # noqa: B009
+    return getattr(module, attribute)
 
 
 def invoking() -> str | None:
@@ -137,8 +152,7 @@ class Function:
             return self._invoke(event)
 
     def _invoke(self, event: dict[str, Any]) -> Any:
-        module, attribute = self.handler.rsplit(".", 1)
-        handler = getattr(import_module(module), attribute)
+        handler = handler_of(self.handler)
         context = LambdaContext(
             function_name=f"{STACK}-{self.name}",
             memory_limit_in_mb=self.memory,
