@@ -5,6 +5,7 @@ to functions.log, as Lambda sends a function's output to CloudWatch Logs.
 
 from __future__ import annotations
 
+import functools
 import io
 import sys
 import threading
@@ -21,6 +22,7 @@ _invocation = threading.local()
 _importing = threading.Lock()
 
 
+@functools.cache  # the first invocation of a function prepares it; the others take it as it is
 def handler_of(handler: str) -> Callable[..., Any]:
     """A function's handler (`module.attribute`), its module imported with every module it imports
     lazily (vista_app.lazy) loaded at once, one import at a time. Lambda runs one invocation at a time
