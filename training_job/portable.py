@@ -10,8 +10,9 @@ The TFLite and ONNX models are converted from the SavedModel's `pixels` signatur
 [batch, size, size, 3], 0-255, the photo resized to the model's size as serving resizes it
 (preprocessing.decode_resize), giving every class's probability. Each is checked on the model's
 test images: top-1 agreement with the served model (at least 99% for the float formats; reported
-for int8), its size, and its median batch-1 latency on the CPU it was checked on. The archive holds
-the model, `metrics.json` with those figures, `classes.txt` and a README saying how to feed it.
+for int8), its size, and its median batch-1 latency on the CPU it was checked on. Beside the model go
+`metrics.json` with those figures, `classes.txt` and a README saying how to feed it: run as a
+SageMaker job (export_job.py), the job's model.tar.gz is the archive a user downloads.
 
     python portable.py --model-dir <model.tar.gz, extracted> --test <test images> --calibration <training images> \
         --format tflite --out <dir>
@@ -24,7 +25,6 @@ import json
 import shutil
 import statistics
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -148,18 +148,17 @@ def readme(fmt: str, classes: list[str], size: int, figures: dict[str, Any]) -> 
     )
 
 
-def export(model_dir: Path, test: Path, fmt: str, out: Path, calibration: Path) -> dict[str, Any]:
-    """`out/<format>.tar.gz` of the model in `fmt`, checked; its figures. NotOffered when a float export
-    agrees with the served model on fewer than FLOAT_AGREEMENT of the test images."""
+def export(model_dir: Path, test: list[Path], fmt: str, out: Path, calibration: list[Path]) -> dict[str, Any]:
+    """The model in `fmt` written into `out` (the model, metrics.json, classes.txt, README.md),
+    checked on the `test` images; its figures. NotOffered when a float export agrees with the served
+    model on fewer than FLOAT_AGREEMENT of them (nothing is written then)."""
     loaded, classes, size = served(model_dir)
-    paths = images_under(test)
-    if not paths:
-        raise NotOffered(f"no test images under {test}: an export is checked on them before it is offered")
-    sample = images_under(calibration)[:CALIBRATION_IMAGES]
+    if not test:
+        raise NotOffered("no test images: an export is checked on them before it is offered")
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        artifact = convert(fmt, model_dir, loaded, size, pixels_of(sample, size), work)
-        figures = check(fmt, predictor(fmt, artifact, loaded), loaded, paths, size)
+        artifact = convert(fmt, model_dir, loaded, size, pixels_of(calibration[:CALIBRATION_IMAGES], size), work)
+        figures = check(fmt, predictor(fmt, artifact, loaded), loaded, test, size)
         figures["size_bytes"] = sum(p.stat().st_size for p in [artifact, *artifact.rglob("*")] if p.is_file())
         if fmt != "tflite-int8" and figures["top1_agreement"] < FLOAT_AGREEMENT:
             raise NotOffered(
@@ -169,9 +168,8 @@ def export(model_dir: Path, test: Path, fmt: str, out: Path, calibration: Path) 
         (work / "classes.txt").write_text("\n".join(classes) + "\n")
         (work / "README.md").write_text(readme(fmt, classes, size, figures))
         out.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(out / f"{fmt}.tar.gz", "w:gz") as archive:
-            for path in sorted(work.iterdir()):
-                archive.add(path, arcname=path.name)
+        for path in work.iterdir():
+            shutil.move(path, out / path.name)
     return figures
 
 
@@ -184,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     try:
-        figures = export(args.model_dir, args.test, args.format, args.out, args.calibration)
+        figures = export(args.model_dir, images_under(args.test), args.format, args.out, images_under(args.calibration))
     except NotOffered as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

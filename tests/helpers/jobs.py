@@ -37,6 +37,16 @@ def train_command(**options: object) -> list[str]:
 
 
 def run_train(args: list[str], environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return run_job(TRAIN.name, args, environment)
+
+
+def run_job(program: str, args: list[str], environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A training_job/ entry point, as the container runs `sagemaker_program`."""
     return subprocess.run(
-        [sys.executable, str(TRAIN), *args], env=environment, capture_output=True, text=True, timeout=600, check=False
+        [sys.executable, str(TRAIN.parent / program), *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )

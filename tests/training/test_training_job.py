@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers.jobs import run_train, sagemaker_environment
+from tests.helpers.jobs import run_job, run_train, sagemaker_environment
 
 
 def test_script_mode_arguments_as_sagemaker_sends_them(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -177,16 +177,15 @@ def test_each_portable_export_loads_in_its_runtime_and_answers_as_the_served_mod
     fmt: str, trained: tuple[Path, subprocess.CompletedProcess], tiny_dataset: Path, tmp_path: Path
 ) -> None:
     """training_job/portable.py: the trained model as TFLite (float, int8), ONNX or the served folder,
-    each loaded in its own runtime (TF's TFLite interpreter, ONNX Runtime), its figures in the archive."""
+    each loaded in its own runtime (TF's TFLite interpreter, ONNX Runtime), its figures beside it."""
     import tensorflow as tf
+
     from portable import FILES, export, images_under, pixels_of, served
 
     model_dir = trained[0] / "model"
     test, train = tiny_dataset / "seg_test", tiny_dataset / "seg_train"
-    figures = export(model_dir, test, fmt, tmp_path, calibration=train)
-    with tarfile.open(tmp_path / f"{fmt}.tar.gz") as archive:
-        archive.extractall(tmp_path / "x", filter="data")
     unpacked = tmp_path / "x"
+    figures = export(model_dir, images_under(test), fmt, unpacked, calibration=images_under(train))
     assert json.loads((unpacked / "metrics.json").read_text()) == figures
     assert figures["test_images"] == 18 and figures["size_bytes"] > 10_000 and figures["latency_ms"] > 0
     if fmt != "tflite-int8":
@@ -218,3 +217,40 @@ def test_the_savedmodel_holds_each_weight_once(trained: tuple[Path, subprocess.C
     metrics = json.loads((tmp / "model" / "metrics.json").read_text())
     variables = sum(p.stat().st_size for p in (tmp / "model" / "1" / "variables").iterdir())
     assert metrics["parameters"] * 4 <= variables < metrics["parameters"] * 4 * 1.1
+
+
+def _model_archive(trained: tuple[Path, subprocess.CompletedProcess], folder: Path) -> Path:
+    """The model channel of an export job: the model's model.tar.gz, as SageMaker uploaded it."""
+    folder.mkdir()
+    with tarfile.open(folder / "model.tar.gz", "w:gz") as archive:
+        for path in (trained[0] / "model").iterdir():
+            archive.add(path, arcname=path.name)
+    return folder
+
+
+def test_an_export_job_checks_the_export_on_the_models_own_test_split(
+    trained: tuple[Path, subprocess.CompletedProcess], tiny_dataset: Path, tmp_path: Path
+) -> None:
+    """training_job/export_job.py under script mode: the model's hyperparameters, channels and a `model`
+    channel in; the export and its figures in SM_MODEL_DIR (the job's model.tar.gz is the download)."""
+    metrics = json.loads((trained[0] / "model" / "metrics.json").read_text())
+    environment = sagemaker_environment(tmp_path, tiny_dataset)
+    environment["SM_CHANNEL_MODEL"] = str(_model_archive(trained, tmp_path / "channel"))
+    arguments = ["--format", '"tflite"', "--test_set", json.dumps(metrics["test_set"]["digest"]), "--seed", "42"]
+    result = run_job("export_job.py", arguments, environment)
+    assert result.returncode == 0, result.stderr[-3000:]
+    exported = tmp_path / "model"
+    assert sorted(p.name for p in exported.iterdir()) == ["README.md", "classes.txt", "metrics.json", "model.tflite"]
+    figures = json.loads((exported / "metrics.json").read_text())
+    assert figures["test_images"] == metrics["test_set"]["images"] and figures["top1_agreement"] >= 0.99
+
+
+def test_an_export_job_refuses_a_dataset_changed_since_the_model_was_trained(
+    trained: tuple[Path, subprocess.CompletedProcess], tiny_dataset: Path, tmp_path: Path
+) -> None:
+    environment = sagemaker_environment(tmp_path, tiny_dataset)
+    environment["SM_CHANNEL_MODEL"] = str(_model_archive(trained, tmp_path / "channel"))
+    result = run_job("export_job.py", ["--format", '"onnx"', "--test_set", '"0123456789abcdef"'], environment)
+    assert result.returncode == 2
+    assert "ValueError: the dataset's test split is not the one the model was judged on" in result.stderr
+    assert not (tmp_path / "model").exists() or not any((tmp_path / "model").iterdir())
