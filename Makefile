@@ -41,7 +41,7 @@ define make_venv
 	@touch $@
 endef
 
-$(VENV)/.stamp: requirements/dev.txt requirements/cli.txt functions/requirements.txt layers/imaging/requirements.txt layers/reporting/requirements.txt pyproject.toml
+$(VENV)/.stamp: requirements/dev.txt training_job/export-requirements.txt requirements/cli.txt functions/requirements.txt layers/imaging/requirements.txt layers/reporting/requirements.txt pyproject.toml
 	$(call make_venv,$(VENV),requirements/dev.txt)
 	$(VENV)/bin/pip install -q --no-deps -e .
 

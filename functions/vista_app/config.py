@@ -35,6 +35,7 @@ class Settings:
     inference_image: str = _setting("INFERENCE_IMAGE")
     inference_gpu_image: str = _setting("INFERENCE_GPU_IMAGE")  # a batch on ml.g*/ml.p* instances
     training_code_uri: str = _setting("TRAINING_CODE_URI")
+    export_code_uri: str = _setting("EXPORT_CODE_URI")  # the training code and the ONNX converter's requirements.txt
     serverless_memory_mb: int = _setting("SERVERLESS_MEMORY_MB", 1024, 6144)
     serverless_max_concurrency: int = _setting("SERVERLESS_MAX_CONCURRENCY", 1, 200)
     promotion_margin: float = _setting("PROMOTION_MARGIN", 0, 1)

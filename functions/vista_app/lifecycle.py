@@ -22,6 +22,7 @@ from typing import Any
 from vista_app import lazy
 from vista_app.config import Settings
 from vista_app.costs import cost_per_1000_predictions, job_cost, sum_costs
+from vista_app.exports import finish_export
 from vista_app.job_outputs import archive_of_model, read_job_outputs
 from vista_app.leaderboard import ranked
 from vista_app.names import TERMINAL, is_tuning_child
@@ -95,6 +96,11 @@ def on_job_state_change(detail_type: str, detail: dict[str, Any], deps: Dependen
         changes = _training_fields(description) | job_cost(description, region=region, prices=deps.prices)
         best = name
     changes["status"] = status
+    if record.get("kind") == "export":  # a model's export: its archive and figures, no model of its own
+        if status == "Completed":
+            changes |= finish_export(description, deps.outputs(description["ModelArtifacts"]["S3ModelArtifacts"]))
+        jobs.update(name, changes)
+        return {"job": name, "outcome": f"recorded export {status}"}
     jobs.update(name, changes)
     result = {"job": name, "outcome": f"recorded {status}"}
     if status == "Completed":

@@ -17,9 +17,9 @@ def cloudformation(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict
     """Capture what the handler PUTs to CloudFormation's ResponseURL; a layer archive under /opt."""
     from vista_app.handlers import publish_training_code
 
-    archive = tmp_path / "sourcedir.tar.gz"
-    archive.write_bytes(b"\x1f\x8b fake archive")
-    monkeypatch.setattr(publish_training_code, "ARCHIVE", archive)
+    (tmp_path / "sourcedir.tar.gz").write_bytes(b"\x1f\x8b fake archive")
+    (tmp_path / "exportdir.tar.gz").write_bytes(b"\x1f\x8b fake export archive")
+    monkeypatch.setattr(publish_training_code, "LAYER", tmp_path)
     answers: list[dict[str, Any]] = []
 
     class Reply:
@@ -50,20 +50,27 @@ def event(request_type: str, bucket: str = BUCKET) -> dict[str, Any]:
         "ResourceProperties": {
             "Bucket": bucket,
             "Key": "artifacts/code/sourcedir.tar.gz",
+            "ExportKey": "artifacts/code/exportdir.tar.gz",
             "LayerVersion": "arn:aws:lambda:us-east-1:123456789012:layer:code:7",
         },
     }
 
 
-def test_create_copies_the_archive_and_reports_its_uri(aws: None, context: Any, cloudformation: list) -> None:
+def test_create_copies_the_archives_and_reports_their_uris(aws: None, context: Any, cloudformation: list) -> None:
     from vista_app.handlers.publish_training_code import lambda_handler
 
     lambda_handler(event("Create"), context)
-    body = boto3.client("s3").get_object(Bucket=BUCKET, Key="artifacts/code/sourcedir.tar.gz")["Body"].read()
+    s3 = boto3.client("s3")
+    body = s3.get_object(Bucket=BUCKET, Key="artifacts/code/sourcedir.tar.gz")["Body"].read()
     assert body == b"\x1f\x8b fake archive"
+    body = s3.get_object(Bucket=BUCKET, Key="artifacts/code/exportdir.tar.gz")["Body"].read()
+    assert body == b"\x1f\x8b fake export archive"
     [answer] = cloudformation
     assert answer["Status"] == "SUCCESS"
-    assert answer["Data"] == {"Uri": f"s3://{BUCKET}/artifacts/code/sourcedir.tar.gz"}
+    assert answer["Data"] == {
+        "Uri": f"s3://{BUCKET}/artifacts/code/sourcedir.tar.gz",
+        "ExportUri": f"s3://{BUCKET}/artifacts/code/exportdir.tar.gz",
+    }
 
 
 def test_a_failure_is_reported_to_cloudformation_not_left_hanging(

@@ -103,3 +103,10 @@ def test_a_portrait_photo_is_read_upright_in_training_and_in_serving(tmp_path: P
     np.testing.assert_allclose(answers[0], answers[1], atol=0.01)
     sideways = decode_resize(tf.constant(encode(upright.transpose(STORED_AS[orientation]), "JPEG")), 64).numpy()
     assert np.abs(decoded[0] - sideways).mean() > 4 * np.abs(decoded[0] - decoded[1]).mean()
+
+
+def test_the_api_offers_the_formats_the_training_code_exports() -> None:
+    from portable import FORMATS as EXPORTED
+    from vista_app.exports import FORMATS
+
+    assert FORMATS == EXPORTED

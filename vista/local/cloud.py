@@ -222,11 +222,12 @@ class LocalCloud:
         resolver = cfn.placeholder_resolver(
             template, stack=STACK, region=REGION, account=ACCOUNT, parameters=self.parameters
         )
-        code_uris = []
+        code_uris: list[tuple[str, str]] = []  # (archive, where it goes)
         for logical, spec in cfn.resources(template, "Custom::TrainingCode").items():
             props = resolver.resolve(spec["Properties"])
-            code_uris.append(f"s3://{props['Bucket']}/{props['Key']}")
-            resolver.attributes[(logical, "Uri")] = code_uris[-1]
+            for archive, key, attribute in (("sourcedir", "Key", "Uri"), ("exportdir", "ExportKey", "ExportUri")):
+                code_uris.append((f"{archive}.tar.gz", f"s3://{props['Bucket']}/{props[key]}"))
+                resolver.attributes[(logical, attribute)] = code_uris[-1][1]
         resources = template["Resources"]
         handled = {
             "AWS::S3::Bucket",
@@ -390,7 +391,7 @@ class LocalCloud:
         arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         return url, arn
 
-    def _publish_training_code(self, uris: list[str]) -> None:
+    def _publish_training_code(self, uris: list[tuple[str, str]]) -> None:
         """What `sam build` + the TrainingCode custom resource do: the same Makefile target packs
         training_job/, and the archive goes to the S3 location each resource names."""
         with tempfile.TemporaryDirectory() as artifacts:
@@ -405,9 +406,9 @@ class LocalCloud:
                 ],
                 check=True,
             )
-            for uri in uris:
+            for archive, uri in uris:
                 bucket, _, key = uri.removeprefix("s3://").partition("/")
-                self.s3.upload_file(str(Path(artifacts) / "sourcedir.tar.gz"), bucket, key)
+                self.s3.upload_file(str(Path(artifacts) / archive), bucket, key)
 
     # ------------------------------------------------------------------ API Gateway
     def _start_api(self) -> str:

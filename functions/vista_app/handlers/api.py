@@ -36,6 +36,7 @@ with lazy.importing():
         drift,
         epochs,
         explanations,
+        exports,
         feedback,
         figures,
         leaderboard,
@@ -60,13 +61,14 @@ app.include_router(console)
 
 IMAGE_TYPES = (*CONTENT_TYPES, "application/octet-stream")
 IMAGE_LINK_SECONDS = 900
+EXPORT_POLL_SECONDS = 15  # an export job takes minutes: SageMaker starts an instance for it
 
 
 class UnsupportedMediaType(ValueError):
     pass
 
 
-def _error(status: int, message: str, **extra: object) -> Response[dict]:
+def _error(status: int, message: str, /, **extra: object) -> Response[dict]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body={"message": message, **extra})
 
 
@@ -354,6 +356,44 @@ def list_models() -> dict:
 def get_model_charts(name: str) -> dict:
     """One model's confusion matrix, F1 by class and drift windows, as SVG (what the console shows)."""
     return figures.model_charts(_found(records.Models(settings().models_table).get(name), "model", name))
+
+
+@app.get("/models/<name>/export")
+@tracer.capture_method(capture_response=False)
+def export_model(name: str) -> Response[dict]:
+    """The model in a portable format (?format=savedmodel|tflite|tflite-int8|onnx): 200 with a link to
+    its archive and its figures once built; 202 while its job runs (the first request starts it); 422
+    with the reason when the export failed (a float export that does not answer as the model does)."""
+    config = settings()
+    fmt = exports.check_format(app.current_event.get_query_string_value("format", "") or "")
+    export = exports.request_export(
+        name,
+        fmt,
+        settings=config,
+        sagemaker=client("sagemaker"),
+        jobs=records.Jobs(config.jobs_table),
+        models=records.Models(config.models_table),
+        requested_by=api_caller(app.current_event.raw_event),
+    )
+    shown = {
+        k: export.get(k) for k in ("name", "model", "format", "status", "figures", "failure_reason") if k in export
+    }
+    if export["status"] in ("Failed", "Stopped"):
+        return _error(
+            422, f"the {fmt} export of {name} failed: {export.get('failure_reason', export['status'])}", **shown
+        )
+    if export["status"] != "Completed":
+        answer = Response(202, content_types.APPLICATION_JSON, shown)
+        answer.headers["Retry-After"] = str(EXPORT_POLL_SECONDS)
+        return answer
+    bucket, _, key = export["artifact"].removeprefix("s3://").partition("/")
+    request = {
+        "Bucket": bucket,
+        "Key": key,
+        "ResponseContentDisposition": f'attachment; filename="{name}-{fmt}.tar.gz"',
+    }
+    url = client("s3").generate_presigned_url("get_object", Params=request, ExpiresIn=IMAGE_LINK_SECONDS)
+    return Response(200, content_types.APPLICATION_JSON, shown | {"url": url, "expires_in": IMAGE_LINK_SECONDS})
 
 
 @app.get("/costs")

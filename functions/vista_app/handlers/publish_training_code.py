@@ -1,6 +1,6 @@
 """CloudFormation custom resource: copy the training code that `sam build` packed into the
-TrainingCode layer (/opt/sourcedir.tar.gz) to the data bucket, where SageMaker's
-script mode downloads it (`sagemaker_submit_directory`).
+TrainingCode layer (/opt/sourcedir.tar.gz, and /opt/exportdir.tar.gz for ONNX exports) to the
+data bucket, where SageMaker's script mode downloads it (`sagemaker_submit_directory`).
 
 The layer's version is a property of the resource, so every deploy that changes
 training_job/ publishes a new layer version and the code is copied again.
@@ -19,11 +19,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from vista_app.aws import client
 
 logger = Logger()
-ARCHIVE = Path("/opt/sourcedir.tar.gz")
+LAYER = Path("/opt")
+# Each archive of the layer and the property that names its key.
+ARCHIVES = {"Key": "sourcedir.tar.gz", "ExportKey": "exportdir.tar.gz"}
 
 
-def publish(bucket: str, key: str) -> str:
-    client("s3").upload_file(str(ARCHIVE), bucket, key)
+def publish(bucket: str, key: str, archive: str) -> str:
+    client("s3").upload_file(str(LAYER / archive), bucket, key)
     return f"s3://{bucket}/{key}"
 
 
@@ -69,10 +71,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     logger.info(f"{event['RequestType']} {event['LogicalResourceId']}: {uri}")
     try:
         if event["RequestType"] in ("Create", "Update"):
-            publish(properties["Bucket"], properties["Key"])
+            for key, archive in ARCHIVES.items():
+                publish(properties["Bucket"], properties[key], archive)
         # Delete: the code stays with the (retained) bucket; old jobs name it.
     except Exception as error:  # any failure must reach CloudFormation, or the stack hangs for an hour
         logger.exception("publishing the training code failed")
         respond(event, context, "FAILED", f"publishing {uri} failed: {error}")
         return
-    respond(event, context, "SUCCESS", f"published {uri}", data={"Uri": uri}, physical_id=uri)
+    export_uri = f"s3://{properties['Bucket']}/{properties['ExportKey']}"
+    data = {"Uri": uri, "ExportUri": export_uri}
+    respond(event, context, "SUCCESS", f"published {uri} and {export_uri}", data=data, physical_id=uri)

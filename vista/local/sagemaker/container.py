@@ -373,12 +373,15 @@ class ScriptModeContainer:
 
 
 def download_prefix(s3: Any, uri: str, target: Path) -> str:
-    """Every object under an s3:// prefix into a folder, as SageMaker downloads a channel."""
+    """Every object under an s3:// prefix into a folder, as SageMaker downloads a channel. A prefix
+    that is a whole key (the SageMaker SDK's `model_uri` channel names a model.tar.gz so) lands under
+    the key's last part, as SageMaker names the file of an S3Object data source (S3ModelDataSource,
+    the API reference: "split the key ... by slash (/), and use the last part as the filename")."""
     bucket, prefix = s3_parts(uri)
     target.mkdir(parents=True, exist_ok=True)
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
-            relative = item["Key"][len(prefix) :].lstrip("/")
+            relative = item["Key"][len(prefix) :].lstrip("/") or item["Key"].rsplit("/", 1)[-1]
             if not relative or relative.endswith("/"):
                 continue
             path = target / relative
