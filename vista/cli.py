@@ -23,7 +23,8 @@ from vista import client
 from vista.errors import CommandError
 from vista.project import checkout, training_module
 from vista.target import Target, exports, running_cloud
-from vista.terminal import columns, progress, show, stderr, watch_job
+from vista.terminal import columns, job_line, progress, show, stderr, watch_job
+from vista_app.exports import FORMATS as EXPORT_FORMATS
 
 
 class Commands(TyperGroup):
@@ -610,6 +611,36 @@ def promote(
     if model["state"] == "promoting" and not as_json:
         print("promoting: it serves once the endpoint has switched to it (`vista models` shows when)", file=sys.stderr)
     raise typer.Exit(0 if model["state"] in ("promoting", "champion") else 1)
+
+
+# The API's formats (vista_app.exports.FORMATS), as typer's choices.
+ExportFormat = StrEnum("ExportFormat", {f: f for f in EXPORT_FORMATS})  # type: ignore[misc]
+
+
+@app.command("export")
+def export_model(
+    ctx: typer.Context,
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="what runtime takes it")],
+    model: Annotated[str | None, typer.Argument(help="a model's name (default: the champion)")] = None,
+    out: Annotated[Path, typer.Option(help="the folder the archive goes to")] = Path("."),
+    as_json: Json = False,
+) -> None:
+    """A model in a portable format (SavedModel, TFLite float or int8, ONNX), checked on its test images, downloaded."""
+    target = where(ctx).target()
+    name = model or (client.champion(target) or {}).get("name")
+    if not name:
+        raise CommandError("no champion yet: name a model (`vista models` lists them)")
+
+    def follow(job: str) -> None:
+        for state in client.job_states(target, job, timeout_s=2 * 3600, must_exist=True):
+            stderr().print(job_line(state), highlight=False)
+
+    export = client.export_model(target, name, fmt.value, follow=follow)
+    archive = Path(out) / f"{name}-{fmt.value}.tar.gz"
+    client.download(export["url"], archive)
+    row = {"model": name, **export.get("figures", {}), "archive": str(archive)}
+    shown = columns("model", "format", "top1_agreement", "test_images", "size_bytes", "latency_ms", "archive")
+    show([row], shown, as_json, raw=export | {"archive": str(archive)})
 
 
 @app.command()

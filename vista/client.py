@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -152,6 +153,25 @@ def wait_for_batch(
     return wait_for(f"batch {name}", ended, timeout_s, interval=2)
 
 
+def export_model(target: Target, model: str, fmt: str, *, follow: Callable[[str], None]) -> dict[str, Any]:
+    """The model's export in `fmt` once built (`follow(job)` while its job runs): its link and figures.
+    A failed export is the API's 422, an ApiError with the reason."""
+    path, query = f"/models/{model}/export", {"format": fmt}
+    answer = target.api("GET", path, query=query)
+    if answer["status"] != "Completed":
+        follow(answer["name"])
+        answer = target.api("GET", path, query=query)
+    return answer
+
+
+def download(url: str, path: Path) -> int:
+    """A presigned link's object into `path`; its size in bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with urllib.request.urlopen(url, timeout=300) as answer, path.open("wb") as out:  # noqa: S310 (the stack's link)
+        shutil.copyfileobj(answer, out)
+    return path.stat().st_size
+
+
 def found(target: Target, path: str) -> Any:
     """GET `path`; None while the API answers 404 (a job not yet taken, a photo not yet classified)."""
     try:
@@ -188,7 +208,11 @@ def job_states(
             raise CommandError(f"no training job '{name}': `vista jobs` lists them")
         job = record or {"name": name, "status": "Requested"}
         job["metrics"] = {}
-        if job.get("kind", "training") == "training" and job["status"] not in ("Requested", "Starting", "Failed"):
+        if job.get("kind", "training") in ("training", "export") and job["status"] not in (
+            "Requested",
+            "Starting",
+            "Failed",
+        ):
             try:
                 sagemaker = sagemaker or target.client("sagemaker")
                 described = sagemaker.describe_training_job(TrainingJobName=name)

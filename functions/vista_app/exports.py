@@ -10,15 +10,17 @@ request finds the first, and the cost ledger counts it as any job.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from vista_app import errors
-from vista_app.config import Settings
 from vista_app.errors import BadRequest, NotFound
 from vista_app.names import export_job_name
-from vista_app.records import Jobs, Models
+
+if TYPE_CHECKING:  # the `vista` command reads FORMATS: it need not load the tables' code
+    from vista_app.config import Settings
+    from vista_app.records import Jobs, Models
 
 # training_job/portable.py's FORMATS (tests/unit/test_exports.py holds them equal).
 FORMATS = ("savedmodel", "tflite", "tflite-int8", "onnx")

@@ -175,3 +175,37 @@ def inbox_empty(target: Any) -> bool:
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
     return attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_the_champion_exported_for_a_phone_answers_in_tensorflow_lite_as_the_endpoint_does(
+    target: Any, trained: str, scenes: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`vista export`: the export job runs in the local SageMaker, its archive is downloaded through the
+    API's link, and the model in it loads in TensorFlow's TFLite interpreter."""
+    import tarfile
+
+    import numpy as np
+    import tensorflow as tf
+
+    from portable import pixels_of
+    from vista.cli import main
+
+    assert main(["export", "--format", "tflite", "--out", str(tmp_path), "--json"]) == 0
+    out = capsys.readouterr().out
+    shown = json.loads(out[out.index('{\n  "name"') :])
+    archive = tmp_path / f"{trained}-tflite.tar.gz"
+    assert shown["archive"] == str(archive) and shown["status"] == "Completed"
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp_path / "x", filter="data")
+    figures = json.loads((tmp_path / "x" / "metrics.json").read_text())
+    assert figures == shown["figures"] and figures["test_images"] == 54 and figures["top1_agreement"] >= 0.99
+    classes = (tmp_path / "x" / "classes.txt").read_text().split()
+    runner = tf.lite.Interpreter(model_path=str(tmp_path / "x" / "model.tflite")).get_signature_runner("pixels")
+    for path in sorted((scenes / "seg_test" / "seg_test").rglob("*.jpg"))[:6]:
+        served = target.api("POST", "/predictions", body=path.read_bytes(), content_type="image/jpeg")
+        answer = runner(pixels=pixels_of([path], 48))["probabilities"][0]
+        assert classes[int(np.argmax(answer))] == served["label"]
+    job = target.api("GET", f"/training-jobs/{shown['name']}")
+    assert job["kind"] == "export" and job["model"] == trained and job["cost"] > 0
+    assert target.api("GET", f"/models/{trained}/export", query={"format": "tflite"})["name"] == shown["name"]
+    assert main(["export", trained, "--format", "coreml"]) == 2  # typer's usage error: not a format
