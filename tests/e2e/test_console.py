@@ -306,6 +306,32 @@ def test_a_folder_is_classified_as_a_batch_from_the_console(page: Any, stack: An
     expect(page.get_by_role("alert")).to_contain_text("is not a folder")
 
 
+def test_a_model_is_exported_and_downloaded_from_the_console(page: Any, stack: Any) -> None:
+    """The Download panel: an int8 TFLite copy of the champion, built by its job, downloaded by the browser."""
+    import json
+    import tarfile
+
+    from playwright.sync_api import expect
+
+    cloud, target, _ = stack
+    page.goto(cloud.urls["console"] + "#/models")
+    page.select_option("#export-format", "tflite-int8")
+    page.get_by_role("button", name="Export").click()
+    link = page.locator("#export-link")
+    expect(link).to_be_visible(timeout=180_000)
+    with page.expect_download() as downloading:
+        link.click()
+    download = downloading.value
+    champion = next(m for m in target.api("GET", "/models")["items"] if m["state"] == "champion")
+    assert download.suggested_filename == f"{champion['name']}-tflite-int8.tar.gz"
+    with tarfile.open(download.path()) as archive:
+        assert sorted(archive.getnames()) == ["README.md", "classes.txt", "metrics.json", "model-int8.tflite"]
+        figures = json.loads(archive.extractfile("metrics.json").read())  # type: ignore[union-attr]
+    expect(page.locator("#export-status")).to_contain_text(
+        f"answers as the served model on {100 * figures['top1_agreement']:.1f}% of {figures['test_images']} test images"
+    )
+
+
 def test_a_training_request_the_api_refuses_shows_the_api_s_reason(page: Any, stack: Any) -> None:
     from playwright.sync_api import expect
 

@@ -347,9 +347,10 @@ def training_request_schema() -> dict:
 
 @app.get("/models")
 def list_models() -> dict:
-    """The leaderboard, and its chart (SVG)."""
+    """The leaderboard, its chart (SVG) and the formats a model exports in."""
     board = leaderboard.leaderboard(records.Models(settings().models_table))
-    return board | {"chart": figures.leaderboard(board["items"], ident="leaderboard-chart")}
+    chart = figures.leaderboard(board["items"], ident="leaderboard-chart")
+    return board | {"chart": chart, "export_formats": list(exports.FORMATS)}
 
 
 @app.get("/models/<name>/charts")

@@ -5,7 +5,7 @@ import { badge, chart, confirmDialog, errorBox, h, int, money, num, pct, put, to
 
 export async function modelsPage(main, { every, render }) {
   main.append(h("h1", { text: "Models" }), h("p", { class: "lede", text: "Every trained model, best test accuracy first. The champion serves every prediction." }));
-  const { items: all, columns, note, chart: leaderboardChart } = await board(true);
+  const { items: all, columns, note, chart: leaderboardChart, export_formats: formats } = await board(true);
   if (!all.length) {
     main.append(h("p", { class: "muted", text: "No model yet: submit a training request on the Training page." }));
     return;
@@ -31,12 +31,12 @@ export async function modelsPage(main, { every, render }) {
   // The model the address names, else the one serving (the best by test accuracy may be a tie or a candidate).
   const chosen = decodeURIComponent(location.hash.split("/")[2] || "");
   const model = all.find((m) => m.name === chosen) || all.find((m) => m.state === "champion") || all[0];
-  main.append(await modelDetails(model, all, render));
+  main.append(await modelDetails(model, all, render, formats));
   // A promotion is done when the endpoint has switched (minutes on AWS): look again until then.
   if (all.some((m) => m.state === "promoting")) every(async () => { render(); return false; });
 }
 
-async function modelDetails(model, all, render) {
+async function modelDetails(model, all, render, formats) {
   const drawn = await api(`models/${encodeURIComponent(model.name)}/charts`);
   const champion = all.find((m) => m.state === "champion");
   const section = h("section", { class: "panel", id: "model-details", "aria-labelledby": "model-title" });
@@ -79,6 +79,7 @@ async function modelDetails(model, all, render) {
           h("thead", {}, h("tr", {}, ["Class", "Precision", "Recall", "F1", "Images"].map((t, i) => h("th", { class: i ? "num" : "", text: t })))),
           h("tbody", {}, perClass.map(([name, v]) => h("tr", {}, h("td", { text: name }), h("td", { class: "num", text: pct(v.precision) }), h("td", { class: "num", text: pct(v.recall) }), h("td", { class: "num", text: pct(v.f1) }), h("td", { class: "num", text: int(v.support) })))))))),
     driftPanel(model, drawn.drift),
+    exportPanel(model, formats),
     h("details", {}, h("summary", { text: "Hyperparameters" }), h("pre", { class: "mono", text: JSON.stringify(model.hyperparameters || {}, null, 2) })),
   );
   return section;
@@ -94,4 +95,38 @@ function driftPanel(model, charts) {
     h("h3", { text: "Drift (no labels needed)" }),
     h("div", { class: "charts" }, charts.map((markup) => h("figure", {}, chart(markup)))),
     latest.drifted ? h("p", { class: "warn", text: `⚠ The latest window drifted: ${latest.reason}.` }) : h("p", { class: "meta", text: `The latest window of ${int(latest.predictions)} answers has not drifted. ${open}` }));
+}
+
+// A copy of the model for other runtimes (GET models/{name}/export): the first request of a format starts
+// a SageMaker job (minutes on AWS), checked on the model's test split; later ones find its archive.
+const EXPORT_POLL_MS = 5000;
+
+function exportPanel(model, formats) {
+  const select = h("select", { id: "export-format", "aria-label": "Format" }, formats.map((f) => h("option", { value: f, text: f })));
+  const button = h("button", { type: "button", text: "Export" });
+  const status = h("div", { id: "export-status", role: "status" });
+  button.addEventListener("click", async () => {
+    const format = select.value;
+    const path = `models/${encodeURIComponent(model.name)}/export?format=${encodeURIComponent(format)}`;
+    button.disabled = true;
+    try {
+      let answer = await api(path);
+      while (answer.status !== "Completed") {
+        put(status, h("p", { class: "meta", text: `Exporting ${format}: ${answer.status}… (a SageMaker job ${answer.name}; minutes the first time)` }));
+        await new Promise((resolve) => setTimeout(resolve, EXPORT_POLL_MS));
+        answer = await api(path);
+      }
+      const f = answer.figures || {};
+      put(status, h("p", {},
+        h("a", { id: "export-link", href: answer.url, download: "", text: `Download ${model.name}-${format}.tar.gz` }),
+        h("span", { class: "meta", text: ` · answers as the served model on ${pct(f.top1_agreement)} of ${int(f.test_images)} test images · ${num((f.size_bytes || 0) / 1048576, 1)} MB · ${num(f.latency_ms, 1)} ms a photo` })));
+    } catch (error) {
+      put(status, errorBox(error));
+    }
+    button.disabled = false;
+  });
+  return h("div", { id: "export" },
+    h("h3", { text: "Download" }),
+    h("p", { class: "hint", text: "savedmodel: TensorFlow Serving · tflite: phones and edge devices · tflite-int8: 4× smaller · onnx: ONNX Runtime. Each comes with its figures, class names and a README." }),
+    h("div", { class: "row" }, select, button), status);
 }
