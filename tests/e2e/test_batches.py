@@ -209,3 +209,34 @@ def test_the_champion_exported_for_a_phone_answers_in_tensorflow_lite_as_the_end
     assert job["kind"] == "export" and job["model"] == trained and job["cost"] > 0
     assert target.api("GET", f"/models/{trained}/export", query={"format": "tflite"})["name"] == shown["name"]
     assert main(["export", trained, "--format", "coreml"]) == 2  # typer's usage error: not a format
+
+
+def test_an_onnx_export_installs_its_converter_in_the_job_and_answers_in_onnx_runtime(
+    target: Any, trained: str, scenes: Path, tmp_path: Path
+) -> None:
+    """The ONNX job's code carries a requirements.txt (tf2onnx, ONNX Runtime) that the container installs first."""
+    import tarfile
+
+    import numpy as np
+    import onnxruntime
+
+    from portable import pixels_of
+    from vista.cli import main
+
+    assert main(["export", trained, "--format", "onnx", "--out", str(tmp_path)]) == 0
+    with tarfile.open(tmp_path / f"{trained}-onnx.tar.gz") as tar:
+        tar.extractall(tmp_path / "x", filter="data")
+    classes = (tmp_path / "x" / "classes.txt").read_text().split()
+    session = onnxruntime.InferenceSession(str(tmp_path / "x" / "model.onnx"), providers=["CPUExecutionProvider"])
+    paths = sorted((scenes / "seg_test" / "seg_test").rglob("*.jpg"))[:6]
+    answers = session.run(["probabilities"], {"pixels": pixels_of(paths, 48)})[0]
+    for path, answer in zip(paths, answers, strict=True):
+        served = target.api("POST", "/predictions", body=path.read_bytes(), content_type="image/jpeg")
+        assert classes[int(np.argmax(answer))] == served["label"]
+    logs = target.client("logs")
+    job = target.api("GET", f"/models/{trained}/export", query={"format": "onnx"})["name"]
+    streams = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=job)
+    events = logs.get_log_events(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=streams["logStreams"][0]["logStreamName"]
+    )
+    assert any("tf2onnx" in e["message"] for e in events["events"])  # pip's report of the requirements

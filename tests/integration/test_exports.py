@@ -136,3 +136,19 @@ def test_an_unknown_format_is_refused(model: str, context: Any, fmt: str | None,
 
 def test_an_unknown_model_is_not_found(aws: None, context: Any) -> None:
     assert export(context, "vista-nope") == (404, {"message": "no model 'vista-nope'"})
+
+
+def test_the_local_sagemaker_downloads_a_channel_that_names_one_object_under_its_last_part(
+    aws: None, tmp_path: Any
+) -> None:
+    """An export's `model` channel names the model.tar.gz itself (as the SageMaker SDK's `model_uri` does):
+    the file keeps its name, as SageMaker names an S3Object's file; a folder's objects keep their paths."""
+    from vista.local.sagemaker.container import download_prefix
+
+    s3 = boto3.client("s3")
+    for key in ("artifacts/training/job/output/model.tar.gz", "datasets/d/train/sea/1.jpg"):
+        s3.put_object(Bucket=BUCKET, Key=key, Body=b"x")
+    download_prefix(s3, f"s3://{BUCKET}/artifacts/training/job/output/model.tar.gz", tmp_path / "model")
+    download_prefix(s3, f"s3://{BUCKET}/datasets/d/train/", tmp_path / "train")
+    assert [p.name for p in (tmp_path / "model").iterdir()] == ["model.tar.gz"]
+    assert (tmp_path / "train" / "sea" / "1.jpg").read_bytes() == b"x"
