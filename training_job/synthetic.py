@@ -162,9 +162,83 @@ DRAW: dict[str, Callable[[np.random.Generator, int], Image.Image]] = {
 }
 
 
+# Scenes of other kinds, none of the six: what a model of the six should answer "unknown" to.
+def desert(rng: np.random.Generator, size: int) -> Image.Image:
+    image = Image.new("RGB", (size, size))
+    draw = ImageDraw.Draw(image)
+    horizon = int(rng.integers(size // 4, size // 2))
+    _sky(draw, rng, size, horizon)
+    draw.rectangle([0, horizon, size, size], fill=_jitter(rng, (215, 175, 110), 20))
+    for _ in range(int(rng.integers(3, 7))):
+        cx, cy, r = (
+            int(rng.integers(-size // 4, size)),
+            int(rng.integers(horizon, size)),
+            int(rng.integers(size // 4, size)),
+        )
+        draw.ellipse([cx - r, cy - r // 4, cx + r, cy + r // 4], fill=_jitter(rng, (195, 145, 85), 25))
+    return image
+
+
+def night(rng: np.random.Generator, size: int) -> Image.Image:
+    image = Image.new("RGB", (size, size), _jitter(rng, (12, 15, 40), 10))
+    draw = ImageDraw.Draw(image)
+    for _ in range(int(rng.integers(30, 90))):
+        x, y = int(rng.integers(0, size)), int(rng.integers(0, size))
+        draw.point((x, y), fill=_jitter(rng, (240, 240, 220), 15))
+    r, x, y = (
+        int(rng.integers(size // 12, size // 6)),
+        int(rng.integers(size // 6, size)),
+        int(rng.integers(0, size // 2)),
+    )
+    draw.ellipse([x - r, y - r, x + r, y + r], fill=_jitter(rng, (245, 240, 200), 10))
+    return image
+
+
+def room(rng: np.random.Generator, size: int) -> Image.Image:
+    image = Image.new("RGB", (size, size), _jitter(rng, (225, 205, 170), 30))
+    draw = ImageDraw.Draw(image)
+    floor = int(rng.integers(size * 3 // 5, size * 4 // 5))
+    draw.rectangle([0, floor, size, size], fill=_jitter(rng, (140, 95, 60), 25))
+    for _ in range(int(rng.integers(2, 5))):  # furniture, a door, a painting
+        x, width = int(rng.integers(0, size)), int(rng.integers(size // 8, size // 3))
+        top = int(rng.integers(size // 5, floor))
+        draw.rectangle([x, top, x + width, min(size, floor + size // 10)], fill=_jitter(rng, (110, 70, 50), 40))
+    return image
+
+
+def document(rng: np.random.Generator, size: int) -> Image.Image:
+    image = Image.new("RGB", (size, size), _jitter(rng, (245, 245, 240), 8))
+    draw = ImageDraw.Draw(image)
+    margin = int(rng.integers(size // 12, size // 6))
+    for y in range(margin, size - margin, int(rng.integers(6, 10))):
+        end = int(rng.integers(size // 2, size - margin))
+        draw.line([(margin, y), (end, y)], fill=_jitter(rng, (30, 30, 35), 10), width=2)
+    return image
+
+
+def pattern(rng: np.random.Generator, size: int) -> Image.Image:
+    image = Image.new("RGB", (size, size))
+    draw = ImageDraw.Draw(image)
+    first, second = (tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in range(2))
+    step = int(rng.integers(size // 12, size // 4))
+    for x in range(0, size, step):
+        for y in range(0, size, step):
+            draw.rectangle([x, y, x + step, y + step], fill=first if (x + y) // step % 2 else second)
+    return image
+
+
+OTHER_KINDS: dict[str, Callable[[np.random.Generator, int], Image.Image]] = {
+    "desert": desert,
+    "night": night,
+    "room": room,
+    "document": document,
+    "pattern": pattern,
+}
+
+
 def scene(label: str, rng: np.random.Generator, size: int = 150) -> Image.Image:
-    """One image of a class: drawn, then flipped, lit, blurred and noised at random."""
-    image = DRAW[label](rng, size)
+    """One image of a class (or of another kind): drawn, then flipped, lit, blurred and noised at random."""
+    image = (DRAW | OTHER_KINDS)[label](rng, size)
     if rng.random() < 0.5:
         image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     if rng.random() < 0.3:
@@ -175,15 +249,26 @@ def scene(label: str, rng: np.random.Generator, size: int = 150) -> Image.Image:
 
 
 def generate(
-    out: str | Path, *, train_per_class: int, test_per_class: int, size: int = 150, seed: int = 0
+    out: str | Path,
+    *,
+    train_per_class: int,
+    test_per_class: int,
+    size: int = 150,
+    seed: int = 0,
+    other_per_kind: int = 0,
 ) -> dict[str, int]:
     """Write <out>/seg_train/seg_train/<class>/*.jpg and <out>/seg_test/seg_test/<class>/*.jpg
-    (Kaggle's layout), deterministically for a seed; returns images written per split."""
+    (Kaggle's layout), and <out>/other/<kind>/*.jpg of the other kinds, deterministically for a seed;
+    returns images written per split."""
     rng = np.random.default_rng(seed)
-    written = {"train": 0, "test": 0}
-    for split, count in (("train", train_per_class), ("test", test_per_class)):
-        for label in CLASSES:
-            folder = Path(out) / f"seg_{split}" / f"seg_{split}" / label
+    written = {"train": 0, "test": 0, "other": 0}
+    folders = [
+        (f"seg_{split}/seg_{split}", split, CLASSES, count)
+        for split, count in (("train", train_per_class), ("test", test_per_class))
+    ]
+    for parent, split, labels, count in [*folders, ("other", "other", tuple(OTHER_KINDS), other_per_kind)]:
+        for label in labels:
+            folder = Path(out) / parent / label
             folder.mkdir(parents=True, exist_ok=True)
             for index in range(count):
                 scene(label, rng, size).save(folder / f"{index:05d}.jpg", quality=int(rng.integers(75, 95)))
@@ -213,6 +298,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--test-per-class", type=int, default=20)
     parser.add_argument("--size", type=int, default=150)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--other-per-kind", type=int, default=0, help="scenes of each other kind, under other/")
     args = parser.parse_args(argv)
     written = generate(
         args.out,
@@ -220,8 +306,11 @@ def main(argv: list[str] | None = None) -> None:
         test_per_class=args.test_per_class,
         size=args.size,
         seed=args.seed,
+        other_per_kind=args.other_per_kind,
     )
-    print(f"wrote {written['train']} training and {written['test']} test images to {args.out}")
+    print(
+        f"wrote {written['train']} training, {written['test']} test and {written['other']} other images to {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -29,8 +29,9 @@ import numpy as np
 import tensorflow as tf
 
 import evaluation
+import thresholds
 from architectures import build_model, resolve_weights, unfreeze_top_stages
-from data import DatasetError, Split, carve, class_counts, fingerprint, list_classes, pipeline, scan
+from data import IMAGE_SUFFIXES, DatasetError, Split, carve, class_counts, fingerprint, list_classes, pipeline, scan
 from explain import heatmaps_of
 from export import export_savedmodel
 from metric_lines import metric_line
@@ -73,6 +74,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     option("validation-split", type=float, default=0.15, help="carved from train when there is no validation")
     option("test-split", type=float, default=0.15, help="carved from train when there is no test channel")
     option("seed", type=int, default=42)
+    option("target-precision", type=float, default=0.95, help="each class's threshold reaches this on validation")
     option("early-stopping-patience", type=int, default=5)
     option("time-budget-s", type=float, default=0, help="no epoch may end past this many seconds of training (0: none)")
     option("mixed-precision", type=_text, default="auto", choices=["auto", "on", "off"])
@@ -81,6 +83,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     option("train", default=env("SM_CHANNEL_TRAIN", env("SM_CHANNEL_TRAINING")))
     option("validation", default=env("SM_CHANNEL_VALIDATION"))
     option("test", default=env("SM_CHANNEL_TEST"))
+    option("other", default=env("SM_CHANNEL_OTHER"), help="scenes of none of the classes: how many are unknown")
     option("weights-dir", default=env("SM_CHANNEL_WEIGHTS"), help="a channel holding *_notop.h5 files")
     option("model-dir", default="model", help="where the SavedModel goes (SM_MODEL_DIR, when set, wins)")
     option("output-data-dir", default=env("SM_OUTPUT_DATA_DIR", "output"))
@@ -459,6 +462,10 @@ def evaluate_and_export(
     val_eval = pipeline(splits.validation, image_size=args.image_size, batch_size=batch, training=False, seed=args.seed)
     val_loss, val_accuracy = serving.evaluate(val_eval, verbose=0)
     print(f"final: {metric_line(val_loss=val_loss, val_accuracy=val_accuracy)} (the exported model)", flush=True)
+    calibration = thresholds.calibrate(
+        serving.predict(val_eval, verbose=0), np.array(splits.validation.labels), classes, args.target_precision
+    )
+    cut = [calibration[c]["threshold"] for c in classes]
     test_data = pipeline(splits.test, image_size=args.image_size, batch_size=batch, training=False, seed=args.seed)
     test_loss, _ = serving.evaluate(test_data, verbose=0)
     probabilities = serving.predict(test_data, verbose=0)
@@ -466,10 +473,25 @@ def evaluate_and_export(
     predicted = np.argmax(probabilities, axis=-1)
     metrics = evaluation.classification_metrics(y_true, predicted, classes)
     metrics.update(
+        thresholds=dict(zip(classes, cut, strict=True)),
+        calibration={"target_precision": args.target_precision, "split": "validation", "per_class": calibration},
+        thresholded=thresholds.on_test(probabilities, y_true, classes, cut),
+    )
+    kept = thresholds.answered(probabilities, cut)
+    print(
+        f"thresholds: answered_and_right={metrics['thresholded']['answered_and_right']:.4f}; "
+        f"unknown_share={metrics['thresholded']['unknown_share']:.4f}; (test split)",
+        flush=True,
+    )
+    if args.other:
+        metrics["other_kinds"] = other_kinds(serving, args, cut, batch)
+    metrics.update(
         # What serving will be held to without labels (functions/vista_app/drift.py): the share of
-        # each class among the model's answers on the test split, and its mean confidence there.
+        # each class (and of "unknown", under the thresholds) among the model's answers on the test
+        # split, and its mean confidence there.
         reference={
-            "class_mix": {c: round(float(np.mean(predicted == i)), 4) for i, c in enumerate(classes)},
+            "class_mix": {c: round(float(np.mean(kept & (predicted == i))), 4) for i, c in enumerate(classes)}
+            | {thresholds.UNKNOWN: metrics["thresholded"]["unknown_share"]},
             "mean_confidence": round(float(np.mean(np.max(probabilities, axis=-1))), 4),
         },
         loss=round(float(test_loss), 4),
@@ -504,6 +526,25 @@ def evaluate_and_export(
     (output / "misclassified.json").write_text(json.dumps(wrong, indent=2))
     (output / "history.json").write_text(json.dumps(fitted.history))
     return metrics
+
+
+def other_kinds(serving: keras.Model, args: argparse.Namespace, cut: list[float], batch: int) -> dict[str, Any]:
+    """Scenes of none of the classes (the `other` channel): the share answered "unknown", with the
+    thresholds and without them (every answer a class: none)."""
+    paths = sorted(str(p) for p in Path(args.other).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        return {"images": 0}
+    data = pipeline(
+        Split(paths, [0] * len(paths)), image_size=args.image_size, batch_size=batch, training=False, seed=args.seed
+    )
+    answers = serving.predict(data, verbose=0)
+    figures = {
+        "images": len(paths),
+        "unknown_share": thresholds.unknown_share(answers, cut),
+        "unknown_share_without_thresholds": thresholds.unknown_share(answers, [0.0] * len(cut)),
+    }
+    print(f"other kinds: images={len(paths)}; unknown_share={figures['unknown_share']:.4f};", flush=True)
+    return figures
 
 
 def model_name() -> str:

@@ -485,8 +485,15 @@ def predict(
 ) -> None:
     """Classify photos through the API (a large one through S3)."""
     target = where(ctx).target()
-    rows = [{"image": str(path), **client.predict_image(target, path)} for path in client.image_files(images)]
-    show(rows, columns("image", "label", "confidence", "model", "latency_ms", "id"), as_json)
+    answers = [{"image": str(path), **client.predict_image(target, path)} for path in client.image_files(images)]
+    # An answer under its class's threshold is "unknown": beside it, what the model would have said.
+    rows = [
+        a | {"best_guess": f"{a['best_guess']['label']} {a['best_guess']['probability']:.1%}"}
+        if a.get("best_guess")
+        else a
+        for a in answers
+    ]
+    show(rows, columns("image", "label", "confidence", "best_guess", "model", "latency_ms", "id"), as_json, answers)
 
 
 @app.command("classify-folder")

@@ -32,6 +32,10 @@ class BatchRequest(BaseModel):
         str, instance_type_of("TransformInstanceType", "batch transform", "ml.m5.xlarge, ml.g4dn.xlarge")
     ] = "ml.m5.xlarge"
     instance_count: Annotated[int, Field(ge=1, le=10)] = 1
+    min_confidence: Annotated[
+        float | None,
+        Field(ge=0, le=1, description="an answer less sure than this is unknown (default: the model's thresholds)"),
+    ] = None
 
 
 def parse_batch_request(body: str | bytes | dict) -> BatchRequest:

@@ -37,7 +37,7 @@ from vista_app.config import Settings
 from vista_app.costs import OVERRIDE_KEY, load_prices, training_cost
 from vista_app.images import InvalidImage, inspect_image
 from vista_app.names import job_name
-from vista_app.predictions import MAX_IMAGE_BYTES, ObjectGone, S3Image, answer_fields, read_image
+from vista_app.predictions import MAX_IMAGE_BYTES, Cut, ObjectGone, S3Image, answer_fields, read_image
 from vista_app.records import Jobs, Models, Predictions, timestamp
 from vista_app.training_request import InvalidRequest
 
@@ -189,6 +189,8 @@ def start_batch(
         "counts": {"objects": len(images), "refused": len(checked.refused), "accepted": len(checked.accepted)},
         "estimate": estimated,
     }
+    if model.get("thresholds"):  # the cut its answers are held to, as the model had it when the batch began
+        fields["thresholds"] = model["thresholds"]
     refusal = over_the_cap(estimated, settings.max_training_cost_per_request)
     if refusal:
         return jobs.update(name, fields | {"status": "Failed", "failure_reason": refusal}) or {}
@@ -330,7 +332,8 @@ def finish_batch(
     rows, written = [], 0
     for key, (version_id, etag, size) in versions.items():
         image = S3Image(settings.data_bucket, key, version_id, etag, size)
-        record = _record(image, name) | _outcome(s3, settings, folder, key, status, job.get("model"), reason)
+        cut = Cut(job.get("thresholds"), (job.get("request") or {}).get("min_confidence"))
+        record = _record(image, name) | _outcome(s3, settings, folder, key, status, job.get("model"), cut, reason)
         written += write_record(predictions, record)
         rows.append(record)
     refused = json.loads(s3.get_object(Bucket=settings.data_bucket, Key=f"{folder}refused.json")["Body"].read())
@@ -363,7 +366,14 @@ def finish_batch(
 
 
 def _outcome(
-    s3: Any, settings: Settings, folder: str, key: str, status: str, model: str | None, reason: str | None = None
+    s3: Any,
+    settings: Settings,
+    folder: str,
+    key: str,
+    status: str,
+    model: str | None,
+    cut: Cut,
+    reason: str | None = None,
 ) -> dict[str, Any]:
     """An accepted image's answer from its <key>.out: the model's (as classify records it), its
     refusal, or, with no answer written, why not (the job's status and SageMaker's reason)."""
@@ -377,7 +387,7 @@ def _outcome(
     if "predictions" in answer:
         return {
             "status": "OK",
-            **answer_fields(answer["predictions"][0], model=model, review_below=settings.review_below),
+            **answer_fields(answer["predictions"][0], model=model, review_below=settings.review_below, cut=cut),
         }
     return {"status": "FAILED", "error": f"the model refused the image: {answer.get('error')}", "model": model}
 

@@ -203,9 +203,16 @@ def matrix(counts: Sequence[Sequence[int]], classes: Sequence[str], *, title: st
 
 
 def scatter(
-    points: Sequence[tuple[float, float]], *, x_label: str, y_label: str, log_x: bool = False, maximize: bool = True
+    points: Sequence[tuple[float, float]],
+    *,
+    x_label: str,
+    y_label: str,
+    log_x: bool = False,
+    maximize: bool = True,
+    ringed: int | None = None,
 ) -> str | None:
-    """One dot per (x, y), the best (highest, or lowest for a loss) ringed; None without points."""
+    """One dot per (x, y), the best (highest, or lowest for a loss) ringed, or the point `ringed`;
+    None without points."""
     if not points:
         return None
     width, height, pad = 340, 220, 44
@@ -213,7 +220,7 @@ def scatter(
     ys = [y for _, y in points]
     x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
     x1, y1 = (x1 if x1 > x0 else x0 + 1), (y1 if y1 > y0 else y0 + 0.01)
-    best = (max if maximize else min)(range(len(points)), key=lambda i: ys[i])
+    best = ringed if ringed is not None else (max if maximize else min)(range(len(points)), key=lambda i: ys[i])
     root = _chart(width, height, f"{y_label} against {x_label}")
     bottom = height - pad
     _add(root, "line", x1=pad, y1=bottom, x2=width - pad, y2=bottom, stroke=MUTED)
@@ -228,7 +235,7 @@ def scatter(
     ):
         _add(root, "text", text, x=at_x, y=at_y, text_anchor=anchor, fill=MUTED, font_size=11)
     for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
-        ringed = {"stroke": INK, "stroke_width": 2.5, "class_": "dot best"} if i == best else {"class_": "dot"}
+        ring = {"stroke": INK, "stroke_width": 2.5, "class_": "dot best"} if i == best else {"class_": "dot"}
         dot = _add(
             root,
             "circle",
@@ -237,7 +244,7 @@ def scatter(
             r=5,
             fill=BLUE,
             fill_opacity=0.75,
-            **ringed,
+            **ring,
         )
         _add(dot, "title", f"{x_label} {points[i][0]:.4g}: {y_label} {y:.4g}")
     return _markup(root)

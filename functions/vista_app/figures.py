@@ -46,6 +46,19 @@ def f1_by_class(model: Mapping[str, Any]) -> str | None:
     return charts.bars(rows, title="F1 per class", label_width=110, bar_width=220)
 
 
+def coverage(model: Mapping[str, Any]) -> str | None:
+    """On the test split, one global threshold swept from 0 to 1: the share of answers kept against
+    the share of those right; the model's own per-class thresholds ringed."""
+    thresholded = (model.get("metrics") or {}).get("thresholded") or {}
+    curve = thresholded.get("coverage_curve")
+    if not curve:
+        return None
+    kept = 1 - thresholded["unknown_share"]
+    own = (kept, thresholded["answered_and_right"] / kept if kept else 1.0)
+    points = [(p["coverage"], p["accuracy"]) for p in curve] + [own]
+    return charts.scatter(points, x_label="answers kept", y_label="right among them", ringed=len(points) - 1)
+
+
 def drift(model: Mapping[str, Any]) -> list[str]:
     """Each closed window's class-mix divergence and mean confidence (none before the first closes)."""
     history = model.get("drift_history") or []

@@ -289,6 +289,8 @@ def register_model(
         "artifact": description["ModelArtifacts"]["S3ModelArtifacts"],
         "metrics": metrics,
         "classes": metrics.get("class_names"),
+        # How sure it must be of each class (calibrated on its validation split): under it, "unknown".
+        "thresholds": metrics.get("thresholds"),
         "test_set": (metrics.get("test_set") or {}).get("digest"),
         "accuracy": metrics.get("accuracy"),
         "macro_f1": metrics.get("macro_f1"),

@@ -98,20 +98,51 @@ def images_in_notification(body: str) -> list[S3Image]:
     return images
 
 
-def answer_fields(prediction: dict[str, Any], *, model: str | None, review_below: float) -> dict[str, Any]:
-    """A record's fields from the model's answer for one image (the SavedModel's serving outputs),
-    flagged for review (a sparse index lists them) when its confidence is below `review_below`."""
+@dataclass(frozen=True)
+class Cut:
+    """How sure a model must be before its answer is a class: each class's threshold (calibrated on
+    its validation split, train.py's `thresholds`), or one `min_confidence` a caller asks for
+    instead (Rekognition's MinConfidence, as a probability); below it the answer is "unknown"."""
+
+    thresholds: dict[str, float] | None = None
+    min_confidence: float | None = None
+
+    def of(self, label: str) -> float:
+        if self.min_confidence is not None:
+            return self.min_confidence
+        return (self.thresholds or {}).get(label, 0.0)
+
+
+def answer_fields(
+    prediction: dict[str, Any], *, model: str | None, review_below: float, cut: Cut | None = None
+) -> dict[str, Any]:
+    """A record's fields from the model's answer for one image (the SavedModel's serving outputs):
+    "unknown" with its best guess when the top probability is under the class's cut (the model on
+    record's: an answer from another model, while the endpoint switches, is taken as it is, unless
+    the caller set min_confidence); flagged for review (a sparse index lists them) when unknown or
+    when its confidence is below `review_below`."""
     probabilities = dict(zip(prediction["classes"], prediction["probabilities"], strict=True))
     label = prediction["label"]
-    fields = {
+    # The model that answered names itself (the SavedModel's `model` output, its training job):
+    # right even while the endpoint switches models. Older models do not: the one on record.
+    answered_by = prediction.get("model") or model
+    fields: dict[str, Any] = {
         "label": label,
         "confidence": probabilities[label],
         "probabilities": probabilities,
-        # The model that answered names itself (the SavedModel's `model` output, its training job):
-        # right even while the endpoint switches models. Older models do not: the one on record.
-        "model": prediction.get("model") or model,
+        "model": answered_by,
     }
-    return fields | ({"review": REVIEW_NEEDED} if probabilities[label] < review_below else {})
+    cut = cut or Cut()
+    if answered_by != model and cut.min_confidence is None:
+        cut = Cut()
+    threshold = cut.of(label)
+    if probabilities[label] < threshold:
+        fields |= {"label": UNKNOWN, "best_guess": {"label": label, "probability": probabilities[label]}}
+    if threshold:
+        fields["threshold"] = threshold
+    return fields | (
+        {"review": REVIEW_NEEDED} if fields["label"] == UNKNOWN or probabilities[label] < review_below else {}
+    )
 
 
 @dataclass(frozen=True)
@@ -126,6 +157,7 @@ class Classifier:
     review_below: float
     image_size: int = DEFAULT_IMAGE_SIZE  # the served model's input: what a photo is reduced for
     decode_budget: int = decode_budget(512)  # bytes this function can spend decoding one photo
+    cut: Cut = Cut()  # the served model's thresholds (or the caller's min_confidence)
 
     @classmethod
     def for_champion(
@@ -142,6 +174,7 @@ class Classifier:
             settings.review_below,
             int(size) if size else DEFAULT_IMAGE_SIZE,
             decode_budget(memory_mb),
+            Cut((champion or {}).get("thresholds")),
         )
 
     def classify(self, data: bytes) -> dict[str, Any]:
@@ -152,7 +185,7 @@ class Classifier:
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
         return {
             "status": "OK",
-            **answer_fields(prediction, model=self.model, review_below=self.review_below),
+            **answer_fields(prediction, model=self.model, review_below=self.review_below, cut=self.cut),
             "latency_ms": latency_ms,
             "format": info.format,
             "width": info.width,
@@ -293,6 +326,7 @@ def read_image(s3: Any, image: S3Image) -> bytes:
 
 
 REVIEW_NEEDED = "needed"
+UNKNOWN = "unknown"  # the label of an answer under its class's threshold
 UPLOADS_PREFIX = "artifacts/uploads/"
 # POST /uploads: a photo too big for a synchronous request goes straight to S3, under a name made
 # for it and written once (If-None-Match: *), and is classified from the inbox like any other.
@@ -324,12 +358,16 @@ def new_upload(content_type: str, size: int, *, s3: Any, bucket: str) -> dict[st
     }
 
 
-def upload_id(data: bytes, *, model: str | None, idempotency_key: str | None = None) -> str:
+def upload_id(
+    data: bytes, *, model: str | None, idempotency_key: str | None = None, min_confidence: float | None = None
+) -> str:
     """The id of an image POSTed to the API, the same when the same request comes again: from the
-    client's Idempotency-Key, else from the image's bytes and the model asked (a retry after a
-    timeout finds the first answer; the same image asked of a newer champion is a new question)."""
-    basis = f"key/{idempotency_key}" if idempotency_key else f"image/{model}/{hashlib.sha256(data).hexdigest()}"
-    return hashlib.sha256(basis.encode()).hexdigest()[:32]
+    client's Idempotency-Key, else from the image's bytes, the model asked and the min_confidence asked
+    for (a retry after a timeout finds the first answer; the same image asked of a newer champion, or
+    with another min_confidence, is a new question)."""
+    asked = "" if min_confidence is None else f"/min_confidence={min_confidence}"
+    image = f"image/{model}/{hashlib.sha256(data).hexdigest()}{asked}"
+    return hashlib.sha256((f"key/{idempotency_key}" if idempotency_key else image).encode()).hexdigest()[:32]
 
 
 def classify_upload(
@@ -346,7 +384,9 @@ def classify_upload(
     data) and recorded; (the record, whether it is new). A request seen before gets its first
     answer, one still being answered InProgress: never a second inference (the record is claimed
     first, as an inbox image's is). Bad images raise InvalidImage and are not kept."""
-    prediction_id = upload_id(data, model=classifier.model, idempotency_key=idempotency_key)
+    prediction_id = upload_id(
+        data, model=classifier.model, idempotency_key=idempotency_key, min_confidence=classifier.cut.min_confidence
+    )
     earlier = predictions.claim({"id": prediction_id, "source": "api", "bucket": bucket}, until=until)
     if earlier is not None:
         return earlier, False

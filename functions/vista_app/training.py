@@ -25,8 +25,12 @@ from vista_app.training_request import (
     parse_training_request,
 )
 
-# Layouts a dataset may have under datasets/<name>/: ours, then Kaggle's Intel download.
-LAYOUTS = ({"train": "train/", "test": "test/"}, {"train": "seg_train/seg_train/", "test": "seg_test/seg_test/"})
+# Layouts a dataset may have under datasets/<name>/: ours, then Kaggle's Intel download. Either may
+# have other/: scenes of none of the classes, on which the job measures how many are answered "unknown".
+LAYOUTS = (
+    {"train": "train/", "test": "test/", "other": "other/"},
+    {"train": "seg_train/seg_train/", "test": "seg_test/seg_test/", "other": "other/"},
+)
 CHECKPOINT_DIR = "/opt/ml/checkpoints"
 # Hyperband stops no trial before it has run this many epochs (its rungs start there).
 HYPERBAND_MIN_EPOCHS = 3

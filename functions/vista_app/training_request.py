@@ -92,6 +92,13 @@ class Hyperparameters(Strict):
     validation_split: float = Field(0.15, gt=0, lt=1)
     test_split: float = Field(0.15, gt=0, lt=1, description="carved from train when the dataset has no test split")
     seed: int = Field(42, ge=0)
+    target_precision: float = Field(
+        0.95,
+        gt=0,
+        le=1,
+        description="each class's threshold is the lowest at which its answers on the validation split are this "
+        "precise (else the best F1's); an answer under its class's threshold is unknown",
+    )
     early_stopping_patience: int = Field(5, ge=1, le=500)
     time_budget_s: int = Field(0, ge=0, le=432_000, description="no epoch ends past this many seconds (0: none)")
     mixed_precision: Literal["auto", "on", "off"] = "auto"

@@ -60,7 +60,7 @@ def test_synthetic_dataset_is_deterministic_and_in_kaggle_layout(tmp_path: Path)
     from synthetic import CLASSES, generate
 
     a, b = tmp_path / "a", tmp_path / "b"
-    assert generate(a, train_per_class=2, test_per_class=1, size=40, seed=5) == {"train": 12, "test": 6}
+    assert generate(a, train_per_class=2, test_per_class=1, size=40, seed=5) == {"train": 12, "test": 6, "other": 0}
     generate(b, train_per_class=2, test_per_class=1, size=40, seed=5)
     files = sorted(p.relative_to(a) for p in a.rglob("*.jpg"))
     assert {p.parts[2] for p in files} == set(CLASSES)

@@ -169,7 +169,7 @@ def test_dataset_synth_writes_the_intel_layout(tmp_path: Path) -> None:
     said = run("dataset", "synth", str(tmp_path), "--train-per-class", "1", "--test-per-class", "1", "--size", "32")
     assert said.exit_code == 0, said.output
     assert len(list(tmp_path.glob("seg_train/seg_train/*/*.jpg"))) == 6
-    assert "wrote 6 training and 6 test images" in said.stdout
+    assert "wrote 6 training, 6 test and 0 other images" in said.stdout
 
 
 def test_an_unknown_profile_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -298,13 +298,24 @@ def test_jobs_stop_stops_every_running_job_of_a_comparison(stack: Stack) -> None
 def test_predict_takes_folders_and_shows_units(stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("b.jpg", "a.png", "notes.txt"):
         (tmp_path / name).write_bytes(b"x")
-    answer = {"label": "forest", "confidence": 0.99931, "model": "m", "latency_ms": 334.1, "id": "p1"}
-    monkeypatch.setattr(client, "predict_image", lambda target, path: answer)
+    answers = {
+        "a.png": {"label": "forest", "confidence": 0.99931, "model": "m", "latency_ms": 334.1, "id": "p1"},
+        "b.jpg": {
+            "label": "unknown",
+            "confidence": 0.41,
+            "best_guess": {"label": "sea", "probability": 0.41},
+            "model": "m",
+            "latency_ms": 30,
+            "id": "p2",
+        },
+    }
+    monkeypatch.setattr(client, "predict_image", lambda target, path: answers[path.name])
     said = run("predict", str(tmp_path))
     assert said.exit_code == 0, said.output
     rows = said.stdout.splitlines()[2:]
     assert [row.split()[0].rsplit("/", 1)[-1] for row in rows] == ["a.png", "b.jpg"]
-    assert rows[0].split()[1:6] == ["forest", "99.9%", "m", "334", "ms"]
+    assert rows[0].split()[1:7] == ["forest", "99.9%", "-", "m", "334", "ms"]
+    assert rows[1].split()[1:6] == ["unknown", "41.0%", "sea", "41.0%", "m"]  # not sure enough: its best guess
     assert "LATENCY MS" not in said.stdout  # the unit is in each cell, not the title too
     refused(run("predict", str(tmp_path / "nowhere.jpg")), f"{tmp_path / 'nowhere.jpg'} does not exist")
     (tmp_path / "empty").mkdir()

@@ -4,7 +4,9 @@ Cognito session, and its pages are served from here too."""
 
 import base64
 import binascii
+import dataclasses
 import json
+import math
 import time
 import uuid
 
@@ -135,6 +137,9 @@ def create_prediction() -> Response[dict]:
     classifier = predictions.Classifier.for_champion(
         client("sagemaker-runtime"), config, champion, memory_mb=app.lambda_context.memory_limit_in_mb
     )
+    asked = min_confidence()
+    if asked is not None:
+        classifier = dataclasses.replace(classifier, cut=predictions.Cut(classifier.cut.thresholds, asked))
     record, new = predictions.classify_upload(
         data,
         s3=client("s3"),
@@ -160,6 +165,21 @@ def create_upload(upload: "api_models.UploadRequest") -> Response[dict]:
     answer = predictions.new_upload(upload.content_type, upload.bytes, s3=client("s3"), bucket=config.data_bucket)
     answer["poll"] = f"/predictions/{answer['id']}"
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=answer)
+
+
+def min_confidence() -> float | None:
+    """?min_confidence= (0 to 1): an answer less sure than this is "unknown", in place of the model's own
+    per-class thresholds (Rekognition's MinConfidence, as a probability rather than a percentage)."""
+    given = app.current_event.get_query_string_value("min_confidence")
+    if given is None:
+        return None
+    try:
+        value = float(given)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:
+        raise BadRequest(f"min_confidence must be a number from 0 to 1, not {given!r}")
+    return value
 
 
 def idempotency_key() -> str | None:

@@ -71,6 +71,8 @@ class ModelView:
     facts: tuple[tuple[str, str], ...]
     hyperparameters: str
     per_class: tuple[tuple[Cell, ...], ...]
+    thresholds: tuple[tuple[Cell, ...], ...]  # each class's threshold and what it gives on the test split
+    coverage_chart: str | None
     f1_chart: str | None
     confusion_matrix: str | None
     training_curves: tuple[str, ...]
@@ -119,6 +121,9 @@ def leaderboard_rows(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def model_view(model: dict[str, Any], outputs: dict[str, Any]) -> ModelView:
     name = model["name"]
     per_class = model.get("metrics", {}).get("per_class", {})
+    thresholded = model.get("metrics", {}).get("thresholded") or {}
+    other = model.get("metrics", {}).get("other_kinds") or {}
+    calibrated = (model.get("metrics", {}).get("calibration") or {}).get("per_class", {})
     facts = (
         ("state", formatted(model.get("state"))),
         ("test accuracy", formatted(model.get("accuracy"), "%")),
@@ -131,6 +136,9 @@ def model_view(model: dict[str, Any], outputs: dict[str, Any]) -> ModelView:
         ("serving latency (CPU, batch 1)", formatted(model.get("serving_latency_ms"), "ms")),
         ("cost / 1,000 predictions", formatted(model.get("cost_per_1000_predictions"), "$")),
         ("instance", formatted(model.get("instance_type"))),
+        ("test images answered and right (thresholds)", formatted(thresholded.get("answered_and_right"), "%")),
+        ("test images answered unknown", formatted(thresholded.get("unknown_share"), "%")),
+        ("other kinds answered unknown", formatted(other.get("unknown_share"), "%")),
     )
     shown = sorted((k, v) for k, v in model.get("hyperparameters", {}).items() if k in SHOWN_HYPERPARAMETERS)
     wrong = outputs.get("misclassified.json", [])
@@ -144,6 +152,17 @@ def model_view(model: dict[str, Any], outputs: dict[str, Any]) -> ModelView:
             (Cell(c), *(_num(v[k], "%") for k in ("precision", "recall", "f1")), _num(v["support"]))
             for c, v in per_class.items()
         ),
+        thresholds=tuple(
+            (
+                Cell(c),
+                _num(v["threshold"], "%"),
+                Cell(calibrated.get(c, {}).get("basis", NOTHING)),
+                _num(v["precision"], "%"),
+                _num(v["recall"], "%"),
+            )
+            for c, v in (thresholded.get("per_class") or {}).items()
+        ),
+        coverage_chart=figures.coverage(model),
         f1_chart=figures.f1_by_class(model),
         confusion_matrix=figures.confusion_matrix(model),
         training_curves=tuple(

@@ -104,8 +104,11 @@ export function predictionSummary(prediction) {
   if (prediction.status !== "OK") {
     return [badge(prediction.status || "FAILED", "FAILED"), h("p", { class: prediction.status === "WAITING" ? "meta" : "error", text: prediction.error || prediction.reason || "The image could not be classified." })];
   }
+  // Under its class's threshold: "unknown", with what the model would have said and how sure it was.
+  const guess = prediction.best_guess;
   return [
-    h("div", { class: "spread" }, h("span", { class: "label", text: prediction.label }), h("span", { class: "mono", text: pct(prediction.confidence) })),
+    h("div", { class: "spread" }, h("span", { class: `label${guess ? " unknown" : ""}`, text: prediction.label }), h("span", { class: "mono", text: pct(prediction.confidence) })),
+    guess ? h("p", { class: "meta best-guess", text: `Not sure enough to say: best guess ${guess.label} (${pct(guess.probability)}), under its threshold of ${pct(prediction.threshold)}.` }) : null,
     prediction.review ? badge("needs review", "review") : null,
   ];
 }

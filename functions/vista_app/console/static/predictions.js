@@ -6,7 +6,7 @@ import { predictionCard } from "./prediction.js";
 
 export async function predictionsPage(main) {
   const [classes, all] = await Promise.all([classNames().catch(() => []), models().catch(() => [])]);
-  const label = h("select", { id: "filter-label" }, h("option", { value: "", text: "any" }), classes.map((c) => h("option", { value: c, text: c })));
+  const label = h("select", { id: "filter-label" }, h("option", { value: "", text: "any" }), [...classes, "unknown"].map((c) => h("option", { value: c, text: c })));
   const model = h("select", { id: "filter-model" }, h("option", { value: "", text: "any" }), all.map((m) => h("option", { value: m.name, text: `${m.name} (${m.state})` })));
   const review = h("input", { type: "checkbox", id: "filter-review" });
   const list = h("div", { class: "grid", id: "predictions" });
