@@ -37,6 +37,11 @@ class Built:
     base: keras.Model | None  # the pretrained part of a transfer model, else None
 
 
+# The pooled feature maps every architecture ends its image part with: what typicality.py measures an
+# image's distance in (generic, before the head has folded them into the classes).
+FEATURES = "features"
+
+
 def augmentation(seed: int) -> keras.Sequential:
     """Active in training only: Keras preprocessing layers are the identity at inference.
 
@@ -87,7 +92,7 @@ def _cnn(tuned: bool) -> Callable[..., Built]:
                 x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
                 x = layers.Activation("relu")(x)
             x = layers.MaxPooling2D()(x)
-        x = layers.GlobalAveragePooling2D()(x)
+        x = layers.GlobalAveragePooling2D(name=FEATURES)(x)
         x = layers.Dense(128, activation="relu", kernel_regularizer=regularizer)(x)
         outputs = _head(x, num_classes, dropout if tuned else 0.0, l2 if tuned else 0.0)
         return Built(keras.Model(inputs, outputs, name="fine_cnn" if tuned else "base_cnn"), None)
@@ -145,7 +150,7 @@ def _transfer(app: Application) -> Callable[..., Built]:
             x = app.normalization()(x)
         # training=False keeps batch-norm statistics frozen, also once the top is unfrozen.
         x = base(x, training=False)
-        x = layers.GlobalAveragePooling2D()(x)
+        x = layers.GlobalAveragePooling2D(name=FEATURES)(x)
         outputs = _head(x, num_classes, dropout, l2)
         return Built(keras.Model(inputs, outputs, name=base.name), base)
 

@@ -17,8 +17,10 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from architectures import FEATURES
 from explain import explainer
 from preprocessing import decode_resize
+from typicality import Typicality
 
 SERVING_VERSION = "1"  # TF Serving finds "no versions of servable" without an integer folder
 
@@ -35,21 +37,34 @@ def _decoded(image_bytes: tf.Tensor, image_size: int) -> tf.Tensor:
 
 
 def serving_function(
-    model: keras.Model, classes: list[str], image_size: int, model_name: str = ""
+    model: keras.Model, classes: list[str], image_size: int, model_name: str = "", typical: Typicality | None = None
 ) -> tf.types.experimental.Function:
+    """Every class's probability, the top class, the classes and the model's name; with `typical`, each
+    image's `distance` to the class it is given (typicality.py), which the functions hold to that
+    class's distance threshold."""
     names = tf.constant(classes)
     name = tf.constant(model_name)
+    with_features = keras.Model(model.inputs, [model.get_layer(FEATURES).output, model.output])
+    whitening = tf.constant(typical.whitening if typical else [[0.0]])
+    means = tf.constant(typical.means if typical else [[0.0]])
 
     @tf.function(input_signature=[IMAGE_BYTES])
     def serve(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-        probabilities = tf.cast(model(_decoded(image_bytes, image_size), training=False), tf.float32)
+        features, probabilities = with_features(_decoded(image_bytes, image_size), training=False)
+        probabilities = tf.cast(probabilities, tf.float32)
         batch = tf.shape(probabilities)[0]
-        return {
+        top = tf.argmax(probabilities, axis=-1)
+        answer = {
             "probabilities": probabilities,
-            "label": tf.gather(names, tf.argmax(probabilities, axis=-1)),
+            "label": tf.gather(names, top),
             "classes": tf.tile(names[tf.newaxis], [batch, 1]),
             "model": tf.fill([batch], name),
         }
+        if typical is not None:
+            whitened = tf.matmul(tf.cast(features, tf.float32), whitening)
+            nearest = tf.gather(means, top)
+            answer["distance"] = tf.reduce_mean(tf.square(whitened - nearest), axis=-1)
+        return answer
 
     return serve
 
@@ -94,13 +109,14 @@ def export_savedmodel(
     *,
     model_name: str = "",
     explain: bool = True,
+    typical: Typicality | None = None,
 ) -> Path:
     """`model_name` is answered beside every prediction (`model`): the training job's name, so a
     prediction made while the endpoint switches models is stamped with the one that answered.
     `explain=False` leaves the `explain` signature out (the serving benchmark's baseline)."""
     target = Path(model_dir) / SERVING_VERSION
     archive = keras.export.ExportArchive()
-    archive.add_endpoint("serving_default", serving_function(model, classes, image_size, model_name))
+    archive.add_endpoint("serving_default", serving_function(model, classes, image_size, model_name, typical))
     archive.add_endpoint("pixels", pixels_function(model, image_size))
     if explain:
         archive.add_endpoint("explain", explain_function(model, classes, image_size, model_name))

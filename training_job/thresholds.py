@@ -4,11 +4,14 @@ validation split, and what they do on the test split and on scenes of other kind
 A class's threshold is the lowest top probability at which the answers of that class on the
 validation split reach the target precision (Rekognition Custom Labels derives its "assumed
 threshold" per label from its test set likewise); where no threshold reaches it, the one with the
-best F1. An answer below its class's threshold is "unknown", with the top class as its best guess.
+best F1. An answer below its class's threshold is "unknown", with the top class as its best guess;
+so is one farther from that class's training images than any right answer of it on the validation
+split (typicality.py: a softmax is sure of many images of none of its classes).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,8 +29,12 @@ def class_threshold(
 ) -> dict[str, Any]:
     """One class's threshold from the validation split's answers (`top`: each answer's top probability)."""
     said = predicted == index
-    candidates = np.unique(top[said])  # ascending: the lowest that reaches the target wins
-    best: tuple[float, float] = (-1.0, 1.0)  # (F1, threshold)
+    if not said.any():  # never answered on the validation split: nothing says how sure it must be
+        return {"threshold": 1.0, "basis": "never predicted"}
+    # Ascending, the lowest that reaches the target winning: 0 first (every answer of the class kept),
+    # then each answer's own probability (those under it left out).
+    candidates = np.unique(np.concatenate([[0.0], top[said]]))
+    best: tuple[float, float] = (-1.0, 1.0)  # (F1, -threshold): the best F1, then the lowest threshold
     for threshold in candidates:
         kept = said & (top >= threshold)
         right = int(np.sum(kept & (truth == index)))
@@ -36,8 +43,6 @@ def class_threshold(
         if precision >= target:
             return {"threshold": round(float(threshold), 4), "basis": "precision", "precision": round(precision, 4)}
         best = max(best, (_f1(precision, recall), -float(threshold)))
-    if best[0] < 0:  # never answered on the validation split: nothing says how sure it must be
-        return {"threshold": 1.0, "basis": "never predicted"}
     return {"threshold": round(-best[1], 4), "basis": "f1", "f1": round(best[0], 4)}
 
 
@@ -47,24 +52,35 @@ def calibrate(probabilities: np.ndarray, truth: np.ndarray, classes: list[str], 
     return {c: class_threshold(top, predicted, truth, i, target) for i, c in enumerate(classes)}
 
 
-def answered(probabilities: np.ndarray, thresholds: list[float]) -> np.ndarray:
-    """Which answers clear their class's threshold (the others are "unknown")."""
-    predicted = probabilities.argmax(axis=-1)
-    return probabilities.max(axis=-1) >= np.asarray(thresholds)[predicted]
+@dataclass(frozen=True)
+class Cuts:
+    """Each class's probability threshold and, where measured, the distance threshold (typicality.py)."""
+
+    probability: list[float]
+    distance: float | None = None
+
+    def kept(self, probabilities: np.ndarray, distance: np.ndarray | None = None) -> np.ndarray:
+        """Which answers clear their class's thresholds (the others are "unknown"); `distance`: each
+        image's distance to the class it would be given."""
+        predicted = probabilities.argmax(axis=-1)
+        sure = probabilities.max(axis=-1) >= np.asarray(self.probability)[predicted]
+        if self.distance is None or distance is None:
+            return sure
+        return sure & (distance <= self.distance)
 
 
 def on_test(
-    probabilities: np.ndarray, truth: np.ndarray, classes: list[str], thresholds: list[float]
+    probabilities: np.ndarray, truth: np.ndarray, classes: list[str], cuts: Cuts, distance: np.ndarray | None = None
 ) -> dict[str, Any]:
     """What the thresholds do on the test split: per class, the precision and recall of the answers
     kept; the share answered and right, the share wrongly "unknown"; the coverage/accuracy curve."""
-    predicted, kept = probabilities.argmax(axis=-1), answered(probabilities, thresholds)
+    predicted, kept = probabilities.argmax(axis=-1), cuts.kept(probabilities, distance)
     right = kept & (predicted == truth)
     per_class = {}
     for i, name in enumerate(classes):
         said = kept & (predicted == i)
         per_class[name] = {
-            "threshold": thresholds[i],
+            "threshold": cuts.probability[i],
             "precision": round(float(np.sum(said & (truth == i)) / max(int(np.sum(said)), 1)), 4),
             "recall": round(float(np.sum(said & (truth == i)) / max(int(np.sum(truth == i)), 1)), 4),
         }
@@ -93,6 +109,6 @@ def coverage_curve(probabilities: np.ndarray, truth: np.ndarray) -> list[dict[st
     return points
 
 
-def unknown_share(probabilities: np.ndarray, thresholds: list[float]) -> float:
+def unknown_share(probabilities: np.ndarray, cuts: Cuts, distance: np.ndarray | None = None) -> float:
     """The share of answers "unknown" (scenes of other kinds: the more the better)."""
-    return round(float(1 - np.mean(answered(probabilities, thresholds))), 4) if len(probabilities) else 0.0
+    return round(float(1 - np.mean(cuts.kept(probabilities, distance))), 4) if len(probabilities) else 0.0

@@ -30,8 +30,9 @@ import tensorflow as tf
 
 import evaluation
 import thresholds
+import unknowns
 from architectures import build_model, resolve_weights, unfreeze_top_stages
-from data import IMAGE_SUFFIXES, DatasetError, Split, carve, class_counts, fingerprint, list_classes, pipeline, scan
+from data import DatasetError, Split, carve, class_counts, fingerprint, list_classes, pipeline, scan
 from explain import heatmaps_of
 from export import export_savedmodel
 from metric_lines import metric_line
@@ -69,6 +70,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     option("dropout", type=float, default=0.3)
     option("l2", type=float, default=1e-4)
     option("augment", type=_bool, default=True)
+    option(
+        "class-weight",
+        type=_text,
+        default="none",
+        choices=["none", "balanced"],
+        help="balanced: rare classes weigh more",
+    )
     option("image-size", type=int, default=150)
     option("weights", type=_text, default="imagenet", help="imagenet, none, or a *_notop.h5 path")
     option("validation-split", type=float, default=0.15, help="carved from train when there is no validation")
@@ -256,6 +264,7 @@ def fit_phase(
     epoch_log: EpochLog,
     budget: TimeBudget,
     patience: int,
+    class_weight: dict[int, float] | None = None,
 ) -> int:
     """Train one phase, resuming it from its checkpoint; returns the epoch count reached.
 
@@ -287,6 +296,7 @@ def fit_phase(
         initial_epoch=first_epoch,
         epochs=first_epoch + epochs,
         callbacks=callbacks,
+        class_weight=class_weight,
         verbose=0,
     )
     reached = history.epoch[-1] + 1 if history.epoch else first_epoch + epochs
@@ -294,6 +304,13 @@ def fit_phase(
         model.save_weights(checkpoint_dir / f"{phase}.weights.h5")
         write_atomically(done_file, json.dumps({"epochs": reached}))
     return reached
+
+
+def balanced_weights(split: Split, classes: int) -> dict[int, float]:
+    """Each class's loss weight, inversely as common as it is in the split (scikit-learn's "balanced":
+    n / (classes x n_c)), so every class weighs as much in all."""
+    counts = np.bincount(np.asarray(split.labels, dtype=int), minlength=classes)
+    return {i: len(split) / (classes * int(n)) for i, n in enumerate(counts) if n}
 
 
 def weights_digest(model: keras.Model) -> str:
@@ -355,6 +372,7 @@ def fit(
     base: keras.Model | None,
     data: tuple[tf.data.Dataset, tf.data.Dataset],
     strategy: tf.distribute.Strategy,
+    class_weight: dict[int, float] | None = None,
 ) -> Fitted:
     """The head with the base frozen, then (a transfer model) its top stages unfrozen."""
     checkpoint_dir = Path(args.checkpoint_dir) if args.checkpoint_dir else None
@@ -372,6 +390,7 @@ def fit(
         epoch_log=epoch_log,
         budget=budget,
         patience=args.early_stopping_patience,
+        class_weight=class_weight,
     )
     started = time.perf_counter()
     reached = phase("head", first_epoch=0, epochs=args.epochs)
@@ -439,7 +458,13 @@ def train(args: argparse.Namespace, cache_dir: str) -> dict[str, Any]:
         f"mixed_precision={mixed}; xla={args.xla}; replicas={strategy.num_replicas_in_sync}; global_batch={batch};",
         flush=True,
     )
-    fitted = fit(args, model, base, (train_data, val_data), strategy)
+    weights_of_classes = (
+        balanced_weights(splits.train, len(splits.classes)) if args.class_weight == "balanced" else None
+    )
+    if weights_of_classes:
+        shown = {splits.classes[i]: round(w, 3) for i, w in weights_of_classes.items()}
+        print(f"class weights (balanced, from the training split's counts): {shown}", flush=True)
+    fitted = fit(args, model, base, (train_data, val_data), strategy, weights_of_classes)
     if not chief:  # training was shared; evaluating and exporting is the chief's alone
         print(f"{args.current_host}: training done; {args.hosts[0]} evaluates and exports the model", flush=True)
         return {}
@@ -462,29 +487,20 @@ def evaluate_and_export(
     val_eval = pipeline(splits.validation, image_size=args.image_size, batch_size=batch, training=False, seed=args.seed)
     val_loss, val_accuracy = serving.evaluate(val_eval, verbose=0)
     print(f"final: {metric_line(val_loss=val_loss, val_accuracy=val_accuracy)} (the exported model)", flush=True)
-    calibration = thresholds.calibrate(
-        serving.predict(val_eval, verbose=0), np.array(splits.validation.labels), classes, args.target_precision
-    )
-    cut = [calibration[c]["threshold"] for c in classes]
     test_data = pipeline(splits.test, image_size=args.image_size, batch_size=batch, training=False, seed=args.seed)
     test_loss, _ = serving.evaluate(test_data, verbose=0)
-    probabilities = serving.predict(test_data, verbose=0)
+    calibrated = unknowns.calibrate(args, serving, splits, batch)
+    probabilities = calibrated.test.probabilities
     y_true = np.array(splits.test.labels)
     predicted = np.argmax(probabilities, axis=-1)
     metrics = evaluation.classification_metrics(y_true, predicted, classes)
-    metrics.update(
-        thresholds=dict(zip(classes, cut, strict=True)),
-        calibration={"target_precision": args.target_precision, "split": "validation", "per_class": calibration},
-        thresholded=thresholds.on_test(probabilities, y_true, classes, cut),
-    )
-    kept = thresholds.answered(probabilities, cut)
+    metrics.update(calibrated.fields)
+    kept = calibrated.cuts.kept(probabilities, calibrated.test.distance)
     print(
         f"thresholds: answered_and_right={metrics['thresholded']['answered_and_right']:.4f}; "
         f"unknown_share={metrics['thresholded']['unknown_share']:.4f}; (test split)",
         flush=True,
     )
-    if args.other:
-        metrics["other_kinds"] = other_kinds(serving, args, cut, batch)
     metrics.update(
         # What serving will be held to without labels (functions/vista_app/drift.py): the share of
         # each class (and of "unknown", under the thresholds) among the model's answers on the test
@@ -512,7 +528,9 @@ def evaluate_and_export(
         flush=True,
     )
 
-    export_savedmodel(serving, classes, args.image_size, args.model_dir, model_name=model_name())
+    export_savedmodel(
+        serving, classes, args.image_size, args.model_dir, model_name=model_name(), typical=calibrated.typical
+    )
     samples = [Path(p).read_bytes() for p in splits.test.paths[:10]]
     metrics.update(evaluation.serving_latency(args.model_dir, samples))
     print(f"serving_latency_ms={metrics['serving_latency_ms']:.2f}; (batch 1, CPU)", flush=True)
@@ -526,25 +544,6 @@ def evaluate_and_export(
     (output / "misclassified.json").write_text(json.dumps(wrong, indent=2))
     (output / "history.json").write_text(json.dumps(fitted.history))
     return metrics
-
-
-def other_kinds(serving: keras.Model, args: argparse.Namespace, cut: list[float], batch: int) -> dict[str, Any]:
-    """Scenes of none of the classes (the `other` channel): the share answered "unknown", with the
-    thresholds and without them (every answer a class: none)."""
-    paths = sorted(str(p) for p in Path(args.other).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not paths:
-        return {"images": 0}
-    data = pipeline(
-        Split(paths, [0] * len(paths)), image_size=args.image_size, batch_size=batch, training=False, seed=args.seed
-    )
-    answers = serving.predict(data, verbose=0)
-    figures = {
-        "images": len(paths),
-        "unknown_share": thresholds.unknown_share(answers, cut),
-        "unknown_share_without_thresholds": thresholds.unknown_share(answers, [0.0] * len(cut)),
-    }
-    print(f"other kinds: images={len(paths)}; unknown_share={figures['unknown_share']:.4f};", flush=True)
-    return figures
 
 
 def model_name() -> str:

@@ -189,8 +189,9 @@ def start_batch(
         "counts": {"objects": len(images), "refused": len(checked.refused), "accepted": len(checked.accepted)},
         "estimate": estimated,
     }
-    if model.get("thresholds"):  # the cut its answers are held to, as the model had it when the batch began
-        fields["thresholds"] = model["thresholds"]
+    for cut in ("thresholds", "distance_threshold"):  # what its answers are held to, as the model had it
+        if model.get(cut) is not None:
+            fields[cut] = model[cut]
     refusal = over_the_cap(estimated, settings.max_training_cost_per_request)
     if refusal:
         return jobs.update(name, fields | {"status": "Failed", "failure_reason": refusal}) or {}
@@ -332,7 +333,9 @@ def finish_batch(
     rows, written = [], 0
     for key, (version_id, etag, size) in versions.items():
         image = S3Image(settings.data_bucket, key, version_id, etag, size)
-        cut = Cut(job.get("thresholds"), (job.get("request") or {}).get("min_confidence"))
+        cut = Cut(
+            job.get("thresholds"), (job.get("request") or {}).get("min_confidence"), job.get("distance_threshold")
+        )
         record = _record(image, name) | _outcome(s3, settings, folder, key, status, job.get("model"), cut, reason)
         written += write_record(predictions, record)
         rows.append(record)

@@ -291,6 +291,7 @@ def register_model(
         "classes": metrics.get("class_names"),
         # How sure it must be of each class (calibrated on its validation split): under it, "unknown".
         "thresholds": metrics.get("thresholds"),
+        "distance_threshold": metrics.get("distance_threshold"),
         "test_set": (metrics.get("test_set") or {}).get("digest"),
         "accuracy": metrics.get("accuracy"),
         "macro_f1": metrics.get("macro_f1"),

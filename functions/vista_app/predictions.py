@@ -100,17 +100,34 @@ def images_in_notification(body: str) -> list[S3Image]:
 
 @dataclass(frozen=True)
 class Cut:
-    """How sure a model must be before its answer is a class: each class's threshold (calibrated on
-    its validation split, train.py's `thresholds`), or one `min_confidence` a caller asks for
-    instead (Rekognition's MinConfidence, as a probability); below it the answer is "unknown"."""
+    """When a model's answer is "unknown" (both calibrated on its validation split by its training job,
+    training_job/unknowns.py): under its class's probability threshold (`thresholds`), or under the
+    `min_confidence` a caller asks for instead (Rekognition's MinConfidence, as a probability); or
+    farther from the training images of its class than `distance` (the model answers each image's
+    `distance`: training_job/typicality.py)."""
 
     thresholds: dict[str, float] | None = None
     min_confidence: float | None = None
+    distance: float | None = None
 
-    def of(self, label: str) -> float:
+    @classmethod
+    def of_model(cls, model: dict[str, Any] | None) -> Cut:
+        return cls((model or {}).get("thresholds"), None, (model or {}).get("distance_threshold"))
+
+    def threshold(self, label: str) -> float:
         if self.min_confidence is not None:
             return self.min_confidence
         return (self.thresholds or {}).get(label, 0.0)
+
+    def why_unknown(self, label: str, probability: float, distance: float | None) -> str | None:
+        """Why the answer is unknown, if it is. A caller's min_confidence takes the decision over whole:
+        0 answers a class for every image, as Rekognition's MinConfidence 0 returns every label."""
+        if probability < self.threshold(label):
+            return "not sure enough"
+        far = self.distance is not None and distance is not None and distance > self.distance
+        if far and self.min_confidence is None:
+            return "unlike the images it was trained on"
+        return None
 
 
 def answer_fields(
@@ -133,13 +150,17 @@ def answer_fields(
         "model": answered_by,
     }
     cut = cut or Cut()
-    if answered_by != model and cut.min_confidence is None:
-        cut = Cut()
-    threshold = cut.of(label)
-    if probabilities[label] < threshold:
-        fields |= {"label": UNKNOWN, "best_guess": {"label": label, "probability": probabilities[label]}}
-    if threshold:
-        fields["threshold"] = threshold
+    if answered_by != model:  # another model's answer: its own thresholds are not at hand
+        cut = Cut(min_confidence=cut.min_confidence)
+    distance = prediction.get("distance")
+    why = cut.why_unknown(label, probabilities[label], distance)
+    if why:
+        guess = {"label": label, "probability": probabilities[label]}
+        fields |= {"label": UNKNOWN, "best_guess": guess, "unknown_because": why}
+    if cut.threshold(label):
+        fields["threshold"] = cut.threshold(label)
+    if distance is not None:
+        fields["distance"] = round(float(distance), 4)
     return fields | (
         {"review": REVIEW_NEEDED} if fields["label"] == UNKNOWN or probabilities[label] < review_below else {}
     )
@@ -174,7 +195,7 @@ class Classifier:
             settings.review_below,
             int(size) if size else DEFAULT_IMAGE_SIZE,
             decode_budget(memory_mb),
-            Cut((champion or {}).get("thresholds")),
+            Cut.of_model(champion),
         )
 
     def classify(self, data: bytes) -> dict[str, Any]:

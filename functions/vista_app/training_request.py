@@ -87,6 +87,9 @@ class Hyperparameters(Strict):
     dropout: float = Field(0.3, ge=0, lt=1, json_schema_extra=search(0.1, 0.5, "linear", tuned=True))
     l2: float = Field(1e-4, ge=0, le=1, json_schema_extra=search(1e-6, 1e-3, "log", tuned=False))
     augment: bool = True
+    class_weight: Literal["none", "balanced"] = Field(
+        "none", description="balanced: each class's loss weighted inversely to its share of the training split"
+    )
     image_size: int = Field(150, ge=32, le=600)
     weights: Literal["imagenet", "none"] = "imagenet"
     validation_split: float = Field(0.15, gt=0, lt=1)
@@ -130,7 +133,7 @@ class ContinuousRange(Strict):
 
 TUNABLE_CONTINUOUS = ("learning_rate", "fine_tune_learning_rate", "dropout", "l2")
 TUNABLE_INTEGER = ("epochs", "fine_tune_epochs", "batch_size", "fine_tune_stages", "image_size")
-TUNABLE_CATEGORICAL = ("architecture", "augment", "weights", "mixed_precision", "xla")
+TUNABLE_CATEGORICAL = ("architecture", "augment", "class_weight", "weights", "mixed_precision", "xla")
 
 
 # CategoricalParameterRange.Values (botocore's sagemaker model, ParameterValues): 1 to 30 values.

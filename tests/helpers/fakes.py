@@ -49,6 +49,7 @@ class FakeEndpoint:
         self.error: tuple[int, str, str] | None = None
         self.error_members: dict[str, Any] = {}
         self.confidence = 0.9
+        self.distance: float | None = None  # the model's `distance` output (typicality), when it has one
 
     def __call__(self, request: Any, **_: Any) -> AWSResponse | None:
         self.calls += 1
@@ -71,7 +72,8 @@ class FakeEndpoint:
                 heatmap = [[1.0 if 2 * r + c == hot else 0.25 for c in range(2)] for r in range(2)]
                 predictions.append({"label": label, "probability": self.confidence, "heatmap": heatmap})
             else:
-                predictions.append({"probabilities": probabilities, "label": label, "classes": CLASSES})
+                answer = {"probabilities": probabilities, "label": label, "classes": CLASSES}
+                predictions.append(answer | ({"distance": self.distance} if self.distance is not None else {}))
         return response(request.url, 200, {"predictions": predictions})
 
 

@@ -47,6 +47,7 @@ def test_an_answer_under_its_class_threshold_is_unknown_with_its_best_guess_and_
     assert status == 201
     assert created["label"] == "unknown" and created["review"] == "needed" and created["threshold"] == 0.95
     assert created["best_guess"] == {"label": label_of(image), "probability": 0.9}
+    assert created["unknown_because"] == "not sure enough"
     assert created["probabilities"][label_of(image)] == 0.9  # every probability kept
     _, flagged = call(request("api_get_predictions", query={"review": "true"}), context)
     assert [p["id"] for p in flagged["items"]] == [created["id"]]
@@ -93,3 +94,19 @@ def test_drift_counts_unknown_answers_and_feedback_on_one_labels_it(unsure: Fake
     status, answer = call(event, context)
     assert status == 200
     assert answer["prediction"]["feedback_label"] == CLASSES[0] and answer["prediction"]["correct"] is False
+
+
+def test_a_sure_answer_for_an_image_unlike_the_training_images_is_unknown(endpoint: FakeEndpoint, context: Any) -> None:
+    """The model answers each image's distance to the class it gives (training_job/typicality.py): past the
+    distance threshold its training job calibrated, however sure the softmax, the answer is unknown."""
+    champion_on_record(thresholds=dict.fromkeys(CLASSES, 0.5), distance_threshold=1.2)
+    endpoint.confidence, endpoint.distance = 0.99, 4.5
+    image = image_bytes(color=(240, 200, 90))
+    _, created = post(context, image)
+    assert created["label"] == "unknown" and created["unknown_because"] == "unlike the images it was trained on"
+    assert created["distance"] == 4.5 and created["best_guess"]["label"] == label_of(image)
+    _, anyway = post(context, image, {"min_confidence": "0"})  # the caller takes the decision: a class
+    assert anyway["label"] == label_of(image) and anyway["distance"] == 4.5 and "unknown_because" not in anyway
+    endpoint.distance = 0.8
+    _, typical = post(context, image_bytes(color=(20, 200, 90)))
+    assert typical["label"] in CLASSES and typical["distance"] == 0.8 and "unknown_because" not in typical

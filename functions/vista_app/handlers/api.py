@@ -139,7 +139,7 @@ def create_prediction() -> Response[dict]:
     )
     asked = min_confidence()
     if asked is not None:
-        classifier = dataclasses.replace(classifier, cut=predictions.Cut(classifier.cut.thresholds, asked))
+        classifier = dataclasses.replace(classifier, cut=dataclasses.replace(classifier.cut, min_confidence=asked))
     record, new = predictions.classify_upload(
         data,
         s3=client("s3"),

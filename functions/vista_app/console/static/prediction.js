@@ -10,7 +10,7 @@ export function feedbackControls(prediction, classes) {
     put(box);
     if (prediction.status !== "OK") return;
     if (prediction.feedback_label) {
-      const right = prediction.feedback_label === prediction.label;
+      const right = prediction.feedback_label === prediction.label; // an unknown is never right: it named no class
       box.append(h("span", { class: right ? "ok" : "muted", text: right ? "✓ Confirmed correct" : `Labelled ${prediction.feedback_label}` }), h("button", { class: "secondary small", type: "button", text: "Change", onclick: () => { prediction.feedback_label = null; show(); } }));
       return;
     }
@@ -34,7 +34,10 @@ export function feedbackControls(prediction, classes) {
       }
     };
     select.addEventListener("change", () => select.value && send(select.value));
-    box.append(h("button", { class: "small", type: "button", text: "✓ Correct", onclick: () => send(prediction.label) }), select);
+    // An unknown answer has no class to confirm: the quick answer confirms its best guess instead.
+    const guess = prediction.best_guess;
+    const confirm = guess ? { text: `✓ It is ${guess.label}`, label: guess.label } : { text: "✓ Correct", label: prediction.label };
+    box.append(h("button", { class: "small", type: "button", text: confirm.text, onclick: () => send(confirm.label) }), select);
   };
   show();
   return box;
