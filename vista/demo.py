@@ -21,9 +21,12 @@ from vista import client
 from vista.project import ROOT, training_module
 from vista.target import Target
 from vista.terminal import job_line, progress
+from vista_app.predictions import UNKNOWN
 from vista_app.records import Predictions
 
 WORKDIR = ROOT / ".vista" / "demo"
+OTHER_PER_KIND = 8  # scenes of each other kind (synthetic.OTHER_KINDS): measured by the job, then sent
+OTHER_FOLDER = "other-kinds"  # where they go in the inbox
 
 
 def step(text: str) -> None:
@@ -49,7 +52,12 @@ def run_demo(
         step(f"generating the synthetic scene dataset: 6 classes x ({train_per_class} train + {test_per_class} test)")
         data = WORKDIR / "data"
         training_module("synthetic").generate(
-            data, train_per_class=train_per_class, test_per_class=test_per_class, size=150, seed=7
+            data,
+            train_per_class=train_per_class,
+            test_per_class=test_per_class,
+            size=150,
+            seed=7,
+            other_per_kind=OTHER_PER_KIND,
         )
         step("uploading it to datasets/scenes/")
         with progress("uploading") as uploaded:
@@ -86,23 +94,26 @@ def run_demo(
         print(f"model {job}: {model['state']} (test accuracy {model['accuracy']:.1%})")
         print(f"endpoint {cloud.outputs['EndpointName']} is InService, serving {job}")
 
-        step("dropping the held-out test images into inbox/")
+        step("dropping the held-out test images, and scenes of none of the classes, into inbox/")
         images = sorted((data / "seg_test" / "seg_test").rglob("*.jpg"))
+        others = sorted((data / "other").rglob("*.jpg"))
         s3 = target.client("s3")
         bucket = cloud.outputs["DataBucketName"]
+        inbox = [(p, f"inbox/{p.parent.name}/{p.name}") for p in images]
+        inbox += [(p, f"inbox/{OTHER_FOLDER}/{p.parent.name}-{p.name}") for p in others]
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda p: s3.upload_file(str(p), bucket, f"inbox/{p.parent.name}/{p.name}"), images))
+            list(pool.map(lambda item: s3.upload_file(str(item[0]), bucket, item[1]), inbox))
         predictions = Predictions(cloud.outputs["PredictionsTableName"])
 
         with progress("classified") as classified:
 
             def recorded() -> list[dict[str, Any]] | None:
                 items = list(predictions.all())
-                classified(len(items), len(images))
-                return items if len(items) >= len(images) else None
+                classified(len(items), len(inbox))
+                return items if len(items) >= len(inbox) else None
 
             records = client.wait_for("every prediction", recorded, 600)
-        summary = summarise(records, len(images))
+        summary = summarise(records, len(images), len(others))
         report, _ = client.write_report(target, None, WORKDIR / "results")
 
         step("the API")
@@ -124,6 +135,10 @@ def run_demo(
 
     step(f"done in {time.monotonic() - started:.0f} s")
     print(f"accuracy on the held-out images: {summary['accuracy']:.1%} ({summary['correct']}/{summary['total']})")
+    print(
+        f"answered unknown: {summary['unknown']} of the held-out images, {summary['other_unknown']} of the "
+        f"{summary['other_total']} scenes of none of the classes"
+    )
     print(f"training: {training['epochs']} epochs in {training['seconds']:.0f} s (budget {budget_s} s)")
     print(
         f"predictions recorded: {summary['records']} for {summary['total']} images "
@@ -142,10 +157,13 @@ def run_demo(
     return 0 if summary["lost"] == summary["doubled"] == 0 else 1
 
 
-def summarise(records: list[dict[str, Any]], total: int) -> dict[str, Any]:
-    """Accuracy against the true class (the inbox/<class>/ folder), per class, and latency."""
+def summarise(records: list[dict[str, Any]], total: int, other_total: int = 0) -> dict[str, Any]:
+    """Accuracy against the true class (the inbox/<class>/ folder), per class, and latency; how many
+    were answered "unknown", of those and of the scenes of none of the classes (inbox/other-kinds/)."""
     keys = Counter(r["key"] for r in records)
-    classes = sorted({key.split("/")[1] for key in keys})
+    others = [r for r in records if r["key"].split("/")[1] == OTHER_FOLDER]
+    records = [r for r in records if r["key"].split("/")[1] != OTHER_FOLDER]
+    classes = sorted({r["key"].split("/")[1] for r in records})
     ok = [r for r in records if r["status"] == "OK"]
     correct = sum(r["label"] == r["key"].split("/")[1] for r in ok)
     print(f"\n{'class':<12}{'images':>8}{'correct':>9}{'recall':>8}{'precision':>11}")
@@ -169,7 +187,10 @@ def summarise(records: list[dict[str, Any]], total: int) -> dict[str, Any]:
         "records": len(records),
         "correct": correct,
         "accuracy": correct / max(total, 1),
-        "lost": total - len(keys),
+        "unknown": sum(r["label"] == UNKNOWN for r in ok),
+        "other_total": other_total,
+        "other_unknown": sum(r.get("label") == UNKNOWN for r in others),
+        "lost": total + other_total - len(keys),
         "doubled": sum(n - 1 for n in keys.values()),
         "failed": len(records) - len(ok),
         "latency_ms_p50": statistics.median(latencies) if latencies else None,

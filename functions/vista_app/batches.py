@@ -405,15 +405,17 @@ def _seconds(detail: dict[str, Any]) -> float | None:
 
 
 def results_csv(records: list[dict[str, Any]]) -> str:
-    """One row an object: key, version, label, confidence, every class's probability, status, error."""
+    """One row an object: key, version, label, the best guess of an unknown answer, confidence, every
+    class's probability, status, error."""
     classes = sorted({c for r in records for c in r.get("probabilities", {})})
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["key", "version", "label", "confidence", *classes, "status", "error"])
+    writer.writerow(["key", "version", "label", "best_guess", "confidence", *classes, "status", "error"])
     for r in sorted(records, key=lambda r: r["key"]):
         probabilities = r.get("probabilities", {})
+        guess = (r.get("best_guess") or {}).get("label", "")
         writer.writerow(
-            [r["key"], r["version"], r.get("label", ""), r.get("confidence", "")]
+            [r["key"], r["version"], r.get("label", ""), guess, r.get("confidence", "")]
             + [probabilities.get(c, "") for c in classes]
             + [r["status"], r.get("error", "")]
         )

@@ -229,3 +229,8 @@ def assert_at_rest(endpoint: str = "vista-classifier") -> None:
         described = boto3.client("sagemaker").describe_endpoint(EndpointName=endpoint)
         assert champion["endpoint_config"] == described["EndpointConfigName"]
     assert all(m.get("reason") for m in every if m["state"] in ("candidate", "failed", "rejected")), every
+
+
+def answered_class(record: dict[str, Any]) -> str:
+    """The class an answer names: its label, or, for an "unknown" one, its best guess."""
+    return record["best_guess"]["label"] if record["label"] == "unknown" else record["label"]

@@ -80,12 +80,22 @@ def test_the_results_file_has_a_row_an_object_and_a_column_a_class() -> None:
             "confidence": 0.75,
             "probabilities": {"sea": 0.75, "forest": 0.25},
         },
+        {
+            "key": "c.jpg",
+            "version": "v3",
+            "status": "OK",
+            "label": "unknown",
+            "best_guess": {"label": "forest", "probability": 0.55},
+            "confidence": 0.55,
+            "probabilities": {"sea": 0.45, "forest": 0.55},
+        },
     ]
     rows = list(csv.reader(io.StringIO(results_csv(records))))
     assert rows == [
-        ["key", "version", "label", "confidence", "forest", "sea", "status", "error"],
-        ["a.jpg", "v1", "sea", "0.75", "0.25", "0.75", "OK", ""],
-        ["b.jpg", "v2", "", "", "", "", "FAILED", "empty file (0 bytes)"],
+        ["key", "version", "label", "best_guess", "confidence", "forest", "sea", "status", "error"],
+        ["a.jpg", "v1", "sea", "", "0.75", "0.25", "0.75", "OK", ""],
+        ["b.jpg", "v2", "", "", "", "", "", "FAILED", "empty file (0 bytes)"],
+        ["c.jpg", "v3", "unknown", "forest", "0.55", "0.55", "0.45", "OK", ""],
     ]
 
 
