@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import keras
 from keras import layers, regularizers
@@ -35,11 +36,14 @@ class CaffeNormalization(layers.Layer):
 class Built:
     model: keras.Model
     base: keras.Model | None  # the pretrained part of a transfer model, else None
+    # What typicality.py measures an image's distance in: a small CNN's every block's feature maps, each
+    # averaged over the picture (its colours and textures as well as its shapes: Lee et al.'s feature
+    # ensemble); a transfer model's pooled base output (ImageNet's features are rich already).
+    features: Any
 
-
-# The pooled feature maps every architecture ends its image part with: what typicality.py measures an
-# image's distance in (generic, before the head has folded them into the classes).
-FEATURES = "features"
+    def with_features(self) -> keras.Model:
+        """The model answering [features, probabilities]."""
+        return keras.Model(self.model.inputs, [self.features, self.model.output])
 
 
 def augmentation(seed: int) -> keras.Sequential:
@@ -82,6 +86,7 @@ def _cnn(tuned: bool) -> Callable[..., Built]:
         inputs = keras.Input((image_size, image_size, 3), name="image")
         x = augmentation(seed)(inputs) if augment else inputs
         x = layers.Rescaling(1 / 255.0, name="normalize")(x)
+        blocks = []
         for filters in (32, 64, 128) + ((256,) if tuned else ()):
             x = layers.Conv2D(filters, 3, padding="same", use_bias=not tuned, kernel_regularizer=regularizer)(x)
             if tuned:
@@ -92,10 +97,13 @@ def _cnn(tuned: bool) -> Callable[..., Built]:
                 x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
                 x = layers.Activation("relu")(x)
             x = layers.MaxPooling2D()(x)
-        x = layers.GlobalAveragePooling2D(name=FEATURES)(x)
+            blocks.append(x)
+        # Not on the way to the answer: the features typicality.py measures in (Built.features).
+        features = layers.Concatenate(name="features")([layers.GlobalAveragePooling2D()(b) for b in blocks])
+        x = layers.GlobalAveragePooling2D()(x)
         x = layers.Dense(128, activation="relu", kernel_regularizer=regularizer)(x)
         outputs = _head(x, num_classes, dropout if tuned else 0.0, l2 if tuned else 0.0)
-        return Built(keras.Model(inputs, outputs, name="fine_cnn" if tuned else "base_cnn"), None)
+        return Built(keras.Model(inputs, outputs, name="fine_cnn" if tuned else "base_cnn"), None, features)
 
     return build
 
@@ -150,9 +158,9 @@ def _transfer(app: Application) -> Callable[..., Built]:
             x = app.normalization()(x)
         # training=False keeps batch-norm statistics frozen, also once the top is unfrozen.
         x = base(x, training=False)
-        x = layers.GlobalAveragePooling2D(name=FEATURES)(x)
+        x = layers.GlobalAveragePooling2D()(x)
         outputs = _head(x, num_classes, dropout, l2)
-        return Built(keras.Model(inputs, outputs, name=base.name), base)
+        return Built(keras.Model(inputs, outputs, name=base.name), base, x)
 
     return build
 

@@ -12,15 +12,25 @@ variables are saved once, and no optimizer state is.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
-from architectures import FEATURES
 from explain import explainer
 from preprocessing import decode_resize
 from typicality import Typicality
+
+
+@dataclass(frozen=True)
+class Typical:
+    """What serving needs to answer each image's distance: the model answering [features,
+    probabilities] (architectures.Built.with_features) and the measure fitted on its training split."""
+
+    model: keras.Model
+    measure: Typicality
+
 
 SERVING_VERSION = "1"  # TF Serving finds "no versions of servable" without an integer folder
 
@@ -37,20 +47,21 @@ def _decoded(image_bytes: tf.Tensor, image_size: int) -> tf.Tensor:
 
 
 def serving_function(
-    model: keras.Model, classes: list[str], image_size: int, model_name: str = "", typical: Typicality | None = None
+    model: keras.Model, classes: list[str], image_size: int, model_name: str = "", typical: Typical | None = None
 ) -> tf.types.experimental.Function:
     """Every class's probability, the top class, the classes and the model's name; with `typical`, each
-    image's `distance` to the class it is given (typicality.py), which the functions hold to that
-    class's distance threshold."""
+    image's `distance` to the class it is given (typicality.py), which the functions hold to the
+    model's distance threshold."""
     names = tf.constant(classes)
     name = tf.constant(model_name)
-    with_features = keras.Model(model.inputs, [model.get_layer(FEATURES).output, model.output])
-    whitening = tf.constant(typical.whitening if typical else [[0.0]])
-    means = tf.constant(typical.means if typical else [[0.0]])
+    answering = typical.model if typical else model
+    whitening = tf.constant(typical.measure.whitening if typical else [[0.0]])
+    means = tf.constant(typical.measure.means if typical else [[0.0]])
 
     @tf.function(input_signature=[IMAGE_BYTES])
     def serve(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-        features, probabilities = with_features(_decoded(image_bytes, image_size), training=False)
+        answer = answering(_decoded(image_bytes, image_size), training=False)
+        features, probabilities = answer if typical else (None, answer)
         probabilities = tf.cast(probabilities, tf.float32)
         batch = tf.shape(probabilities)[0]
         top = tf.argmax(probabilities, axis=-1)
@@ -109,7 +120,7 @@ def export_savedmodel(
     *,
     model_name: str = "",
     explain: bool = True,
-    typical: Typicality | None = None,
+    typical: Typical | None = None,
 ) -> Path:
     """`model_name` is answered beside every prediction (`model`): the training job's name, so a
     prediction made while the endpoint switches models is stamped with the one that answered.

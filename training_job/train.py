@@ -31,10 +31,10 @@ import tensorflow as tf
 import evaluation
 import thresholds
 import unknowns
-from architectures import build_model, resolve_weights, unfreeze_top_stages
+from architectures import Built, build_model, resolve_weights, unfreeze_top_stages
 from data import DatasetError, Split, carve, class_counts, fingerprint, list_classes, pipeline, scan
 from explain import heatmaps_of
-from export import export_savedmodel
+from export import Typical, export_savedmodel
 from metric_lines import metric_line
 
 log = logging.getLogger("vista.train")
@@ -471,17 +471,17 @@ def train(args: argparse.Namespace, cache_dir: str) -> dict[str, Any]:
     # Evaluated, explained and served as a float32 twin of the model (same layers, same weights, outside
     # any strategy): what the CPU endpoint runs.
     keras.mixed_precision.set_global_policy("float32")
-    serving = build_model(args.architecture, len(splits.classes), **model_options).model
-    serving.set_weights(model.get_weights())
-    serving.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return evaluate_and_export(args, serving, splits, fitted, batch=batch, parameters=model.count_params())
+    twin = build_model(args.architecture, len(splits.classes), **model_options)
+    twin.model.set_weights(model.get_weights())
+    twin.model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return evaluate_and_export(args, twin, splits, fitted, batch=batch, parameters=model.count_params())
 
 
 def evaluate_and_export(
-    args: argparse.Namespace, serving: keras.Model, splits: Splits, fitted: Fitted, *, batch: int, parameters: int
+    args: argparse.Namespace, twin: Built, splits: Splits, fitted: Fitted, *, batch: int, parameters: int
 ) -> dict[str, Any]:
     """The tuner's objective line, the test split's metrics, the SavedModel and the job's pictures."""
-    classes = splits.classes
+    classes, serving, with_features = splits.classes, twin.model, twin.with_features()
     # The tuner's final objective is the last value printed: the model exported (EarlyStopping's restored
     # best epoch, as served), on the validation split, not whatever the last epoch scored.
     val_eval = pipeline(splits.validation, image_size=args.image_size, batch_size=batch, training=False, seed=args.seed)
@@ -489,7 +489,7 @@ def evaluate_and_export(
     print(f"final: {metric_line(val_loss=val_loss, val_accuracy=val_accuracy)} (the exported model)", flush=True)
     test_data = pipeline(splits.test, image_size=args.image_size, batch_size=batch, training=False, seed=args.seed)
     test_loss, _ = serving.evaluate(test_data, verbose=0)
-    calibrated = unknowns.calibrate(args, serving, splits, batch)
+    calibrated = unknowns.calibrate(args, with_features, splits, batch)
     probabilities = calibrated.test.probabilities
     y_true = np.array(splits.test.labels)
     predicted = np.argmax(probabilities, axis=-1)
@@ -528,9 +528,8 @@ def evaluate_and_export(
         flush=True,
     )
 
-    export_savedmodel(
-        serving, classes, args.image_size, args.model_dir, model_name=model_name(), typical=calibrated.typical
-    )
+    typical = Typical(with_features, calibrated.typical)
+    export_savedmodel(serving, classes, args.image_size, args.model_dir, model_name=model_name(), typical=typical)
     samples = [Path(p).read_bytes() for p in splits.test.paths[:10]]
     metrics.update(evaluation.serving_latency(args.model_dir, samples))
     print(f"serving_latency_ms={metrics['serving_latency_ms']:.2f}; (batch 1, CPU)", flush=True)

@@ -16,7 +16,6 @@ import numpy as np
 
 import thresholds
 import typicality
-from architectures import FEATURES
 from data import IMAGE_SUFFIXES, Split, pipeline
 from thresholds import Cuts
 
@@ -45,10 +44,10 @@ def answers_of(model: keras.Model, split: Split, args: argparse.Namespace, batch
     return Answers(features, probabilities)
 
 
-def calibrate(args: argparse.Namespace, serving: keras.Model, splits: Any, batch: int) -> Calibrated:
-    """The thresholds and their figures; `splits`: train.Splits."""
+def calibrate(args: argparse.Namespace, model: keras.Model, splits: Any, batch: int) -> Calibrated:
+    """The thresholds and their figures; `model` answers [features, probabilities] (Built.with_features),
+    `splits` is train.Splits."""
     classes = splits.classes
-    model = keras.Model(serving.inputs, [serving.get_layer(FEATURES).output, serving.output])
     train, validation, test = (
         answers_of(model, s, args, batch) for s in (splits.train, splits.validation, splits.test)
     )

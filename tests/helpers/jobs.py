@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from vista.project import ROOT
 
@@ -50,3 +52,15 @@ def run_job(program: str, args: list[str], environment: dict[str, str]) -> subpr
         timeout=600,
         check=False,
     )
+
+
+def trained_metrics(dataset: Path, folder: Path, **options: object) -> dict[str, Any]:
+    """metrics.json of train.py (train_command's flags: `options`) on `dataset`, its other/ folder as the
+    `other` channel (scenes of none of the classes)."""
+    environment = sagemaker_environment(folder, dataset)
+    environment["SM_CHANNEL_OTHER"] = str(dataset / "other")
+    result = subprocess.run(
+        train_command(**options), env=environment, capture_output=True, text=True, timeout=900, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads((folder / "output" / "data" / "metrics.json").read_text())

@@ -160,6 +160,29 @@ def test_a_job_writes_metrics_its_mistakes_and_a_servable_model(
     assert json.loads((tmp / "output" / "data" / "metrics.json").read_text()) == metrics
 
 
+def test_the_served_model_answers_each_images_distance_as_its_job_calibrated_it(
+    trained: tuple[Path, subprocess.CompletedProcess], tiny_dataset: Path
+) -> None:
+    """serving_default's `distance` (typicality.py, in the graph) is the distance the job measured: on the
+    test split, the same share of answers clears the thresholds as the job's `thresholded` figures say."""
+    import tensorflow as tf
+
+    from thresholds import Cuts
+
+    tmp, result = trained
+    metrics = json.loads((tmp / "model" / "metrics.json").read_text())
+    assert "thresholds: answered_and_right=" in result.stdout and metrics["distance_threshold"] > 0
+    classes = sorted(metrics["thresholds"])
+    serve = tf.saved_model.load(str(tmp / "model" / "1")).signatures["serving_default"]
+    paths = sorted((tiny_dataset / "seg_test").rglob("*.jpg"))
+    answers = [serve(image_bytes=tf.constant([p.read_bytes()])) for p in paths]
+    probabilities = np.concatenate([a["probabilities"].numpy() for a in answers])
+    distance = np.concatenate([a["distance"].numpy() for a in answers])
+    cuts = Cuts([metrics["thresholds"][c] for c in classes], metrics["distance_threshold"])
+    kept = cuts.kept(probabilities, distance)
+    assert round(float(1 - kept.mean()), 4) == pytest.approx(metrics["thresholded"]["unknown_share"], abs=1 / 18)
+
+
 def test_a_mistakes_thumbnail_is_red_where_the_model_looked_and_unchanged_elsewhere(tmp_path: Path) -> None:
     from evaluation import RED, thumbnail
 

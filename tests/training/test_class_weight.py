@@ -1,27 +1,12 @@
-"""What a trained model's answers can be trusted for: balanced training for a rare class, and
-thresholds that make scenes of other kinds "unknown" (train.py's figures, from real training on the
-synthetic scenes)."""
+"""Balanced training (train.py --class-weight balanced) on a synthetic set with one class ten times rarer."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
-from typing import Any
 
-from tests.helpers.jobs import sagemaker_environment, train_command
+from tests.helpers.jobs import trained_metrics
 
 RARE = "sea"
-
-
-def trained_metrics(dataset: Path, folder: Path, **options: object) -> dict[str, Any]:
-    environment = sagemaker_environment(folder, dataset)
-    environment["SM_CHANNEL_OTHER"] = str(dataset / "other")
-    result = subprocess.run(
-        train_command(**options), env=environment, capture_output=True, text=True, timeout=900, check=False
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads((folder / "output" / "data" / "metrics.json").read_text())
 
 
 def test_balanced_class_weights_find_more_of_a_class_ten_times_rarer(tmp_path: Path) -> None:
