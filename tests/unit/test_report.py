@@ -141,6 +141,35 @@ def test_each_model_shows_its_metrics_curves_and_mistakes_and_says_what_is_missi
     assert perfect.misclassified == ()
 
 
+def test_a_model_shows_its_thresholds_what_they_give_on_the_test_split_and_its_coverage_curve() -> None:
+    metrics = {
+        "thresholds": {"forest": 0.0, "sea": 0.62},
+        "calibration": {"per_class": {"forest": {"basis": "precision"}, "sea": {"basis": "f1"}}},
+        "thresholded": {
+            "per_class": {
+                "forest": {"threshold": 0.0, "precision": 1.0, "recall": 0.9},
+                "sea": {"threshold": 0.62, "precision": 0.95, "recall": 0.8},
+            },
+            "answered_and_right": 0.85,
+            "unknown_share": 0.1,
+            "coverage_curve": [{"threshold": t / 2, "coverage": 1 - t / 2, "accuracy": 0.8 + t / 10} for t in range(3)],
+        },
+        "other_kinds": {"images": 100, "unknown_share": 0.95},
+    }
+    (view,) = data(focus=[model("vista-sure", 0.9, "champion", metrics=metrics)])["models"]
+    assert [[c.text for c in row] for row in view.thresholds] == [
+        ["forest", "0.0%", "precision", "100.0%", "90.0%"],
+        ["sea", "62.0%", "f1", "95.0%", "80.0%"],
+    ]
+    assert ("other kinds answered unknown", "95.0%") in view.facts
+    assert ("test images answered and right (thresholds)", "85.0%") in view.facts
+    curve = svg(view.coverage_chart or "")
+    # The sweep's three points, and the model's own thresholds (90% kept, 85/90 right) ringed.
+    assert len(curve.findall("{*}circle")) == 4 and curve.findall("{*}circle")[-1].get("class") == "dot best"
+    (plain,) = data(focus=[model("vista-plain", 0.9, "champion")])["models"]
+    assert plain.thresholds == () and plain.coverage_chart is None
+
+
 def test_a_tuning_job_shows_each_trial_and_each_tuned_value_against_the_objective() -> None:
     (tuning,) = data()["tuning"]
     # Trials without an objective are left out; the rest best first.
