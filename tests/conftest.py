@@ -37,17 +37,20 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return cores + 1
 
 
-# The slowest tiers first: pytest-xdist hands files out in this order (--no-loadscope-reorder), so the
-# long ones start at once and the many short ones fill the workers' gaps at the end.
+# The slowest first: pytest-xdist hands files out in this order (--no-loadscope-reorder), so the long
+# ones start at once and the many short ones fill the workers' gaps at the end. Files marked `minutes`
+# before all others, then the tiers from the slowest.
 TIER_ORDER = ("e2e", "training", "integration", "unit", "deployed")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def tier(item: pytest.Item) -> int:
+    def order(item: pytest.Item) -> tuple[bool, int]:
         folder = item.path.parent.name
-        return TIER_ORDER.index(folder) if folder in TIER_ORDER else len(TIER_ORDER)
+        return item.get_closest_marker("minutes") is None, (
+            TIER_ORDER.index(folder) if folder in TIER_ORDER else len(TIER_ORDER)
+        )
 
-    items.sort(key=tier)
+    items.sort(key=order)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from tests.helpers.stack import local_cloud
 from tests.helpers.support import settled
 from vista.client import wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.minutes]
 WINDOW = 144  # every field image: retraining starts once all are labelled, and learns from them all
 # Any champion short of perfect on the field asks for retraining: training on 2 CPU threads is not bit-for-bit
 # repeatable, and CI saw one first champion right on 131 of 144 (91%), so a lower bar made the premise a coin toss.

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.helpers.jobs import trained_metrics
 
 OOD_SEED = 6
+pytestmark = pytest.mark.minutes
 
 
 def test_thresholds_answer_unknown_to_scenes_of_other_kinds_and_keep_the_six(tmp_path: Path) -> None:
