@@ -18,13 +18,13 @@ def test_thresholds_answer_unknown_to_scenes_of_other_kinds_and_keep_the_six(tmp
     unknown; of the held-out scenes of its six classes, the share answered and right."""
     from synthetic import generate
 
-    generate(tmp_path / "scenes", train_per_class=80, test_per_class=20, size=64, seed=31, other_per_kind=20)
+    generate(tmp_path / "scenes", train_per_class=80, test_per_class=20, size=48, seed=31, other_per_kind=20)
     metrics = trained_metrics(
         tmp_path / "scenes",
         tmp_path / "job",
         architecture="fine_cnn",
-        image_size=64,
-        epochs=25,
+        image_size=48,
+        epochs=20,
         early_stopping_patience=8,
         validation_split=0.25,
         seed=OOD_SEED,
