@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -331,11 +331,10 @@ def finish_batch(
     folder = f"{WORK_PREFIX}{name}/"
     versions = json.loads(s3.get_object(Bucket=settings.data_bucket, Key=f"{folder}versions.json")["Body"].read())
     rows, written = [], 0
+    # The model's thresholds as the batch began (start_batch kept them), or the request's min_confidence.
+    cut = replace(Cut.of_model(job), min_confidence=(job.get("request") or {}).get("min_confidence"))
     for key, (version_id, etag, size) in versions.items():
         image = S3Image(settings.data_bucket, key, version_id, etag, size)
-        cut = Cut(
-            job.get("thresholds"), (job.get("request") or {}).get("min_confidence"), job.get("distance_threshold")
-        )
         record = _record(image, name) | _outcome(s3, settings, folder, key, status, job.get("model"), cut, reason)
         written += write_record(predictions, record)
         rows.append(record)

@@ -32,7 +32,3 @@ def is_tuning_child(name: str, prefix: str) -> bool:
 def export_job_name(prefix: str, model: str, fmt: str) -> str:
     """The training job that exports `model` in `fmt`: one per pair, so a second request finds the first."""
     return f"{prefix}-export-{hashlib.sha256(f'{model}/{fmt}'.encode()).hexdigest()[:16]}"
-
-
-def is_export_job(name: str, prefix: str) -> bool:
-    return re.fullmatch(rf"{re.escape(prefix)}-export-[0-9a-f]{{16}}", name) is not None

@@ -157,8 +157,9 @@ def answer_fields(
     if why:
         guess = {"label": label, "probability": probabilities[label]}
         fields |= {"label": UNKNOWN, "best_guess": guess, "unknown_because": why}
-    if cut.threshold(label):
-        fields["threshold"] = cut.threshold(label)
+    threshold = cut.threshold(label)
+    if threshold:
+        fields["threshold"] = threshold
     if distance is not None:
         fields["distance"] = round(float(distance), 4)
     return fields | (

@@ -169,7 +169,8 @@ def create_upload(upload: "api_models.UploadRequest") -> Response[dict]:
 
 def min_confidence() -> float | None:
     """?min_confidence= (0 to 1): an answer less sure than this is "unknown", in place of the model's own
-    per-class thresholds (Rekognition's MinConfidence, as a probability rather than a percentage)."""
+    thresholds, probability and distance both (Rekognition's MinConfidence, as a probability rather than
+    a percentage; predictions.Cut)."""
     given = app.current_event.get_query_string_value("min_confidence")
     if given is None:
         return None
