@@ -1,6 +1,6 @@
 """How unlike the training images of the class it would be given an image is: the Mahalanobis
-distance, in the model's pooled features (architectures.FEATURES: what its image part makes of the
-picture, before the head folds it into the classes), to that class's mean, with one covariance shared
+distance, in the model's pooled features (architectures.Built.features: what its image part makes of
+the picture, before the head folds it into the classes), to that class's mean, with one covariance shared
 by the classes (Lee et al., "A Simple Unified Framework for Detecting
 Out-of-Distribution Samples and Adversarial Attacks", NeurIPS 2018).
 
@@ -32,6 +32,10 @@ class Typicality:
         whitened = features @ self.whitening
         return ((whitened[:, None, :] - self.means[None]) ** 2).sum(-1) / self.whitening.shape[0]
 
+    def distance(self, features: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+        """Each image's distance to the class it would be given (what serving answers as `distance`)."""
+        return self.distances(features)[np.arange(len(features)), probabilities.argmax(axis=-1)]
+
 
 def fit(features: np.ndarray, labels: np.ndarray, classes: int) -> Typicality:
     """Class means and the shared covariance of the training split's features."""
@@ -44,11 +48,6 @@ def fit(features: np.ndarray, labels: np.ndarray, classes: int) -> Typicality:
     values, vectors = np.linalg.eigh(covariance)
     whitening = vectors / np.sqrt(np.maximum(values, 1e-12))
     return Typicality(whitening.astype(np.float32), (means @ whitening).astype(np.float32))
-
-
-def of_answers(distances: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
-    """Each image's distance to the class it would be given."""
-    return distances[np.arange(len(distances)), probabilities.argmax(axis=-1)]
 
 
 def calibrate(distance: np.ndarray, probabilities: np.ndarray, truth: np.ndarray) -> float:

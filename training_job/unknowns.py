@@ -22,7 +22,7 @@ from thresholds import Cuts
 
 @dataclass(frozen=True)
 class Answers:
-    """What the model said of a split: each image's features (the input of its `probabilities` layer),
+    """What the model said of a split: each image's features (architectures.Built.features),
     probabilities, and distance to the class it would be given."""
 
     features: np.ndarray
@@ -54,8 +54,9 @@ def calibrate(args: argparse.Namespace, model: keras.Model, splits: Any, batch: 
     typical = typicality.fit(train.features, np.asarray(splits.train.labels), len(classes))
 
     def measured(answers: Answers) -> Answers:
-        distance = typicality.of_answers(typical.distances(answers.features), answers.probabilities)
-        return Answers(answers.features, answers.probabilities, distance)
+        return Answers(
+            answers.features, answers.probabilities, typical.distance(answers.features, answers.probabilities)
+        )
 
     validation, test = measured(validation), measured(test)
     truth = np.asarray(splits.validation.labels)
@@ -84,7 +85,7 @@ def other_kinds(
     if not paths:
         return {"images": 0}
     answers = answers_of(model, Split(paths, [0] * len(paths)), args, batch)
-    distance = typicality.of_answers(typical.distances(answers.features), answers.probabilities)
+    distance = typical.distance(answers.features, answers.probabilities)
     figures = {
         "images": len(paths),
         "unknown_share": thresholds.unknown_share(answers.probabilities, cuts, distance),

@@ -59,17 +59,26 @@ def test_below_its_threshold_an_answer_is_unknown_and_the_test_split_says_what_t
 
 
 def test_the_distance_threshold_keeps_98_percent_of_the_right_validation_answers() -> None:
-    from typicality import calibrate, fit, of_answers
+    from typicality import calibrate, fit
 
     rng = np.random.default_rng(0)
     labels = np.repeat([0, 1], 50)
     features = rng.normal(0, 1, (100, 8)) + np.where(labels[:, None] == 0, 5.0, -5.0)
     typical = fit(features, labels, 2)
     probabilities = answers([(int(k), 0.9) for k in labels], classes=2)
-    distance = of_answers(typical.distances(features), probabilities)
+    distance = typical.distance(features, probabilities)
     assert 0.5 < float(np.median(distance)) < 1.5  # about 1 a feature for the class's own images
     cut = calibrate(distance, probabilities, labels)
     assert cut == round(float(np.sort(distance)[98]), 4)  # the ceil(101 x 0.98) = 99th smallest of 100
     assert calibrate(distance[:10], probabilities[:10], labels[:10]) == round(float(distance[:10].max()), 4)
-    far = of_answers(typical.distances(np.full((1, 8), 40.0)), probabilities[:1])
+    far = typical.distance(np.full((1, 8), 40.0), probabilities[:1])
     assert far[0] > 10 * cut  # an image unlike either class's
+
+
+def test_the_job_and_the_functions_call_an_unknown_answer_the_same() -> None:
+    """train.py's drift reference counts `thresholds.UNKNOWN` among its classes; the functions label an
+    answer `predictions.UNKNOWN`: drift compares the two mixes key by key."""
+    from thresholds import UNKNOWN
+    from vista_app.predictions import UNKNOWN as LABELLED
+
+    assert UNKNOWN == LABELLED
