@@ -25,6 +25,8 @@ class Settings:
     jobs_table: str = _setting("JOBS_TABLE")
     models_table: str = _setting("MODELS_TABLE")
     predictions_table: str = _setting("PREDICTIONS_TABLE")
+    history_table: str = _setting("HISTORY_TABLE")  # every change of champion
+    model_package_group: str = _setting("MODEL_PACKAGE_GROUP")  # the Model Registry's group of this stack's models
     inbox_queue_url: str = _setting("INBOX_QUEUE_URL")  # where images waiting for a model are sent again
     endpoint_name: str = _setting("ENDPOINT_NAME")
     training_role_arn: str = _setting("TRAINING_ROLE_ARN")  # what training and tuning jobs run as

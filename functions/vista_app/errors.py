@@ -9,7 +9,7 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 
-# What Vista's own errors mean to a caller: the API answers each kind once (400, 404, 503), whatever
+# What Vista's own errors mean to a caller: the API answers each kind once (400, 404, 409, 503), whatever
 # module raised it, and can do so without loading those modules.
 class BadRequest(ValueError):
     """Input Vista refuses, with the reason: 400."""
@@ -17,6 +17,10 @@ class BadRequest(ValueError):
 
 class NotFound(LookupError):
     """No such thing (a model, a prediction, its image): 404."""
+
+
+class Conflict(RuntimeError):
+    """What is asked cannot be done in the state things are in (nothing to roll back to): 409."""
 
 
 class Unavailable(RuntimeError):

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from vista_app import lazy
+from vista_app import lazy, registry
 from vista_app.config import Settings
 from vista_app.costs import cost_per_1000_predictions, job_cost, sum_costs
 from vista_app.exports import finish_export
@@ -145,6 +145,7 @@ def _register_and_gate(
             memory_mb=deps.settings.serverless_memory_mb,
             prices=deps.prices,
         )
+    model = registry.register(model, settings=deps.settings, sagemaker=deps.sagemaker, s3=deps.s3, models=models)
     jobs.update(name, {"model": model["name"]})
     if model["state"] != "candidate":
         return {"job": name, "model": model["name"], "outcome": f"model already {model['state']}"}
@@ -287,6 +288,7 @@ def register_model(
         "architecture": hyperparameters.get("architecture"),
         "hyperparameters": hyperparameters,
         "artifact": description["ModelArtifacts"]["S3ModelArtifacts"],
+        "training_job_arn": description["TrainingJobArn"],
         "metrics": metrics,
         "classes": metrics.get("class_names"),
         # How sure it must be of each class (calibrated on its validation split): under it, "unknown".
@@ -386,6 +388,7 @@ def gate(model: dict[str, Any], *, settings: Settings, sagemaker: Any, models: M
                 values={":candidate": "candidate"},
                 names={"#s": "state"},
             )
+            registry.follow(model["name"], sagemaker=sagemaker, models=models)
             return {"outcome": "rejected", "reason": reason}
     promoted = request_promotion(model, settings=settings, sagemaker=sagemaker, models=models)
     return {"outcome": "promotion requested", "state": promoted["state"], "replacing": best and best["name"]}

@@ -29,10 +29,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from vista_app import errors
+from vista_app import errors, registry
 from vista_app.config import Settings
-from vista_app.errors import BadRequest, NotFound
-from vista_app.records import Models, timestamp
+from vista_app.errors import BadRequest, Conflict, NotFound
+from vista_app.records import History, Models, timestamp
 
 ENDPOINT_EVENT = "SageMaker Endpoint State Change"
 VARIANT = "AllTraffic"
@@ -51,16 +51,27 @@ class OtherClasses(BadRequest):
     """A manual promotion of a model whose classes are not the champion's, without `force`."""
 
 
+class NothingToRollBack(Conflict):
+    """No champion yet, or no model served before it."""
+
+
 def endpoint_config_name(model: str, settings: Settings) -> str:
     return f"{model}-{settings.serverless_memory_mb}mb-{settings.serverless_max_concurrency}x"[:63]
 
 
 def request_promotion(
-    model: dict[str, Any], *, settings: Settings, sagemaker: Any, models: Models, requested_by: str = "gate"
+    model: dict[str, Any],
+    *,
+    settings: Settings,
+    sagemaker: Any,
+    models: Models,
+    why: str = "gate",
+    requested_by: str = "gate",
+    detail: str | None = None,
 ) -> dict[str, Any]:
-    """Record the decision to serve `model` (`promoting`) and who made it (the gate, or a person),
-    then move the endpoint as far as it goes now. Returns the model's record as it stands
-    (promoting, champion, or failed)."""
+    """Record the decision to serve `model` (`promoting`): why (the gate, a manual promotion, a
+    rollback), who made it and what they said; then move the endpoint as far as it goes now.
+    Returns the model's record as it stands (promoting, champion, or failed)."""
     name = model["name"]
     _create_if_missing(
         sagemaker.create_model,
@@ -91,6 +102,8 @@ def request_promotion(
             "endpoint_config": config,
             "promotion_requested_at": timestamp(),
             "promotion_requested_by": requested_by,
+            "promotion_why": why,
+            "promotion_detail": detail or "",
         },
         remove=("deploying_at", "reason"),
     )
@@ -115,7 +128,30 @@ def promote_by_name(
             f"{name} answers with {len(ours)} classes {ours}, the champion {champion['name']} with {len(theirs)} "
             f"{theirs}: every prediction would change its classes. Promote it with force to do so anyway"
         )
-    return request_promotion(model, settings=settings, sagemaker=sagemaker, models=models, requested_by=requested_by)
+    return request_promotion(
+        model, settings=settings, sagemaker=sagemaker, models=models, why="manual", requested_by=requested_by
+    )
+
+
+def roll_back(*, settings: Settings, sagemaker: Any, models: Models, requested_by: str) -> dict[str, Any]:
+    """Serve again the model that served before the champion (the history's `from` of the change
+    that crowned it), as any promotion: `promoting` until the endpoint serves it."""
+    champion = models.champion()
+    if champion is None:
+        raise NothingToRollBack("no model serves yet: there is nothing to roll back")
+    crowning = History(settings.history_table).crowning(champion["name"])
+    previous = models.get(crowning["from"]) if crowning and crowning.get("from") else None
+    if previous is None:
+        raise NothingToRollBack(f"{champion['name']} is the first champion on record: no model served before it")
+    return request_promotion(
+        previous,
+        settings=settings,
+        sagemaker=sagemaker,
+        models=models,
+        why="rollback",
+        requested_by=requested_by,
+        detail=f"rolled back from {champion['name']}",
+    )
 
 
 def on_endpoint_state_change(
@@ -139,7 +175,10 @@ def reconcile(*, settings: Settings, sagemaker: Any, models: Models, known: list
         if step is None:
             break
         done.append(step)
-    return {"outcome": "; ".join(done) or "nothing to do", "champion": (models.champion() or {}).get("name")}
+    champion = models.champion()
+    if champion:  # Approved in the registry: a call after its crowning that did not get through is made now
+        registry.follow(champion["name"], sagemaker=sagemaker, models=models)
+    return {"outcome": "; ".join(done) or "nothing to do", "champion": (champion or {}).get("name")}
 
 
 def _pending(models: Models, known: list[str]) -> list[dict[str, Any]]:
@@ -167,7 +206,7 @@ def _step(settings: Settings, sagemaker: Any, models: Models, known: list[str]) 
         reason = endpoint.get("FailureReason", "the endpoint failed")
         for model in [*pending, *([champion] if champion else [])]:
             if model.get("endpoint_config") == config:
-                _fail(models, model["name"], f"the endpoint could not serve it: {reason}")
+                _fail(settings, sagemaker, models, model, f"the endpoint could not serve it: {reason}", champion)
         try:
             sagemaker.delete_endpoint(EndpointName=settings.endpoint_name)
         except ClientError as error:  # a concurrent delivery is deleting it: that one carries on
@@ -179,12 +218,19 @@ def _step(settings: Settings, sagemaker: Any, models: Models, known: list[str]) 
     # InService (or UpdateRollbackFailed: still serving its config).
     serving = next((m for m in pending if m.get("endpoint_config") == config), None)
     if serving is not None:
-        if not _crown(models, serving, settings.endpoint_name):
+        if not _crown(settings, models, serving):
             return f"{serving['name']}: a concurrent delivery changed the champions first; looking again"
         return f"{serving['name']} in service"
     rolled_back = [m for m in pending if m.get("deploying_at") and _rolled_back(endpoint, m)]
     for model in rolled_back:
-        _fail(models, model["name"], f"SageMaker rolled the endpoint back: {endpoint['FailureReason']}")
+        _fail(
+            settings,
+            sagemaker,
+            models,
+            model,
+            f"SageMaker rolled the endpoint back: {endpoint['FailureReason']}",
+            champion,
+        )
     if rolled_back:
         return f"{', '.join(m['name'] for m in rolled_back)} rolled back"
     waiting = [m for m in pending if not m.get("deploying_at")]
@@ -199,6 +245,7 @@ def _step(settings: Settings, sagemaker: Any, models: Models, known: list[str]) 
             values={":promoting": "promoting"},
             names={"#s": "state"},
         )
+        registry.follow(older["name"], sagemaker=sagemaker, models=models)
     return _deploy(sagemaker.update_endpoint, newest, settings, models)
 
 
@@ -239,14 +286,43 @@ def _rolled_back(endpoint: dict[str, Any], model: dict[str, Any]) -> bool:
     return bool(endpoint.get("FailureReason")) and (modified is None or modified.timestamp() >= began)
 
 
-def _crown(models: Models, model: dict[str, Any], endpoint: str) -> bool:
-    """The endpoint serves `model`: it is the champion, and no other model is (one transaction,
-    refused if another delivery crowned in between: the step is then taken again on fresh reads)."""
-    return models.crown(model["name"], endpoint=endpoint, replacing=[m["name"] for m in models.in_state("champion")])
+def _crown(settings: Settings, models: Models, model: dict[str, Any]) -> bool:
+    """The endpoint serves `model`: it is the champion, no other model is, and the history says
+    so (one transaction, refused if another delivery crowned in between: the step is then taken
+    again on fresh reads)."""
+    replacing = [m["name"] for m in models.in_state("champion")]
+    change = History(settings.history_table).put(
+        model=model["name"],
+        before=next((name for name in replacing if name != model["name"]), None),
+        after=model["name"],
+        why=model.get("promotion_why", "gate"),
+        by=model.get("promotion_requested_by"),
+        detail=model.get("promotion_detail") or None,
+    )
+    return models.crown(model["name"], endpoint=settings.endpoint_name, replacing=replacing, change=change)
 
 
-def _fail(models: Models, name: str, reason: str) -> None:
-    models.update(name, {"state": "failed", "reason": reason[:1000]}, remove=("deploying_at",))
+def _fail(
+    settings: Settings,
+    sagemaker: Any,
+    models: Models,
+    model: dict[str, Any],
+    reason: str,
+    champion: dict[str, Any] | None,
+) -> None:
+    """The endpoint could not serve `model`: it is `failed`, and the history says which champion
+    stayed (none, when the champion's own config failed)."""
+    serving = champion["name"] if champion else None
+    change = History(settings.history_table).put(
+        model=model["name"],
+        before=serving,
+        after=None if model["name"] == serving else serving,
+        why="failed deploy",
+        by=model.get("promotion_requested_by"),
+        detail=f"{model['name']} ({model.get('promotion_why', 'gate')}) failed: {reason}"[:1000],
+    )
+    if models.fail(model["name"], reason, was=model["state"], change=change):
+        registry.follow(model["name"], sagemaker=sagemaker, models=models)
 
 
 def _create_if_missing(create: Callable[..., Any], **kwargs: Any) -> None:

@@ -303,36 +303,51 @@ class Models(Repository):
                 return found
             query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
-    def crown(self, name: str, *, endpoint: str, replacing: list[str]) -> bool:
+    def crown(self, name: str, *, endpoint: str, replacing: list[str], change: dict[str, Any]) -> bool:
         """`name` (still `promoting`) becomes the champion and each of `replacing` (still
-        champions) retired, in one transaction: no reader ever sees two champions, or none.
-        False when either no longer holds (a concurrent delivery crowned first: look again).
-        (The resource's client takes and gives plain values, as the table does.)"""
+        champions) retired, with `change` (History.put) written in the same transaction: no
+        reader ever sees two champions, or none, or a change of champion the history lacks.
+        False when either no longer holds (a concurrent delivery crowned first: look again)."""
         stamp = timestamp()
-
-        def update(key: str, fields: dict[str, Any], was: str, remove: tuple[str, ...] = ()) -> dict[str, Any]:
-            expression, names, values = _set_and_remove({**fields, "updated_at": stamp}, remove)
-            return {
-                "Update": {
-                    "TableName": self.table.name,
-                    "Key": {self.key: key},
-                    "UpdateExpression": expression,
-                    "ConditionExpression": "#state = :was",
-                    "ExpressionAttributeNames": names | {"#state": "state"},
-                    "ExpressionAttributeValues": to_item(values | {":was": was}),
-                }
-            }
-
-        crowned = update(
-            name, {"state": "champion", "promoted_at": stamp, "endpoint": endpoint}, "promoting", ("deploying_at",)
+        crowned = self._transition(
+            name,
+            {"state": "champion", "promoted_at": stamp, "endpoint": endpoint},
+            "promoting",
+            ("deploying_at", "retired_at", "reason"),
         )
         retired = [
-            update(other, {"state": "retired", "retired_at": stamp, "reason": f"replaced by {name}"}, "champion")
+            self._transition(
+                other, {"state": "retired", "retired_at": stamp, "reason": f"replaced by {name}"}, "champion"
+            )
             for other in replacing
             if other != name
         ]
+        return self._transact([crowned, *retired, change])
+
+    def fail(self, name: str, reason: str, *, was: str, change: dict[str, Any]) -> bool:
+        """The endpoint could not serve the model: `failed` with SageMaker's reason, and `change`
+        (History.put) written with it; False when it was no longer in state `was`."""
+        failed = self._transition(name, {"state": "failed", "reason": reason[:1000]}, was, ("deploying_at",))
+        return self._transact([failed, change])
+
+    def _transition(self, key: str, fields: dict[str, Any], was: str, remove: tuple[str, ...] = ()) -> dict[str, Any]:
+        """A TransactWriteItems Update of a model in state `was` (the resource's client takes and
+        gives plain values, as the table does)."""
+        expression, names, values = _set_and_remove({**fields, "updated_at": timestamp()}, remove)
+        return {
+            "Update": {
+                "TableName": self.table.name,
+                "Key": {self.key: key},
+                "UpdateExpression": expression,
+                "ConditionExpression": "#state = :was",
+                "ExpressionAttributeNames": names | {"#state": "state"},
+                "ExpressionAttributeValues": to_item(values | {":was": was}),
+            }
+        }
+
+    def _transact(self, items: list[dict[str, Any]]) -> bool:
         try:
-            self.table.meta.client.transact_write_items(TransactItems=[crowned, *retired])
+            self.table.meta.client.transact_write_items(TransactItems=items)
         except ClientError as error:
             if error.response["Error"]["Code"] == "TransactionCanceledException":
                 return False
@@ -387,3 +402,37 @@ class Models(Repository):
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=to_item(values),
         )
+
+
+class History(Repository):
+    """Every change of champion, and every deploy that failed to make one: when, from, to, why
+    (gate, manual, rollback, failed deploy), who asked and what was said. Written in the same
+    transaction as the decision's outcome (Models.crown, Models.fail); read newest first."""
+
+    key = "id"
+    listing = "change"
+
+    def put(self, *, model: str, before: str | None, after: str | None, why: str, **details: Any) -> dict[str, Any]:
+        """A TransactWriteItems Put of a new change: `model` the decision was about, the champion
+        `before` and `after` it (the same one when a deploy failed)."""
+        stamp = timestamp()
+        change = {"from": before, "to": after, "model": model, "why": why, **details}
+        item = {"id": f"{stamp} {model}", "listing": self.listing, "created_at": stamp, **change}
+        return {
+            "Put": {
+                "TableName": self.table.name,
+                "Item": to_item({k: v for k, v in item.items() if v is not None}),
+                "ConditionExpression": "attribute_not_exists(#id)",
+                "ExpressionAttributeNames": {"#id": self.key},
+            }
+        }
+
+    def crowning(self, champion: str) -> dict[str, Any] | None:
+        """The newest change that made `champion` the champion (its `from` served before it)."""
+        token = None
+        while True:
+            page = self.newest(limit=100, next_token=token)
+            found = next((c for c in page["items"] if c.get("to") == champion and c.get("from") != champion), None)
+            if found or not page["next_token"]:
+                return found
+            token = page["next_token"]

@@ -302,19 +302,26 @@ def test_a_big_tuning_job_is_recorded_ended_first_and_its_trials_described_in_pa
 def test_a_stale_crown_is_refused_so_there_is_never_a_second_champion(aws: None) -> None:
     # GIVEN b crowned by one delivery, then c crowned over it by the next
     from vista_app.config import settings
-    from vista_app.records import Models
+    from vista_app.records import History, Models
 
-    models = Models(settings().models_table)
+    models, history = Models(settings().models_table), History(settings().history_table)
+
+    def crown(name: str, replacing: list[str]) -> bool:
+        change = history.put(model=name, before=(replacing or [None])[0], after=name, why="gate")
+        return models.crown(name, endpoint="vista-classifier", replacing=replacing, change=change)
+
     for name in ("vista-b", "vista-c"):
         models.create({"name": name, "state": "promoting", "artifact": f"s3://x/{name}.tar.gz"})
-    assert models.crown("vista-b", endpoint="vista-classifier", replacing=[])
-    assert models.crown("vista-c", endpoint="vista-classifier", replacing=["vista-b"])
+    assert crown("vista-b", [])
+    assert crown("vista-c", ["vista-b"])
     # WHEN a delivery that read b as still promoting (and no champion) crowns it late
-    late = models.crown("vista-b", endpoint="vista-classifier", replacing=[])
-    # THEN the transaction is refused and c stays the only champion
+    late = crown("vista-b", [])
+    # THEN the transaction is refused and c stays the only champion; the history has the two changes only
     assert late is False
     assert [m["name"] for m in models.in_state("champion")] == ["vista-c"]
     assert models.get("vista-b")["state"] == "retired"
+    changes = history.newest()["items"]
+    assert [(c.get("from"), c["to"]) for c in changes] == [("vista-b", "vista-c"), (None, "vista-b")]
 
 
 def test_the_developer_guides_sample_job_events_go_through_the_handler(aws: None, context: Any) -> None:

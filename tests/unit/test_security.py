@@ -106,7 +106,7 @@ def test_the_bucket_is_private_encrypted_versioned_and_ssl_only(deployed: dict[s
 
 def test_tables_are_encrypted_with_point_in_time_recovery(deployed: dict[str, Any]) -> None:
     tables = of_type(deployed, "AWS::DynamoDB::Table")
-    assert set(tables) == {"JobsTable", "ModelsTable", "PredictionsTable"}
+    assert set(tables) == {"JobsTable", "ModelsTable", "PredictionsTable", "HistoryTable"}
     for name, table in tables.items():
         assert table["SSESpecification"] == {"SSEEnabled": True}, name
         assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, name

@@ -242,6 +242,7 @@ class LocalCloud:
             "AWS::Serverless::Api",
             "AWS::Logs::LogGroup",
             "AWS::CloudWatch::Alarm",
+            "AWS::SageMaker::ModelPackageGroup",
             "AWS::Cognito::UserPool",
             "AWS::Cognito::UserPoolClient",
             "AWS::Cognito::UserPoolUser",

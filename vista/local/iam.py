@@ -277,6 +277,7 @@ SAGEMAKER_NAMES = (
     ("ModelName", "model"),
     ("HyperParameterTuningJobName", "hyper-parameter-tuning-job"),
     ("TrainingJobName", "training-job"),
+    ("ModelPackageGroupName", "model-package-group"),  # CreateModelPackage: in the group it names
 )
 SAGEMAKER_SEVERAL = {"CreateEndpoint"}  # on the endpoint and on its config
 SAGEMAKER_UNNAMED = {"CreateEndpointConfig": "endpoint-config", "UpdateEndpoint": "endpoint"}
@@ -335,8 +336,8 @@ def _sagemaker(operation: str, params: dict[str, Any], region: str, account: str
         named = [(k, n) for k, n in named if k == SAGEMAKER_UNNAMED[operation]]
     if operation not in SAGEMAKER_SEVERAL:
         named = named[:1]
-    if "ResourceArn" in params:
-        resources = [params["ResourceArn"]]
+    if "ResourceArn" in params or "ModelPackageArn" in params:  # UpdateModelPackage: on the package
+        resources = [params.get("ResourceArn") or params["ModelPackageArn"]]
     else:  # SageMaker's ARNs carry names in lower case
         resources = [f"{prefix}:{kind}/{name.lower()}" for kind, name in named] or ["*"]
     requests = [Request(f"sagemaker:{operation}", resource) for resource in resources]

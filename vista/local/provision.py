@@ -28,8 +28,8 @@ def provision_resources(
     template: dict[str, Any], resolver: cfn.Resolver, *, client: Callable[[str], Any]
 ) -> dict[str, list[dict[str, Any]]]:
     """User pools, roles, queues (dead-letter queues first) and their policies, tables, alarms,
-    buckets and their policies. Returns each bucket's queue notifications, for the caller to add its
-    own and apply."""
+    buckets and their policies, model package groups. Returns each bucket's queue notifications,
+    for the caller to add its own and apply."""
     provision_user_pools(template, resolver, client("cognito-idp"))
     _roles(template, resolver, client("iam"))
     _queues(template, resolver, client("sqs"))
@@ -37,6 +37,7 @@ def provision_resources(
     _alarms(template, resolver, client("cloudwatch"))
     notifications = _buckets(template, resolver, client("s3"))
     _bucket_policies(template, resolver, client("s3"))
+    _model_package_groups(template, resolver, client("sagemaker"))
     return notifications
 
 
@@ -140,6 +141,14 @@ def _bucket_policies(template: dict[str, Any], resolver: cfn.Resolver, s3: Any) 
             s3.put_bucket_policy(
                 Bucket=props["Bucket"], Policy=json.dumps({**props["PolicyDocument"], "Statement": statements})
             )
+
+
+def _model_package_groups(template: dict[str, Any], resolver: cfn.Resolver, sagemaker: Any) -> None:
+    for spec in cfn.resources(template, "AWS::SageMaker::ModelPackageGroup").values():
+        props = resolver.resolve(spec["Properties"])
+        sagemaker.create_model_package_group(
+            **{k: props[k] for k in ("ModelPackageGroupName", "ModelPackageGroupDescription") if k in props}
+        )
 
 
 # What moto's CreateUserPool takes of CloudFormation's UserPool properties (the same names).

@@ -23,7 +23,7 @@ from vista_app.aws import TRACED, client
 from vista_app.callers import api_caller
 from vista_app.config import settings
 from vista_app.console import router as console
-from vista_app.errors import BadRequest, NotFound, Unavailable
+from vista_app.errors import BadRequest, Conflict, NotFound, Unavailable
 from vista_app.image_types import CONTENT_TYPES
 
 # What the routes use, loaded by the first request that needs it (a cold start pays for its own
@@ -94,6 +94,11 @@ def _unsupported(error: UnsupportedMediaType) -> Response[dict]:
 def _not_found(error: Exception) -> Response[dict]:
     # The message as raised (str() of a KeyError-like error would wrap it in quotes of its own)
     return _error(404, str(error.args[0]) if error.args else str(error))
+
+
+@app.exception_handler(Conflict)
+def _conflict(error: Conflict) -> Response[dict]:
+    return _error(409, str(error))
 
 
 @app.exception_handler(Unavailable)
@@ -372,6 +377,33 @@ def list_models() -> dict:
     board = leaderboard.leaderboard(records.Models(settings().models_table))
     chart = figures.leaderboard(board["items"], ident="leaderboard-chart")
     return board | {"chart": chart, "export_formats": list(exports.FORMATS)}
+
+
+@app.get("/models/history", enable_validation=True)
+def model_history(limit: "api_models.Limit" = 25, next_token: "api_models.NextToken" = None) -> dict:
+    """Every change of champion, newest first: when, from, to, why (gate, manual, rollback, failed
+    deploy), who asked; and each model's approval status in SageMaker's Model Registry."""
+    config = settings()
+    page = records.History(config.history_table).newest(limit=limit, next_token=next_token)
+    named = {n for c in page["items"] for n in (c.get("from"), c.get("to"), c.get("model")) if n}
+    models = records.Models(config.models_table)
+    approvals = {n: (models.get(n) or {}).get("approval") for n in sorted(named)}
+    return page | {"approvals": {n: a for n, a in approvals.items() if a}}
+
+
+@app.post("/models/rollback")
+@tracer.capture_method(capture_response=False)
+def roll_back() -> Response[dict]:
+    """Accepted: the model that served before the champion is `promoting` again, and serves once the
+    endpoint has switched to it (as any promotion); 409 when no model served before the champion."""
+    config = settings()
+    model = promotion.roll_back(
+        settings=config,
+        sagemaker=client("sagemaker"),
+        models=records.Models(config.models_table),
+        requested_by=api_caller(app.current_event.raw_event),
+    )
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=model)
 
 
 @app.get("/models/<name>/charts")

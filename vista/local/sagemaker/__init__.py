@@ -4,7 +4,8 @@
 - `errors`: AWS's error codes, statuses and messages, by name;
 - `backend`: the operations; `state`: what they hold, Describe and List (paging, filters);
 - `container`: the script-mode training container; `toolkit`: the training toolkit's own rules;
-- `tuner`: hyperparameter tuning; `serving`: TF Serving's REST predict API.
+- `tuner`: hyperparameter tuning; `serving`: TF Serving's REST predict API;
+- `registry`: the Model Registry's model package groups and versioned packages.
 """
 
 from vista.local.sagemaker.backend import LocalSageMaker

@@ -24,6 +24,7 @@ from typing import Any
 from vista.local.sagemaker import errors, transform, tuner
 from vista.local.sagemaker.container import ScriptModeContainer, s3_parts
 from vista.local.sagemaker.inference import Container
+from vista.local.sagemaker.registry import ModelRegistry
 from vista.local.sagemaker.state import (
     TRAINING_EVENT_KEYS,
     TUNING_EVENT_KEYS,
@@ -104,6 +105,7 @@ class LocalSageMaker:
         self.configs: dict[str, dict[str, Any]] = {}
         self.endpoints: dict[str, Endpoint] = {}
         self.transforms: dict[str, transform.TransformJob] = {}
+        self.registry = ModelRegistry(self.arn)
         self.lock = threading.RLock()
         self.stopping = threading.Event()
         self.faults = Faults()
@@ -113,7 +115,8 @@ class LocalSageMaker:
 
     def operation(self, name: str) -> Any:
         """The method for an API operation (CreateTrainingJob → op_create_training_job), or None."""
-        return getattr(self, "op_" + snake(name).lower(), None)
+        method = "op_" + snake(name).lower()
+        return getattr(self, method, None) or getattr(self.registry, method, None)
 
     def stop(self) -> None:
         self.stopping.set()
