@@ -52,8 +52,10 @@ app = typer.Typer(
 )
 dataset_app = typer.Typer(help="Make or upload a labelled image dataset.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Training jobs: list them (the default), follow one, stop one.")
+models_app = typer.Typer(help="The leaderboard (the default), or the champions' history.")
 app.add_typer(dataset_app, name="dataset")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(models_app, name="models")
 
 Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
@@ -577,9 +579,11 @@ def feedback(
         print(f"retraining: {result['retraining']['outcome']} {result['retraining'].get('request', '')}".rstrip())
 
 
-@app.command()
+@models_app.callback(invoke_without_command=True)
 def models(ctx: typer.Context, as_json: Json = False) -> None:
-    """The leaderboard: every model, best test accuracy first."""
+    """The leaderboard: every model, best test accuracy first; `models history` the champions."""
+    if ctx.invoked_subcommand:
+        return
     board = where(ctx).target().api("GET", "/models")
     shown = [(c["key"], c["title"], c["unit"]) for c in board["columns"]]
     show(board["items"], shown, as_json, board["items"])
@@ -617,6 +621,29 @@ def promote(
     show([model], columns("name", "state", "accuracy", "endpoint_config", "reason"), as_json, model)
     if model["state"] == "promoting" and not as_json:
         print("promoting: it serves once the endpoint has switched to it (`vista models` shows when)", file=sys.stderr)
+    raise typer.Exit(0 if model["state"] in ("promoting", "champion") else 1)
+
+
+@models_app.command("history")
+def models_history(
+    ctx: typer.Context, limit: Annotated[int, typer.Option(min=1, max=100)] = 25, as_json: Json = False
+) -> None:
+    """Every change of champion, newest first: when, from, to, why, who; and what the registry says."""
+    page = where(ctx).target().api("GET", "/models/history", query={"limit": limit})
+    rows = [c | {"when": c["created_at"], "registry": page["approvals"].get(c.get("to") or "")} for c in page["items"]]
+    show(rows, columns("when", "from", "to", "why", "by", "registry", "detail"), as_json, page)
+
+
+@app.command()
+def rollback(ctx: typer.Context, as_json: Json = False) -> None:
+    """Serve again the model that served before the champion."""
+    model = where(ctx).target().api("POST", "/models/rollback")
+    show([model], columns("name", "state", "accuracy", "promotion_detail"), as_json, model)
+    if model["state"] == "promoting" and not as_json:
+        print(
+            "promoting: it serves once the endpoint has switched to it (`vista models history` shows when)",
+            file=sys.stderr,
+        )
     raise typer.Exit(0 if model["state"] in ("promoting", "champion") else 1)
 
 

@@ -96,10 +96,38 @@ def test_calls_are_authorised_as_the_service_authorization_reference_says() -> N
         Request("sagemaker:CreateTrainingJob", TRAINING_JOB),
         Request("iam:PassRole", SAGEMAKER_ROLE, {"iam:PassedToService": "sagemaker.amazonaws.com"}),
     ]
+    group = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package-group/vista-models"
+    assert of("sagemaker", "CreateModelPackage", ModelPackageGroupName="vista-models") == [
+        Request("sagemaker:CreateModelPackage", group)
+    ]
+    package = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/vista-models/3"
+    assert of("sagemaker", "UpdateModelPackage", ModelPackageArn=package, ModelApprovalStatus="Approved") == [
+        Request("sagemaker:UpdateModelPackage", package)
+    ]
     queue = "https://sqs.us-east-1.amazonaws.com/123456789012/q"
     assert of("sqs", "SendMessageBatch", QueueUrl=queue, Entries=[]) == [
         Request("sqs:SendMessage", f"arn:aws:sqs:{REGION}:{ACCOUNT}:q")
     ]
+
+
+def test_the_model_registry_is_written_by_who_decides_and_only_in_the_stacks_group(
+    deployed_roles: dict[str, Any],
+) -> None:
+    from vista.local.iam import Request
+
+    group = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package-group/vista-models"
+    package = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/vista-models/1"
+    register, approve = Request("sagemaker:CreateModelPackage", group), Request("sagemaker:UpdateModelPackage", package)
+    # on_training_event registers each model and follows the gate's and the endpoint's decisions
+    events = deployed_roles["OnTrainingEventFunction"]
+    assert events.refusal(register) is None and events.refusal(approve) is None
+    assert events.refusal(Request("sagemaker:CreateModelPackage", group.replace("vista-models", "other-models")))
+    # the API follows a person's promotion or rollback, and registers nothing
+    api = deployed_roles["ApiFunction"]
+    assert api.refusal(approve) is None and api.refusal(register)
+    # nothing else touches it, nor deletes a version, whatever its policies
+    assert deployed_roles["ClassifyFunction"].refusal(approve)
+    assert events.refusal(Request("sagemaker:DeleteModelPackage", package))
 
 
 def test_pass_role_is_allowed_only_to_sagemaker(deployed_roles: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ under `--model_dir`), registered as a candidate the way on_training_event regist
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 import tempfile
 from collections.abc import Iterator
@@ -60,7 +61,7 @@ def savedmodel_archive(name: str | None) -> bytes:
 def archives(cloud: Any) -> dict[str, str]:
     """One good SavedModel per name (each answers with its own name) and one artifact without any."""
     s3, uris = boto3.client("s3"), {}
-    for name in ("vista-a", "vista-b", "vista-c", "vista-d", "vista-e", None):
+    for name in ("vista-a", "vista-b", "vista-c", "vista-d", "vista-e", "vista-f", "vista-g", None):
         key = f"artifacts/training/{name or 'vista-empty'}/output/model.tar.gz"
         s3.put_object(Bucket=BUCKET, Key=key, Body=savedmodel_archive(name))
         uris[name or "empty"] = f"s3://{BUCKET}/{key}"
@@ -75,8 +76,16 @@ def variant(model: str) -> dict[str, Any]:
     }
 
 
-def candidate(name: str, artifact: str, accuracy: float = 0.9) -> str:
-    models().create({"name": name, "state": "candidate", "artifact": artifact, "accuracy": accuracy})
+def candidate(name: str, artifact: str, accuracy: float = 0.9, *, registered: bool = False) -> str:
+    """A candidate on record, as on_training_event records one (`registered`: in the Model Registry too)."""
+    from vista_app import registry
+    from vista_app.config import settings
+
+    model = {"name": name, "state": "candidate", "artifact": artifact, "accuracy": accuracy}
+    models().create(model)
+    if registered:
+        s3, sagemaker = boto3.client("s3"), boto3.client("sagemaker")
+        registry.register(model, settings=settings(), sagemaker=sagemaker, s3=s3, models=models())
     return name
 
 
@@ -200,3 +209,50 @@ def test_the_local_sagemaker_refuses_what_sagemaker_refuses(archives: dict[str, 
     sagemaker.delete_endpoint(EndpointName="other")  # the one call a failed endpoint takes
     assert sagemaker.describe_endpoint(EndpointName="other")["EndpointStatus"] == "Deleting"
     sagemaker.get_waiter("endpoint_deleted").wait(EndpointName="other", WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+
+
+def test_a_rollback_serves_the_previous_champion_again_and_the_registry_agrees_with_the_history(
+    target: Any, archives: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vista.cli import main
+
+    # GIVEN f promoted, then g over it, then a model that cannot load (its update is rolled back)
+    for name, artifact in (("vista-f", "vista-f"), ("vista-g", "vista-g"), ("vista-empty-3", "empty")):
+        promote(target, candidate(name, archives[artifact], registered=True))
+        settled()
+    assert answering_model() == "vista-g"
+    # WHEN the champion is rolled back (`vista rollback`)
+    capsys.readouterr()
+    assert main(["rollback", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["state"] == "promoting"
+    # THEN f serves again once the endpoint has switched, through the same promotion as any other
+    every = {m["name"]: m for m in settled()}
+    assert answering_model() == "vista-f" and every["vista-f"]["state"] == "champion"
+    assert every["vista-g"]["state"] == "retired" and every["vista-empty-3"]["state"] == "failed"
+    # AND the history shows each change, newest first: who, from, to and why
+    assert main(["models", "history", "--limit", "4", "--json"]) == 0
+    history = json.loads(capsys.readouterr().out)
+    rows = [(c.get("from"), c.get("to"), c["model"], c["why"]) for c in history["items"]]
+    assert rows[:3] == [
+        ("vista-g", "vista-f", "vista-f", "rollback"),
+        ("vista-g", "vista-g", "vista-empty-3", "failed deploy"),
+        ("vista-f", "vista-g", "vista-g", "manual"),
+    ]
+    assert rows[3][1:] == ("vista-f", "vista-f", "manual")
+    assert history["items"][0]["detail"] == "rolled back from vista-g"
+    assert "SageMaker rolled the endpoint back" in history["items"][1]["detail"]
+    # AND the registry's approvals match it: whatever served is Approved, what failed to deploy Rejected
+    sagemaker = boto3.client("sagemaker")
+    approvals = {
+        name: sagemaker.describe_model_package(ModelPackageName=models().get(name)["model_package"])
+        for name in ("vista-f", "vista-g", "vista-empty-3")
+    }
+    assert {n: p["ModelApprovalStatus"] for n, p in approvals.items()} == {
+        "vista-f": "Approved",
+        "vista-g": "Approved",
+        "vista-empty-3": "Rejected",
+    }
+    assert history["approvals"] == {"vista-f": "Approved", "vista-g": "Approved", "vista-empty-3": "Rejected"}
+    assert approvals["vista-empty-3"]["ApprovalDescription"].startswith("failed: SageMaker rolled the endpoint back")
+    listed = sagemaker.list_model_packages(ModelPackageGroupName="vista-models", ModelApprovalStatus="Approved")
+    assert [p["ModelPackageVersion"] for p in listed["ModelPackageSummaryList"]] == [1, 2]
