@@ -285,6 +285,20 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
     expect(page.locator("#model-details .badge").first).to_have_text("champion", timeout=60_000)
     assert next(m for m in target.api("GET", "/models")["items"] if m["name"] == runner_up)["state"] == "champion"
 
+    # The timeline says what served when, and why; one button serves the model before again.
+    newest = page.locator("#history .change").first
+    expect(newest).to_contain_text(f"{champion['name']} → {runner_up}")
+    expect(newest).to_contain_text("manual")
+    expect(newest).to_contain_text("registry: Approved")
+    page.get_by_role("button", name=f"Roll back to {champion['name']}").click()
+    page.locator("#confirm-ok").click()
+    expect(page.locator("#history .change").first).to_contain_text(f"{runner_up} → {champion['name']}", timeout=60_000)
+    expect(page.locator("#history .change").first).to_contain_text("rollback")
+    assert (
+        next(m for m in target.api("GET", "/models")["items"] if m["state"] == "champion")["name"] == champion["name"]
+    )
+    page.locator("#history").screenshot(path=str(SHOTS / "history-desktop.png"))  # docs/operations.md's timeline
+
 
 def test_a_folder_is_classified_as_a_batch_from_the_console(page: Any, stack: Any) -> None:
     from playwright.sync_api import expect

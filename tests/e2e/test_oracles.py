@@ -206,6 +206,41 @@ def test_list_training_jobs_pages_filters_and_sorts_as_the_api_reference_says(cl
         sagemaker().list_training_jobs(NextToken="not-a-token")
 
 
+def test_the_model_registry_versions_packages_as_the_api_reference_says(cloud: Any) -> None:
+    # The stack's group, made from the template as CloudFormation makes it
+    group = sagemaker().describe_model_package_group(ModelPackageGroupName="vista-models")
+    assert group["ModelPackageGroupArn"].endswith(":model-package-group/vista-models")
+    container = {"Image": "img", "ModelDataUrl": f"s3://{BUCKET}/artifacts/training/x/output/model.tar.gz"}
+
+    def create(**extra: Any) -> str:
+        spec = {"Containers": [container]}
+        return sagemaker().create_model_package(
+            ModelPackageGroupName="vista-models", InferenceSpecification=spec, **extra
+        )["ModelPackageArn"]
+
+    # versions count from 1 in the group; a repeated ClientToken is the same call, not a new version
+    first, again, second = create(ClientToken="t-1"), create(ClientToken="t-1"), create(ClientToken="t-2")
+    assert (first, second) == (f"{group['ModelPackageGroupArn'].replace('-group', '')}/1", first[:-1] + "2")
+    assert again == first
+    described = sagemaker().describe_model_package(ModelPackageName=first)
+    assert (described["ModelPackageVersion"], described["ModelApprovalStatus"]) == (1, "PendingManualApproval")
+    assert described["ModelPackageName"] == described["ModelPackageGroupName"] == "vista-models"
+    sagemaker().update_model_package(ModelPackageArn=second, ModelApprovalStatus="Approved", ApprovalDescription="ok")
+    approved = sagemaker().list_model_packages(ModelPackageGroupName="vista-models", ModelApprovalStatus="Approved")
+    assert [p["ModelPackageArn"] for p in approved["ModelPackageSummaryList"]] == [second]
+    assert sagemaker().describe_model_package(ModelPackageName="vista-models/2")["ApprovalDescription"] == "ok"
+    # what SageMaker refuses: both names, a group that does not exist, a group made twice
+    for refused in (
+        lambda: sagemaker().create_model_package(ModelPackageName="p", ModelPackageGroupName="vista-models"),
+        lambda: sagemaker().create_model_package(ModelPackageGroupName="nope"),
+        lambda: sagemaker().create_model_package_group(ModelPackageGroupName="vista-models"),
+        lambda: sagemaker().update_model_package(ModelPackageArn=first[:-1] + "9", ModelApprovalStatus="Approved"),
+    ):
+        with pytest.raises(ClientError) as error:
+            refused()
+        assert error.value.response["Error"]["Code"] == "ValidationException"
+
+
 @pytest.mark.skipif(not SDK_PYTHON.exists(), reason="make creates .venv-sdk (sagemaker-core)")
 def test_the_sagemaker_sdk_reads_the_local_resources_into_its_own_shapes(cloud: Any) -> None:
     from vista_app.config import settings

@@ -1,7 +1,7 @@
 // The Models page: the leaderboard (the columns GET /models gives) and one model's details.
 
 import { ApiError, api, board } from "./api.js";
-import { badge, chart, confirmDialog, errorBox, h, int, money, num, pct, put, toast } from "./dom.js";
+import { badge, chart, confirmDialog, errorBox, h, int, money, num, pct, put, toast, when } from "./dom.js";
 
 export async function modelsPage(main, { every, render }) {
   main.append(h("h1", { text: "Models" }), h("p", { class: "lede", text: "Every trained model, best test accuracy first. The champion serves every prediction." }));
@@ -31,7 +31,7 @@ export async function modelsPage(main, { every, render }) {
   // The model the address names, else the one serving (the best by test accuracy may be a tie or a candidate).
   const chosen = decodeURIComponent(location.hash.split("/")[2] || "");
   const model = all.find((m) => m.name === chosen) || all.find((m) => m.state === "champion") || all[0];
-  main.append(await modelDetails(model, all, render, formats));
+  main.append(await historyPanel(all, render), await modelDetails(model, all, render, formats));
   // A promotion is done when the endpoint has switched (minutes on AWS): look again until then.
   if (all.some((m) => m.state === "promoting")) every(async () => { render(); return false; });
 }
@@ -83,6 +83,38 @@ async function modelDetails(model, all, render, formats) {
     h("details", {}, h("summary", { text: "Hyperparameters" }), h("pre", { class: "mono", text: JSON.stringify(model.hyperparameters || {}, null, 2) })),
   );
   return section;
+}
+
+// What served when: every change of champion, newest first (GET models/history), each as SageMaker's
+// Model Registry approved it; "Roll back" serves again the model that served before the champion.
+const WHY = { gate: "good", manual: "warn", rollback: "warn", "failed deploy": "bad" };
+
+async function historyPanel(all, render) {
+  const { items, approvals } = await api("models/history?limit=10");
+  const champion = all.find((m) => m.state === "champion");
+  const previous = champion && items.find((c) => c.to === champion.name && c.from && c.from !== c.to);
+  const back = h("button", { type: "button", id: "rollback", text: previous ? `Roll back to ${previous.from}` : "Roll back", disabled: !previous });
+  const section = h("section", { class: "panel", id: "history", "aria-labelledby": "history-title" });
+  back.addEventListener("click", async () => {
+    if (!(await confirmDialog(`Roll back to ${previous.from}?`, `${previous.from} serves every prediction again once the endpoint has switched to it; ${champion.name} is retired.`, "Roll back"))) return;
+    back.disabled = true;
+    try {
+      const model = await api("models/rollback", { method: "POST" });
+      toast(`${model.name} is being promoted back: it serves once the endpoint has switched to it`);
+      render();
+    } catch (error) {
+      section.append(errorBox(error));
+      back.disabled = false;
+    }
+  });
+  const entry = (c) => h("li", { class: "change" },
+    h("time", { class: "meta", datetime: c.created_at, text: when(c.created_at) }),
+    h("span", {}, badge(c.why, WHY[c.why] || ""), " ", c.why === "failed deploy" ? `${c.model} did not serve; ${c.to || "nothing"} stayed` : `${c.from || "nothing"} → ${c.to}`),
+    approvals[c.model] ? h("span", { class: "meta", text: `registry: ${approvals[c.model]}` }) : null,
+    h("span", { class: "meta", text: [c.by, c.detail].filter(Boolean).join(" · ") }));
+  return put(section,
+    h("div", { class: "spread" }, h("h2", { id: "history-title", text: "What served when" }), back),
+    items.length ? h("ol", { class: "timeline" }, items.map(entry)) : h("p", { class: "muted", text: "No champion yet." }));
 }
 
 // Drift without labels: each closed window of the model's answers against its test split's
