@@ -64,6 +64,12 @@ def test_the_trained_model_is_the_champion_with_its_metrics(target: Any, trained
     assert job["status"] == "Completed" and job["model"] == trained and job["billable_seconds"] >= 1
     [model] = [m for m in target.api("GET", "/models")["items"] if m["name"] == trained]
     assert set(model["metrics"]["per_class"]) == CLASSES and 0 <= model["accuracy"] <= 1
+    # ...a version in the stack's Model Registry group, approved, and its crowning on the history
+    package = target.client("sagemaker").describe_model_package(ModelPackageName=model["model_package"])
+    assert package["ModelPackageGroupName"] == target.output("ModelPackageGroupName")
+    assert package["ModelApprovalStatus"] == "Approved"
+    history = target.api("GET", "/models/history")
+    assert any(c["to"] == trained and c["why"] == "manual" for c in history["items"])
 
 
 def test_an_inbox_image_is_classified_into_the_predictions_table(target: Any, trained: str, scenes: Path) -> None:
