@@ -93,6 +93,13 @@ def run_demo(
         step("promotion: the champion/challenger gate and the serverless endpoint")
         print(f"model {job}: {model['state']} (test accuracy {model['accuracy']:.1%})")
         print(f"endpoint {cloud.outputs['EndpointName']} is InService, serving {job}")
+        [change, *_] = target.api("GET", "/models/history", query={"limit": 1})["items"]
+        package = target.client("sagemaker").describe_model_package(ModelPackageName=model["model_package"])
+        print(f"history: {change.get('from') or 'nothing'} -> {change['to']} ({change['why']}, {change['created_at']})")
+        print(
+            f"Model Registry: {package['ModelPackageGroupName']} version {package['ModelPackageVersion']}, "
+            f"{package['ModelApprovalStatus']}"
+        )
 
         step("dropping the held-out test images, and scenes of none of the classes, into inbox/")
         images = sorted((data / "seg_test" / "seg_test").rglob("*.jpg"))
