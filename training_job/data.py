@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import tempfile
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,10 +17,11 @@ from pathlib import Path
 
 import tensorflow as tf
 
+import photos
 from preprocessing import decode_resize
 
 log = logging.getLogger(__name__)
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".heic", ".heif", ".webp", ".avif", ".gif", ".bmp", ".tif", ".tiff"}
 # In-memory cache while decoded images stay under this (train.py's --memory-cache-gb); beyond it, a
 # cache file on the instance's own disk.
 MEMORY_CACHE_BYTES = 4 * 1024**3
@@ -34,6 +36,7 @@ class Split:
     paths: list[str]
     labels: list[int]
     skipped: list[str] = field(default_factory=list)
+    converted: int = 0  # files TensorFlow cannot decode, read from their JPEG conversion (photos.py)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -71,8 +74,10 @@ def _decodes(path: str) -> bool:
     return True
 
 
-def scan(directory: str | Path, classes: list[str], *, workers: int = 8) -> Split:
-    """Every image file under <class>/ folders, each decoded once to skip corrupt ones."""
+def scan(directory: str | Path, classes: list[str], *, converted: Path | None = None, workers: int = 8) -> Split:
+    """Every image file under <class>/ folders, each decoded once to skip corrupt ones; a file
+    TensorFlow cannot decode (HEIC, AVIF, WebP, TIFF) is read from its JPEG conversion, made once in
+    `converted` (a temporary folder by default)."""
     root = class_root(directory)
     candidates: list[tuple[str, int]] = []
     for index, name in enumerate(classes):
@@ -85,12 +90,14 @@ def scan(directory: str | Path, classes: list[str], *, workers: int = 8) -> Spli
         if not files:
             raise DatasetError(f"class '{name}' has no images in {folder}")
         candidates.extend((f, index) for f in files)
+    cache = converted or Path(tempfile.gettempdir()) / "vista-converted"
     with ThreadPoolExecutor(workers) as pool:
-        ok = list(pool.map(_decodes, (path for path, _ in candidates)))
+        readable = list(pool.map(lambda path: _readable(path, cache), (path for path, _ in candidates)))
     split = Split(
-        [p for (p, _), good in zip(candidates, ok, strict=True) if good],
-        [label for (_, label), good in zip(candidates, ok, strict=True) if good],
-        [p for (p, _), good in zip(candidates, ok, strict=True) if not good],
+        [read for read in readable if read],
+        [label for (_, label), read in zip(candidates, readable, strict=True) if read],
+        [path for (path, _), read in zip(candidates, readable, strict=True) if not read],
+        converted=sum(1 for (path, _), read in zip(candidates, readable, strict=True) if read and read != path),
     )
     for path in split.skipped:
         log.warning("skipped unreadable image %s", path)
@@ -100,6 +107,17 @@ def scan(directory: str | Path, classes: list[str], *, workers: int = 8) -> Spli
     return split
 
 
+def _readable(path: str, cache: Path) -> str | None:
+    """The file the pipeline reads for `path` (itself, or its JPEG conversion), or None: unreadable."""
+    if photos.needs_conversion(path):
+        try:
+            path = str(photos.converted(path, cache))
+        except (OSError, ValueError, SyntaxError, EOFError) as error:  # what Pillow says of a file it cannot read
+            log.warning("cannot convert %s: %s", path, error)
+            return None
+    return path if _decodes(path) else None
+
+
 def carve(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
     """A seeded, stratified split taken from train (at least one image of each class that has two):
     what is left of train, and the split (a validation or test split the dataset lacks)."""
@@ -107,7 +125,7 @@ def carve(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
     by_class: dict[int, list[str]] = {}
     for path, label in zip(train.paths, train.labels, strict=True):
         by_class.setdefault(label, []).append(path)
-    kept, held = Split([], [], train.skipped), Split([], [])
+    kept, held = Split([], [], train.skipped, train.converted), Split([], [])
     for label, paths in sorted(by_class.items()):
         paths = sorted(paths)
         rng.shuffle(paths)

@@ -333,6 +333,10 @@ class Splits:
     def skipped(self) -> int:
         return len(self.train.skipped) + len(self.validation.skipped) + len(self.test.skipped)
 
+    @property
+    def converted(self) -> int:
+        return self.train.converted + self.validation.converted + self.test.converted
+
 
 def read_splits(args: argparse.Namespace) -> Splits:
     """The channels' images by class; a test or validation split the dataset lacks is carved from
@@ -351,7 +355,7 @@ def read_splits(args: argparse.Namespace) -> Splits:
     print(
         f"classes={len(classes)} {classes}; train={len(train_split)} validation={len(val_split)} "
         f"test={len(test_split)}{' (carved from train)' if splits.test_carved else ''}; "
-        f"skipped_files={splits.skipped};",
+        f"skipped_files={splits.skipped}; converted_files={splits.converted};",
         flush=True,
     )
     print(f"train images per class: {class_counts(train_split, classes)}", flush=True)
@@ -517,6 +521,7 @@ def evaluate_and_export(
         training_seconds=round(fitted.seconds, 1),
         parameters=parameters,
         skipped_files=splits.skipped,
+        converted_files=splits.converted,
         evaluated_on="test (carved from train)" if splits.test_carved else "test",
         test_set={"digest": fingerprint(splits.test, classes), "images": len(splits.test)},
         hyperparameters={

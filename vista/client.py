@@ -86,7 +86,7 @@ def upload_dataset(
         existing.update({o["Key"]: (o["Size"], o["ETag"].strip('"')) for o in page.get("Contents", [])})
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
     if not files:
-        raise CommandError(f"no JPEG or PNG images under {folder}")
+        raise CommandError(f"no images ({', '.join(SUFFIXES)}) under {folder}")
     todo = []
     for path in files:
         key = prefix + path.relative_to(folder).as_posix()

@@ -47,6 +47,8 @@ WORK_PREFIX = "artifacts/batches/"  # a batch's manifest, versions, refusals and
 RESULTS_PREFIX = "results/"
 BATCH_MODELS_PREFIX = "artifacts/batch-models/"
 CONTENT_TYPE = "application/x-image"  # what the batch script takes as an image's bytes
+# What the model's own decoder reads (tf.io.decode_image: "One of JPEG, PNG, GIF, BMP required").
+MODEL_DECODES = ("JPEG", "PNG", "GIF", "BMP")
 MAX_PAYLOAD_MB = 16  # each image classify takes (MAX_IMAGE_BYTES) is one request
 MAX_OBJECTS = 200_000
 CHECK_THREADS = 16
@@ -87,9 +89,14 @@ def check_image(s3: Any, image: S3Image, *, max_pixels: int) -> str | None:
     if image.size is not None and image.size > MAX_IMAGE_BYTES:
         return f"image is {image.size:,} bytes; the limit is {MAX_IMAGE_BYTES:,}"
     try:
-        inspect_image(read_image(s3, image), max_bytes=MAX_IMAGE_BYTES, max_pixels=max_pixels)
+        info = inspect_image(read_image(s3, image), max_bytes=MAX_IMAGE_BYTES, max_pixels=max_pixels)
     except (InvalidImage, ObjectGone) as error:
         return str(error)
+    if info.format not in MODEL_DECODES:
+        return (
+            f"a batch sends each image to the model as it is, and its decoder reads {', '.join(MODEL_DECODES)}: "
+            f"classify a {info.format} through the inbox or the API, which convert it"
+        )
     return None
 
 

@@ -3,7 +3,12 @@
 `inspect_image` reads only headers and chunk structure (no decoding): the format by its magic
 bytes, the pixel size, and whether the file is complete, so what the endpoint would reject, or
 what would waste its time, gets a clear reason up front (a decompression bomb is refused by its
-declared pixels, before anything decodes it).
+declared pixels, before anything decodes it). JPEG and PNG are read here; HEIC/HEIF, WebP, AVIF,
+GIF, BMP and TIFF by their decoder's header reader (Pillow's plugin for the format, pi-heif's for
+HEIF), loaded only when such bytes arrive, and always converted (`convert_for_model`): the first
+frame or page, turned upright by its EXIF orientation (HEIF's `irot`/`imir` are applied by
+libheif), its colour profile converted to sRGB, 16-bit samples scaled to 8, sent as the JPEG the
+model was trained on.
 
 Only the first frame header counts (Pillow reads the first): a second IHDR or SOF, or an IHDR that
 is not a PNG's first chunk, is refused, so no header can claim a size the decoder will not use.
@@ -24,10 +29,12 @@ pay for it at cold start.
 
 from __future__ import annotations
 
+import importlib
 import io
 import struct
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 from vista_app.errors import BadRequest
 
@@ -36,20 +43,30 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # Start-of-frame markers carry the size: SOF0..SOF15 except DHT (C4), JPG (C8), DAC (CC).
 JPEG_SOF = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 JPEG_PROGRESSIVE = {0xC2, 0xC6, 0xCA, 0xCE}
+# ISO base media file brands (the `ftyp` box): HEIF's (ISO/IEC 23008-12) and AVIF's.
+HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+AVIF_BRANDS = {b"avif", b"avis"}
+# The formats converted to JPEG, each read by this Pillow plugin (HEIF by pi-heif's).
+CONVERTED = {
+    "HEIF": None,
+    "AVIF": "AvifImagePlugin",
+    "WEBP": "WebPImagePlugin",
+    "GIF": "GifImagePlugin",
+    "BMP": "BmpImagePlugin",
+    "TIFF": "TiffImagePlugin",
+}
 OTHER_FORMATS = {
-    b"GIF8": "GIF",
-    b"RIFF": "RIFF (WebP?)",
-    b"II*\x00": "TIFF",
-    b"MM\x00*": "TIFF",
-    b"BM": "BMP",
     b"PK\x03\x04": "ZIP",
     b"%PDF": "PDF",
     b"<": "text/HTML",
 }
 
 
+TAKEN = "JPEG, PNG, HEIC, WebP, AVIF, GIF, BMP or TIFF"
+
+
 class InvalidImage(BadRequest):
-    """Bytes that are not a complete JPEG or PNG within the limits."""
+    """Bytes that are not a complete image of a format Vista takes, within the limits."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +80,8 @@ class ImageInfo:
     buffered_samples: float = 0.0
     png_bytes_per_pixel: int = 4
     png_converts_first: bool = False
+    # A converted format's decoded frame, in bytes a pixel (its mode's, and its codec's own planes).
+    decoded_bytes_per_pixel: float = 0.0
 
 
 def inspect_image(data: bytes, *, max_bytes: int, max_pixels: int) -> ImageInfo:
@@ -70,12 +89,15 @@ def inspect_image(data: bytes, *, max_bytes: int, max_pixels: int) -> ImageInfo:
         raise InvalidImage("empty file (0 bytes)")
     if len(data) > max_bytes:
         raise InvalidImage(f"image is {len(data):,} bytes; the limit is {max_bytes:,}")
-    if data.startswith(JPEG_MAGIC):
+    fmt = _format_of(data)
+    if fmt == "JPEG":
         info = _jpeg(data)
-    elif data.startswith(PNG_MAGIC):
+    elif fmt == "PNG":
         info = _png(data)
+    elif fmt in CONVERTED:
+        info = _by_decoder(data, fmt, max_pixels)
     else:
-        raise InvalidImage(f"not a JPEG or PNG image ({_guess(data)})")
+        raise InvalidImage(f"not a {TAKEN} image ({_guess(data)})")
     if info.width == 0 or info.height == 0:
         raise InvalidImage(f"{info.format} declares an empty size {info.width}x{info.height}")
     if info.width * info.height > max_pixels:
@@ -84,6 +106,60 @@ def inspect_image(data: bytes, *, max_bytes: int, max_pixels: int) -> ImageInfo:
             f"the limit is {max_pixels:,}"
         )
     return info
+
+
+def _format_of(data: bytes) -> str | None:
+    """The format its first bytes say (each format's signature), never its name's suffix."""
+    if data.startswith(JPEG_MAGIC):
+        return "JPEG"
+    if data.startswith(PNG_MAGIC):
+        return "PNG"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return "TIFF"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    if data[:2] == b"BM" and len(data) >= 26 and struct.unpack("<I", data[14:18])[0] in (12, 40, 52, 56, 64, 108, 124):
+        return "BMP"  # BM and a known DIB header size (the header's bytes 14-17)
+    if data[4:8] == b"ftyp":  # ISO base media: the major brand, then the compatible ones
+        (size,) = struct.unpack(">I", data[:4])
+        brands = {data[8:12]} | {data[i : i + 4] for i in range(16, min(size, len(data)) - 3, 4)}
+        if brands & AVIF_BRANDS and not {data[8:12]} & HEIF_BRANDS:
+            return "AVIF"
+        if brands & HEIF_BRANDS:
+            return "HEIF"
+    return None
+
+
+def opener(fmt: str) -> str:
+    """Load the one decoder `fmt` needs (a cold start pays for no other); the Pillow format id."""
+    if fmt == "HEIF":
+        import pi_heif
+
+        pi_heif.register_heif_opener()
+    else:
+        importlib.import_module(f"PIL.{CONVERTED[fmt]}")
+    return fmt
+
+
+def _by_decoder(data: bytes, fmt: str, max_pixels: int) -> ImageInfo:
+    """A converted format's size and decoded frame size, from its decoder's header reader."""
+    from PIL import Image, UnidentifiedImageError
+
+    Image.MAX_IMAGE_PIXELS = max_pixels  # its own guard: a header past twice the limit is refused at once
+    try:
+        with Image.open(io.BytesIO(data), formats=[opener(fmt)]) as image:
+            width, height, mode = image.width, image.height, image.mode
+    except Image.DecompressionBombError:
+        raise InvalidImage(f"{fmt} declares over {2 * max_pixels:,} pixels; the limit is {max_pixels:,}") from None
+    except UnidentifiedImageError:  # its decoder's words name the BytesIO, not the problem
+        raise InvalidImage(f"corrupt {fmt}: its decoder cannot read its header (truncated or damaged)") from None
+    except (OSError, ValueError, SyntaxError, struct.error, EOFError) as error:
+        raise InvalidImage(f"corrupt {fmt}: {str(error).strip()}") from None
+    # HEIF and AVIF decode through YUV planes (up to 3 bytes a pixel at 10 bits) besides the frame.
+    codec = 3.0 if fmt in ("HEIF", "AVIF") else 0.0
+    return ImageInfo(fmt, width, height, decoded_bytes_per_pixel=MODE_BYTES.get(mode, RGB_BYTES) + codec)
 
 
 def _guess(data: bytes) -> str:
@@ -204,6 +280,8 @@ MB = 1024 * 1024
 # the photo's own bytes (up to 15 MB) and what is sent (measured: tests/training/test_image_memory.py).
 RESERVED_BYTES = 200 * MB
 RGB_BYTES = 4  # Pillow keeps an RGB pixel in 4 bytes
+# Bytes a pixel of each Pillow mode (Pillow's own storage: RGB, RGBA, CMYK, I and F in 4).
+MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 4, "PA": 4, "I;16": 2, "I;16B": 2, "I;16L": 2}
 COEFFICIENT_BYTES = 2  # a JPEG DCT coefficient (JCOEF)
 
 
@@ -222,6 +300,8 @@ def decode_peak(info: ImageInfo, image_size: int) -> int:
     """The most memory decoding and reducing `info`'s image for a model of `image_size` takes, in bytes."""
     target = SIDE_PER_INPUT * image_size
     pixels = info.width * info.height
+    if info.format in CONVERTED:  # always decoded: the frame, an upright or 8-bit copy, an RGB one
+        return int(pixels * (info.decoded_bytes_per_pixel + 2 * RGB_BYTES))
     if min(info.width, info.height) <= target:
         return 0  # sent as it is, never decoded here
     if info.format == "JPEG":
@@ -245,7 +325,7 @@ def reduce_for_model(data: bytes, info: ImageInfo, image_size: int, *, budget: i
     when decoding it would take more than `budget` bytes; whatever the decoder says of bad data is
     InvalidImage."""
     target = SIDE_PER_INPUT * image_size
-    if min(info.width, info.height) <= target:
+    if min(info.width, info.height) <= target and info.format not in CONVERTED:
         return data
     peak = decode_peak(info, image_size)
     if peak > budget:
@@ -256,9 +336,11 @@ def reduce_for_model(data: bytes, info: ImageInfo, image_size: int, *, budget: i
     from PIL import Image
 
     try:
+        if info.format in CONVERTED:
+            return _converted(data, info, target)
         return _reduced(data, info, target)
-    except (OSError, ValueError, SyntaxError, struct.error, Image.DecompressionBombError) as error:
-        raise InvalidImage(f"{info.format} could not be decoded: {error}") from None
+    except (OSError, ValueError, SyntaxError, struct.error, EOFError, Image.DecompressionBombError) as error:
+        raise InvalidImage(f"{info.format} could not be decoded: {str(error).strip()}") from None
 
 
 def _reduced(data: bytes, info: ImageInfo, target: int) -> bytes:
@@ -288,3 +370,43 @@ def _reduced(data: bytes, info: ImageInfo, target: int) -> bytes:
     reduced = io.BytesIO()
     pixels.save(reduced, "JPEG", quality=REDUCED_QUALITY, exif=exif.tobytes())
     return reduced.getvalue()
+
+
+def _converted(data: bytes, info: ImageInfo, target: int) -> bytes:
+    """A converted format's first frame as the JPEG the model was trained on: upright, sRGB, 8-bit
+    RGB, its shorter side at most `target`."""
+    from PIL import Image, ImageOps
+
+    Image.MAX_IMAGE_PIXELS = info.width * info.height
+    with Image.open(io.BytesIO(data), formats=[opener(info.format)]) as image:
+        image.seek(0)  # the first frame of an animation, the first page of a TIFF
+        image.load()
+        pixels = ImageOps.exif_transpose(image)  # a copy, upright; its Orientation tag dropped
+    pixels = _eight_bit_srgb(pixels)
+    scale = target / min(pixels.size)
+    if scale < 1:
+        size = (max(1, round(pixels.width * scale)), max(1, round(pixels.height * scale)))
+        pixels = pixels.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    converted = io.BytesIO()
+    pixels.save(converted, "JPEG", quality=REDUCED_QUALITY)
+    return converted.getvalue()
+
+
+def _eight_bit_srgb(image: Any) -> Any:
+    """8-bit RGB in sRGB: an embedded colour profile converted (Little CMS), 16-bit and 32-bit grey
+    scaled to 8 bits (Pillow's convert would clip them), alpha dropped as the PNG path drops it."""
+    from PIL import ImageCms
+
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        high = 65535 if image.mode.startswith("I;16") else max(1, image.getextrema()[1])
+        image = image.convert("I").point(lambda value: value * (255 / high)).convert("L")
+    elif image.mode == "F":
+        image = image.point(lambda value: value * 255).convert("L")
+    profile = image.info.get("icc_profile")
+    if profile and image.mode in ("RGB", "RGBA", "CMYK", "L"):
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+            return ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+        except ImageCms.PyCMSError:
+            pass  # a profile Little CMS cannot read: the samples as they are
+    return image if image.mode == "RGB" else image.convert("RGB")

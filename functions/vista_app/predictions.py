@@ -213,6 +213,8 @@ class Classifier:
             "width": info.width,
             "height": info.height,
             "bytes": len(data),
+            # What the model was sent: the photo itself, or the JPEG it was reduced or converted to.
+            "sent_format": info.format if sent is data else "JPEG",
             "sent_bytes": len(sent),
         }
 

@@ -64,27 +64,34 @@ def test_a_folder_is_one_batch_with_a_record_an_image_one_results_file_and_the_j
         s3.upload_file(str(path), bucket, f"archive/2025/good/{index:02}.jpg")
     for name, data in bad_images(good[0].read_bytes()).items():
         s3.put_object(Bucket=bucket, Key=f"archive/2025/bad/{name}", Body=data)
+    from PIL import Image
+
+    from tests.helpers.support import encoded
+
+    # a WebP: a photo the inbox and the API convert, but a batch sends each image to the model as it is
+    s3.put_object(Bucket=bucket, Key="archive/2025/bad/web.webp", Body=encoded(Image.open(good[0]), "WEBP"))
 
     batch = request(target, "batches/archive-2025.json", {"source": "archive/2025/"})
 
     assert batch["status"] == "Completed", batch
     assert batch["model"] == trained and batch["request"]["instance_type"] == "ml.m5.xlarge"
-    # Nine are refused by the checks classify makes; a PNG whose header is all there is passes them, and
-    # the model's refusal in the container is that image's answer, not the job's failure.
+    # Nine are refused by the checks classify makes, and the WebP; a PNG whose header is all there is passes
+    # them, and the model's refusal in the container is that image's answer, not the job's failure.
     counts = batch["counts"]
-    assert (counts["objects"], counts["accepted"], counts["refused"], counts["answered"]) == (60, 51, 9, 50)
+    assert (counts["objects"], counts["accepted"], counts["refused"], counts["answered"]) == (61, 51, 10, 50)
     assert batch["billable_seconds"] > 0 and batch["cost"] > 0
     records = [p for p in cloud_predictions(target) if p.get("batch") == batch["name"]]
-    assert len(records) == 60 and len({r["id"] for r in records}) == 60
+    assert len(records) == 61 and len({r["id"] for r in records}) == 61
     ok = [r for r in records if r["status"] == "OK"]
     failed = {r["key"].rsplit("/", 1)[1]: r["error"] for r in records if r["status"] == "FAILED"}
     assert len(ok) == 50 and all(r["model"] == trained and answered_class(r) in r["probabilities"] for r in ok)
-    assert set(failed) == set(bad_images(b"x" * 100))
+    assert set(failed) == {*bad_images(b"x" * 100), "web.webp"}
+    assert failed["web.webp"].startswith("a batch sends each image to the model as it is")
     assert "400,000,000 pixels" in failed["bomb.png"] and failed["empty.jpg"] == "empty file (0 bytes)"
     assert failed["wide.png"].startswith("the model refused the image: ")
-    assert "not a JPEG or PNG image" in failed["notes.jpg"]
+    assert "not a JPEG, PNG, HEIC" in failed["notes.jpg"]
     rows = list(csv.DictReader(io.StringIO(read(target, batch["results"]))))
-    assert len(rows) == 60 and {r["status"] for r in rows} == {"OK", "FAILED"}
+    assert len(rows) == 61 and {r["status"] for r in rows} == {"OK", "FAILED"}
     first = next(r for r in rows if r["key"] == "archive/2025/good/00.jpg")
     label = first["best_guess"] or first["label"]  # an unknown answer's class is its best guess
     assert first["status"] == "OK" and float(first[label]) == pytest.approx(float(first["confidence"]))

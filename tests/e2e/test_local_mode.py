@@ -94,9 +94,61 @@ def test_inbox_images_are_classified_once_each(cloud: Any, target: Any, trained:
     assert len({r["key"] for r in records}) == len(records) == len(images) + 1
     by_key = {r["key"]: r for r in records}
     assert by_key["inbox/e2e/notes+été.jpg"]["status"] == "FAILED"
-    assert "not a JPEG or PNG" in by_key["inbox/e2e/notes+été.jpg"]["error"]
+    assert "not a JPEG, PNG, HEIC" in by_key["inbox/e2e/notes+été.jpg"]["error"]
     ok = [r for r in records if r["status"] == "OK"]
     assert len(ok) == len(images) and all(r["model"] == trained for r in ok)
+
+
+FORMATS = {"HEIF": "image/heic", "WEBP": "image/webp", "AVIF": "image/avif", "GIF": "image/gif", "BMP": "image/bmp"}
+FORMATS |= {"TIFF": "image/tiff"}
+
+
+def test_a_phones_and_the_webs_formats_are_answered_as_their_jpeg(
+    cloud: Any, target: Any, trained: str, scenes: Path
+) -> None:
+    from PIL import Image
+
+    from tests.helpers.support import encoded
+
+    # GIVEN one held-out scene as a JPEG, as each other format, as a sideways HEIC (its `irot` says
+    # how to turn it), and a truncated copy of each; some named with another format's suffix
+    s3, bucket = target.client("s3"), cloud.outputs["DataBucketName"]
+    picture = Image.open(next((scenes / "seg_test" / "seg_test" / "forest").glob("*.jpg"))).convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    files = {f"{fmt}.img": encoded(picture, fmt) for fmt in ["JPEG", *FORMATS]}
+    files["sideways-heic.jpg"] = encoded(picture.transpose(Image.Transpose.ROTATE_90), "HEIF", exif=exif.tobytes())
+    broken = {f"broken-{fmt}.img": encoded(picture, fmt)[:-200] for fmt in FORMATS}
+    for name, data in (files | broken).items():
+        s3.put_object(Bucket=bucket, Key=f"inbox/formats/{name}", Body=data)
+    table = boto3.resource("dynamodb").Table(cloud.outputs["PredictionsTableName"])
+
+    def settled() -> dict[str, dict[str, Any]] | None:
+        records = [i for i in table.scan()["Items"] if i.get("key", "").startswith("inbox/formats/")]
+        done = len(records) == len(files) + len(broken) and all(r["status"] != "CLASSIFYING" for r in records)
+        return {r["key"].removeprefix("inbox/formats/"): r for r in records} if done else None
+
+    records = wait_for("a record of each", settled, 180)
+    # THEN each format is answered as the JPEG of the same picture: same class, near the same probabilities
+    jpeg = records["JPEG.img"]
+    assert jpeg["status"] == "OK" and jpeg["sent_format"] == "JPEG"
+    for name in [n for n in files if n != "JPEG.img"]:
+        record = records[name]
+        assert record["status"] == "OK", (name, record.get("error"))
+        assert answered_class(record) == answered_class(jpeg), name
+        gaps = [abs(float(record["probabilities"][c]) - float(jpeg["probabilities"][c])) for c in jpeg["probabilities"]]
+        assert max(gaps) < 0.15, (name, gaps)
+        assert record["sent_format"] == "JPEG" and record["format"] == ("HEIF" if "heic" in name else name[:-4])
+    # AND the broken ones are FAILED, each saying what is wrong; nothing lost, doubled or dead-lettered
+    for name in broken:
+        assert records[name]["status"] == "FAILED", name
+        assert "could not be decoded" in records[name]["error"] or "corrupt" in records[name]["error"], name
+    dead = target.client("sqs").receive_message(QueueUrl=cloud.outputs["InboxDeadLetterQueueUrl"], WaitTimeSeconds=1)
+    assert dead.get("Messages", []) == []
+    # AND the API answers each as the inbox did
+    for fmt, content_type in FORMATS.items():
+        answer = target.api("POST", "/predictions", body=files[f"{fmt}.img"], content_type=content_type)
+        assert answer["status"] == "OK" and answered_class(answer) == answered_class(jpeg), fmt
 
 
 def test_the_api_predicts_and_lists_models(target: Any, trained: str, scenes: Path) -> None:

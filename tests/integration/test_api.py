@@ -54,7 +54,7 @@ def test_post_json_with_base64(endpoint: FakeEndpoint, champion: str, context: A
 @pytest.mark.parametrize(
     ("body", "content_type", "b64", "status", "message"),
     [
-        (base64.b64encode(b"GIF89a" + b"\0" * 30).decode(), "image/jpeg", True, 400, "not a JPEG or PNG"),
+        (base64.b64encode(b"GIF89a" + b"\0" * 30).decode(), "image/jpeg", True, 400, "corrupt GIF"),
         ('{"image": "%%%not base64%%%"}', "application/json", False, 400, 'a JSON body must be {"image"'),
         ('{"picture": "abc"}', "application/json", False, 400, 'a JSON body must be {"image"'),
         ("{not json", "application/json", False, 400, 'a JSON body must be {"image"'),

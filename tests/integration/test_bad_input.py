@@ -72,7 +72,7 @@ INBOX = {
     "inbox/empty.jpg": (b"", "FAILED", "empty file"),
     "inbox/truncated.jpg": (image_bytes("JPEG", (200, 200))[:900], "FAILED", "truncated JPEG"),
     "inbox/bad-crc.png": (bad_crc_png(), "FAILED", "bad CRC"),
-    "inbox/text.jpg": (b"just some notes, not a picture", "FAILED", "not a JPEG or PNG"),
+    "inbox/text.jpg": (b"just some notes, not a picture", "FAILED", "not a JPEG, PNG, HEIC"),
     "inbox/page.jpg": (b"<!doctype html><html><body>hi</body></html>", "FAILED", "text/HTML"),
     "inbox/archive.jpg": (zipped(), "FAILED", "ZIP"),
     "inbox/animation.gif": (pillow("GIF"), "FAILED", "GIF"),

@@ -218,5 +218,5 @@ def test_a_bad_image_before_any_model_is_a_failed_record_without_a_model(aws: No
     # by_model_feedback index, so the record leaves the attribute out), never retried into the DLQ
     assert result == {"batchItemFailures": []}
     [record] = predictions()
-    assert record["status"] == "FAILED" and "not a JPEG or PNG" in record["error"]
+    assert record["status"] == "FAILED" and "not a JPEG, PNG, HEIC" in record["error"]
     assert "model" not in record

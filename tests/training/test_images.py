@@ -32,12 +32,13 @@ def test_progressive_jpeg_is_read() -> None:
     ("data", "reason"),
     [
         (b"", "empty file"),
-        (b"hello, this is text", "not a JPEG or PNG"),
+        (b"hello, this is text", "not a JPEG, PNG, HEIC, WebP, AVIF, GIF, BMP or TIFF"),
         (b"<html><body>nope</body></html>", "text/HTML"),
         (b"PK\x03\x04" + b"\x00" * 40, "ZIP"),
-        (b"GIF89a" + b"\x00" * 40, "GIF"),
-        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "WebP"),
-        (b"II*\x00" + b"\x00" * 40, "TIFF"),
+        (b"GIF89a" + b"\x00" * 40, "corrupt GIF"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "corrupt WEBP"),
+        (b"II*\x00" + b"\x00" * 40, "corrupt TIFF"),
+        (b"\x00\x00\x00\x18ftypheic" + b"\x00" * 40, "corrupt HEIF"),
     ],
 )
 def test_non_images_are_refused_with_what_they_look_like(data: bytes, reason: str) -> None:

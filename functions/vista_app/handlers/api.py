@@ -109,7 +109,8 @@ def _unavailable(error: Unavailable) -> Response[dict]:
 
 
 def uploaded_image() -> bytes:
-    """The image of a POST /predictions: the raw body (image/jpeg, image/png) or JSON {"image": base64}."""
+    """The image of a POST /predictions: the raw body (image/*, any type image_types takes) or JSON
+    {"image": base64}."""
     event = app.current_event
     content_type = (event.headers.get("Content-Type") or "").split(";")[0]
     content_type = content_type.strip().lower()
@@ -119,10 +120,11 @@ def uploaded_image() -> bytes:
             encoded = json.loads(body)["image"]
             return base64.b64decode(encoded, validate=True)
         except (ValueError, KeyError, TypeError, binascii.Error):
-            raise predictions.InvalidImage('a JSON body must be {"image": "<base64 of a JPEG or PNG>"}') from None
+            raise predictions.InvalidImage('a JSON body must be {"image": "<base64 of an image>"}') from None
     if content_type not in IMAGE_TYPES:
         raise UnsupportedMediaType(
-            f"content type '{content_type or 'none'}' is not supported; send image/jpeg, image/png or application/json"
+            f"content type '{content_type or 'none'}' is not supported; "
+            f"send {', '.join(CONTENT_TYPES)} or application/json"
         )
     return base64.b64decode(body) if event.is_base64_encoded else body.encode("latin-1")
 

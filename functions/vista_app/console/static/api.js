@@ -46,14 +46,18 @@ export async function classNames() {
 // A photo over this goes straight to S3 (POST /uploads, then a PUT to the URL it gives): API Gateway
 // base64s a request's body into Lambda's 6 MB event. vista/client.py's SYNCHRONOUS_MAX_BYTES (a test holds them equal).
 export const SYNCHRONOUS_MAX_BYTES = 4 * 1024 * 1024;
+// The photos the API takes (vista_app/image_types.py's CONTENT_TYPES, and its suffixes for a browser
+// that gives a file no type, as some do for HEIC: a test holds them equal).
+export const IMAGE_TYPES = { ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".heic": "image/heic", ".heif": "image/heif", ".webp": "image/webp", ".avif": "image/avif", ".gif": "image/gif", ".bmp": "image/bmp", ".tif": "image/tiff", ".tiff": "image/tiff" };
+const typeOf = (file) => file.type || IMAGE_TYPES[(file.name.match(/\.[^.]+$/) || [""])[0].toLowerCase()] || "application/octet-stream";
 const UPLOAD_WAIT_S = 180;
 
 export async function classifyFile(file, progress) {
   if (file.size <= SYNCHRONOUS_MAX_BYTES) {
-    return api("predictions", { method: "POST", headers: { "Content-Type": file.type || "application/octet-stream" }, body: file });
+    return api("predictions", { method: "POST", headers: { "Content-Type": typeOf(file) }, body: file });
   }
-  if (!["image/jpeg", "image/png"].includes(file.type)) throw new Error(`${file.name} is ${int(file.size)} bytes: a photo this big must be a JPEG or PNG.`);
-  const { id, upload } = await api("uploads", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ content_type: file.type, bytes: file.size }) });
+  if (!Object.values(IMAGE_TYPES).includes(typeOf(file))) throw new Error(`${file.name} is ${int(file.size)} bytes and not a photo of a type the API takes (${Object.keys(IMAGE_TYPES).join(" ")}).`);
+  const { id, upload } = await api("uploads", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ content_type: typeOf(file), bytes: file.size }) });
   progress(`Uploading ${(file.size / 1048576).toFixed(1)} MB…`);
   const put = await fetch(upload.url, { method: upload.method, headers: upload.headers, body: file });
   if (!put.ok) throw new Error(`The upload to S3 failed: ${put.status} ${put.statusText}`);

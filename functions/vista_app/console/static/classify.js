@@ -5,9 +5,9 @@ import { errorBox, h, put } from "./dom.js";
 import { feedbackControls, predictionSummary, probabilityChart, thumbnail, whyControl } from "./prediction.js";
 
 export async function classifyPage(main) {
-  const input = h("input", { type: "file", id: "images", accept: "image/jpeg,image/png", multiple: true });
+  const input = h("input", { type: "file", id: "images", accept: "image/*,.heic,.heif", multiple: true });
   const results = h("div", { class: "grid", id: "results", "aria-live": "polite" });
-  const drop = h("label", { class: "drop", for: "images" }, h("strong", { text: "Drop images here, or choose them" }), h("span", { class: "hint", text: "JPEG or PNG; each is classified by the model in service." }), input);
+  const drop = h("label", { class: "drop", for: "images" }, h("strong", { text: "Drop images here, or choose them" }), h("span", { class: "hint", text: "JPEG, PNG, HEIC, WebP, AVIF, GIF, BMP or TIFF; each is classified by the model in service." }), input);
   main.append(h("h1", { text: "Classify images" }), h("p", { class: "lede", text: "Each image goes to the champion model's serverless endpoint; the answer is recorded with the other predictions." }), drop, h("h2", { text: "Results" }), results);
   const known = classNames().catch(() => []);
   const classify = async (file) => {
