@@ -175,3 +175,22 @@ def test_a_format_loads_its_own_decoder_and_no_other(fmt: str, plugin: str, tmp_
     run = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True)
     loaded = run.stdout.split()
     assert loaded == [plugin]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_training_converts_each_format_to_the_pixels_serving_sends(fmt: str) -> None:
+    """training_job/photos.py and vista_app/images.py each convert (the job runs without vista_app):
+    held to the same pixels, so a model is served what it was trained on."""
+    import photos
+
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6
+    data = encoded(
+        halves().transpose(Image.Transpose.ROTATE_90),
+        fmt,
+        **({} if fmt in ("GIF", "BMP") else {"exif": exif.tobytes()}),
+    )
+    trained_on = np.asarray(Image.open(io.BytesIO(photos.to_jpeg(data))), np.int16)
+    served = np.asarray(sent(data, image_size=200), np.int16)  # no smaller than the photo: not resized
+    assert trained_on.shape == served.shape
+    assert np.abs(trained_on - served).mean() < 3
