@@ -19,6 +19,7 @@ from typing import Any
 from benchmarks import (
     batch_vs_inbox,
     cold_start,
+    formats,
     input_pipeline,
     load,
     per_image,
@@ -129,6 +130,16 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
             for r in results["batch_vs_inbox"]
             if r["path"].startswith("batch")
         ),
+        *(
+            {
+                "figure": f"a 6 MP {r['format']} checked and sent (first in a process, then warm)",
+                "value": f"{r['first_ms']:.0f} ms, then {r['warm_ms']:.0f} ms",
+                "baseline": f"the same photo as a JPEG: {r['first_vs_jpeg']:.1f}x, then {r['warm_vs_jpeg']:.1f}x",
+                "goal": "measured",
+                "met": None,
+            }
+            for r in results["formats"][1:]
+        ),
         {
             "figure": "input pipeline, cached epochs",
             "value": f"{steady['later_epochs']:,.0f} img/s",
@@ -155,6 +166,7 @@ def main() -> int:
         ("serving", lambda: serving.main([])),
         ("per_image", lambda: per_image.main([])),
         ("reduction", lambda: reduction.main([])),
+        ("formats", lambda: formats.main([])),
         ("batch_vs_inbox", lambda: batch_vs_inbox.main([])),
         ("input_pipeline", lambda: input_pipeline.main(["--per-class", "60"])),
         ("training_throughput", lambda: training_throughput.main([])),
