@@ -80,7 +80,7 @@ class ImageInfo:
     buffered_samples: float = 0.0
     png_bytes_per_pixel: int = 4
     png_converts_first: bool = False
-    # A converted format's decoded frame, in bytes a pixel (its mode's, and its codec's own planes).
+    # What converting it takes, in bytes a pixel (DECODE_BYTES: its format's, and its sample width's).
     decoded_bytes_per_pixel: float = 0.0
 
 
@@ -157,9 +157,8 @@ def _by_decoder(data: bytes, fmt: str, max_pixels: int) -> ImageInfo:
         raise InvalidImage(f"corrupt {fmt}: its decoder cannot read its header (truncated or damaged)") from None
     except (OSError, ValueError, SyntaxError, struct.error, EOFError) as error:
         raise InvalidImage(f"corrupt {fmt}: {str(error).strip()}") from None
-    # HEIF and AVIF decode through YUV planes (up to 3 bytes a pixel at 10 bits) besides the frame.
-    codec = 3.0 if fmt in ("HEIF", "AVIF") else 0.0
-    return ImageInfo(fmt, width, height, decoded_bytes_per_pixel=MODE_BYTES.get(mode, RGB_BYTES) + codec)
+    wide = 4 if mode.startswith("I;16") else 0  # 16-bit samples, and their 32-bit scaling
+    return ImageInfo(fmt, width, height, decoded_bytes_per_pixel=DECODE_BYTES[fmt] + wide)
 
 
 def _guess(data: bytes) -> str:
@@ -280,8 +279,10 @@ MB = 1024 * 1024
 # the photo's own bytes (up to 15 MB) and what is sent (measured: tests/training/test_image_memory.py).
 RESERVED_BYTES = 200 * MB
 RGB_BYTES = 4  # Pillow keeps an RGB pixel in 4 bytes
-# Bytes a pixel of each Pillow mode (Pillow's own storage: RGB, RGBA, CMYK, I and F in 4).
-MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 4, "PA": 4, "I;16": 2, "I;16B": 2, "I;16L": 2}
+# What converting a photo of each format takes at its peak, in bytes a pixel: the decoder's own buffers,
+# Pillow's frame, the upright and RGB copies. Measured as peak RSS (tests/training/test_image_memory.py:
+# WebP 16.4, HEIF 8.5, AVIF 10.5, TIFF 8.4 (16-bit grey 12.1), GIF 6.1, BMP 8.4), with a fifth more.
+DECODE_BYTES = {"WEBP": 20, "HEIF": 11, "AVIF": 13, "TIFF": 11, "GIF": 8, "BMP": 11}
 COEFFICIENT_BYTES = 2  # a JPEG DCT coefficient (JCOEF)
 
 
@@ -300,8 +301,8 @@ def decode_peak(info: ImageInfo, image_size: int) -> int:
     """The most memory decoding and reducing `info`'s image for a model of `image_size` takes, in bytes."""
     target = SIDE_PER_INPUT * image_size
     pixels = info.width * info.height
-    if info.format in CONVERTED:  # always decoded: the frame, an upright or 8-bit copy, an RGB one
-        return int(pixels * (info.decoded_bytes_per_pixel + 2 * RGB_BYTES))
+    if info.format in CONVERTED:  # always decoded, whatever its size
+        return int(pixels * info.decoded_bytes_per_pixel)
     if min(info.width, info.height) <= target:
         return 0  # sent as it is, never decoded here
     if info.format == "JPEG":
@@ -381,8 +382,8 @@ def _converted(data: bytes, info: ImageInfo, target: int) -> bytes:
     with Image.open(io.BytesIO(data), formats=[opener(info.format)]) as image:
         image.seek(0)  # the first frame of an animation, the first page of a TIFF
         image.load()
-        pixels = ImageOps.exif_transpose(image)  # a copy, upright; its Orientation tag dropped
-    pixels = _eight_bit_srgb(pixels)
+        pixels = ImageOps.exif_transpose(image)  # upright (a copy), its Orientation tag dropped
+        pixels = _eight_bit_srgb(pixels)
     scale = target / min(pixels.size)
     if scale < 1:
         size = (max(1, round(pixels.width * scale)), max(1, round(pixels.height * scale)))

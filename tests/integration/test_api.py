@@ -305,8 +305,16 @@ def test_an_upload_must_say_its_size_within_the_limit(aws: None, context: Any, b
     assert status == 400 and message in answer["message"]
 
 
-def test_an_upload_of_anything_but_jpeg_or_png_is_refused(aws: None, context: Any) -> None:
+def test_an_upload_of_a_type_no_photo_has_is_refused_and_a_phones_is_taken(aws: None, context: Any) -> None:
     status, answer = call(
-        request("api_post_uploads", body=json.dumps({"content_type": "image/gif", "bytes": 100})), context
+        request("api_post_uploads", body=json.dumps({"content_type": "application/pdf", "bytes": 100})), context
     )
     assert status == 400 and "content_type" in answer["message"], answer
+    status, answer = call(
+        request("api_post_uploads", body=json.dumps({"content_type": "image/heic", "bytes": 100})), context
+    )
+    assert (
+        status == 201
+        and answer["key"].endswith(".heic")
+        and answer["upload"]["headers"]["Content-Type"] == "image/heic"
+    )

@@ -75,9 +75,11 @@ INBOX = {
     "inbox/text.jpg": (b"just some notes, not a picture", "FAILED", "not a JPEG, PNG, HEIC"),
     "inbox/page.jpg": (b"<!doctype html><html><body>hi</body></html>", "FAILED", "text/HTML"),
     "inbox/archive.jpg": (zipped(), "FAILED", "ZIP"),
-    "inbox/animation.gif": (pillow("GIF"), "FAILED", "GIF"),
-    "inbox/photo.webp": (pillow("WEBP"), "FAILED", "WebP"),
-    "inbox/scan.tiff": (pillow("TIFF"), "FAILED", "TIFF"),
+    "inbox/animation.gif": (pillow("GIF"), "OK", None),  # formats classify converts for the model
+    "inbox/photo.webp": (pillow("WEBP"), "OK", None),
+    "inbox/scan.tiff": (pillow("TIFF"), "OK", None),
+    "inbox/cut.webp": (pillow("WEBP")[:-40], "FAILED", "WEBP"),
+    "inbox/cut.tiff": (pillow("TIFF")[:-40], "FAILED", "TIFF could not be decoded: image file is truncated"),
     "inbox/bomb.png": (png_header_only(20_000, 20_000), "FAILED", "400,000,000 pixels"),
     "inbox/sixteen-megabytes.jpg": (None, "FAILED", f"the limit is {MAX_IMAGE_BYTES:,}"),  # filled in below
     "inbox/deleted.jpg": (None, "FAILED", "no longer exists"),

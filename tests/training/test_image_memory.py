@@ -110,11 +110,28 @@ def largest_accepted_png() -> bytes:
     return plain_png(side, side)
 
 
+def largest_accepted(fmt: str, mode: str = "RGB") -> bytes:
+    """The largest square picture of `fmt` (in Pillow `mode`) the budget of a 512 MB function takes,
+    by the decoded size its header declares."""
+    from dataclasses import replace
+
+    from tests.helpers.support import encoded
+
+    budget = decode_budget(FUNCTION_MB)
+    sample = inspect_image(encoded(Image.new(mode, (16, 16)), fmt), **LIMITS)
+    side = max(s for s in range(1000, 10_001, 100) if decode_peak(replace(sample, width=s, height=s), 150) <= budget)
+    return encoded(Image.new(mode, (side, side), 40_000 if mode == "I;16" else (90, 140, 200)), fmt)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["png", "progressive-jpeg"])
+@pytest.mark.parametrize("kind", ["png", "progressive-jpeg", "heic", "webp", "tiff-16-bit"])
 def test_the_largest_accepted_image_decodes_within_the_functions_memory(kind: str, tmp_path) -> None:
     if kind == "png":
         data = largest_accepted_png()
+    elif kind in ("heic", "webp"):
+        data = largest_accepted({"heic": "HEIF", "webp": "WEBP"}[kind])
+    elif kind == "tiff-16-bit":
+        data = largest_accepted("TIFF", "I;16")
     else:  # progressive JPEG at the 100 MP limit: libjpeg buffers every coefficient of the frame
         buffer = io.BytesIO()
         Image.new("RGB", (10_000, 10_000), (90, 140, 200)).save(buffer, "JPEG", progressive=True, quality=50)
