@@ -165,8 +165,8 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
     page.click("#f-submit")
     # The job shows its instances and the estimate it was started with.
     expect(page.locator("#job-resources")).to_contain_text(
-        f"1 x ml.m5.xlarge · estimate ≤ ${dry['estimate']['max_cost']:.2f}"
-    )
+        f"1 x ml.m5.xlarge · estimate ≤ ${dry['estimate']['max_cost']:.2f}", timeout=30_000
+    )  # the request written, the job started, the page's next look (seconds on a loaded 2-core machine)
     status = page.locator("#job-status")
     status.get_by_text("InProgress").or_(status.get_by_text("Completed")).wait_for()
     job = page.locator("#job-title").inner_text()
