@@ -55,6 +55,8 @@ def test_post_json_with_base64(endpoint: FakeEndpoint, champion: str, context: A
     ("body", "content_type", "b64", "status", "message"),
     [
         (base64.b64encode(b"GIF89a" + b"\0" * 30).decode(), "image/jpeg", True, 400, "corrupt GIF"),
+        # a photo API Gateway passed as text (a type not in BinaryMediaTypes): 400, not a crash
+        ("\u00ff\u20ac not bytes", "image/jpeg", False, 400, "arrived as text, not bytes"),
         ('{"image": "%%%not base64%%%"}', "application/json", False, 400, 'a JSON body must be {"image"'),
         ('{"picture": "abc"}', "application/json", False, 400, 'a JSON body must be {"image"'),
         ("{not json", "application/json", False, 400, 'a JSON body must be {"image"'),

@@ -137,3 +137,20 @@ def test_a_library_only_some_functions_need_is_in_a_layer_of_only_those(
     assert requirements, f"{folder}Makefile does not build {layer}"
     assert f"{package}==" in (ROOT / folder / requirements.group(1)).read_text()
     assert package not in (ROOT / "functions" / "requirements.txt").read_text().lower()
+
+
+def test_api_gateway_passes_every_photo_type_the_api_takes_as_bytes() -> None:
+    """A type missing from BinaryMediaTypes reaches the function as text, its bytes lost."""
+    from vista_app.image_types import CONTENT_TYPES
+
+    [api] = cfn.resources(TEMPLATE, "AWS::Serverless::Api").values()
+    binary = {t.replace("~1", "/") for t in api["Properties"]["BinaryMediaTypes"]}
+    assert binary == {*CONTENT_TYPES, "application/octet-stream"}
+
+
+def test_the_console_takes_every_photo_type_the_api_takes() -> None:
+    from vista_app.image_types import SUFFIXES
+
+    script = (ROOT / "functions" / "vista_app" / "console" / "static" / "api.js").read_text()
+    listed = re.search(r"export const IMAGE_TYPES = (\{.*?\});", script)
+    assert listed and dict(re.findall(r'"(\.[a-z]+)": "([a-z/]+)"', listed.group(1))) == SUFFIXES

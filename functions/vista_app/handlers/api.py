@@ -126,7 +126,14 @@ def uploaded_image() -> bytes:
             f"content type '{content_type or 'none'}' is not supported; "
             f"send {', '.join(CONTENT_TYPES)} or application/json"
         )
-    return base64.b64decode(body) if event.is_base64_encoded else body.encode("latin-1")
+    if event.is_base64_encoded:
+        return base64.b64decode(body)
+    try:
+        return body.encode("latin-1")
+    except UnicodeEncodeError:  # a body API Gateway passed as text: its bytes are gone
+        raise predictions.InvalidImage(
+            f"the body of type {content_type} arrived as text, not bytes: send it as one of {', '.join(CONTENT_TYPES)}"
+        ) from None
 
 
 @app.post("/predictions")
