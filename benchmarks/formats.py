@@ -44,7 +44,7 @@ def photo(fmt: str, folder: Path) -> Path:
 
     picture = scene("street", np.random.default_rng(1), size=600).resize(SIZE)
     noisy = np.clip(np.asarray(picture, np.int16) + np.random.default_rng(2).normal(0, 6, (*SIZE[::-1], 3)), 0, 255)
-    from tests.helpers.support import encoded
+    from synthetic import encoded
 
     path = folder / f"photo.{fmt.lower()}"
     path.write_bytes(encoded(Image.fromarray(noisy.astype(np.uint8)), fmt))

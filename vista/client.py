@@ -86,7 +86,7 @@ def upload_dataset(
         existing.update({o["Key"]: (o["Size"], o["ETag"].strip('"')) for o in page.get("Contents", [])})
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
     if not files:
-        raise CommandError(f"no images ({', '.join(SUFFIXES)}) under {folder}")
+        raise CommandError(f"no photos ({' '.join(SUFFIXES)}) under {folder}")
     todo = []
     for path in files:
         key = prefix + path.relative_to(folder).as_posix()
@@ -384,7 +384,7 @@ def image_files(paths: list[Path]) -> list[Path]:
         if path.is_dir():
             inside = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
             if not inside:
-                raise CommandError(f"no {', '.join(SUFFIXES)} images under {path}")
+                raise CommandError(f"no photos ({' '.join(SUFFIXES)}) under {path}")
             found += inside
         elif path.is_file():
             found.append(path)

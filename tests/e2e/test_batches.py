@@ -66,7 +66,7 @@ def test_a_folder_is_one_batch_with_a_record_an_image_one_results_file_and_the_j
         s3.put_object(Bucket=bucket, Key=f"archive/2025/bad/{name}", Body=data)
     from PIL import Image
 
-    from tests.helpers.support import encoded
+    from synthetic import encoded
 
     # a WebP: a photo the inbox and the API convert, but a batch sends each image to the model as it is
     s3.put_object(Bucket=bucket, Key="archive/2025/bad/web.webp", Body=encoded(Image.open(good[0]), "WEBP"))

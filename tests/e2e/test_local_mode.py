@@ -108,7 +108,7 @@ def test_a_phones_and_the_webs_formats_are_answered_as_their_jpeg(
 ) -> None:
     from PIL import Image
 
-    from tests.helpers.support import encoded
+    from synthetic import encoded
 
     # GIVEN one held-out scene as a JPEG, as each other format, as a sideways HEIC (its `irot` says
     # how to turn it), and a truncated copy of each; some named with another format's suffix

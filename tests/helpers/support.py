@@ -234,15 +234,3 @@ def assert_at_rest(endpoint: str = "vista-classifier") -> None:
 def answered_class(record: dict[str, Any]) -> str:
     """The class an answer names: its label, or, for an "unknown" one, its best guess."""
     return record["best_guess"]["label"] if record["label"] == "unknown" else record["label"]
-
-
-def encoded(image: Any, fmt: str, **options: Any) -> bytes:
-    """`image` (a Pillow image) as its format's own encoder writes it: Pillow's, pillow-heif's for HEIF."""
-    buffer = io.BytesIO()
-    if fmt == "HEIF":
-        import pillow_heif
-
-        pillow_heif.from_pillow(image).save(buffer, quality=95, **options)
-    else:
-        image.save(buffer, fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP", "AVIF") else {}) | options)
-    return buffer.getvalue()

@@ -115,7 +115,7 @@ def largest_accepted(fmt: str, mode: str = "RGB") -> bytes:
     by the decoded size its header declares."""
     from dataclasses import replace
 
-    from tests.helpers.support import encoded
+    from synthetic import encoded
 
     budget = decode_budget(FUNCTION_MB)
     sample = inspect_image(encoded(Image.new(mode, (16, 16)), fmt), **LIMITS)

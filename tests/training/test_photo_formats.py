@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers.support import encoded
+from synthetic import encoded
 from vista_app.images import MB, ImageInfo, InvalidImage, decode_budget, inspect_image, reduce_for_model
 
 LIMITS = {"max_bytes": 15_000_000, "max_pixels": 40_000_000}

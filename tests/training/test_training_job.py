@@ -100,7 +100,7 @@ def phone_dataset(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) 
     TIFF: none of which TensorFlow decodes) and one HEIC that is not one; its test split untouched."""
     import shutil
 
-    from tests.helpers.support import encoded
+    from synthetic import encoded
 
     copy = tmp_path_factory.mktemp("phone") / "scenes"
     shutil.copytree(tiny_dataset, copy)

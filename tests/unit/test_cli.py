@@ -319,7 +319,10 @@ def test_predict_takes_folders_and_shows_units(stack: Stack, tmp_path: Path, mon
     assert "LATENCY MS" not in said.stdout  # the unit is in each cell, not the title too
     refused(run("predict", str(tmp_path / "nowhere.jpg")), f"{tmp_path / 'nowhere.jpg'} does not exist")
     (tmp_path / "empty").mkdir()
-    refused(run("predict", str(tmp_path / "empty")), f"no .jpg, .jpeg, .png images under {tmp_path / 'empty'}")
+    refused(
+        run("predict", str(tmp_path / "empty")),
+        f"no photos (.jpg .jpeg .png .heic .heif .webp .avif .gif .bmp .tif .tiff) under {tmp_path / 'empty'}",
+    )
 
 
 BOARD = [
