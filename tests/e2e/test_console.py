@@ -258,6 +258,7 @@ def test_a_person_trains_classifies_labels_and_compares_in_the_browser(page: Any
     assert page.locator("#leaderboard-note").inner_text() == target.api("GET", "/models")["note"]
     champion = next(m for m in board if m["state"] == "champion")  # the details the page opens on
     f1 = page.get_by_role("img", name="F1 per class")
+    f1.locator(".bar-name").first.wait_for()  # the details come with their charts, after the leaderboard
     assert sorted(f1.locator(".bar-name").all_text_contents()) == sorted(champion["classes"])
     # Drift: divergence and confidence charted a point a closed window; the latest window's verdict.
     assert page.locator("#drift svg.chart").count() == 2

@@ -31,7 +31,7 @@ export async function modelsPage(main, { every, render }) {
   // The model the address names, else the one serving (the best by test accuracy may be a tie or a candidate).
   const chosen = decodeURIComponent(location.hash.split("/")[2] || "");
   const model = all.find((m) => m.name === chosen) || all.find((m) => m.state === "champion") || all[0];
-  main.append(await historyPanel(all, render), await modelDetails(model, all, render, formats));
+  main.append(...(await Promise.all([historyPanel(all, render), modelDetails(model, all, render, formats)])));
   // A promotion is done when the endpoint has switched (minutes on AWS): look again until then.
   if (all.some((m) => m.state === "promoting")) every(async () => { render(); return false; });
 }
