@@ -132,7 +132,7 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
         ),
         *(
             {
-                "figure": f"a 6 MP {r['format']} checked and sent (first in a process, then warm)",
+                "figure": f"a 4 MP {r['format']} checked and sent (first in a process, then warm)",
                 "value": f"{r['first_ms']:.0f} ms, then {r['warm_ms']:.0f} ms",
                 "baseline": f"the same photo as a JPEG: {r['first_vs_jpeg']:.1f}x, then {r['warm_vs_jpeg']:.1f}x",
                 "goal": "measured",

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 FORMATS = ("JPEG", "HEIF", "WEBP", "AVIF", "GIF", "BMP", "TIFF")
-SIZE = (3000, 2000)  # a 6 MP photo
+SIZE = (2400, 1600)  # a 4 MP photo (an uncompressed BMP or TIFF of it stays under the 15 MB limit)
 IMAGE_SIZE = 150  # the request default
 CHILD = """
 import json, sys, time
