@@ -5,7 +5,7 @@ bytes, the pixel size, and whether the file is complete, so what the endpoint wo
 what would waste its time, gets a clear reason up front (a decompression bomb is refused by its
 declared pixels, before anything decodes it). JPEG and PNG are read here; HEIC/HEIF, WebP, AVIF,
 GIF, BMP and TIFF by their decoder's header reader (Pillow's plugin for the format, pi-heif's for
-HEIF), loaded only when such bytes arrive, and always converted (`convert_for_model`): the first
+HEIF), loaded only when such bytes arrive, and always converted (`reduce_for_model`): the first
 frame or page, turned upright by its EXIF orientation (HEIF's `irot`/`imir` are applied by
 libheif), its colour profile converted to sRGB, 16-bit samples scaled to 8, sent as the JPEG the
 model was trained on.

@@ -26,6 +26,7 @@ from vista.local.sagemaker.container import ScriptModeContainer, s3_parts
 from vista.local.sagemaker.inference import Container
 from vista.local.sagemaker.registry import ModelRegistry
 from vista.local.sagemaker.state import (
+    NAME,
     TRAINING_EVENT_KEYS,
     TUNING_EVENT_KEYS,
     Endpoint,
@@ -37,8 +38,7 @@ from vista.local.sagemaker.state import (
 )
 
 log = logging.getLogger("vista.local.sagemaker")
-# botocore's TrainingJobName and HyperParameterTuningJobName patterns.
-NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# botocore's HyperParameterTuningJobName pattern (a training job's is state.NAME).
 TUNING_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
 TRAINING_EVENT = "SageMaker Training Job State Change"
 TUNING_EVENT = "SageMaker HyperParameter Tuning Job State Change"

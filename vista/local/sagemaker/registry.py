@@ -19,10 +19,9 @@ from datetime import datetime
 from typing import Any
 
 from vista.local.sagemaker import errors
-from vista.local.sagemaker.state import listed, now
+from vista.local.sagemaker.state import NAME, listed, now
 
-# botocore's EntityName pattern (ModelPackageGroupName), and an ARN's resource part before it.
-NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# An ARN's part before a resource's name (ModelPackageGroupName takes a name or an ARN).
 ARN_PREFIX = re.compile(r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:[a-z\-]*/")
 PACKAGE_REQUEST = (  # what CreateModelPackage keeps and DescribeModelPackage gives back as it was sent
     "ModelPackageDescription",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import subprocess
 import threading
 from collections.abc import Callable, Iterable
@@ -53,6 +54,10 @@ TUNING_EVENT_KEYS = (
     "TrainingJobStatusCounters",
     "ObjectiveStatusCounters",
 )
+
+
+# botocore's name pattern of a training job, a model package group and most SageMaker entities (EntityName).
+NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
 
 def now() -> datetime:
