@@ -32,7 +32,7 @@ def measure(per_class: int, epochs: int, image_size: int, batch_size: int) -> li
     with tempfile.TemporaryDirectory() as tmp:
         generate(tmp, train_per_class=per_class, test_per_class=0, size=150, seed=0)
         root = Path(tmp) / "seg_train"
-        split = scan(root, list_classes(root))
+        split = scan(root, list_classes(root), converted=Path(tmp) / "converted")
         ours = pipeline(split, image_size=image_size, batch_size=batch_size, training=True, seed=0)
         keras_dataset = keras.utils.image_dataset_from_directory(
             root / "seg_train", image_size=(image_size, image_size), batch_size=batch_size, seed=0, verbose=False

@@ -89,7 +89,7 @@ def input_pipeline(
     with tempfile.TemporaryDirectory() as tmp:
         generate(tmp, train_per_class=-(-batch_size * steps // 6), test_per_class=0, size=150, seed=0)
         root = Path(tmp) / "seg_train"
-        split = scan(root, list_classes(root))
+        split = scan(root, list_classes(root), converted=Path(tmp) / "converted")
         dataset = pipeline(split, image_size=image_size, batch_size=batch_size, training=True, seed=0)
         first, cached = epoch_rates(dataset, len(split), 2)
         fed = images_per_second(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import random
 import tempfile
 from collections import Counter
@@ -74,10 +75,17 @@ def _decodes(path: str) -> bool:
     return True
 
 
-def scan(directory: str | Path, classes: list[str], *, converted: Path | None = None, workers: int = 8) -> Split:
+def run_folder() -> tempfile.TemporaryDirectory[str]:
+    """This run's own folder on the instance, gone with it (a restarted job makes it again): beside the
+    channels' data on the ML storage volume (SM_INPUT_DIR, /opt/ml/input), else in TMPDIR. It holds
+    the run's converted photos and, when they are too many for memory, its decoded images."""
+    return tempfile.TemporaryDirectory(prefix="vista-cache-", dir=os.environ.get("SM_INPUT_DIR"))
+
+
+def scan(directory: str | Path, classes: list[str], *, converted: Path, workers: int = 8) -> Split:
     """Every image file under <class>/ folders, each decoded once to skip corrupt ones; a file
     TensorFlow cannot decode (HEIC, AVIF, WebP, TIFF) is read from its JPEG conversion, made once in
-    `converted` (a temporary folder by default)."""
+    `converted` (the run's own folder: a conversion another run left is never taken for this one's)."""
     root = class_root(directory)
     candidates: list[tuple[str, int]] = []
     for index, name in enumerate(classes):
@@ -90,9 +98,8 @@ def scan(directory: str | Path, classes: list[str], *, converted: Path | None = 
         if not files:
             raise DatasetError(f"class '{name}' has no images in {folder}")
         candidates.extend((f, index) for f in files)
-    cache = converted or Path(tempfile.gettempdir()) / "vista-converted"
     with ThreadPoolExecutor(workers) as pool:
-        readable = list(pool.map(lambda path: _readable(path, cache), (path for path, _ in candidates)))
+        readable = list(pool.map(lambda path: _readable(path, converted), (path for path, _ in candidates)))
     split = Split(
         [read for read in readable if read],
         [label for (_, label), read in zip(candidates, readable, strict=True) if read],

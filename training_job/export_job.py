@@ -18,9 +18,9 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from data import fingerprint
+from data import fingerprint, run_folder
 from portable import FORMATS, NotOffered, export
-from train import _text, parse_args, read_splits
+from train import Splits, _text, parse_args, read_splits
 
 
 def export_args(argv: list[str] | None) -> argparse.Namespace:
@@ -34,7 +34,11 @@ def export_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     wanted = export_args(argv)
-    splits = read_splits(parse_args(argv))
+    with run_folder() as converted:
+        return exported(wanted, read_splits(parse_args(argv), Path(converted)))
+
+
+def exported(wanted: argparse.Namespace, splits: Splits) -> int:
     found = fingerprint(splits.test, splits.classes)
     if found != wanted.test_set:
         print(

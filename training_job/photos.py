@@ -5,7 +5,9 @@ What the functions send a model for such a photo is converted the same way
 (functions/vista_app/images.py: a test holds the two to the same pixels).
 
 Pillow decodes them; HEIF needs pi-heif (the imaging layer's decoder), imported when a HEIF file
-comes: a training image without it skips such files, counted, with the reason in the log.
+comes. The TF training image has neither pi-heif nor a Pillow that reads AVIF: the training archive
+installs the imaging layer's own (training_job/Makefile). Without them, such files are skipped,
+counted, with the reason in the log.
 """
 
 from __future__ import annotations

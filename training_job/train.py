@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ import evaluation
 import thresholds
 import unknowns
 from architectures import Built, build_model, resolve_weights, unfreeze_top_stages
-from data import DatasetError, Split, carve, class_counts, fingerprint, list_classes, pipeline, scan
+from data import DatasetError, Split, carve, class_counts, fingerprint, list_classes, pipeline, run_folder, scan
 from explain import heatmaps_of
 from export import Typical, export_savedmodel
 from metric_lines import metric_line
@@ -338,17 +337,18 @@ class Splits:
         return self.train.converted + self.validation.converted + self.test.converted
 
 
-def read_splits(args: argparse.Namespace) -> Splits:
-    """The channels' images by class; a test or validation split the dataset lacks is carved from
-    train (seeded, stratified), the test split first, so no image is both trained and tested on."""
+def read_splits(args: argparse.Namespace, converted: Path) -> Splits:
+    """The channels' images by class (photos TensorFlow cannot decode converted into `converted`); a
+    test or validation split the dataset lacks is carved from train (seeded, stratified), the test
+    split first, so no image is both trained and tested on."""
     classes = list_classes(args.train)
-    train_split = scan(args.train, classes)
+    train_split = scan(args.train, classes, converted=converted)
     if args.test:
-        test_split = scan(args.test, classes)
+        test_split = scan(args.test, classes, converted=converted)
     else:
         train_split, test_split = carve(train_split, args.test_split, args.seed)
     if args.validation:
-        val_split = scan(args.validation, classes)
+        val_split = scan(args.validation, classes, converted=converted)
     else:
         train_split, val_split = carve(train_split, args.validation_split, args.seed)
     splits = Splits(classes, train_split, val_split, test_split, test_carved=not args.test)
@@ -428,7 +428,7 @@ def train(args: argparse.Namespace, cache_dir: str) -> dict[str, Any]:
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
     strategy = distribution(args.hosts)
     chief = args.hosts.index(args.current_host) == 0 if args.current_host in args.hosts else True
-    splits = read_splits(args)
+    splits = read_splits(args, Path(cache_dir) / "converted")
     batch = args.batch_size * strategy.num_replicas_in_sync
     cached = {
         "batch_size": batch,
@@ -560,9 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
     try:
-        # This run's own cache folder on the instance, gone with it (a restarted job rebuilds it): beside
-        # the channels' data on the ML storage volume (SM_INPUT_DIR, /opt/ml/input), else in TMPDIR.
-        with tempfile.TemporaryDirectory(prefix="vista-cache-", dir=os.environ.get("SM_INPUT_DIR")) as cache_dir:
+        with run_folder() as cache_dir:
             train(args, cache_dir)
     except (DatasetError, ConfigurationError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr, flush=True)

@@ -15,9 +15,14 @@ TRAIN = ROOT / "training_job" / "train.py"
 
 
 def sagemaker_environment(tmp: Path, dataset: Path) -> dict[str, str]:
-    """The variables SageMaker's TensorFlow container sets for a script-mode job."""
+    """The variables SageMaker's TensorFlow container sets for a script-mode job; TMPDIR `tmp`/tmp,
+    so a job leaves nothing outside `tmp`."""
     environment = dict(os.environ)
+    for folder in ("input", "tmp"):
+        (tmp / folder).mkdir(exist_ok=True)
     environment.update(
+        SM_INPUT_DIR=str(tmp / "input"),
+        TMPDIR=str(tmp / "tmp"),
         SM_CHANNEL_TRAIN=str(dataset / "seg_train"),
         SM_CHANNEL_TEST=str(dataset / "seg_test"),
         SM_MODEL_DIR=str(tmp / "model"),

@@ -29,7 +29,7 @@ def test_corrupt_files_are_skipped_and_counted(tiny_dataset: Path, tmp_path: Pat
             Image.new("RGB", (20, 20), (i * 50, 10, 10)).save(root / label / f"{i}.png")
     (root / "a" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
     (root / "b" / "notes.jpg").write_text("hello")
-    split = scan(root, list_classes(root))
+    split = scan(root, list_classes(root), converted=tmp_path / "converted")
     assert len(split) == 6
     assert sorted(Path(p).name for p in split.skipped) == ["broken.jpg", "notes.jpg"]
 
@@ -43,7 +43,7 @@ def test_one_class_or_an_empty_class_fails_early_and_clearly(tmp_path: Path) -> 
         list_classes(tmp_path / "only")
     (tmp_path / "only" / "sea").mkdir()
     with pytest.raises(DatasetError, match="class 'sea' has no images"):
-        scan(tmp_path / "only", list_classes(tmp_path / "only"))
+        scan(tmp_path / "only", list_classes(tmp_path / "only"), converted=tmp_path / "converted")
 
 
 def test_validation_split_is_seeded_and_stratified() -> None:
@@ -78,10 +78,14 @@ def test_a_test_split_is_known_by_its_images_not_their_names(tiny_dataset: Path,
     shutil.copytree(test, moved)
     for path in sorted(moved.rglob("*.jpg")):  # the same images under other names
         path.rename(path.with_name("renamed-" + path.name))
-    assert fingerprint(scan(moved, classes), classes) == fingerprint(scan(test, classes), classes)
+    assert fingerprint(scan(moved, classes, converted=tmp_path), classes) == fingerprint(
+        scan(test, classes, converted=tmp_path), classes
+    )
     changed = sorted(moved.rglob("*.jpg"))[0]
     changed.write_bytes(next(iter(sorted((tiny_dataset / "seg_train").rglob("*.jpg")))).read_bytes())
-    assert fingerprint(scan(moved, classes), classes) != fingerprint(scan(test, classes), classes)
+    assert fingerprint(scan(moved, classes, converted=tmp_path), classes) != fingerprint(
+        scan(test, classes, converted=tmp_path), classes
+    )
 
 
 def test_a_dataset_of_plain_class_folders_is_tested_on_images_carved_from_it(

@@ -16,6 +16,7 @@ from vista.project import ROOT
 # Logical devices must be set before TensorFlow starts: a process of its own.
 MIRRORED = """
 import json, sys
+from pathlib import Path
 import numpy as np, tensorflow as tf, keras
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
@@ -23,7 +24,7 @@ from architectures import build_model
 from data import list_classes, pipeline, scan
 
 root = sys.argv[1]
-split = scan(root, list_classes(root))
+split = scan(root, list_classes(root), converted=Path(root).parent / "converted")
 
 def run(strategy, per_replica):
     keras.utils.set_random_seed(3)

@@ -6,6 +6,8 @@ with the reason. Pure functions, no AWS."""
 from __future__ import annotations
 
 import io
+import platform
+import sys
 from typing import Any
 
 import numpy as np
@@ -194,3 +196,35 @@ def test_training_converts_each_format_to_the_pixels_serving_sends(fmt: str) -> 
     served = np.asarray(sent(data, image_size=200), np.int16)  # no smaller than the photo: not resized
     assert trained_on.shape == served.shape
     assert np.abs(trained_on - served).mean() < 3
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or platform.machine() != "x86_64",
+    reason="the archive carries the training image's wheels: Linux x86_64",
+)
+def test_a_training_image_without_a_heif_decoder_reads_heic_from_its_archive(tmp_path: Any) -> None:
+    """The TF training image has Pillow but no HEIF decoder, and a job has no network: the training
+    archive installs its own (requirements.txt, as the training toolkit runs it) from its own wheels."""
+    import subprocess
+    import tarfile
+    import venv
+
+    from vista.project import ROOT
+
+    # sam build's recipe for the TrainingCode layer: the archive every training job runs
+    artifacts, code, image = tmp_path / "artifacts", tmp_path / "code", tmp_path / "image"
+    artifacts.mkdir()
+    make = ["make", "-s", "-C", str(ROOT / "training_job"), "build-TrainingCodeLayer"]
+    subprocess.run([*make, f"ARTIFACTS_DIR={artifacts}", f"PYTHON={sys.executable}"], check=True)
+    with tarfile.open(artifacts / "sourcedir.tar.gz") as archive:
+        archive.extractall(code, filter="data")
+    assert (code / "requirements.txt").read_text().startswith("--no-index\n")  # nothing from outside the job
+    # A Python with nothing installed stands for the image: it has Pillow, so this is the stricter case
+    venv.EnvBuilder(with_pip=True).create(image)
+    python = str(image / "bin" / "python")
+    subprocess.run([python, "-m", "pip", "install", "-q", "-r", "requirements.txt"], cwd=code, check=True)
+    (tmp_path / "photo.heic").write_bytes(encoded(halves(), "HEIF"))
+    convert = "import sys, photos; sys.stdout.buffer.write(photos.to_jpeg(open(sys.argv[1], 'rb').read()))"
+    run = subprocess.run([python, "-c", convert, str(tmp_path / "photo.heic")], cwd=code, capture_output=True)
+    assert run.returncode == 0, run.stderr.decode()[-2000:]
+    assert Image.open(io.BytesIO(run.stdout)).size == halves().size

@@ -171,6 +171,8 @@ def test_a_job_writes_metrics_its_mistakes_and_a_servable_model(
     # the phone's formats trained on from their JPEG conversion; the HEIC that is not one skipped
     assert metrics["converted_files"] == len(PHONE_FORMATS) and metrics["skipped_files"] == 1
     assert f"converted_files={len(PHONE_FORMATS)};" in result.stdout
+    # converted into the run's own folder, gone with it: nothing a later run could take for its own
+    assert not list((tmp / "tmp").iterdir()) and not list((tmp / "input").iterdir())
     assert metrics["test_set"]["images"] == 18 and len(metrics["test_set"]["digest"]) == 64  # what the gate compares
     assert (tmp / "model" / "1" / "saved_model.pb").exists()
     # What the report draws from: each epoch's history, and each mistake with its thumbnail under its heatmap.

@@ -215,8 +215,9 @@ def test_every_api_request_is_logged_with_who_made_it(deployed: dict[str, Any]) 
     assert of_type(deployed, "AWS::ApiGateway::Account"), "access logs need the region's CloudWatch role set"
 
 
-def test_the_training_code_installs_nothing_when_a_job_starts(tmp_path: Any) -> None:
+def test_the_training_code_installs_only_its_own_wheels_when_a_job_starts(tmp_path: Any) -> None:
     import shutil
+    import sys
     import tarfile
 
     # sam build's recipe for the TrainingCode layer: the archive every training job runs
@@ -228,11 +229,19 @@ def test_the_training_code_installs_nothing_when_a_job_starts(tmp_path: Any) -> 
             str(ROOT / "training_job"),
             "build-TrainingCodeLayer",
             f"ARTIFACTS_DIR={tmp_path}",
+            f"PYTHON={sys.executable}",
         ],
         check=True,
     )
     with tarfile.open(tmp_path / "sourcedir.tar.gz") as archive:
         names = {Path(name).name for name in archive.getnames()}
-    # The training toolkit pip-installs a requirements.txt from PyPI in every job: none, so a job
-    # needs no network and no dependency can change under it
-    assert "train.py" in names and "requirements.txt" not in names
+        requirements = archive.extractfile("./requirements.txt").read().decode().split()  # type: ignore[union-attr]
+    # The training toolkit pip-installs requirements.txt in every job: from the wheels the build
+    # fetched with the imaging layer's hashes (pip --no-index), so a job needs no network and no
+    # dependency can change under it
+    assert "train.py" in names
+    assert requirements[:3] == ["--no-index", "--find-links", "wheels"]
+    imaging = (ROOT / "layers/imaging/requirements.txt").read_text().split("\n")
+    assert requirements[3:] == sorted(line for line in imaging if line and not line.startswith("#"))
+    wheels = sorted(name.split("-")[0] for name in names if name.endswith(".whl"))
+    assert wheels == ["pi_heif", "pillow"]

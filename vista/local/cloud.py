@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import urllib.request
@@ -404,6 +405,7 @@ class LocalCloud:
                     str(ROOT / "training_job"),
                     "build-TrainingCodeLayer",
                     f"ARTIFACTS_DIR={artifacts}",
+                    f"PYTHON={sys.executable}",  # fetches the training image's wheels (once)
                 ],
                 check=True,
             )
