@@ -34,9 +34,9 @@ import io
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import Any
 
 from vista_app.errors import BadRequest
+from vista_app.pixels import upright_srgb
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -376,14 +376,11 @@ def _reduced(data: bytes, info: ImageInfo, target: int) -> bytes:
 def _converted(data: bytes, info: ImageInfo, target: int) -> bytes:
     """A converted format's first frame as the JPEG the model was trained on: upright, sRGB, 8-bit
     RGB, its shorter side at most `target`."""
-    from PIL import Image, ImageOps
+    from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = info.width * info.height
     with Image.open(io.BytesIO(data), formats=[opener(info.format)]) as image:
-        image.seek(0)  # the first frame of an animation, the first page of a TIFF
-        image.load()
-        pixels = ImageOps.exif_transpose(image)  # upright (a copy), its Orientation tag dropped
-        pixels = _eight_bit_srgb(pixels)
+        pixels = upright_srgb(image)
     scale = target / min(pixels.size)
     if scale < 1:
         size = (max(1, round(pixels.width * scale)), max(1, round(pixels.height * scale)))
@@ -391,23 +388,3 @@ def _converted(data: bytes, info: ImageInfo, target: int) -> bytes:
     converted = io.BytesIO()
     pixels.save(converted, "JPEG", quality=REDUCED_QUALITY)
     return converted.getvalue()
-
-
-def _eight_bit_srgb(image: Any) -> Any:
-    """8-bit RGB in sRGB: an embedded colour profile converted (Little CMS), 16-bit and 32-bit grey
-    scaled to 8 bits (Pillow's convert would clip them), alpha dropped as the PNG path drops it."""
-    from PIL import ImageCms
-
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        high = 65535 if image.mode.startswith("I;16") else max(1, image.getextrema()[1])
-        image = image.convert("I").point(lambda value: value * (255 / high)).convert("L")
-    elif image.mode == "F":
-        image = image.point(lambda value: value * 255).convert("L")
-    profile = image.info.get("icc_profile")
-    if profile and image.mode in ("RGB", "RGBA", "CMYK", "L"):
-        try:
-            source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
-            return ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
-        except ImageCms.PyCMSError:
-            pass  # a profile Little CMS cannot read: the samples as they are
-    return image if image.mode == "RGB" else image.convert("RGB")

@@ -23,6 +23,21 @@ SCENES = {"train_per_class": 10, "test_per_class": 3, "size": 48, "seed": 11}
 TRAINING = cpu_request("datasets/scenes", "base_cnn", epochs=3, image_size=48, batch_size=16, spot=True)
 
 
+@pytest.fixture(scope="module")
+def scenes(scenes: Path) -> Path:
+    """The scenes with two training photos as a phone and the web save them (HEIC, WebP): the local
+    training container installs the training archive's own HEIF decoder and converts them."""
+    from PIL import Image
+
+    from synthetic import encoded
+
+    for folder, fmt, suffix in (("forest", "HEIF", ".heic"), ("sea", "WEBP", ".webp")):
+        photo = sorted((scenes / "seg_train" / "seg_train" / folder).glob("*.jpg"))[0]
+        photo.with_suffix(suffix).write_bytes(encoded(Image.open(photo).convert("RGB"), fmt))
+        photo.unlink()
+    return scenes
+
+
 def champion(target: Any) -> dict[str, Any] | None:
     return next((m for m in target.api("GET", "/models")["items"] if m["state"] == "champion"), None)
 
@@ -51,6 +66,7 @@ def test_training_request_to_champion_on_the_serverless_endpoint(cloud: Any, tar
     model = champion(target)
     assert model["name"] == trained and 0 <= model["accuracy"] <= 1
     assert set(model["metrics"]["per_class"]) == {"buildings", "forest", "glacier", "mountain", "sea", "street"}
+    assert model["metrics"]["converted_files"] == 2 and model["metrics"]["skipped_files"] == 0  # the HEIC and WebP
     described = target.client("sagemaker").describe_training_job(TrainingJobName=trained)
     assert next(m["Value"] for m in described["FinalMetricDataList"] if m["MetricName"] == "epoch") == 3
     # spot settings: checkpoints went to S3, where a restarted job would find them

@@ -1,0 +1,1 @@
+../functions/vista_app/pixels.py
