@@ -172,6 +172,15 @@ def test_requirements_txt_is_installed_before_the_script_runs(cloud: Any) -> Non
     assert "Invalid requirement" in described["FailureReason"]
 
 
+def test_a_job_has_the_training_images_packages_not_the_development_machines(cloud: Any) -> None:
+    # The TF training image has Pillow but no HEIF decoder (aws/deep-learning-containers,
+    # tensorflow/training/docker/2.19): a job that imports one without installing it fails, as on AWS
+    job = start("oracle-image", {"train.py": "import PIL\nimport pi_heif\n"})
+    described = ended(job)
+    assert described["TrainingJobStatus"] == "Failed"
+    assert "ModuleNotFoundError: No module named 'pi_heif'" in described["FailureReason"]
+
+
 def test_stop_training_job_stops_and_an_ended_job_cannot_be_stopped(cloud: Any) -> None:
     job = start("oracle-stop", {"train.py": "import time\nprint('training', flush=True)\ntime.sleep(120)\n"})
     while sagemaker().describe_training_job(TrainingJobName=job)["SecondaryStatus"] != "Training":

@@ -13,7 +13,6 @@ import json
 import logging
 import random
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -83,7 +82,6 @@ class LocalSageMaker:
         s3: Any,
         events: Any,
         logs: Any = None,
-        python: str = sys.executable,
         endpoint_delay_s: float = 2.0,
     ) -> None:
         """`logs`, if given, receives each training job's output as SageMaker streams it to
@@ -96,9 +94,7 @@ class LocalSageMaker:
         # SageMaker reads and writes S3 with the role of the job or model it works for (cloud.py
         # checks each call against that role); until told how, with the client it was given.
         self.s3_as: Callable[[str], Any] = lambda _role: s3
-        self.container = ScriptModeContainer(
-            workdir, s3_as=lambda role: self.s3_as(role), logs=logs, python=python, region=region
-        )
+        self.container = ScriptModeContainer(workdir, s3_as=lambda role: self.s3_as(role), logs=logs, region=region)
         self.training: dict[str, TrainingJob] = {}
         self.tuning: dict[str, TuningJob] = {}
         self.models: dict[str, dict[str, Any]] = {}

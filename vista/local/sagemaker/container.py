@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from vista.local.sagemaker import toolkit
+from vista.local.sagemaker.image import image_site, instance_python
 from vista.local.sagemaker.state import TrainingJob, now
 
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -69,6 +70,7 @@ class Host:
 
     name: str
     ml: Path
+    python: str  # the image's Python, fresh for this instance (image.py)
     arguments: list[str]  # the script's, as the toolkit makes them (checkpoint paths are this host's)
     environment: dict[str, str]
     log_path: Path
@@ -88,10 +90,11 @@ def loopback_addresses(hosts: list[str]) -> dict[str, str]:
 
 
 class ScriptModeContainer:
-    def __init__(self, workdir: Path, *, s3_as: Callable[[str], Any], logs: Any, python: str, region: str) -> None:
+    def __init__(self, workdir: Path, *, s3_as: Callable[[str], Any], logs: Any, region: str) -> None:
         """`s3_as(role_arn)`: an S3 client acting as that role: SageMaker reads a job's channels and
         code and writes its outputs with the job's RoleArn."""
-        self.workdir, self.s3_as, self.logs, self.python, self.region = workdir, s3_as, logs, python, region
+        self.workdir, self.s3_as, self.logs, self.region = workdir, s3_as, logs, region
+        self.image = image_site(workdir / "training-image")
 
     def run(self, job: TrainingJob, emit: Callable[[TrainingJob], None]) -> tuple[str, str]:
         """Run the job to its end on each of its instances: (TrainingJobStatus, SecondaryStatus),
@@ -116,12 +119,12 @@ class ScriptModeContainer:
         hosts = [self._host(s3, job, root / name, name, names, addresses, values, own) for name in names]
         for host in hosts:
             if (host.ml / "code" / "requirements.txt").exists():
-                command = [self.python, "-m", "pip", "install", "-r", "requirements.txt"]
+                command = [host.python, "-m", "pip", "install", "-r", "requirements.txt"]
                 [(exit_code, stderr)] = self._run(job, [command], [host])
                 if exit_code != 0:
                     self._fail(job, host.ml, "InstallRequirementsError", exit_code, stderr, command)
                     return "Failed", "Failed"
-        commands = [[self.python, str(program), *host.arguments] for host in hosts]
+        commands = [[host.python, str(program), *host.arguments] for host in hosts]
         results = [(0, "")] * len(hosts)
         while job.status != "Stopping":  # StopTrainingJob before the script started: nothing runs
             job.secondary = "Training"
@@ -217,7 +220,8 @@ class ScriptModeContainer:
         log_path = root / "training.log"
         log_path.write_text("")
         arguments = toolkit.to_cmd_args(user)
-        return Host(name, ml, arguments, environment, log_path, self._log_stream(job, name))
+        python = instance_python(root / "python", self.image)
+        return Host(name, ml, python, arguments, environment, log_path, self._log_stream(job, name))
 
     @staticmethod
     def _user_hyperparameters(job: TrainingJob, values: dict[str, Any], ml: Path) -> dict[str, Any]:
