@@ -215,6 +215,39 @@ def test_every_api_request_is_logged_with_who_made_it(deployed: dict[str, Any]) 
     assert of_type(deployed, "AWS::ApiGateway::Account"), "access logs need the region's CloudWatch role set"
 
 
+def test_builds_at_once_on_a_fresh_checkout_each_pack_the_wheels(tmp_path: Any) -> None:
+    """xdist's workers each start a local cloud, which packs the training code: on a fresh clone
+    they all fetch the wheels at once, and none may see another's half-made folder."""
+    import shutil
+    import sys
+    import tarfile
+
+    source = tmp_path / "training_job"
+    shutil.copytree(ROOT / "training_job", source, ignore=shutil.ignore_patterns("wheels*", "__pycache__"))
+    for i in range(3):
+        (tmp_path / str(i)).mkdir()
+    builds = [
+        subprocess.Popen(  # noqa: S603
+            [str(shutil.which("make")), "-s", "-C", str(source), "build-TrainingCodeLayer"]
+            + [f"ARTIFACTS_DIR={tmp_path / str(i)}", f"PYTHON={sys.executable}"],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(3)
+    ]
+    failures = [build.communicate()[1] for build in builds if build.wait() != 0]
+    assert failures == []
+    for i in range(3):
+        with tarfile.open(tmp_path / str(i) / "sourcedir.tar.gz") as archive:
+            assert sorted(n.split("-")[0] for n in archive.getnames() if n.endswith(".whl")) == [
+                "./wheels/pi_heif",
+                "./wheels/pillow",
+            ]
+    assert (
+        len([p for p in source.iterdir() if p.name.startswith("wheels-") and p.is_dir()]) == 2
+    )  # the link and its folder
+
+
 def test_the_training_code_installs_only_its_own_wheels_when_a_job_starts(tmp_path: Any) -> None:
     import shutil
     import sys
