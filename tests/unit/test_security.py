@@ -226,13 +226,9 @@ def test_builds_at_once_on_a_fresh_checkout_each_pack_the_wheels(tmp_path: Any) 
     shutil.copytree(ROOT / "training_job", source, ignore=shutil.ignore_patterns("wheels*", "__pycache__"))
     for i in range(3):
         (tmp_path / str(i)).mkdir()
+    make = [str(shutil.which("make")), "-s", "-C", str(source), "build-TrainingCodeLayer", f"PYTHON={sys.executable}"]
     builds = [
-        subprocess.Popen(  # noqa: S603
-            [str(shutil.which("make")), "-s", "-C", str(source), "build-TrainingCodeLayer"]
-            + [f"ARTIFACTS_DIR={tmp_path / str(i)}", f"PYTHON={sys.executable}"],
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        subprocess.Popen([*make, f"ARTIFACTS_DIR={tmp_path / str(i)}"], stderr=subprocess.PIPE, text=True)
         for i in range(3)
     ]
     failures = [build.communicate()[1] for build in builds if build.wait() != 0]
