@@ -19,7 +19,7 @@ def sagemaker_environment(tmp: Path, dataset: Path) -> dict[str, str]:
     so a job leaves nothing outside `tmp`."""
     environment = dict(os.environ)
     for folder in ("input", "tmp"):
-        (tmp / folder).mkdir(exist_ok=True)
+        (tmp / folder).mkdir(parents=True, exist_ok=True)
     environment.update(
         SM_INPUT_DIR=str(tmp / "input"),
         TMPDIR=str(tmp / "tmp"),
