@@ -4,6 +4,8 @@ the synthetic dataset); an installed `vista` (pipx install .) has none and talks
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -30,3 +32,21 @@ def training_module(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def pack_training_code(artifacts: Path, source: Path = ROOT / "training_job") -> None:
+    """What `sam build` makes of `source` for the TrainingCode layer (training_job/Makefile):
+    sourcedir.tar.gz and exportdir.tar.gz in `artifacts`, with the training image's wheels, which
+    this Python's pip fetches once."""
+    subprocess.run(  # noqa: S603 (fixed arguments)
+        [  # noqa: S607 (make from PATH, as sam build finds it)
+            "make",
+            "-s",
+            "-C",
+            str(source),
+            "build-TrainingCodeLayer",
+            f"ARTIFACTS_DIR={artifacts}",
+            f"PYTHON={sys.executable}",
+        ],
+        check=True,
+    )

@@ -209,13 +209,12 @@ def test_a_training_image_without_a_heif_decoder_reads_heic_from_its_archive(tmp
     import tarfile
     import venv
 
-    from vista.project import ROOT
+    from vista.project import pack_training_code
 
     # sam build's recipe for the TrainingCode layer: the archive every training job runs
     artifacts, code, image = tmp_path / "artifacts", tmp_path / "code", tmp_path / "image"
     artifacts.mkdir()
-    make = ["make", "-s", "-C", str(ROOT / "training_job"), "build-TrainingCodeLayer"]
-    subprocess.run([*make, f"ARTIFACTS_DIR={artifacts}", f"PYTHON={sys.executable}"], check=True)
+    pack_training_code(artifacts)
     with tarfile.open(artifacts / "sourcedir.tar.gz") as archive:
         archive.extractall(code, filter="data")
     assert (code / "requirements.txt").read_text().startswith("--no-index\n")  # nothing from outside the job

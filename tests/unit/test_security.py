@@ -219,49 +219,33 @@ def test_builds_at_once_on_a_fresh_checkout_each_pack_the_wheels(tmp_path: Any) 
     """xdist's workers each start a local cloud, which packs the training code: on a fresh clone
     they all fetch the wheels at once, and none may see another's half-made folder."""
     import shutil
-    import sys
     import tarfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vista.project import pack_training_code
 
     source = tmp_path / "training_job"
     shutil.copytree(ROOT / "training_job", source, ignore=shutil.ignore_patterns("wheels*", "__pycache__"))
-    for i in range(3):
-        (tmp_path / str(i)).mkdir()
-    make = [str(shutil.which("make")), "-s", "-C", str(source), "build-TrainingCodeLayer", f"PYTHON={sys.executable}"]
-    builds = [
-        subprocess.Popen([*make, f"ARTIFACTS_DIR={tmp_path / str(i)}"], stderr=subprocess.PIPE, text=True)
-        for i in range(3)
-    ]
-    failures = [build.communicate()[1] for build in builds if build.wait() != 0]
-    assert failures == []
-    for i in range(3):
-        with tarfile.open(tmp_path / str(i) / "sourcedir.tar.gz") as archive:
-            assert sorted(n.split("-")[0] for n in archive.getnames() if n.endswith(".whl")) == [
-                "./wheels/pi_heif",
-                "./wheels/pillow",
-            ]
-    assert (
-        len([p for p in source.iterdir() if p.name.startswith("wheels-") and p.is_dir()]) == 2
-    )  # the link and its folder
+    builds = [tmp_path / str(i) for i in range(3)]
+    for artifacts in builds:
+        artifacts.mkdir()
+    with ThreadPoolExecutor(len(builds)) as pool:
+        list(pool.map(lambda artifacts: pack_training_code(artifacts, source), builds))  # a failed make raises
+    for artifacts in builds:
+        with tarfile.open(artifacts / "sourcedir.tar.gz") as archive:
+            wheels = sorted(n.split("-")[0] for n in archive.getnames() if n.endswith(".whl"))
+        assert wheels == ["./wheels/pi_heif", "./wheels/pillow"]
+    folders = [p for p in source.iterdir() if p.name.startswith("wheels-") and p.is_dir()]
+    assert len(folders) == 2  # the link and its folder
 
 
 def test_the_training_code_installs_only_its_own_wheels_when_a_job_starts(tmp_path: Any) -> None:
-    import shutil
-    import sys
     import tarfile
 
+    from vista.project import pack_training_code
+
     # sam build's recipe for the TrainingCode layer: the archive every training job runs
-    subprocess.run(
-        [
-            str(shutil.which("make")),
-            "-s",
-            "-C",
-            str(ROOT / "training_job"),
-            "build-TrainingCodeLayer",
-            f"ARTIFACTS_DIR={tmp_path}",
-            f"PYTHON={sys.executable}",
-        ],
-        check=True,
-    )
+    pack_training_code(tmp_path)
     with tarfile.open(tmp_path / "sourcedir.tar.gz") as archive:
         names = {Path(name).name for name in archive.getnames()}
         requirements = archive.extractfile("./requirements.txt").read().decode().split()  # type: ignore[union-attr]

@@ -12,8 +12,6 @@ import json
 import logging
 import os
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import urllib.request
@@ -32,7 +30,7 @@ from vista.local.lambda_runtime import ACCOUNT, REGION, STACK, Function, Functio
 from vista.local.provision import notification_filter, provision_resources
 from vista.local.s3 import answer_cors_as_s3_does, send_records_as_s3_does
 from vista.local.sagemaker import LocalSageMaker, SageMakerServer
-from vista.project import ROOT
+from vista.project import pack_training_code
 from vista.target import endpoint_variables
 
 log = logging.getLogger("vista.local")
@@ -397,18 +395,7 @@ class LocalCloud:
         """What `sam build` + the TrainingCode custom resource do: the same Makefile target packs
         training_job/, and the archive goes to the S3 location each resource names."""
         with tempfile.TemporaryDirectory() as artifacts:
-            subprocess.run(  # noqa: S603 (fixed arguments)
-                [  # noqa: S607 (make from PATH, as sam build finds it)
-                    "make",
-                    "-s",
-                    "-C",
-                    str(ROOT / "training_job"),
-                    "build-TrainingCodeLayer",
-                    f"ARTIFACTS_DIR={artifacts}",
-                    f"PYTHON={sys.executable}",  # fetches the training image's wheels (once)
-                ],
-                check=True,
-            )
+            pack_training_code(Path(artifacts))
             for archive, uri in uris:
                 bucket, _, key = uri.removeprefix("s3://").partition("/")
                 self.s3.upload_file(str(Path(artifacts) / archive), bucket, key)
