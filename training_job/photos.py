@@ -14,7 +14,7 @@ import hashlib
 import io
 from pathlib import Path
 
-from pixels import upright_srgb
+from pixels import heif_or_avif, upright_srgb
 
 # What tf.io.decode_image reads ("One of JPEG, PNG, GIF, BMP required"); the rest is converted.
 DECODED_BY_TENSORFLOW = {".jpg", ".jpeg", ".png", ".gif", ".bmp"}
@@ -41,7 +41,7 @@ def converted(path: str | Path, cache: Path) -> Path:
 def to_jpeg(data: bytes) -> bytes:
     from PIL import Image
 
-    if data[4:8] == b"ftyp" and b"avif" not in data[8:32]:  # HEIF's brands (Pillow reads AVIF itself)
+    if heif_or_avif(data) == "HEIF":  # Pillow reads AVIF itself
         _heif_opener()
     with Image.open(io.BytesIO(data)) as image:
         pixels = upright_srgb(image)

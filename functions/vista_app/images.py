@@ -36,16 +36,13 @@ import zlib
 from dataclasses import dataclass
 
 from vista_app.errors import BadRequest
-from vista_app.pixels import upright_srgb
+from vista_app.pixels import heif_or_avif, upright_srgb
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # Start-of-frame markers carry the size: SOF0..SOF15 except DHT (C4), JPG (C8), DAC (CC).
 JPEG_SOF = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 JPEG_PROGRESSIVE = {0xC2, 0xC6, 0xCA, 0xCE}
-# ISO base media file brands (the `ftyp` box): HEIF's (ISO/IEC 23008-12) and AVIF's.
-HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
-AVIF_BRANDS = {b"avif", b"avis"}
 # The formats converted to JPEG, each read by this Pillow plugin (HEIF by pi-heif's).
 CONVERTED = {
     "HEIF": None,
@@ -122,14 +119,7 @@ def _format_of(data: bytes) -> str | None:
         return "WEBP"
     if data[:2] == b"BM" and len(data) >= 26 and struct.unpack("<I", data[14:18])[0] in (12, 40, 52, 56, 64, 108, 124):
         return "BMP"  # BM and a known DIB header size (the header's bytes 14-17)
-    if data[4:8] == b"ftyp":  # ISO base media: the major brand, then the compatible ones
-        (size,) = struct.unpack(">I", data[:4])
-        brands = {data[8:12]} | {data[i : i + 4] for i in range(16, min(size, len(data)) - 3, 4)}
-        if brands & AVIF_BRANDS and not {data[8:12]} & HEIF_BRANDS:
-            return "AVIF"
-        if brands & HEIF_BRANDS:
-            return "HEIF"
-    return None
+    return heif_or_avif(data)
 
 
 def opener(fmt: str) -> str:

@@ -1,13 +1,31 @@
-"""A decoded photo as the model is trained on it and served it: its first frame or page, upright by
-its EXIF orientation (HEIF's `irot` and `imir` are applied by libheif as it decodes), 8-bit RGB in
-sRGB. One copy for both sides: the training job (training_job/photos.py, which links this file, as
-it cannot import vista_app) and the functions (vista_app/images.py). Pillow is imported by the
-caller, which has already opened the image."""
+"""A photo as the model is trained on it and served it: HEIF told from AVIF by its brands (they share
+a container, and only HEIF needs pi-heif), and decoded, its first frame or page, upright by its EXIF
+orientation (HEIF's `irot` and `imir` are applied by libheif as it decodes), 8-bit RGB in sRGB. One
+copy for both sides: the training job (training_job/photos.py, which links this file, as it cannot
+import vista_app) and the functions (vista_app/images.py). Pillow is imported by the caller, which
+has already opened the image."""
 
 from __future__ import annotations
 
 import io
+import struct
 from typing import Any
+
+# ISO base media file brands (the `ftyp` box): HEIF's (ISO/IEC 23008-12) and AVIF's.
+HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+AVIF_BRANDS = {b"avif", b"avis"}
+
+
+def heif_or_avif(data: bytes) -> str | None:
+    """ "HEIF" or "AVIF" by the `ftyp` box's brands (the major one, then the compatible ones; an AVIF
+    also lists mif1, so a HEIF major brand decides), else None."""
+    if data[4:8] != b"ftyp":
+        return None
+    (size,) = struct.unpack(">I", data[:4])
+    brands = {data[8:12]} | {data[i : i + 4] for i in range(16, min(size, len(data)) - 3, 4)}
+    if brands & AVIF_BRANDS and not {data[8:12]} & HEIF_BRANDS:
+        return "AVIF"
+    return "HEIF" if brands & HEIF_BRANDS else None
 
 
 def upright_srgb(image: Any) -> Any:
